@@ -1,0 +1,49 @@
+"""driftline: watch classification models in production.
+
+>>> import driftline
+>>> sorted(driftline.__all__) == driftline.__all__
+True
+"""
+
+from driftline._io import to_arrow
+from driftline.checks import CHECKS, Alert, CheckReport, CheckResult, WindowStats
+from driftline.errors import (
+    ConfigError,
+    DriftlineError,
+    EmptyWindowError,
+    IngestError,
+    NotFittedError,
+    ProfileError,
+    SchemaError,
+    UnsupportedOperationError,
+)
+from driftline.monitor import Monitor, connect
+from driftline.profile import Profile
+from driftline.spec import Spec, infer_spec, load_spec
+from driftline.store import IngestReport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CHECKS",
+    "Alert",
+    "CheckReport",
+    "CheckResult",
+    "ConfigError",
+    "DriftlineError",
+    "EmptyWindowError",
+    "IngestError",
+    "IngestReport",
+    "Monitor",
+    "NotFittedError",
+    "Profile",
+    "ProfileError",
+    "SchemaError",
+    "Spec",
+    "UnsupportedOperationError",
+    "WindowStats",
+    "connect",
+    "infer_spec",
+    "load_spec",
+    "to_arrow",
+]

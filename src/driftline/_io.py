@@ -1,0 +1,78 @@
+"""Turn what users hand us into Arrow, or into a DuckDB relation for files.
+
+Accepted everywhere: pandas and polars DataFrames, pyarrow Tables and RecordBatches,
+Parquet / CSV / JSON-lines paths, and lists of dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from driftline.errors import IngestError
+
+__all__ = ["describe_input", "file_format", "to_arrow"]
+
+_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv"}
+_FORMATS |= {".jsonl": "json", ".ndjson": "json", ".json": "json"}
+
+
+def file_format(path: str | Path) -> str:
+    """The format of a data file by its suffix, or a clear error."""
+    p = Path(path)
+    fmt = _FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise IngestError(
+            f"cannot read {str(p)!r}: unknown file type {p.suffix!r}; use one of "
+            f"{', '.join(sorted(_FORMATS))} or pass a DataFrame / Arrow table."
+        )
+    if not p.exists():
+        raise IngestError(f"file {str(p)!r} does not exist; check the path.")
+    return fmt
+
+
+def describe_input(data: Any) -> str:
+    if isinstance(data, (str, Path)):
+        return f"file {str(data)!r}"
+    return type(data).__name__
+
+
+def to_arrow(data: Any) -> pa.Table:
+    """Convert any accepted input to a pyarrow Table (files are read whole)."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, (str, Path)):
+        fmt = file_format(data)
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(data)
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            return pacsv.read_csv(data)
+        import pyarrow.json as pajson
+
+        return pajson.read_json(data)
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars":
+        table: pa.Table = data.to_arrow()
+        return table
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        if not data:
+            raise IngestError("the batch is an empty list; log at least one row.")
+        if all(isinstance(row, Mapping) for row in data):
+            return pa.Table.from_pylist(list(data))
+    raise IngestError(
+        f"cannot read data of type {type(data).__name__}; pass a pandas or polars DataFrame, "
+        "a pyarrow Table, a list of dicts, or a Parquet/CSV/JSON-lines path."
+    )

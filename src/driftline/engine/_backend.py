@@ -1,0 +1,60 @@
+"""Backends: run an Ibis expression, return Arrow with the schema we asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+__all__ = ["DuckDBEngine", "Engine", "SparkEngine"]
+
+
+class Engine:
+    """Runs Ibis expressions on one backend and normalises the Arrow result."""
+
+    name = "engine"
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    def table(self, name: str) -> ibis.Table:
+        return self.backend.table(name)
+
+    def _fetch(self, expr: ibis.Expr) -> pa.Table:
+        table: pa.Table = self.backend.to_pyarrow(expr)
+        return table
+
+    def run(self, expr: ibis.Table, schema: pa.Schema | None = None) -> pa.Table:
+        """Execute and, given ``schema``, cast to it so every engine returns the same types."""
+        table = self._fetch(expr)
+        if schema is None:
+            return table
+        return table.select(schema.names).cast(schema)
+
+
+class DuckDBEngine(Engine):
+    """The default: the embedded DuckDB file the store writes."""
+
+    name = "duckdb"
+
+    @classmethod
+    def from_connection(cls, con: Any) -> DuckDBEngine:
+        return cls(ibis.duckdb.from_connection(con))
+
+
+class SparkEngine(Engine):
+    """A Spark session (``pip install 'driftline[spark]'``); tables are Spark tables/views."""
+
+    name = "spark"
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        super().__init__(ibis.pyspark.connect(session))
+
+    def _fetch(self, expr: ibis.Expr) -> pa.Table:
+        df = self.session.sql(self.backend.compile(expr))
+        if hasattr(df, "toArrow"):  # Spark >= 4: no pandas round trip
+            table: pa.Table = df.toArrow()
+            return table
+        return pa.Table.from_pandas(df.toPandas(), preserve_index=False)

@@ -1,0 +1,242 @@
+"""Summaries as Ibis expressions: the same code runs on DuckDB and on Spark.
+
+Every summary is grouped by ``(window, cohort_value)``. ``window`` is an integer key: the
+window's start in epoch seconds (time windows, bucketed by epoch arithmetic in UTC) or the
+window's index (row-count windows, by ``row_number`` over timestamp then id). The overall
+scope uses the cohort value :data:`OVERALL`; a null cohort value reads :data:`MISSING_COHORT`.
+
+Missing-value policy (one for every engine): a numeric value is missing when it is null
+*or* NaN. Histograms, moments and ranges skip missing values.
+
+Summaries are mergeable: counts, sums and histogram counts add, and moments merge by
+Chan's parallel formula (:func:`driftline.checks.merge_moments`); only quantiles do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from driftline.spec import Spec, Window
+
+__all__ = [
+    "CLASS_COUNTS_SCHEMA",
+    "HISTOGRAM_SCHEMA",
+    "MISSING_COHORT",
+    "OVERALL",
+    "PREDICTION_STATS_SCHEMA",
+    "QUANTILES",
+    "bin_index",
+    "category_counts",
+    "class_counts",
+    "feature_stats",
+    "histograms",
+    "prediction_stats",
+    "window_key",
+]
+
+OVERALL = "__all__"
+MISSING_COHORT = "(missing)"
+QUANTILES = (0.1, 0.5, 0.9)
+
+PREDICTION_STATS_SCHEMA = pa.schema(
+    [
+        ("window", pa.int64()),
+        ("cohort_value", pa.string()),
+        ("n", pa.int64()),
+        ("conf_mean", pa.float64()),
+        ("conf_var", pa.float64()),
+        ("conf_min", pa.float64()),
+        ("conf_max", pa.float64()),
+        ("conf_q", pa.list_(pa.float64())),
+        ("ts_min", pa.timestamp("us")),
+        ("ts_max", pa.timestamp("us")),
+    ]
+)
+CLASS_COUNTS_SCHEMA = pa.schema(
+    [
+        ("window", pa.int64()),
+        ("cohort_value", pa.string()),
+        ("value", pa.string()),
+        ("n", pa.int64()),
+    ]
+)
+HISTOGRAM_SCHEMA = pa.schema(
+    [
+        ("window", pa.int64()),
+        ("cohort_value", pa.string()),
+        ("column", pa.string()),
+        ("bin", pa.int64()),
+        ("n", pa.int64()),
+    ]
+)
+CATEGORY_SCHEMA = pa.schema(
+    [
+        ("window", pa.int64()),
+        ("cohort_value", pa.string()),
+        ("column", pa.string()),
+        ("value", pa.string()),
+        ("n", pa.int64()),
+    ]
+)
+
+
+def window_key(t: ir.Table, spec: Spec, window: Window) -> ir.IntegerValue:
+    """Integer key of each row's window (see the module docstring)."""
+    ts = t[spec.timestamp]
+    if window.seconds is not None:
+        secs = ts.epoch_seconds().cast("int64")
+        return ((secs // window.seconds) * window.seconds).cast("int64")
+    assert window.rows is not None
+    order = [ts, t[spec.id]]
+    rn = ibis.row_number().over(order_by=order)
+    return (rn // window.rows).cast("int64")
+
+
+def _scoped(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
+    """Add ``window`` and ``cohort_value`` columns to ``t``."""
+    value: ir.StringValue
+    if cohort is None:
+        value = ibis.literal(OVERALL, type="string")
+    else:
+        value = t[cohort].cast("string").fill_null(MISSING_COHORT)
+    return t.mutate(window=window_key(t, spec, window), cohort_value=value)
+
+
+def _clean(x: ir.Column) -> ir.Column:
+    """Numeric value with NaN turned into null (the missing-value policy)."""
+    if x.type().is_floating():
+        return ibis.ifelse(x.isnan(), ibis.null("float64"), x)
+    return x
+
+
+def _missing(x: ir.Column) -> ir.BooleanValue:
+    if x.type().is_floating():
+        return x.isnull() | x.isnan().fill_null(False)
+    return x.isnull()
+
+
+def prediction_stats(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
+    """Count, confidence moments and approximate quantiles per window and cohort value."""
+    s = _scoped(t, spec, window, cohort)
+    conf = _clean(s.confidence)
+    return s.group_by(["window", "cohort_value"]).aggregate(
+        n=s.count(),
+        conf_mean=conf.mean(),
+        conf_var=conf.var(how="sample"),
+        conf_min=conf.min(),
+        conf_max=conf.max(),
+        conf_q=conf.approx_quantile(list(QUANTILES)),
+        ts_min=s[spec.timestamp].min(),
+        ts_max=s[spec.timestamp].max(),
+    )
+
+
+def class_counts(
+    t: ir.Table, spec: Spec, window: Window, cohort: str | None, column: str | None = None
+) -> ir.Table:
+    """Rows per predicted class (or per value of ``column``) per window and cohort value."""
+    s = _scoped(t, spec, window, cohort)
+    col = column or spec.prediction
+    return s.group_by(
+        ["window", "cohort_value", s[col].cast("string").fill_null(MISSING_COHORT).name("value")]
+    ).aggregate(n=s.count())
+
+
+def feature_stats(
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    *,
+    ranges: Mapping[str, tuple[float, float]],
+    categories: Mapping[str, Sequence[str]],
+) -> ir.Table:
+    """One wide row per window and cohort value with, for feature number ``i``:
+
+    ``m{i}`` missing count; numeric: ``lo{i}``/``hi{i}`` values below / above the
+    reference range, ``mean{i}``/``var{i}`` moments; categorical: ``u{i}`` values
+    outside the reference category set.
+    """
+    s = _scoped(t, spec, window, cohort)
+    aggs: dict[str, ir.Value] = {"n": s.count()}
+    for i, (col, kind) in enumerate(spec.feature_kinds.items()):
+        x = s[col]
+        aggs[f"m{i}"] = _missing(x).cast("int64").sum()
+        if kind == "numeric" and col in ranges:
+            lo, hi = ranges[col]
+            c = _clean(x)
+            aggs[f"lo{i}"] = (c < lo).cast("int64").sum()
+            aggs[f"hi{i}"] = (c > hi).cast("int64").sum()
+            aggs[f"mean{i}"] = c.mean()
+            aggs[f"var{i}"] = c.var(how="sample")
+        elif kind == "categorical" and col in categories:
+            known = list(categories[col])
+            aggs[f"u{i}"] = (x.notnull() & ~x.isin(known)).cast("int64").sum()
+    return s.group_by(["window", "cohort_value"]).aggregate(**aggs)
+
+
+def bin_index(x: ir.NumericValue, edges: Sequence[float]) -> ir.IntegerValue:
+    """Index of the bin of ``x`` on ``edges`` by binary search (a nested CASE of depth
+    log2(bins)): bin i is ``[edges[i], edges[i+1])``, values below ``edges[1]`` fall in
+    bin 0 and values at or above ``edges[-2]`` in the last bin, so out-of-range values are
+    clipped into the outer bins (they are also counted separately as out of range).
+    """
+    inner = list(edges[1:-1])
+
+    def build(lo: int, hi: int) -> ir.IntegerValue:
+        # bins lo..hi; inner[j] separates bin j and bin j+1
+        if lo == hi:
+            return ibis.literal(lo, type="int64")
+        mid = (lo + hi) // 2
+        return ibis.ifelse(x < inner[mid], build(lo, mid), build(mid + 1, hi))
+
+    return build(0, len(inner))
+
+
+def histograms(
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    edges: Mapping[str, Sequence[float]],
+) -> ir.Table | None:
+    """Long table ``(window, cohort_value, column, bin, n)`` of counts on the given edges."""
+    s = _scoped(t, spec, window, cohort)
+    parts = []
+    for col, e in edges.items():
+        c = _clean(s[col])
+        sub = s.filter(c.notnull()).mutate(bin=bin_index(c, e), column=ibis.literal(col))
+        parts.append(
+            sub.group_by(["window", "cohort_value", "column", "bin"]).aggregate(n=sub.count())
+        )
+    if not parts:
+        return None
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def category_counts(
+    t: ir.Table, spec: Spec, window: Window, cohort: str | None, columns: Sequence[str]
+) -> ir.Table | None:
+    """Long table ``(window, cohort_value, column, value, n)`` of category counts."""
+    s = _scoped(t, spec, window, cohort)
+    parts = []
+    for col in columns:
+        sub = s.filter(s[col].notnull()).mutate(
+            value=s[col].cast("string"), column=ibis.literal(col)
+        )
+        parts.append(
+            sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(n=sub.count())
+        )
+    if not parts:
+        return None
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def batch_rows(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
+    """Rows per ``(window, cohort_value, _batch)``: which batches fed which windows."""
+    s = _scoped(t, spec, window, cohort)
+    return s.group_by(["window", "cohort_value", "_batch"]).aggregate(n=s.count())

@@ -1,0 +1,81 @@
+"""driftline's exceptions.
+
+Every error driftline raises on purpose derives from :class:`DriftlineError`, and each
+subclass also derives from the builtin it refines, so ``except ValueError`` keeps working::
+
+    DriftlineError (Exception)
+    ├── ConfigError (ValueError)         spec / YAML / method names / options
+    ├── IngestError (ValueError)         a batch refused whole; the store is unchanged
+    ├── SchemaError (ValueError)         data does not match the spec or the profile
+    ├── ProfileError (ValueError)        a profile that is missing, stale or for another spec
+    ├── NotFittedError (RuntimeError)    a fitted object used before ``fit``
+    ├── EmptyWindowError (LookupError)   a check over a range that holds no predictions
+    └── UnsupportedOperationError (NotImplementedError)   an engine gap, named
+
+Messages follow one template: what, where, what we got, what is allowed, how to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "ConfigError",
+    "DriftlineError",
+    "EmptyWindowError",
+    "IngestError",
+    "NotFittedError",
+    "ProfileError",
+    "SchemaError",
+    "UnsupportedOperationError",
+    "name_list",
+]
+
+
+class DriftlineError(Exception):
+    """Root of every error driftline raises on purpose."""
+
+
+class ConfigError(DriftlineError, ValueError):
+    """A spec, option or method name that driftline cannot accept."""
+
+
+class IngestError(DriftlineError, ValueError):
+    """A batch refused whole; nothing of it was stored."""
+
+
+class SchemaError(DriftlineError, ValueError):
+    """Data that does not have the columns or types its role requires."""
+
+
+class ProfileError(DriftlineError, ValueError):
+    """A profile that is missing, unreadable or fitted on another spec."""
+
+
+class NotFittedError(DriftlineError, RuntimeError):
+    """A fitted object used before ``fit`` was called."""
+
+
+class EmptyWindowError(DriftlineError, LookupError):
+    """A check asked for a time range that holds no predictions."""
+
+
+class UnsupportedOperationError(DriftlineError, NotImplementedError):
+    """An operation the current engine cannot run; the message names the alternative."""
+
+
+def name_list(names: Iterable[object], limit: int = 5) -> str:
+    """Quote and join names for an error message, capped at ``limit``.
+
+    >>> name_list(["a", "b", "c", "d", "e", "f", "g"])
+    "'a', 'b', 'c', 'd', 'e' and 2 more"
+    >>> name_list([])
+    '(none)'
+    """
+    items = [repr(str(n)) for n in names]
+    if not items:
+        return "(none)"
+    shown = ", ".join(items[:limit])
+    if len(items) > limit:
+        shown += f" and {len(items) - limit} more"
+    return shown

@@ -1,0 +1,193 @@
+"""The Python API: ``driftline.connect(path)`` and the verbs the CLI also offers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from driftline.checks import CheckReport, run_checks
+from driftline.engine import DuckDBEngine
+from driftline.errors import ProfileError
+from driftline.profile import Profile
+from driftline.spec import Spec, load_spec
+from driftline.store import IngestReport, Store, quote
+
+__all__ = ["Monitor", "connect"]
+
+
+def connect(
+    path: str | Path = "driftline.duckdb",
+    spec: str | Path | Mapping[str, Any] | Spec = "driftline.yaml",
+    *,
+    profile: str | Path | None = None,
+) -> Monitor:
+    """Open (or create) a driftline store for one model.
+
+    ``spec`` is a YAML path, a mapping or a :class:`~driftline.Spec`. The profile is kept
+    next to the spec file (``<spec>.profile.json``), or next to the store when the spec is
+    not a file; pass ``profile`` to choose its path.
+    """
+    return Monitor(path, spec, profile=profile)
+
+
+class Monitor:
+    """An open store plus its spec and profile. Use as a context manager."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        spec: str | Path | Mapping[str, Any] | Spec,
+        *,
+        profile: str | Path | None = None,
+    ) -> None:
+        self.spec = load_spec(spec)
+        if profile is not None:
+            self.profile_path = Path(profile)
+        elif isinstance(spec, (str, Path)):
+            self.profile_path = Path(spec).with_suffix(".profile.json")
+        else:
+            self.profile_path = Path(path).with_suffix(".profile.json")
+        self.store = Store(path, self.spec)
+        self.engine = DuckDBEngine.from_connection(self.store.con)
+        self._profile: Profile | None = None
+
+    # -- context manager ------------------------------------------------------------------
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- logging ----------------------------------------------------------------------------
+    def log_predictions(self, data: Any, *, batch_id: str | None = None) -> IngestReport:
+        """Append a batch of predictions (DataFrame, Arrow, path or list of dicts)."""
+        return self.store.log_predictions(data, batch_id=batch_id)
+
+    def log_labels(self, data: Any, *, batch_id: str | None = None) -> IngestReport:
+        """Append labels that arrived later; the latest label per id wins."""
+        return self.store.log_labels(data, batch_id=batch_id)
+
+    def log_reference(
+        self, data: Any, *, name: str = "reference", fit: bool = True
+    ) -> IngestReport:
+        """Store the reference (the labelled holdout scored by the model) and fit the profile."""
+        report = self.store.log_reference(data, name=name)
+        if fit:
+            self.fit_profile(name=name)
+        return report
+
+    # -- profile ----------------------------------------------------------------------------
+    def fit_profile(self, *, name: str = "reference", **params: Any) -> Profile:
+        """Fit the profile on the stored reference ``name`` and save it next to the spec."""
+        table = "reference_" + name
+        if not self.store.has_table(table):
+            raise ProfileError(
+                f"no reference named {name!r} in {self.store.path!r}; log one first with "
+                "`driftline log --reference FILE` or `Monitor.log_reference(df)`."
+            )
+        prof = Profile(self.spec, **params).fit(
+            self.engine, self.engine.table(table), self.store.reference_columns(name)
+        )
+        prof.save(self.profile_path)
+        self._profile = prof
+        return prof
+
+    @property
+    def profile(self) -> Profile:
+        if self._profile is None:
+            self._profile = Profile.load(self.profile_path, self.spec)
+        return self._profile
+
+    # -- checks -----------------------------------------------------------------------------
+    def check(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        *,
+        persist: bool = True,
+    ) -> CheckReport:
+        """Run every check per window and cohort over ``[since, until)``."""
+        if not self.store.has_table("predictions"):
+            from driftline.errors import EmptyWindowError
+
+            raise EmptyWindowError(
+                "the store holds no predictions yet; log some with `driftline log FILE` "
+                "or `Monitor.log_predictions(df)`."
+            )
+        report = run_checks(
+            self.engine,
+            self.engine.table("predictions"),
+            self.spec,
+            self.profile,
+            batches=self.store.batches().to_pylist(),
+            since=since,
+            until=until,
+        )
+        if persist:
+            self._persist(report)
+        return report
+
+    def _persist(self, report: CheckReport) -> None:
+        import pyarrow as pa
+
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        rows = [
+            {
+                "run_id": report.run_id,
+                "created_at": now,
+                "window_start": _naive(r.window_start),
+                "window_end": _naive(r.window_end),
+                "cohort": r.cohort,
+                "cohort_value": r.cohort_value,
+                "check": r.check,
+                "column": r.column,
+                "method": r.method,
+                "value": r.value,
+                "bound": r.bound,
+                "effect": r.effect,
+                "status": r.status,
+                "n": r.n,
+                "bound_how": r.bound_how,
+                "details": json.dumps(r.details, default=str),
+            }
+            for r in report.results
+        ]
+        alerts = [
+            {
+                "run_id": report.run_id,
+                "created_at": now,
+                "window_start": _naive(a.window_start),
+                "cohort": a.cohort,
+                "cohort_value": a.cohort_value,
+                "check": a.check,
+                "column": a.column,
+                "message": a.message,
+            }
+            for a in report.alerts
+        ]
+        con = self.store.con
+        with self.store._transaction():
+            for table, data in (("results", rows), ("alerts", alerts)):
+                if not data:
+                    continue
+                arrow = pa.Table.from_pylist(data)
+                con.register("__persist", arrow)
+                names = ", ".join(quote(c) for c in arrow.column_names)
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM __persist")
+                con.unregister("__persist")
+
+
+def _naive(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).replace(tzinfo=None)

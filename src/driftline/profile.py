@@ -1,0 +1,265 @@
+"""The profile: what the reference looked like, fitted once, saved as JSON.
+
+It holds the schema (type family, category set, numeric range and expected missing
+fraction per feature), numeric bin edges (reference quantiles, so every engine bins the
+same way), bin and category counts, the class prior, the predicted-class mix and the
+confidence distribution. Checks compare each window with it; the same profile is what
+"one schema validates training and serving" means.
+
+Fitting runs on the engine (Ibis over DuckDB or Spark): the reference is never loaded
+into Python whole.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from driftline.engine import Engine
+from driftline.engine.summaries import MISSING_COHORT, bin_index
+from driftline.errors import NotFittedError, ProfileError
+from driftline.spec import Spec
+from driftline.store import type_family
+
+__all__ = ["PROFILE_VERSION", "Profile"]
+
+PROFILE_VERSION = 1
+_FITTED = (
+    "n_rows_",
+    "columns_",
+    "bin_edges_",
+    "bin_counts_",
+    "categories_",
+    "class_prior_",
+    "predicted_mix_",
+    "confidence_",
+    "spec_fingerprint_",
+    "fitted_at_",
+)
+
+
+def confidence_expr(t: ir.Table, spec: Spec) -> ir.FloatingValue:
+    """Max score per row, from per-class columns or one list column."""
+    if spec.scores.columns is not None:
+        cols = [t[c].cast("float64") for c in spec.score_columns]
+        return ibis.greatest(*cols)
+    return t[spec.score_columns[0]].maxs().cast("float64")
+
+
+def _edges(quantiles: list[float], lo: float, hi: float) -> list[float]:
+    """Strictly increasing edges from reference quantiles, first = min, last = max."""
+    out = [lo]
+    for q in quantiles:
+        if q > out[-1]:
+            out.append(q)
+    if hi > out[-1]:
+        out.append(hi)
+    if len(out) == 1:  # constant column: one bin of zero width
+        out.append(lo)
+    return out
+
+
+class Profile:
+    """Fit with :meth:`fit`; save with :meth:`save`; load with :meth:`load`.
+
+    Parameters are stored by ``__init__``; everything learned from the reference ends in
+    an underscore, as in scikit-learn. ``bins`` numeric bins per feature (quantiles of
+    the reference), ``confidence_bins`` for the confidence distribution, and at most
+    ``max_categories`` categories kept per categorical feature (the rest pooled).
+    """
+
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        bins: int = 10,
+        confidence_bins: int = 20,
+        max_categories: int = 1000,
+    ) -> None:
+        self.spec = spec
+        self.bins = bins
+        self.confidence_bins = confidence_bins
+        self.max_categories = max_categories
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(
+        self, engine: Engine, reference: ir.Table, source_types: dict[str, str] | None = None
+    ) -> Profile:
+        """Learn the profile from ``reference`` (an Ibis table on ``engine``)."""
+        spec = self.spec
+        source_types = source_types or {c: str(t) for c, t in reference.schema().items()}
+        kinds = spec.feature_kinds
+        t = reference.mutate(_conf_=confidence_expr(reference, spec))
+        aggs: dict[str, ir.Value] = {"n": t.count()}
+        qs = [i / self.bins for i in range(1, self.bins)]
+        cqs = [i / self.confidence_bins for i in range(1, self.confidence_bins)]
+        present = [c for c in kinds if c in t.columns]
+        for i, col in enumerate(present):
+            x = t[col]
+            if kinds[col] == "numeric" and x.type().is_numeric():
+                c = x.cast("float64")
+                c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
+                aggs[f"m{i}"] = c.isnull().cast("int64").sum()
+                aggs[f"min{i}"] = c.min()
+                aggs[f"max{i}"] = c.max()
+                aggs[f"mean{i}"] = c.mean()
+                aggs[f"var{i}"] = c.var(how="sample")
+                aggs[f"q{i}"] = c.quantile(qs)
+            else:
+                aggs[f"m{i}"] = x.isnull().cast("int64").sum()
+        conf = t["_conf_"]
+        aggs.update(
+            cmean=conf.mean(),
+            cvar=conf.var(how="sample"),
+            cmin=conf.min(),
+            cmax=conf.max(),
+            cq=conf.quantile(cqs),
+        )
+        row = engine.run(t.aggregate(**aggs)).to_pylist()[0]
+        n = int(row["n"])
+        if n == 0:
+            raise ProfileError("the reference has no rows; log a reference before fitting.")
+        columns: dict[str, dict[str, Any]] = {}
+        edges: dict[str, list[float]] = {}
+        for i, col in enumerate(present):
+            info: dict[str, Any] = {
+                "kind": kinds[col],
+                "family": type_family(source_types.get(col, "")),
+                "missing_fraction": row[f"m{i}"] / n,
+            }
+            if f"min{i}" in row and row[f"min{i}"] is not None:
+                info.update(
+                    min=row[f"min{i}"],
+                    max=row[f"max{i}"],
+                    mean=row[f"mean{i}"],
+                    var=row[f"var{i}"],
+                )
+                edges[col] = _edges(list(row[f"q{i}"]), row[f"min{i}"], row[f"max{i}"])
+            columns[col] = info
+        missing_cols = [c for c in kinds if c not in t.columns]
+        for col in missing_cols:
+            columns[col] = {"kind": kinds[col], "family": None, "missing_fraction": 1.0}
+        conf_edges = _edges(list(row["cq"]), row["cmin"], row["cmax"])
+        self.n_rows_ = n
+        self.columns_ = columns
+        self.bin_edges_ = edges
+        self.bin_counts_ = self._bin_counts(engine, t, {**edges, "_conf_": conf_edges})
+        self.confidence_ = {
+            "n": n,
+            "mean": row["cmean"],
+            "var": row["cvar"],
+            "min": row["cmin"],
+            "max": row["cmax"],
+            "edges": conf_edges,
+            "counts": self.bin_counts_.pop("_conf_"),
+        }
+        cats = [c for c in present if kinds[c] == "categorical"]
+        self.categories_ = {c: self._value_counts(engine, t, c) for c in cats}
+        self.predicted_mix_ = self._class_counts(engine, t, spec.prediction)
+        self.class_prior_ = (
+            self._class_counts(engine, t, spec.label)
+            if spec.label and spec.label in t.columns
+            else None
+        )
+        self.spec_fingerprint_ = spec.fingerprint()
+        self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return self
+
+    def _bin_counts(
+        self, engine: Engine, t: ir.Table, edges: dict[str, list[float]]
+    ) -> dict[str, list[int]]:
+        out = {}
+        for col, e in edges.items():
+            c = t[col].cast("float64")
+            c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
+            sub = t.filter(c.notnull()).mutate(bin=bin_index(c, e))
+            res = engine.run(sub.group_by("bin").aggregate(n=sub.count())).to_pylist()
+            counts = [0] * (len(e) - 1)
+            for r in res:
+                counts[int(r["bin"])] = int(r["n"])
+            out[col] = counts
+        return out
+
+    def _value_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
+        v = t[col].cast("string")
+        sub = t.filter(v.notnull()).mutate(value=v)
+        expr = sub.group_by("value").aggregate(n=sub.count()).order_by([ibis.desc("n"), "value"])
+        rows = engine.run(expr.limit(self.max_categories)).to_pylist()
+        return {str(r["value"]): int(r["n"]) for r in rows}
+
+    def _class_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
+        s = t.mutate(value=t[col].cast("string").fill_null(MISSING_COHORT))
+        rows = engine.run(s.group_by("value").aggregate(n=s.count())).to_pylist()
+        counts = dict.fromkeys(self.spec.classes, 0)
+        for r in rows:
+            counts[str(r["value"])] = int(r["n"])
+        return counts
+
+    # -- fitted state -----------------------------------------------------------------
+    def check_is_fitted(self) -> None:
+        if not hasattr(self, "n_rows_"):
+            raise NotFittedError(
+                "this Profile is not fitted yet; call fit(engine, reference) first, or "
+                "`driftline log --reference FILE` on the command line."
+            )
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        self.check_is_fitted()
+        return {
+            c: (float(i["min"]), float(i["max"])) for c, i in self.columns_.items() if "min" in i
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        self.check_is_fitted()
+        return {
+            "version": PROFILE_VERSION,
+            "params": {
+                "bins": self.bins,
+                "confidence_bins": self.confidence_bins,
+                "max_categories": self.max_categories,
+            },
+            **{name.rstrip("_"): getattr(self, name) for name in _FITTED},
+        }
+
+    def save(self, path: str | Path) -> Path:
+        out = Path(path)
+        out.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], spec: Spec, where: str = "profile") -> Profile:
+        if data.get("version") != PROFILE_VERSION:
+            raise ProfileError(
+                f"{where} has version {data.get('version')!r}; this driftline reads version "
+                f"{PROFILE_VERSION}. Refit it with `driftline fit`."
+            )
+        if data.get("spec_fingerprint") != spec.fingerprint():
+            raise ProfileError(
+                f"{where} was fitted on a different spec (fingerprint "
+                f"{data.get('spec_fingerprint')!r}, current spec {spec.fingerprint()!r}): the "
+                "column roles or features changed since. Refit it with `driftline fit` "
+                "(or `Monitor.fit_profile()`)."
+            )
+        prof = cls(spec, **data["params"])
+        for name in _FITTED:
+            setattr(prof, name, data[name.rstrip("_")])
+        return prof
+
+    @classmethod
+    def load(cls, path: str | Path, spec: Spec) -> Profile:
+        p = Path(path)
+        if not p.exists():
+            raise ProfileError(
+                f"no profile at {str(p)!r}; log a reference and fit one: "
+                "`driftline log --reference FILE` (or `Monitor.log_reference(df)`)."
+            )
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"profile {str(p)!r} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data, spec, where=f"profile {str(p)!r}")

@@ -1,0 +1,663 @@
+"""The DuckDB file: predictions, labels, references, batches, results and alerts.
+
+Writes go through one DuckDB connection; reads go through Ibis expressions over the same
+connection (see :mod:`driftline.engine`). A batch is validated with SQL over a staging
+view *before* the transaction that stores it begins, and the insert itself runs in one
+transaction, so a refused batch leaves the store exactly as it was.
+
+Ingest policy: a batch lacking a required role (id, timestamp, prediction, scores) or
+carrying invalid scores is refused whole. A batch whose *features* differ from the spec -
+a column missing or new, values of another type - is stored as it came (a missing
+feature as null; values that do not fit the column's type, and extra columns, kept raw as
+JSON in ``_raw``), and the difference is recorded per batch in ``batches`` so checks
+report it as schema skew.
+
+Scores must be finite, in [0, 1], and sum to 1 within :data:`SCORE_SUM_TOLERANCE`
+(absolute), which admits float32 softmax outputs over thousands of classes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from driftline._io import describe_input, file_format, to_arrow
+from driftline.errors import IngestError, name_list
+from driftline.spec import Spec
+
+__all__ = ["SCORE_SUM_TOLERANCE", "IngestReport", "Store", "quote"]
+
+SCORE_SUM_TOLERANCE = 1e-3
+
+_NUMERIC_TYPES = frozenset(
+    [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "REAL",
+    ]
+)
+_STRING_TYPES = frozenset({"VARCHAR", "STRING", "TEXT"})
+_TIME_TYPES = frozenset({"DATE", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"})
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB SQL: user strings never reach SQL unquoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def type_family(duck_type: str) -> str:
+    """Collapse a DuckDB type to the family the schema compares: numeric, string, ..."""
+    t = duck_type.upper()
+    if t.startswith("DECIMAL") or t in _NUMERIC_TYPES:
+        return "numeric"
+    if t in _STRING_TYPES or t.startswith("VARCHAR"):
+        return "string"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t in _TIME_TYPES or t.startswith("TIMESTAMP"):
+        return "temporal"
+    if t.endswith("[]") or t.startswith(("LIST", "ARRAY")):
+        return "list"
+    return t.lower()
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one logged batch did to the store."""
+
+    kind: str
+    batch_id: str
+    rows: int
+    already_stored: bool = False
+    missing_features: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    retyped: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _FeatureSelect:
+    exprs: list[str]
+    raw_parts: list[str]
+    missing: list[str]
+    extra: list[str]
+    retyped: dict[str, str]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    """An open driftline DuckDB file for one spec."""
+
+    def __init__(self, path: str | Path, spec: Spec) -> None:
+        self.path = str(path)
+        self.spec = spec
+        try:
+            self.con = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            raise IngestError(
+                f"cannot open store {self.path!r}: {exc}. Another process (e.g. `driftline "
+                "serve`) may hold it; DuckDB allows one writing process per file."
+            ) from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._ensure_meta_tables()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- tables --------------------------------------------------------------------------
+    def _ensure_meta_tables(self) -> None:
+        self.con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS batches (
+                batch_id VARCHAR PRIMARY KEY, seq BIGINT, kind VARCHAR,
+                ingested_at TIMESTAMP, n_rows BIGINT, min_ts TIMESTAMP, max_ts TIMESTAMP,
+                source_columns JSON, missing_features JSON, extra_columns JSON, retyped JSON
+            );
+            CREATE TABLE IF NOT EXISTS labels (
+                id VARCHAR, label VARCHAR, labelled_at TIMESTAMP,
+                ingested_at TIMESTAMP, _batch BIGINT
+            );
+            CREATE TABLE IF NOT EXISTS results (
+                run_id VARCHAR, created_at TIMESTAMP, window_start TIMESTAMP,
+                window_end TIMESTAMP, cohort VARCHAR, cohort_value VARCHAR, "check" VARCHAR,
+                "column" VARCHAR, method VARCHAR, value DOUBLE, bound DOUBLE, effect DOUBLE,
+                status VARCHAR, n BIGINT, bound_how VARCHAR, details JSON
+            );
+            CREATE TABLE IF NOT EXISTS alerts (
+                run_id VARCHAR, created_at TIMESTAMP, window_start TIMESTAMP,
+                cohort VARCHAR, cohort_value VARCHAR, "check" VARCHAR, "column" VARCHAR,
+                message VARCHAR
+            );
+            """
+        )
+
+    def _prediction_columns(self) -> list[tuple[str, str]]:
+        s = self.spec
+        cols: list[tuple[str, str]] = [
+            (s.id, "VARCHAR"),
+            (s.timestamp, "TIMESTAMP"),
+            (s.prediction, "VARCHAR"),
+        ]
+        if s.scores.columns is not None:
+            cols += [(c, "DOUBLE") for c in s.score_columns]
+        else:
+            cols.append((s.score_columns[0], "DOUBLE[]"))
+        if s.label:
+            cols.append((s.label, "VARCHAR"))
+        kinds = s.feature_kinds
+        cols += [(c, "VARCHAR") for c in s.cohorts if c not in kinds]
+        for col, kind in kinds.items():
+            cols.append((col, "DOUBLE" if kind == "numeric" else "VARCHAR"))
+        if s.embedding:
+            cols.append((s.embedding, "DOUBLE[]"))
+        cols += [
+            ("confidence", "DOUBLE"),
+            ("ingested_at", "TIMESTAMP"),
+            ("_batch", "BIGINT"),
+            ("_raw", "JSON"),
+        ]
+        return cols
+
+    def has_table(self, name: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _table_columns(self, name: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position",
+            [name],
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def _ensure_predictions(self) -> None:
+        wanted = self._prediction_columns()
+        if not self.has_table("predictions"):
+            body = ", ".join(f"{quote(c)} {t}" for c, t in wanted)
+            self.con.execute(f"CREATE TABLE predictions ({body})")
+            return
+        have = self._table_columns("predictions")
+        for col, typ in wanted:
+            if col not in have:  # the spec gained a column: older rows read it as null
+                self.con.execute(f"ALTER TABLE predictions ADD COLUMN {quote(col)} {typ}")
+
+    # -- staging --------------------------------------------------------------------------
+    @contextmanager
+    def _staging(self, data: Any) -> Iterator[dict[str, str]]:
+        """Expose the input as a view named ``__staging``; yield its column types."""
+        name = "__staging"
+        if isinstance(data, (str, Path)):
+            fmt = file_format(data)
+            readers: dict[str, Any] = {
+                "parquet": self.con.read_parquet,
+                "csv": self.con.read_csv,
+                "json": self.con.read_json,
+            }
+            try:
+                readers[fmt](str(data)).create_view(name, replace=True)
+            except duckdb.Error as exc:
+                raise IngestError(f"cannot read {describe_input(data)}: {exc}") from exc
+        else:
+            table = to_arrow(data)
+            self.con.register(name, table)
+        try:
+            rows = self.con.execute(f"DESCRIBE {name}").fetchall()
+            yield {r[0]: r[1] for r in rows}
+        finally:
+            if isinstance(data, (str, Path)):
+                self.con.execute(f"DROP VIEW IF EXISTS {name}")
+            else:
+                self.con.unregister(name)
+
+    def _scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def _first_bad(self, condition: str, show: str, order: str | None = None) -> Any:
+        """The first staged row (by id) where ``condition`` holds, as (id, shown value)."""
+        s = self.spec
+        order_by = order or quote(s.id)
+        return self.con.execute(
+            f"SELECT CAST({quote(s.id)} AS VARCHAR), {show} FROM __staging "
+            f"WHERE {condition} ORDER BY {order_by} LIMIT 1"
+        ).fetchone()
+
+    # -- validation ---------------------------------------------------------------------
+    def _timestamp_expr(self, col: str, duck_type: str) -> str:
+        fam = type_family(duck_type)
+        c = quote(col)
+        if fam == "temporal":
+            return (
+                f"CAST({c} AS TIMESTAMP)"
+                if "TIME ZONE" not in duck_type.upper()
+                else (f"CAST(timezone('UTC', {c}) AS TIMESTAMP)")
+            )
+        if fam == "string":
+            return f"CAST(timezone('UTC', TRY_CAST({c} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+        raise IngestError(
+            f"column {col!r} (timestamp) is {duck_type}; expected a timestamp or an ISO-8601 "
+            f"string such as '2024-05-01T12:00:00Z'. Convert epoch numbers to timestamps "
+            f"(e.g. pandas.to_datetime(df[{col!r}], unit='s')) before logging."
+        )
+
+    def _validate_required(self, types: dict[str, str], rows: int) -> str:
+        """Refuse the batch (raise) if a required role is missing or invalid."""
+        s = self.spec
+        missing = [c for c in s.required_columns() if c not in types]
+        if missing:
+            roles = {c: r for r, c in s.column_roles()}
+            col = missing[0]
+            raise IngestError(
+                f"batch is missing required column {col!r} (role: {roles.get(col)}); columns "
+                f"present: {name_list(types)}. Add the column, or map the role to another "
+                "column in the spec. Nothing was stored."
+            )
+        if rows == 0:
+            raise IngestError("the batch has no rows; nothing was stored.")
+        idc = quote(s.id)
+        if type_family(types[s.id]) not in ("numeric", "string"):
+            raise IngestError(
+                f"column {s.id!r} (id) is {types[s.id]}; ids must be strings or integers. "
+                "Cast the column. Nothing was stored."
+            )
+        n_null = self._scalar(f"SELECT count(*) FROM __staging WHERE {idc} IS NULL")
+        if n_null:
+            raise IngestError(
+                f"column {s.id!r} (id) has {n_null} null value(s); every prediction needs an "
+                "id. Nothing was stored."
+            )
+        dup = self.con.execute(
+            f"SELECT CAST({idc} AS VARCHAR), count(*) FROM __staging GROUP BY 1 "
+            "HAVING count(*) > 1 ORDER BY 1 LIMIT 5"
+        ).fetchall()
+        if dup:
+            shown = ", ".join(f"{r[0]!r} ({r[1]}x)" for r in dup)
+            raise IngestError(
+                f"column {s.id!r} (id) has duplicate values in one batch: {shown}. Each "
+                "prediction needs a unique id; de-duplicate the batch. Nothing was stored."
+            )
+        ts_expr = self._timestamp_expr(s.timestamp, types[s.timestamp])
+        tsc = quote(s.timestamp)
+        bad = self._first_bad(f"{tsc} IS NULL", "NULL")
+        if bad:
+            raise IngestError(
+                f"column {s.timestamp!r} (timestamp) is null for id {bad[0]!r}; every "
+                "prediction needs a timestamp. Nothing was stored."
+            )
+        bad = self._first_bad(f"({ts_expr}) IS NULL", f"CAST({tsc} AS VARCHAR)")
+        if bad:
+            raise IngestError(
+                f"column {s.timestamp!r} (timestamp) has unparsable value {bad[1]!r} (id "
+                f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z'. Nothing was stored."
+            )
+        self._validate_prediction(types)
+        self._validate_scores(types)
+        return ts_expr
+
+    def _validate_prediction(self, types: dict[str, str]) -> None:
+        s = self.spec
+        pc = quote(s.prediction)
+        if type_family(types[s.prediction]) not in ("numeric", "string", "boolean"):
+            raise IngestError(
+                f"column {s.prediction!r} (prediction) is {types[s.prediction]}; expected the "
+                f"predicted class, one of {name_list(s.classes)}. Nothing was stored."
+            )
+        bad = self.con.execute(
+            f"SELECT CAST({quote(s.id)} AS VARCHAR), CAST({pc} AS VARCHAR) FROM __staging "
+            f"WHERE {pc} IS NULL OR CAST({pc} AS VARCHAR) NOT IN (SELECT unnest(?)) "
+            f"ORDER BY {quote(s.id)} LIMIT 1",
+            [s.classes],
+        ).fetchone()
+        if bad:
+            raise IngestError(
+                f"column {s.prediction!r} (prediction) has value {bad[1]!r} (id {bad[0]!r}), "
+                f"which is not a class of the spec ({name_list(s.classes)}). Log the predicted "
+                "class label, or add the class to scores in the spec. Nothing was stored."
+            )
+
+    def _validate_scores(self, types: dict[str, str]) -> None:
+        s = self.spec
+        k = len(s.classes)
+        if s.scores.columns is not None:
+            for col in s.score_columns:
+                if type_family(types[col]) != "numeric":
+                    raise IngestError(
+                        f"column {col!r} (scores) is {types[col]}; scores must be numbers in "
+                        "[0, 1]. Cast the column. Nothing was stored."
+                    )
+            for col in s.score_columns:
+                c = quote(col)
+                bad = self._first_bad(
+                    f"{c} IS NULL OR NOT isfinite(CAST({c} AS DOUBLE)) OR {c} < 0 OR {c} > 1",
+                    f"CAST({c} AS VARCHAR)",
+                )
+                if bad:
+                    raise IngestError(
+                        f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
+                        "scores must be finite probabilities in [0, 1] (apply softmax to "
+                        "logits). Nothing was stored."
+                    )
+            total = " + ".join(f"CAST({quote(c)} AS DOUBLE)" for c in s.score_columns)
+        else:
+            col = s.score_columns[0]
+            c = quote(col)
+            if type_family(types[col]) != "list":
+                raise IngestError(
+                    f"column {col!r} (scores) is {types[col]}; expected a list of {k} "
+                    "probabilities per row. Nothing was stored."
+                )
+            bad = self._first_bad(f"{c} IS NULL OR len({c}) != {k}", f"CAST({c} AS VARCHAR)")
+            if bad:
+                raise IngestError(
+                    f"column {col!r} (scores) has value {bad[1]!r} (id {bad[0]!r}); expected "
+                    f"{k} probabilities, one per class {name_list(s.classes)}. Nothing was "
+                    "stored."
+                )
+            fc = f"CAST({c} AS DOUBLE[])"
+            bad = self._first_bad(
+                f"NOT isfinite(list_sum({fc})) OR list_min({fc}) < 0 OR list_max({fc}) > 1 "
+                f"OR list_count({fc}) != {k}",
+                f"CAST({c} AS VARCHAR)",
+            )
+            if bad:
+                raise IngestError(
+                    f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
+                    "scores must be finite probabilities in [0, 1]. Nothing was stored."
+                )
+            total = f"list_sum({fc})"
+        bad = self._first_bad(
+            f"abs(({total}) - 1) > {SCORE_SUM_TOLERANCE}", f"CAST(({total}) AS VARCHAR)"
+        )
+        if bad:
+            raise IngestError(
+                f"scores ({name_list(s.score_columns)}) sum to {bad[1]} for id {bad[0]!r}; "
+                f"they must sum to 1 within {SCORE_SUM_TOLERANCE} (apply softmax, or log the "
+                "probabilities of every class). Nothing was stored."
+            )
+
+    # -- feature columns, stored as they came ---------------------------------------------
+    def _feature_select(self, types: dict[str, str]) -> _FeatureSelect:
+        """SQL expressions for cohort/feature columns, plus what differed from the spec."""
+        s = self.spec
+        kinds = s.feature_kinds
+        exprs: list[str] = []
+        raw_parts: list[str] = []
+        missing: list[str] = []
+        retyped: dict[str, str] = {}
+        for col in [c for c in s.cohorts if c not in kinds]:
+            if col in types:
+                exprs.append(f"CAST({quote(col)} AS VARCHAR) AS {quote(col)}")
+            else:
+                missing.append(col)
+                exprs.append(f"CAST(NULL AS VARCHAR) AS {quote(col)}")
+        for col, kind in kinds.items():
+            q = quote(col)
+            if col not in types:
+                missing.append(col)
+                typ = "DOUBLE" if kind == "numeric" else "VARCHAR"
+                exprs.append(f"CAST(NULL AS {typ}) AS {q}")
+                continue
+            fam = type_family(types[col])
+            if kind == "numeric":
+                if fam == "numeric":
+                    exprs.append(f"CAST({q} AS DOUBLE) AS {q}")
+                else:
+                    retyped[col] = types[col]
+                    exprs.append(f"TRY_CAST({q} AS DOUBLE) AS {q}")
+                    raw_parts.append(f"{_json_key(col)}: CAST({q} AS VARCHAR)")
+            else:
+                if fam not in ("string", "boolean") or (kind == "text" and fam != "string"):
+                    retyped[col] = types[col]
+                exprs.append(f"CAST({q} AS VARCHAR) AS {q}")
+        if s.embedding:
+            q = quote(s.embedding)
+            if s.embedding in types:
+                exprs.append(f"TRY_CAST({q} AS DOUBLE[]) AS {q}")
+            else:
+                missing.append(s.embedding)
+                exprs.append(f"CAST(NULL AS DOUBLE[]) AS {q}")
+        known = {c for _, c in s.column_roles()}
+        extra = [c for c in types if c not in known]
+        raw_parts += [f"{_json_key(c)}: {quote(c)}" for c in extra]
+        return _FeatureSelect(exprs, raw_parts, missing, extra, retyped)
+
+    # -- public writes --------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        return int(self._scalar("SELECT coalesce(max(seq), 0) + 1 FROM batches"))
+
+    def _already(self, batch_id: str | None, kind: str) -> IngestReport | None:
+        if batch_id is None:
+            return None
+        row = self.con.execute(
+            "SELECT n_rows FROM batches WHERE batch_id = ? AND kind = ?", [batch_id, kind]
+        ).fetchone()
+        if row is None:
+            return None
+        return IngestReport(kind=kind, batch_id=batch_id, rows=int(row[0]), already_stored=True)
+
+    def log_predictions(self, data: Any, batch_id: str | None = None) -> IngestReport:
+        """Validate and append one batch of predictions; all or nothing."""
+        if (done := self._already(batch_id, "predictions")) is not None:
+            return done
+        s = self.spec
+        with self._staging(data) as types:
+            rows = int(self._scalar("SELECT count(*) FROM __staging"))
+            ts_expr = self._validate_required(types, rows)
+            feats = self._feature_select(types)
+            exprs, raw_parts, missing = feats.exprs, feats.raw_parts, feats.missing
+            extra, retyped = feats.extra, feats.retyped
+            if s.scores.columns is not None:
+                score_exprs = [f"CAST({quote(c)} AS DOUBLE) AS {quote(c)}" for c in s.score_columns]
+                conf = (
+                    "greatest("
+                    + ", ".join(f"CAST({quote(c)} AS DOUBLE)" for c in s.score_columns)
+                    + ")"
+                )
+            else:
+                c = quote(s.score_columns[0])
+                score_exprs = [f"CAST({c} AS DOUBLE[]) AS {c}"]
+                conf = f"list_max(CAST({c} AS DOUBLE[]))"
+            label = []
+            if s.label:
+                if s.label in types:
+                    label = [f"CAST({quote(s.label)} AS VARCHAR) AS {quote(s.label)}"]
+                else:
+                    label = [f"CAST(NULL AS VARCHAR) AS {quote(s.label)}"]
+            raw = "to_json({" + ", ".join(raw_parts) + "})" if raw_parts else "NULL"
+            batch = batch_id or uuid.uuid4().hex
+            now = _now()
+            with self._transaction():
+                self._ensure_predictions()
+                seq = self._next_seq()
+                select = [
+                    f"CAST({quote(s.id)} AS VARCHAR) AS {quote(s.id)}",
+                    f"{ts_expr} AS {quote(s.timestamp)}",
+                    f"CAST({quote(s.prediction)} AS VARCHAR) AS {quote(s.prediction)}",
+                    *score_exprs,
+                    *label,
+                    *exprs,
+                    f"{conf} AS confidence",
+                    "CAST(? AS TIMESTAMP) AS ingested_at",
+                    f"CAST({seq} AS BIGINT) AS _batch",
+                    f"CAST({raw} AS JSON) AS _raw",
+                ]
+                names = ", ".join(quote(n) for n in _aliases(select))
+                self.con.execute(
+                    f"INSERT INTO predictions ({names}) SELECT {', '.join(select)} FROM __staging",
+                    [now],
+                )
+                span = self.con.execute(
+                    f"SELECT min({quote(s.timestamp)}), max({quote(s.timestamp)}) "
+                    "FROM predictions WHERE _batch = ?",
+                    [seq],
+                ).fetchone()
+                assert span is not None
+                self.con.execute(
+                    "INSERT INTO batches VALUES (?, ?, 'predictions', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        batch,
+                        seq,
+                        now,
+                        rows,
+                        span[0],
+                        span[1],
+                        json.dumps(types),
+                        json.dumps(missing),
+                        json.dumps(extra),
+                        json.dumps(retyped),
+                    ],
+                )
+        return IngestReport(
+            kind="predictions",
+            batch_id=batch,
+            rows=rows,
+            missing_features=missing,
+            extra_columns=extra,
+            retyped=retyped,
+        )
+
+    def log_labels(self, data: Any, batch_id: str | None = None) -> IngestReport:
+        """Append labels (``id``, ``label``, optional ``labelled_at``); latest per id wins."""
+        if (done := self._already(batch_id, "labels")) is not None:
+            return done
+        s = self.spec
+        label_col = s.label or "label"
+        with self._staging(data) as types:
+            rows = int(self._scalar("SELECT count(*) FROM __staging"))
+            for col in (s.id, label_col):
+                if col not in types:
+                    raise IngestError(
+                        f"labels batch is missing column {col!r}; labels need {s.id!r} and "
+                        f"{label_col!r} (optionally 'labelled_at'); columns present: "
+                        f"{name_list(types)}. Nothing was stored."
+                    )
+            if rows == 0:
+                raise IngestError("the labels batch has no rows; nothing was stored.")
+            bad = self._first_bad(f"{quote(label_col)} IS NULL", "NULL")
+            if bad:
+                raise IngestError(
+                    f"column {label_col!r} (label) is null for id {bad[0]!r}; drop unlabelled "
+                    "rows before logging labels. Nothing was stored."
+                )
+            bad = self.con.execute(
+                f"SELECT CAST({quote(label_col)} AS VARCHAR) FROM __staging "
+                f"WHERE CAST({quote(label_col)} AS VARCHAR) NOT IN (SELECT unnest(?)) LIMIT 1",
+                [s.classes],
+            ).fetchone()
+            if bad:
+                raise IngestError(
+                    f"column {label_col!r} (label) has value {bad[0]!r}, which is not a class of "
+                    f"the spec ({name_list(s.classes)}). Nothing was stored."
+                )
+            at = (
+                self._timestamp_expr("labelled_at", types["labelled_at"])
+                if "labelled_at" in types
+                else "CAST(? AS TIMESTAMP)"
+            )
+            now = _now()
+            batch = batch_id or uuid.uuid4().hex
+            params: list[Any] = [] if "labelled_at" in types else [now]
+            with self._transaction():
+                seq = self._next_seq()
+                self.con.execute(
+                    f"INSERT INTO labels SELECT CAST({quote(s.id)} AS VARCHAR), "
+                    f"CAST({quote(label_col)} AS VARCHAR), {at}, CAST(? AS TIMESTAMP), {seq} "
+                    "FROM __staging",
+                    [*params, now],
+                )
+                self.con.execute(
+                    "INSERT INTO batches VALUES (?, ?, 'labels', ?, ?, NULL, NULL, ?, '[]', '[]', "
+                    "'{}')",
+                    [batch, seq, now, rows, json.dumps(types)],
+                )
+        return IngestReport(kind="labels", batch_id=batch, rows=rows)
+
+    def log_reference(self, data: Any, name: str = "reference") -> IngestReport:
+        """Store (replace) a reference table, e.g. the labelled holdout with model scores."""
+        table = "reference_" + name
+        with self._staging(data) as types:
+            rows = int(self._scalar("SELECT count(*) FROM __staging"))
+            if rows == 0:
+                raise IngestError(f"reference {name!r} has no rows; nothing was stored.")
+            missing = [
+                c for c in [*self.spec.score_columns, self.spec.prediction] if c not in types
+            ]
+            if missing:
+                raise IngestError(
+                    f"reference {name!r} lacks column {missing[0]!r}; the reference is the "
+                    "labelled holdout scored by the model, with the same columns as "
+                    "predictions. Nothing was stored."
+                )
+            with self._transaction():
+                self.con.execute(
+                    f"CREATE OR REPLACE TABLE {quote(table)} AS SELECT * FROM __staging"
+                )
+        return IngestReport(kind="reference", batch_id=name, rows=rows)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        committed = False
+        try:
+            yield
+            self.con.execute("COMMIT")
+            committed = True
+        finally:
+            if not committed:
+                self.con.execute("ROLLBACK")
+
+    # -- reads used by checks ---------------------------------------------------------------
+    def batches(self, kind: str = "predictions") -> pa.Table:
+        return self.con.execute(
+            "SELECT * FROM batches WHERE kind = ? ORDER BY seq", [kind]
+        ).fetch_arrow_table()
+
+    def reference_columns(self, name: str = "reference") -> dict[str, str]:
+        return self._table_columns("reference_" + name)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every table (tests use it to prove refusals change nothing)."""
+        out = {}
+        for table in ("predictions", "labels", "batches", "results", "alerts"):
+            if self.has_table(table):
+                out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
+        return out
+
+
+def _json_key(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _aliases(select: list[str]) -> list[str]:
+    """The output names of ``expr AS "name"`` items."""
+    out = []
+    for item in select:
+        alias = item.rsplit(" AS ", 1)[1].strip()
+        out.append(alias[1:-1].replace('""', '"') if alias.startswith('"') else alias)
+    return out

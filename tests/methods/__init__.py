@@ -1,0 +1,1 @@
+"""Tests for driftline.methods (a package, so test module names cannot clash)."""
