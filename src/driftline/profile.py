@@ -68,21 +68,21 @@ class Profile:
     """Fit with :meth:`fit`; save with :meth:`save`; load with :meth:`load`.
 
     Parameters are stored by ``__init__``; everything learned from the reference ends in
-    an underscore, as in scikit-learn. ``bins`` numeric bins per feature (quantiles of
-    the reference), ``confidence_bins`` for the confidence distribution, and at most
-    ``max_categories`` categories kept per categorical feature (the rest pooled).
+    an underscore, as in scikit-learn. ``bins``: numeric bins per feature (reference
+    quantiles; default ``spec.drift.bins``); ``confidence_bins``: bins of the confidence
+    distribution; ``max_categories``: categories kept per categorical feature.
     """
 
     def __init__(
         self,
         spec: Spec,
         *,
-        bins: int = 10,
+        bins: int | None = None,
         confidence_bins: int = 20,
         max_categories: int = 1000,
     ) -> None:
         self.spec = spec
-        self.bins = bins
+        self.bins = bins if bins is not None else spec.drift.bins
         self.confidence_bins = confidence_bins
         self.max_categories = max_categories
 

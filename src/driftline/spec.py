@@ -34,6 +34,7 @@ from driftline.errors import ConfigError, name_list
 __all__ = [
     "RESERVED_COLUMNS",
     "Checks",
+    "DriftConfig",
     "Features",
     "Scores",
     "Spec",
@@ -191,6 +192,49 @@ class Checks(_Strict):
         return value
 
 
+class DriftConfig(_Strict):
+    """Which drift statistic each feature gets: one default per kind, overrides per column.
+
+    ``DriftConfig(numeric="psi", by_column={"age": "ks"})``. Text columns drift on their
+    style features (length, digits, ...), which are numeric. ``bins`` is the number of
+    reference-quantile bins per numeric feature (and text style feature) in the profile.
+    ``min_effect`` overrides the per-method floor below which no drift alerts
+    (see :data:`driftline.checks.DRIFT_FLOORS`).
+    """
+
+    numeric: str = "psi"
+    categorical: str = "jensen_shannon"
+    text: str = "psi"
+    by_column: dict[str, str] = Field(default_factory=dict)
+    bins: int = Field(default=20, ge=2, le=1000)
+    min_effect: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_methods(self) -> DriftConfig:
+        from driftline.methods import available_methods, get_method
+
+        for where, name, kind in [
+            ("drift.numeric", self.numeric, "numeric"),
+            ("drift.categorical", self.categorical, "categorical"),
+            ("drift.text", self.text, "numeric"),
+            *[(f"drift.by_column.{c}", m, None) for c, m in self.by_column.items()],
+        ]:
+            info = get_method(name)  # raises with the list of available methods
+            if kind is not None and kind not in info.kinds:
+                raise ValueError(
+                    f"{where}: method {name!r} does not apply to {kind} columns; use one of "
+                    f"{', '.join(available_methods(kind))}"
+                )
+        for name in self.min_effect:
+            get_method(name)
+        return self
+
+    def method_for(self, column: str, kind: str) -> str:
+        if column in self.by_column:
+            return self.by_column[column]
+        return str(getattr(self, kind))
+
+
 class Spec(_Strict):
     """Column roles and the window. See the module docstring for an example."""
 
@@ -204,6 +248,7 @@ class Spec(_Strict):
     embedding: str | None = None
     window: str = "1d"
     checks: Checks = Field(default_factory=Checks)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
 
     @field_validator("window")
     @classmethod
@@ -265,7 +310,8 @@ class Spec(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of the data roles (not the window or check options) a profile depends on."""
-        data = self.model_dump(exclude={"window", "checks"})
+        data = self.model_dump(exclude={"window", "checks", "drift"})
+        data["bins"] = self.drift.bins
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -275,7 +321,8 @@ class Spec(_Strict):
         data["scores"] = {k: v for k, v in data["scores"].items() if v is not None}
         data["features"] = {k: v for k, v in data["features"].items() if v}
         data["checks"] = self.checks.model_dump(exclude_defaults=True)
-        for key in ("label", "embedding", "checks"):
+        data["drift"] = self.drift.model_dump(exclude_defaults=True)
+        for key in ("label", "embedding", "checks", "drift"):
             if not data[key]:
                 del data[key]
         return yaml.safe_dump(data, sort_keys=False)
