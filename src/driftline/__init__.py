@@ -1,8 +1,7 @@
 """driftline: watch classification models in production.
 
->>> import driftline
->>> sorted(driftline.__all__) == driftline.__all__
-True
+``__all__`` is kept in ruff's (isort-style) order; tests/test_exported_members.py checks
+that it lists exactly the public names.
 """
 
 from driftline._io import to_arrow
