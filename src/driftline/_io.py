@@ -42,6 +42,16 @@ def describe_input(data: Any) -> str:
 
 def to_arrow(data: Any) -> pa.Table:
     """Convert any accepted input to a pyarrow Table (files are read whole)."""
+    table = _to_arrow(data)
+    if table.num_columns == 0:  # e.g. pandas.DataFrame(); DuckDB cannot even register it
+        raise IngestError(
+            f"the batch ({describe_input(data)}) has no columns; log rows with the columns "
+            "the spec names."
+        )
+    return table
+
+
+def _to_arrow(data: Any) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatch):

@@ -28,13 +28,20 @@ import pyarrow as pa
 
 from driftline.engine import Engine
 from driftline.engine.summaries import (
+    CATEGORY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
+    HISTOGRAM_SCHEMA,
+    OTHER,
     OVERALL,
     PREDICTION_STATS_SCHEMA,
     batch_rows,
+    category_counts,
     class_counts,
     feature_stats,
+    histograms,
+    numeric_column,
     prediction_stats,
+    text_feature_builders,
 )
 from driftline.errors import EmptyWindowError
 from driftline.profile import Profile
@@ -43,6 +50,7 @@ from driftline.store import type_family
 
 __all__ = [
     "CHECKS",
+    "DRIFT_FLOORS",
     "Alert",
     "CheckInfo",
     "CheckReport",
@@ -97,6 +105,26 @@ CHECKS: dict[str, CheckInfo] = {
             0.01,
             "share of values not among the reference's categories (bound: Good-Turing)",
         ),
+        CheckInfo(
+            "class_prior",
+            "jensen_shannon",
+            0.05,
+            "predicted-class mix vs the training class prior (labels of the reference), beyond "
+            "the distance the model already had on the reference",
+        ),
+        CheckInfo(
+            "feature_drift",
+            "spec.drift",
+            0.1,
+            "distribution of a numeric or categorical feature vs the reference, by the "
+            "method spec.drift chooses (effect floors per method: DRIFT_FLOORS)",
+        ),
+        CheckInfo(
+            "text_drift",
+            "spec.drift",
+            0.1,
+            "distribution of a text style feature (length, digits, OOV rate, ...) vs the reference",
+        ),
         CheckInfo("missing_column", "schema", 0.0, "share of rows from batches lacking a column"),
         CheckInfo(
             "type_change",
@@ -106,6 +134,19 @@ CHECKS: dict[str, CheckInfo] = {
         ),
         CheckInfo("extra_column", "schema", 0.0, "columns logged that the spec does not know"),
     ]
+}
+
+
+#: Smallest effect that can alert, per drift method, whatever the window size. The
+#: effect is the statistic itself, except chi2 (Cramer's V, sqrt(chi2 / n)) and
+#: wasserstein (in units of the reference's standard deviation). 0.1 is the classic
+#: "minor shift" line for PSI; the others are set to flag shifts of similar visibility.
+DRIFT_FLOORS: dict[str, float] = {
+    "chi2": 0.1,
+    "jensen_shannon": 0.1,
+    "ks": 0.1,
+    "psi": 0.1,
+    "wasserstein": 0.1,
 }
 
 
@@ -177,6 +218,8 @@ class CheckReport:
     stats: list[WindowStats]
     results: list[CheckResult]
     alerts: list[Alert]
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    reference: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_alerts(self) -> bool:
@@ -349,6 +392,8 @@ class _Scope:
     classes: dict[tuple[int, str], dict[str, int]]
     features: dict[tuple[int, str], dict[str, Any]]
     batches: dict[tuple[int, str], dict[int, int]]
+    hist: dict[tuple[int, str], dict[str, list[int]]]
+    cats: dict[tuple[int, str], dict[str, dict[str, int]]]
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -392,7 +437,26 @@ def _summaries(
     batches: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
     for r in _rows(engine.run(batch_rows(t, spec, window, cohort))):
         batches[(r[key[0]], r[key[1]])][int(r["_batch"])] = int(r["n"])
-    return _Scope(cohort, stats, dict(classes), feats, dict(batches))
+    edges = profile.bin_edges_
+    hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
+    builders = text_feature_builders({c: v["vocabulary"] for c, v in profile.text_.items()})
+    builders.update({c: numeric_column(c) for c in edges if c not in builders})
+    expr = histograms(t, spec, window, cohort, edges, builders)
+    if expr is not None:
+        for r in _rows(engine.run(expr, HISTOGRAM_SCHEMA)):
+            counts = hist[(r["window"], r["cohort_value"])].setdefault(
+                r["column"], [0] * (len(edges[r["column"]]) - 1)
+            )
+            counts[int(r["bin"])] += int(r["n"])
+    cats: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
+    known = {c: list(v) for c, v in profile.categories_.items()}
+    expr = category_counts(t, spec, window, cohort, known)
+    if expr is not None:
+        for r in _rows(engine.run(expr, CATEGORY_SCHEMA)):
+            cats[(r["window"], r["cohort_value"])].setdefault(r["column"], {})[r["value"]] = int(
+                r["n"]
+            )
+    return _Scope(cohort, stats, dict(classes), feats, dict(batches), dict(hist), dict(cats))
 
 
 def _window_bounds(window: Window, key: int, stat: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -451,6 +515,7 @@ def run_checks(
                 results.extend(res)
     alerts = [_alert(r) for r in results if r.status == "alert"]
     now = datetime.now(timezone.utc)
+    drift = drift_summary(results)
     return CheckReport(
         run_id=uuid.uuid4().hex,
         created_at=now.isoformat(timespec="seconds"),
@@ -461,7 +526,70 @@ def run_checks(
         stats=stats,
         results=results,
         alerts=alerts,
+        drift=drift,
+        reference=reference_excerpt(profile),
     )
+
+
+DRIFT_CHECKS = ("feature_drift", "text_drift")
+
+
+def drift_summary(results: Sequence[CheckResult], top: int = 5) -> list[dict[str, Any]]:
+    """Per window and cohort value: how many columns drifted, and which moved most.
+
+    Columns are ranked by severity, the statistic over its bound, which is comparable
+    across methods.
+    """
+    groups: dict[tuple[str, str | None, str | None], list[CheckResult]] = defaultdict(list)
+    for r in results:
+        if r.check in DRIFT_CHECKS and r.value is not None and r.bound:
+            groups[(r.window_start, r.cohort, r.cohort_value)].append(r)
+    out = []
+    for (start, cohort, value), rs in groups.items():
+        ranked = sorted(rs, key=lambda r: -(r.value or 0.0) / (r.bound or 1.0))
+        out.append(
+            {
+                "window_start": start,
+                "cohort": cohort,
+                "cohort_value": value,
+                "columns": len(rs),
+                "drifted": sum(r.status == "alert" for r in rs),
+                "top": [
+                    {
+                        "column": r.column,
+                        "check": r.check,
+                        "method": r.method,
+                        "value": r.value,
+                        "bound": r.bound,
+                        "severity": (r.value or 0.0) / (r.bound or 1.0),
+                        "status": r.status,
+                    }
+                    for r in ranked[:top]
+                ],
+            }
+        )
+    return out
+
+
+def reference_excerpt(profile: Profile, max_categories: int = 50) -> dict[str, Any]:
+    """What renderers need of the reference: bins, top categories, class mixes."""
+    cats = {}
+    for col, counts in profile.categories_.items():
+        top_items = sorted(counts.items(), key=lambda kv: -kv[1])[:max_categories]
+        rest = sum(counts.values()) - sum(v for _, v in top_items)
+        rest += int(profile.columns_.get(col, {}).get("other", 0))
+        cats[col] = {**dict(top_items), OTHER: rest}
+    return {
+        "n_rows": profile.n_rows_,
+        "columns": profile.columns_,
+        "bin_edges": profile.bin_edges_,
+        "bin_counts": profile.bin_counts_,
+        "categories": cats,
+        "confidence": profile.confidence_,
+        "predicted_mix": profile.predicted_mix_,
+        "class_prior": profile.class_prior_,
+        "text_features": {c: v["features"] for c, v in profile.text_.items()},
+    }
 
 
 def plan(spec: Spec) -> dict[str, Any]:
@@ -653,7 +781,43 @@ class _Evaluator:
                 "summary": ", ".join(f"class {c!r} {r:.1%} -> {s:.1%}" for c, r, s, _ in moved),
             },
         )
+        prior = prof.class_prior_
+        if prior is not None and sum(prior.values()) > 0:
+            prior_counts = [prior.get(c, 0) for c in classes]
+            baseline = float(jensen_shannon(_arr(prior_counts), _arr(ref_counts)))
+            js_prior = float(jensen_shannon(_arr(prior_counts), _arr(cur_counts)))
+            cal, how = self.bounds.resampled(
+                "class_prior", "jensen_shannon", prior_counts, n, "prior"
+            )
+            total_prior = sum(prior_counts)
+            moved_prior = sorted(
+                (
+                    (c, pc / total_prior, cc / n)
+                    for c, pc, cc in zip(classes, prior_counts, cur_counts, strict=True)
+                ),
+                key=lambda x: -abs(x[2] - x[1]),
+            )[:3]
+            yield self._result(
+                base,
+                "class_prior",
+                None,
+                js_prior,
+                js_prior - baseline,
+                cal + baseline,
+                f"{how}; plus the reference's own distance {baseline:.3g}",
+                {
+                    "baseline": baseline,
+                    "moved": [
+                        {"class": c, "prior_share": p, "current_share": s, "change": s - p}
+                        for c, p, s in moved_prior
+                    ],
+                    "summary": ", ".join(
+                        f"class {c!r} prior {p:.1%}, now {s:.1%}" for c, p, s in moved_prior
+                    ),
+                },
+            )
         yield from self._feature_results(scope, w, cv, n, base)
+        yield from self._drift_results(scope, w, cv, base)
         yield from self._schema_results(scope, w, cv, n, base)
 
     def _result(
@@ -757,6 +921,139 @@ class _Evaluator:
                     {"unseen": unseen, "summary": f"{unseen} values of unseen categories"},
                 )
 
+    def _drift_results(
+        self, scope: _Scope, w: int, cv: str, base: dict[str, Any]
+    ) -> Iterable[CheckResult]:
+        prof, drift = self.profile, self.spec.drift
+        hist = scope.hist.get((w, cv), {})
+        for name, edges in prof.bin_edges_.items():
+            col, _, style = name.partition(":")
+            kind = self.kinds.get(col)
+            if kind is None:
+                continue
+            ref = prof.bin_counts_[name]
+            cur = hist.get(name, [0] * len(ref))
+            if style:
+                stats = prof.text_[col]["features"][style]
+                method = drift.method_for(col, "text")
+                check = "text_drift"
+            else:
+                stats = prof.columns_[col]
+                method = drift.method_for(col, "numeric")
+                check = "feature_drift"
+            sd = math.sqrt(float(stats.get("var") or 0.0))
+            yield from self._drift(
+                base, check, name, method, ref, cur, edges, sd, {"edges_of": name}
+            )
+        cats = scope.cats.get((w, cv), {})
+        for col, known in prof.categories_.items():
+            if col not in self.kinds:
+                continue
+            values = [*known, OTHER]
+            ref = [*known.values(), int(prof.columns_[col].get("other", 0))]
+            got = cats.get(col, {})
+            cur = [got.get(v, 0) for v in values]
+            method = drift.method_for(col, "categorical")
+            tot_r, tot_c = sum(ref) or 1, sum(cur) or 1
+            moved = sorted(range(len(values)), key=lambda i: -abs(cur[i] / tot_c - ref[i] / tot_r))[
+                :20
+            ]
+            yield from self._drift(
+                base,
+                "feature_drift",
+                col,
+                method,
+                ref,
+                cur,
+                None,
+                0.0,
+                {"categories": {values[i]: [ref[i], cur[i]] for i in moved}},
+            )
+
+    def _drift(
+        self,
+        base: dict[str, Any],
+        check: str,
+        column: str,
+        method: str,
+        ref: Sequence[int],
+        cur: Sequence[int],
+        edges: Sequence[float] | None,
+        sd: float,
+        details: dict[str, Any],
+    ) -> Iterable[CheckResult]:
+        from driftline.methods import calibrate_bound, get_method, size_grid
+
+        n_cur, n_ref = sum(cur), sum(ref)
+        if n_cur < self.spec.checks.min_rows or n_ref == 0:
+            reason = f"{n_cur} non-missing values < checks.min_rows" if n_ref else "empty ref"
+            yield CheckResult(
+                **{**base, "n": n_cur},
+                check=check,
+                column=column,
+                method=method,
+                value=None,
+                effect=None,
+                bound=None,
+                bound_how=reason,
+                status="insufficient",
+                details={},
+            )
+            return
+        info = get_method(method)
+        e = _arr(edges) if edges is not None and info.needs_edges else None
+        value = float(info.fn(_arr(ref), _arr(cur), edges=e))
+        if method == "chi2":
+            effect = math.sqrt(value / (n_ref + n_cur))
+        elif method == "wasserstein":
+            effect = value / sd if sd > 0 else (math.inf if value > 0 else 0.0)
+        else:
+            effect = value
+        drift = self.spec.drift
+        floor = drift.min_effect.get(
+            method, self.spec.checks.min_effect.get(check, DRIFT_FLOORS.get(method, 0.1))
+        )
+        fixed = self.spec.checks.fixed_bounds.get(check)
+        if fixed is not None:
+            bound, how = fixed, f"fixed bound {fixed:g} (spec checks.fixed_bounds)"
+            status: Status = "alert" if value > bound else "ok"
+        else:
+            grid = size_grid(n_cur)
+            key = (check, column, method, grid)
+            cache = self.bounds._cache
+            if key not in cache:
+                cache[key] = calibrate_bound(
+                    method,
+                    list(ref),
+                    grid,
+                    edges=e,
+                    reps=self.spec.checks.calibration_reps,
+                    quantile=self.spec.checks.alert_quantile,
+                    seed=self.spec.checks.seed,
+                )
+            cal = cache[key]
+            if method == "chi2":
+                floor_value = floor**2 * (n_ref + n_cur)
+            elif method == "wasserstein":
+                floor_value = floor * sd
+            else:
+                floor_value = floor
+            bound = max(float(cal.bound), floor_value)
+            how = f"calibrated: {cal.how}; effect floor {floor:g}"
+            status = "alert" if value > cal.bound and effect > floor else "ok"
+        yield CheckResult(
+            **{**base, "n": n_cur},
+            check=check,
+            column=column,
+            method=method,
+            value=value,
+            effect=effect,
+            bound=bound,
+            bound_how=how,
+            status=status,
+            details={**details, "current": list(cur)} if "categories" not in details else details,
+        )
+
     def _schema_results(
         self, scope: _Scope, w: int, cv: str, n: int, base: dict[str, Any]
     ) -> Iterable[CheckResult]:
@@ -838,7 +1135,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _arr(values: Sequence[int]) -> Any:
+def _arr(values: Sequence[float]) -> Any:
     import numpy as np
 
     return np.asarray(values, dtype=float)

@@ -13,6 +13,7 @@ into Python whole.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ import ibis
 import ibis.expr.types as ir
 
 from driftline.engine import Engine
-from driftline.engine.summaries import MISSING_COHORT, bin_index
+from driftline.engine.summaries import (
+    MISSING_COHORT,
+    TEXT_FEATURES,
+    bin_index,
+    numeric_column,
+    text_feature_builders,
+    vocabulary,
+)
 from driftline.errors import NotFittedError, ProfileError
 from driftline.spec import Spec
 from driftline.store import type_family
@@ -38,6 +46,7 @@ _FITTED = (
     "class_prior_",
     "predicted_mix_",
     "confidence_",
+    "text_",
     "spec_fingerprint_",
     "fitted_at_",
 )
@@ -70,8 +79,21 @@ class Profile:
     Parameters are stored by ``__init__``; everything learned from the reference ends in
     an underscore, as in scikit-learn. ``bins``: numeric bins per feature (reference
     quantiles; default ``spec.drift.bins``); ``confidence_bins``: bins of the confidence
-    distribution; ``max_categories``: categories kept per categorical feature.
+    distribution; ``max_categories``: categories kept per categorical feature (the rest
+    pooled as other); ``vocabulary_size``: tokens kept per text feature.
     """
+
+    n_rows_: int
+    columns_: dict[str, dict[str, Any]]
+    bin_edges_: dict[str, list[float]]
+    bin_counts_: dict[str, list[int]]
+    categories_: dict[str, dict[str, int]]
+    class_prior_: dict[str, int] | None
+    predicted_mix_: dict[str, int]
+    confidence_: dict[str, Any]
+    text_: dict[str, dict[str, Any]]
+    spec_fingerprint_: str
+    fitted_at_: str
 
     def __init__(
         self,
@@ -79,12 +101,14 @@ class Profile:
         *,
         bins: int | None = None,
         confidence_bins: int = 20,
-        max_categories: int = 1000,
+        max_categories: int = 10_000,
+        vocabulary_size: int = 5000,
     ) -> None:
         self.spec = spec
         self.bins = bins if bins is not None else spec.drift.bins
         self.confidence_bins = confidence_bins
         self.max_categories = max_categories
+        self.vocabulary_size = vocabulary_size
 
     # -- fitting --------------------------------------------------------------------------
     def fit(
@@ -95,71 +119,89 @@ class Profile:
         source_types = source_types or {c: str(t) for c, t in reference.schema().items()}
         kinds = spec.feature_kinds
         t = reference.mutate(_conf_=confidence_expr(reference, spec))
-        aggs: dict[str, ir.Value] = {"n": t.count()}
-        qs = [i / self.bins for i in range(1, self.bins)]
-        cqs = [i / self.confidence_bins for i in range(1, self.confidence_bins)]
         present = [c for c in kinds if c in t.columns]
-        for i, col in enumerate(present):
-            x = t[col]
-            if kinds[col] == "numeric" and x.type().is_numeric():
-                c = x.cast("float64")
-                c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
-                aggs[f"m{i}"] = c.isnull().cast("int64").sum()
-                aggs[f"min{i}"] = c.min()
-                aggs[f"max{i}"] = c.max()
-                aggs[f"mean{i}"] = c.mean()
-                aggs[f"var{i}"] = c.var(how="sample")
-                aggs[f"q{i}"] = c.quantile(qs)
-            else:
-                aggs[f"m{i}"] = x.isnull().cast("int64").sum()
-        conf = t["_conf_"]
-        aggs.update(
-            cmean=conf.mean(),
-            cvar=conf.var(how="sample"),
-            cmin=conf.min(),
-            cmax=conf.max(),
-            cq=conf.quantile(cqs),
-        )
+        texts = [c for c in present if kinds[c] == "text"]
+        vocab = {c: self._vocabulary(engine, t, c) for c in texts}
+        # every numeric source: numeric features, text style features, confidence
+        sources: dict[str, Callable[[ir.Table], ir.NumericValue]] = {
+            c: numeric_column(c)
+            for c in present
+            if kinds[c] == "numeric" and t[c].type().is_numeric()
+        }
+        sources.update(text_feature_builders(vocab))
+        sources["_conf_"] = numeric_column("_conf_")
+        aggs: dict[str, ir.Value] = {"n": t.count()}
+        names = list(sources)
+        for i, name in enumerate(names):
+            c = sources[name](t)
+            c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
+            nb = self.confidence_bins if name == "_conf_" else self.bins
+            aggs[f"m{i}"] = c.isnull().cast("int64").sum()
+            aggs[f"min{i}"] = c.min()
+            aggs[f"max{i}"] = c.max()
+            aggs[f"mean{i}"] = c.mean()
+            aggs[f"var{i}"] = c.var(how="sample")
+            aggs[f"q{i}"] = c.quantile([k / nb for k in range(1, nb)])
+        others = [c for c in present if c not in sources and kinds[c] != "text"]
+        for i, col in enumerate(others):
+            aggs[f"x{i}"] = t[col].isnull().cast("int64").sum()
+        for i, col in enumerate(texts):
+            aggs[f"t{i}"] = t[col].isnull().cast("int64").sum()
         row = engine.run(t.aggregate(**aggs)).to_pylist()[0]
         n = int(row["n"])
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
-        columns: dict[str, dict[str, Any]] = {}
+        stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
-        for i, col in enumerate(present):
-            info: dict[str, Any] = {
-                "kind": kinds[col],
-                "family": type_family(source_types.get(col, "")),
-                "missing_fraction": row[f"m{i}"] / n,
-            }
-            if f"min{i}" in row and row[f"min{i}"] is not None:
+        for i, name in enumerate(names):
+            info: dict[str, Any] = {"missing_fraction": row[f"m{i}"] / n}
+            if row[f"min{i}"] is not None:
                 info.update(
                     min=row[f"min{i}"],
                     max=row[f"max{i}"],
                     mean=row[f"mean{i}"],
                     var=row[f"var{i}"],
                 )
-                edges[col] = _edges(list(row[f"q{i}"]), row[f"min{i}"], row[f"max{i}"])
-            columns[col] = info
-        missing_cols = [c for c in kinds if c not in t.columns]
-        for col in missing_cols:
-            columns[col] = {"kind": kinds[col], "family": None, "missing_fraction": 1.0}
-        conf_edges = _edges(list(row["cq"]), row["cmin"], row["cmax"])
+                edges[name] = _edges(list(row[f"q{i}"]), row[f"min{i}"], row[f"max{i}"])
+            stats[name] = info
+        missing_of = {c: row[f"x{i}"] / n for i, c in enumerate(others)}
+        missing_of.update({c: row[f"t{i}"] / n for i, c in enumerate(texts)})
+        columns: dict[str, dict[str, Any]] = {}
+        for col, kind in kinds.items():
+            family = type_family(source_types[col]) if col in source_types else None
+            if col not in t.columns:
+                columns[col] = {"kind": kind, "family": None, "missing_fraction": 1.0}
+            elif col in stats:
+                columns[col] = {"kind": kind, "family": family, **stats[col]}
+            else:
+                columns[col] = {"kind": kind, "family": family, "missing_fraction": missing_of[col]}
+        counts = self._bin_counts(engine, t, edges, sources)
+        conf_stats = stats["_conf_"]
         self.n_rows_ = n
         self.columns_ = columns
-        self.bin_edges_ = edges
-        self.bin_counts_ = self._bin_counts(engine, t, {**edges, "_conf_": conf_edges})
+        self.bin_edges_ = {k: v for k, v in edges.items() if k != "_conf_"}
+        self.bin_counts_ = {k: v for k, v in counts.items() if k != "_conf_"}
         self.confidence_ = {
             "n": n,
-            "mean": row["cmean"],
-            "var": row["cvar"],
-            "min": row["cmin"],
-            "max": row["cmax"],
-            "edges": conf_edges,
-            "counts": self.bin_counts_.pop("_conf_"),
+            "mean": conf_stats["mean"],
+            "var": conf_stats["var"],
+            "min": conf_stats["min"],
+            "max": conf_stats["max"],
+            "edges": edges["_conf_"],
+            "counts": counts["_conf_"],
+        }
+        self.text_ = {
+            col: {
+                "vocabulary": vocab[col],
+                "features": {f: stats[f"{col}:{f}"] for f in TEXT_FEATURES},
+            }
+            for col in texts
         }
         cats = [c for c in present if kinds[c] == "categorical"]
         self.categories_ = {c: self._value_counts(engine, t, c) for c in cats}
+        for c in cats:  # values beyond max_categories, pooled
+            present_n = n - round(columns[c]["missing_fraction"] * n)
+            columns[c]["other"] = present_n - sum(self.categories_[c].values())
         self.predicted_mix_ = self._class_counts(engine, t, spec.prediction)
         self.class_prior_ = (
             self._class_counts(engine, t, spec.label)
@@ -170,12 +212,20 @@ class Profile:
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
 
+    def _vocabulary(self, engine: Engine, t: ir.Table, col: str) -> list[str]:
+        rows = engine.run(vocabulary(t, col, self.vocabulary_size)).to_pylist()
+        return [str(r["token"]) for r in rows]
+
     def _bin_counts(
-        self, engine: Engine, t: ir.Table, edges: dict[str, list[float]]
+        self,
+        engine: Engine,
+        t: ir.Table,
+        edges: dict[str, list[float]],
+        sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
     ) -> dict[str, list[int]]:
         out = {}
         for col, e in edges.items():
-            c = t[col].cast("float64")
+            c = sources[col](t)
             c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
             sub = t.filter(c.notnull()).mutate(bin=bin_index(c, e))
             res = engine.run(sub.group_by("bin").aggregate(n=sub.count())).to_pylist()
@@ -222,6 +272,7 @@ class Profile:
                 "bins": self.bins,
                 "confidence_bins": self.confidence_bins,
                 "max_categories": self.max_categories,
+                "vocabulary_size": self.vocabulary_size,
             },
             **{name.rstrip("_"): getattr(self, name) for name in _FITTED},
         }

@@ -250,10 +250,10 @@ class Spec(_Strict):
     checks: Checks = Field(default_factory=Checks)
     drift: DriftConfig = Field(default_factory=DriftConfig)
 
-    @field_validator("window")
+    @field_validator("window", mode="before")
     @classmethod
-    def _window_ok(cls, value: str) -> str:
-        parse_window(value)
+    def _window_ok(cls, value: Any) -> Any:
+        parse_window(value)  # before pydantic's str check, so a number gets this message
         return value
 
     @model_validator(mode="after")
@@ -267,12 +267,33 @@ class Spec(_Strict):
                 )
             roles.setdefault(col, []).append(role)
         for col, given in roles.items():
-            if len(given) > 1 and set(given) != {"cohort", "feature (categorical)"}:
+            if len(given) > 1 and sorted(given) != ["cohort", "feature (categorical)"]:
+                if given[0] == given[1]:
+                    raise ValueError(f"column {col!r} is listed twice as {given[0]}; list it once")
                 raise ValueError(
                     f"column {col!r} is given two roles, {given[0]} and {given[1]}; each "
                     "column has one role (a cohort may also be a categorical feature)"
                 )
+        self._drift_overrides_apply()
         return self
+
+    def _drift_overrides_apply(self) -> None:
+        """Each ``drift.by_column`` entry names a feature, with a method for its kind."""
+        from driftline.methods import available_methods, get_method
+
+        kinds = self.feature_kinds
+        for col, method in self.drift.by_column.items():
+            if col not in kinds:
+                raise ValueError(
+                    f"drift.by_column names {col!r}, which is not a feature of the spec "
+                    f"(features: {name_list(kinds)}); add it to features or remove the override"
+                )
+            kind = "numeric" if kinds[col] == "text" else kinds[col]  # text drifts on style
+            if kind not in get_method(method).kinds:
+                raise ValueError(
+                    f"drift.by_column.{col}: method {method!r} does not apply to {kind} "
+                    f"columns; use one of {', '.join(available_methods(kind))}"
+                )
 
     # -- derived ------------------------------------------------------------------------
     @property
@@ -300,7 +321,12 @@ class Spec(_Strict):
         if self.label:
             roles.append(("label", self.label))
         roles += [("cohort", c) for c in self.cohorts]
-        roles += [(f"feature ({k})", c) for c, k in self.feature_kinds.items()]
+        # from the lists, not feature_kinds (a dict), so a column under two kinds is seen
+        roles += [
+            (f"feature ({kind})", c)
+            for kind in ("numeric", "categorical", "text")
+            for c in getattr(self.features, kind)
+        ]
         if self.embedding:
             roles.append(("embedding", self.embedding))
         return roles
@@ -481,13 +507,17 @@ def infer_spec(
     taken = {roles["id"], roles["timestamp"], roles["prediction"], roles["label"], *score_cols}
     if score_spec.get("column"):
         taken.add(score_spec["column"])
-    if cohorts is None:
+    explicit = set(numeric or []) | set(categorical or []) | set(text or [])
+    if cohorts is None:  # inferred cohorts yield to every role given or found above
         cohorts = [
-            n for n in names if n.lower() in _COHORT_NAMES or n.lower().startswith("cohort_")
+            n
+            for n in names
+            if (n.lower() in _COHORT_NAMES or n.lower().startswith("cohort_"))
+            and n not in taken
+            and n not in {*(numeric or []), *(text or [])}  # a cohort may be categorical
         ]
     taken.update(cohorts)
 
-    explicit = set(numeric or []) | set(categorical or []) | set(text or [])
     for col in explicit:
         if col not in names:
             raise ConfigError(

@@ -279,7 +279,9 @@ class Store:
                 "column in the spec. Nothing was stored."
             )
         if rows == 0:
-            raise IngestError("the batch has no rows; nothing was stored.")
+            raise IngestError(
+                "the batch has 0 rows; log a batch with at least one row. Nothing was stored."
+            )
         idc = quote(s.id)
         if type_family(types[s.id]) not in ("numeric", "string"):
             raise IngestError(
@@ -290,7 +292,7 @@ class Store:
         if n_null:
             raise IngestError(
                 f"column {s.id!r} (id) has {n_null} null value(s); every prediction needs an "
-                "id. Nothing was stored."
+                "id: fill them or drop those rows. Nothing was stored."
             )
         dup = self.con.execute(
             f"SELECT CAST({idc} AS VARCHAR), count(*) FROM __staging GROUP BY 1 "
@@ -308,7 +310,7 @@ class Store:
         if bad:
             raise IngestError(
                 f"column {s.timestamp!r} (timestamp) is null for id {bad[0]!r}; every "
-                "prediction needs a timestamp. Nothing was stored."
+                "prediction needs a timestamp: fill it or drop the row. Nothing was stored."
             )
         bad = self._first_bad(f"({ts_expr}) IS NULL", f"CAST({tsc} AS VARCHAR)")
         if bad:
@@ -355,7 +357,7 @@ class Store:
                 c = quote(col)
                 bad = self._first_bad(
                     f"{c} IS NULL OR NOT isfinite(CAST({c} AS DOUBLE)) OR {c} < 0 OR {c} > 1",
-                    f"CAST({c} AS VARCHAR)",
+                    f"coalesce(CAST({c} AS VARCHAR), 'null (NaN or missing)')",
                 )
                 if bad:
                     raise IngestError(
@@ -372,7 +374,9 @@ class Store:
                     f"column {col!r} (scores) is {types[col]}; expected a list of {k} "
                     "probabilities per row. Nothing was stored."
                 )
-            bad = self._first_bad(f"{c} IS NULL OR len({c}) != {k}", f"CAST({c} AS VARCHAR)")
+            bad = self._first_bad(
+                f"{c} IS NULL OR len({c}) != {k}", f"coalesce(CAST({c} AS VARCHAR), 'null')"
+            )
             if bad:
                 raise IngestError(
                     f"column {col!r} (scores) has value {bad[1]!r} (id {bad[0]!r}); expected "
@@ -455,10 +459,15 @@ class Store:
         if batch_id is None:
             return None
         row = self.con.execute(
-            "SELECT n_rows FROM batches WHERE batch_id = ? AND kind = ?", [batch_id, kind]
+            "SELECT n_rows, kind FROM batches WHERE batch_id = ?", [batch_id]
         ).fetchone()
         if row is None:
             return None
+        if row[1] != kind:
+            raise IngestError(
+                f"batch_id {batch_id!r} was already used for a {row[1]} batch; a {kind} batch "
+                "needs its own batch_id (e.g. prefix it with the kind). Nothing was stored."
+            )
         return IngestReport(kind=kind, batch_id=batch_id, rows=int(row[0]), already_stored=True)
 
     def log_predictions(self, data: Any, batch_id: str | None = None) -> IngestReport:
@@ -558,7 +567,16 @@ class Store:
                         f"{name_list(types)}. Nothing was stored."
                     )
             if rows == 0:
-                raise IngestError("the labels batch has no rows; nothing was stored.")
+                raise IngestError(
+                    "the labels batch has 0 rows; log at least one label. Nothing was stored."
+                )
+            n_null = self._scalar(f"SELECT count(*) FROM __staging WHERE {quote(s.id)} IS NULL")
+            if n_null:
+                raise IngestError(
+                    f"column {s.id!r} (id) of the labels batch has {n_null} null value(s); a "
+                    "label needs the id of its prediction: fill them or drop those rows. "
+                    "Nothing was stored."
+                )
             bad = self._first_bad(f"{quote(label_col)} IS NULL", "NULL")
             if bad:
                 raise IngestError(
@@ -580,6 +598,14 @@ class Store:
                 if "labelled_at" in types
                 else "CAST(? AS TIMESTAMP)"
             )
+            if "labelled_at" in types:
+                bad = self._first_bad(f"({at}) IS NULL", "CAST(labelled_at AS VARCHAR)")
+                if bad:
+                    raise IngestError(
+                        f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
+                        f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
+                        "column to use the time of logging. Nothing was stored."
+                    )
             now = _now()
             batch = batch_id or uuid.uuid4().hex
             params: list[Any] = [] if "labelled_at" in types else [now]

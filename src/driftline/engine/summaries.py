@@ -14,7 +14,7 @@ Chan's parallel formula (:func:`driftline.checks.merge_moments`); only quantiles
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -23,22 +23,32 @@ import pyarrow as pa
 from driftline.spec import Spec, Window
 
 __all__ = [
+    "CATEGORY_SCHEMA",
     "CLASS_COUNTS_SCHEMA",
     "HISTOGRAM_SCHEMA",
     "MISSING_COHORT",
+    "OTHER",
     "OVERALL",
     "PREDICTION_STATS_SCHEMA",
     "QUANTILES",
+    "TEXT_FEATURES",
+    "batch_rows",
     "bin_index",
     "category_counts",
     "class_counts",
     "feature_stats",
     "histograms",
+    "numeric_column",
     "prediction_stats",
+    "text_feature",
+    "text_feature_builders",
+    "text_tokens",
+    "vocabulary",
     "window_key",
 ]
 
 OVERALL = "__all__"
+OTHER = "__other__"
 MISSING_COHORT = "(missing)"
 QUANTILES = (0.1, 0.5, 0.9)
 
@@ -203,12 +213,18 @@ def histograms(
     window: Window,
     cohort: str | None,
     edges: Mapping[str, Sequence[float]],
+    values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
 ) -> ir.Table | None:
-    """Long table ``(window, cohort_value, column, bin, n)`` of counts on the given edges."""
+    """Long table ``(window, cohort_value, column, bin, n)`` of counts on the given edges.
+
+    ``values`` maps a name in ``edges`` to an expression builder (e.g. a text style
+    feature); other names are columns.
+    """
     s = _scoped(t, spec, window, cohort)
     parts = []
     for col, e in edges.items():
-        c = _clean(s[col])
+        build = (values or {}).get(col)
+        c = _clean(build(s) if build is not None else s[col])
         sub = s.filter(c.notnull()).mutate(bin=bin_index(c, e), column=ibis.literal(col))
         parts.append(
             sub.group_by(["window", "cohort_value", "column", "bin"]).aggregate(n=sub.count())
@@ -219,15 +235,24 @@ def histograms(
 
 
 def category_counts(
-    t: ir.Table, spec: Spec, window: Window, cohort: str | None, columns: Sequence[str]
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    columns: Sequence[str] | Mapping[str, Sequence[str]],
 ) -> ir.Table | None:
-    """Long table ``(window, cohort_value, column, value, n)`` of category counts."""
+    """Long table ``(window, cohort_value, column, value, n)`` of category counts.
+
+    Given a mapping of column to known categories, values outside them are pooled as
+    :data:`OTHER`, so the result never grows with a column's cardinality.
+    """
     s = _scoped(t, spec, window, cohort)
     parts = []
     for col in columns:
-        sub = s.filter(s[col].notnull()).mutate(
-            value=s[col].cast("string"), column=ibis.literal(col)
-        )
+        value = s[col].cast("string")
+        if isinstance(columns, Mapping):
+            value = ibis.ifelse(value.isin(list(columns[col]) or [""]), value, OTHER)
+        sub = s.filter(s[col].notnull()).mutate(value=value, column=ibis.literal(col))
         parts.append(
             sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(n=sub.count())
         )
@@ -240,3 +265,101 @@ def batch_rows(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> i
     """Rows per ``(window, cohort_value, _batch)``: which batches fed which windows."""
     s = _scoped(t, spec, window, cohort)
     return s.group_by(["window", "cohort_value", "_batch"]).aggregate(n=s.count())
+
+
+# --------------------------------------------------------------------------------------
+# text style features
+# --------------------------------------------------------------------------------------
+#: Style features computed per row of a text column, in the engine. Shares are of the
+#: row's characters (or tokens, for ``oov`` and ``typo``); an empty text has none.
+TEXT_FEATURES = (
+    "length",
+    "words",
+    "upper",
+    "digits",
+    "punct",
+    "space_runs",
+    "non_ascii",
+    "oov",
+    "typo",
+)
+_PUNCT = r"[!-/:-@\[-`{-~]"
+_TOKEN_SPLIT = r"[^a-z0-9]+"
+
+
+def text_tokens(x: ir.StringValue) -> ir.ArrayValue:
+    """Lower-cased ASCII word tokens of a text (the vocabulary's unit)."""
+    return x.lower().re_split(_TOKEN_SPLIT).filter(lambda tok: tok != "")
+
+
+def _count(x: ir.StringValue, pattern: str) -> ir.IntegerValue:
+    return x.length() - x.re_replace(pattern, "").length()
+
+
+def text_feature(x: ir.StringValue, name: str, vocabulary: Sequence[str]) -> ir.NumericValue:
+    """One style feature of text ``x`` (see :data:`TEXT_FEATURES`), as a float."""
+    n = x.length().cast("float64")
+    chars = n.nullif(0)
+    if name == "length":
+        return n
+    if name == "words":
+        return x.re_replace(r"\S+", "w").re_replace(r"\s", "").length().cast("float64")
+    if name == "upper":
+        return _count(x, "[A-Z]") / chars
+    if name == "digits":
+        return _count(x, "[0-9]") / chars
+    if name == "punct":
+        return _count(x, _PUNCT) / chars
+    if name == "space_runs":
+        return _count(x.re_replace(r"\s{2,}", "\x01"), "\x01").cast("float64")
+    if name == "non_ascii":
+        return _count(x, r"[^\x00-\x7F]") / chars
+    tokens = text_tokens(x)
+    total = tokens.length().cast("float64").nullif(0)
+    vocab = list(vocabulary) or [""]
+    if name == "oov":
+        return tokens.filter(lambda tok: ~tok.isin(vocab)).length() / total
+    if name == "typo":
+        typo = tokens.filter(lambda tok: ~tok.isin(vocab) & tok.re_search("^[a-z]{3,}$"))
+        return typo.length() / total
+    raise ValueError(f"unknown text feature {name!r}; available: {', '.join(TEXT_FEATURES)}")
+
+
+def _text_builder(
+    col: str, name: str, vocab: Sequence[str]
+) -> Callable[[ir.Table], ir.NumericValue]:
+    def build(t: ir.Table) -> ir.NumericValue:
+        return text_feature(t[col], name, vocab)
+
+    return build
+
+
+def numeric_column(col: str) -> Callable[[ir.Table], ir.NumericValue]:
+    """Builder of a column as float64 (the form every numeric summary uses)."""
+
+    def build(t: ir.Table) -> ir.NumericValue:
+        return t[col].cast("float64")
+
+    return build
+
+
+def text_feature_builders(
+    columns: Mapping[str, Sequence[str]],
+) -> dict[str, Callable[[ir.Table], ir.NumericValue]]:
+    """``{"col:feature": builder}`` for every text column (mapped to its vocabulary)."""
+    out: dict[str, Callable[[ir.Table], ir.NumericValue]] = {}
+    for col, vocab in columns.items():
+        for name in TEXT_FEATURES:
+            out[f"{col}:{name}"] = _text_builder(col, name, tuple(vocab))
+    return out
+
+
+def vocabulary(t: ir.Table, column: str, size: int) -> ir.Table:
+    """The ``size`` most frequent tokens of a text column, with counts."""
+    toks = t.select(token=text_tokens(t[column]).unnest())
+    return (
+        toks.group_by("token")
+        .aggregate(n=toks.count())
+        .order_by([ibis.desc("n"), "token"])
+        .limit(size)
+    )
