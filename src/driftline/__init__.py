@@ -18,6 +18,7 @@ from driftline.errors import (
 )
 from driftline.monitor import Monitor, connect
 from driftline.profile import Profile
+from driftline.report import render_report
 from driftline.spec import Spec, infer_spec, load_spec
 from driftline.store import IngestReport
 
@@ -44,5 +45,6 @@ __all__ = [
     "connect",
     "infer_spec",
     "load_spec",
+    "render_report",
     "to_arrow",
 ]

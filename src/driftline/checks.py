@@ -39,7 +39,6 @@ from driftline.engine.summaries import (
     class_counts,
     feature_stats,
     histograms,
-    numeric_column,
     prediction_stats,
     text_feature_builders,
 )
@@ -439,9 +438,9 @@ def _summaries(
         batches[(r[key[0]], r[key[1]])][int(r["_batch"])] = int(r["n"])
     edges = profile.bin_edges_
     hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
-    builders = text_feature_builders({c: v["vocabulary"] for c, v in profile.text_.items()})
-    builders.update({c: numeric_column(c) for c in edges if c not in builders})
-    expr = histograms(t, spec, window, cohort, edges, builders)
+    builders = text_feature_builders(list(profile.text_))
+    vocab = {c: v["vocabulary"] for c, v in profile.text_.items()}
+    expr = histograms(t, spec, window, cohort, edges, builders, vocab)
     if expr is not None:
         for r in _rows(engine.run(expr, HISTOGRAM_SCHEMA)):
             counts = hist[(r["window"], r["cohort_value"])].setdefault(

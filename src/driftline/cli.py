@@ -220,6 +220,25 @@ def demo(
         raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the HTML file.")] = Path(
+        "report.html"
+    ),
+    since: Annotated[str | None, typer.Option(help="Start (ISO-8601, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="End (ISO-8601, exclusive).")] = None,
+    spec: SpecOpt = Path("driftline.yaml"),
+    store: StoreOpt = Path("driftline.duckdb"),
+) -> None:
+    """Run the checks and write one self-contained HTML report (opens offline)."""
+    from driftline.monitor import connect
+
+    status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
+    with connect(store, spec) as mon, status:
+        path = mon.report(out_path, since, until)
+    out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: one boundary that turns driftline errors into exit code 2."""
     try:

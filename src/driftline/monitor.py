@@ -139,6 +139,17 @@ class Monitor:
             self._persist(report)
         return report
 
+    def report(
+        self,
+        path: str | Path = "report.html",
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> Path:
+        """Run the checks (without storing results) and write the HTML report to ``path``."""
+        from driftline.report import render_report
+
+        return render_report(self.check(since, until, persist=False), path)
+
     def _persist(self, report: CheckReport) -> None:
         import pyarrow as pa
 

@@ -25,9 +25,11 @@ from driftline.engine import Engine
 from driftline.engine.summaries import (
     MISSING_COHORT,
     TEXT_FEATURES,
+    TOKEN_FEATURES,
     bin_index,
     numeric_column,
     text_feature_builders,
+    token_shares,
     vocabulary,
 )
 from driftline.errors import NotFittedError, ProfileError
@@ -128,44 +130,24 @@ class Profile:
             for c in present
             if kinds[c] == "numeric" and t[c].type().is_numeric()
         }
-        sources.update(text_feature_builders(vocab))
+        sources.update(text_feature_builders(texts))
         sources["_conf_"] = numeric_column("_conf_")
-        aggs: dict[str, ir.Value] = {"n": t.count()}
-        names = list(sources)
-        for i, name in enumerate(names):
-            c = sources[name](t)
-            c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
-            nb = self.confidence_bins if name == "_conf_" else self.bins
-            aggs[f"m{i}"] = c.isnull().cast("int64").sum()
-            aggs[f"min{i}"] = c.min()
-            aggs[f"max{i}"] = c.max()
-            aggs[f"mean{i}"] = c.mean()
-            aggs[f"var{i}"] = c.var(how="sample")
-            aggs[f"q{i}"] = c.quantile([k / nb for k in range(1, nb)])
-        others = [c for c in present if c not in sources and kinds[c] != "text"]
-        for i, col in enumerate(others):
-            aggs[f"x{i}"] = t[col].isnull().cast("int64").sum()
-        for i, col in enumerate(texts):
-            aggs[f"t{i}"] = t[col].isnull().cast("int64").sum()
-        row = engine.run(t.aggregate(**aggs)).to_pylist()[0]
+        others = [c for c in present if c not in sources]
+        extra = {f"x{i}": t[col].isnull().cast("int64").sum() for i, col in enumerate(others)}
+        stats, edges, row = self._numeric(engine, t, sources, None, extra)
         n = int(row["n"])
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
-        stats: dict[str, dict[str, Any]] = {}
-        edges: dict[str, list[float]] = {}
-        for i, name in enumerate(names):
-            info: dict[str, Any] = {"missing_fraction": row[f"m{i}"] / n}
-            if row[f"min{i}"] is not None:
-                info.update(
-                    min=row[f"min{i}"],
-                    max=row[f"max{i}"],
-                    mean=row[f"mean{i}"],
-                    var=row[f"var{i}"],
-                )
-                edges[name] = _edges(list(row[f"q{i}"]), row[f"min{i}"], row[f"max{i}"])
-            stats[name] = info
+        counts = self._bin_counts(engine, t, edges, sources)
+        keyed = t.mutate(_rk=ibis.row_number())
+        for col in texts:  # token-level features, one row per text with tokens
+            per_row = token_shares(keyed, col, vocab[col], ["_rk"])
+            token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
+            st, ed, _ = self._numeric(engine, per_row, token_sources, n, {})
+            stats.update(st)
+            edges.update(ed)
+            counts.update(self._bin_counts(engine, per_row, ed, token_sources))
         missing_of = {c: row[f"x{i}"] / n for i, c in enumerate(others)}
-        missing_of.update({c: row[f"t{i}"] / n for i, c in enumerate(texts)})
         columns: dict[str, dict[str, Any]] = {}
         for col, kind in kinds.items():
             family = type_family(source_types[col]) if col in source_types else None
@@ -175,7 +157,6 @@ class Profile:
                 columns[col] = {"kind": kind, "family": family, **stats[col]}
             else:
                 columns[col] = {"kind": kind, "family": family, "missing_fraction": missing_of[col]}
-        counts = self._bin_counts(engine, t, edges, sources)
         conf_stats = stats["_conf_"]
         self.n_rows_ = n
         self.columns_ = columns
@@ -211,6 +192,49 @@ class Profile:
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
+
+    def _numeric(
+        self,
+        engine: Engine,
+        t: ir.Table,
+        sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
+        n_total: int | None,
+        extra: Mapping[str, ir.Value],
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], dict[str, Any]]:
+        """Missing share, moments, range and quantile edges of each source, in one scan.
+
+        ``n_total`` is the row count missing shares are taken of (default: ``t``'s rows).
+        """
+        aggs: dict[str, ir.Value] = {"n": t.count(), **extra}
+        names = list(sources)
+        for i, name in enumerate(names):
+            c = sources[name](t)
+            c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
+            nb = self.confidence_bins if name == "_conf_" else self.bins
+            aggs[f"m{i}"] = c.isnull().cast("int64").sum()
+            aggs[f"min{i}"] = c.min()
+            aggs[f"max{i}"] = c.max()
+            aggs[f"mean{i}"] = c.mean()
+            aggs[f"var{i}"] = c.var(how="sample")
+            aggs[f"q{i}"] = c.quantile([k / nb for k in range(1, nb)])
+        row: dict[str, Any] = engine.run(t.aggregate(**aggs)).to_pylist()[0]
+        rows = int(row["n"])
+        total = n_total if n_total is not None else rows
+        stats: dict[str, dict[str, Any]] = {}
+        edges: dict[str, list[float]] = {}
+        for i, name in enumerate(names):
+            missing = int(row[f"m{i}"] or 0) + (total - rows)
+            info: dict[str, Any] = {"missing_fraction": missing / total if total else 1.0}
+            if row[f"min{i}"] is not None:
+                info.update(
+                    min=row[f"min{i}"],
+                    max=row[f"max{i}"],
+                    mean=row[f"mean{i}"],
+                    var=row[f"var{i}"],
+                )
+                edges[name] = _edges(list(row[f"q{i}"]), row[f"min{i}"], row[f"max{i}"])
+            stats[name] = info
+        return stats, edges, row
 
     def _vocabulary(self, engine: Engine, t: ir.Table, col: str) -> list[str]:
         rows = engine.run(vocabulary(t, col, self.vocabulary_size)).to_pylist()

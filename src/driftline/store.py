@@ -67,6 +67,8 @@ def quote(name: str) -> str:
 def type_family(duck_type: str) -> str:
     """Collapse a DuckDB type to the family the schema compares: numeric, string, ..."""
     t = duck_type.upper()
+    if t.endswith("]") or t.startswith(("LIST", "ARRAY")):  # before 'VARCHAR[]' reads as string
+        return "list"
     if t.startswith("DECIMAL") or t in _NUMERIC_TYPES:
         return "numeric"
     if t in _STRING_TYPES or t.startswith("VARCHAR"):
@@ -75,8 +77,6 @@ def type_family(duck_type: str) -> str:
         return "boolean"
     if t in _TIME_TYPES or t.startswith("TIMESTAMP"):
         return "temporal"
-    if t.endswith("[]") or t.startswith(("LIST", "ARRAY")):
-        return "list"
     return t.lower()
 
 
@@ -369,7 +369,8 @@ class Store:
         else:
             col = s.score_columns[0]
             c = quote(col)
-            if type_family(types[col]) != "list":
+            element = types[col].rsplit("[", 1)[0]
+            if type_family(types[col]) != "list" or type_family(element) != "numeric":
                 raise IngestError(
                     f"column {col!r} (scores) is {types[col]}; expected a list of {k} "
                     "probabilities per row. Nothing was stored."
@@ -662,7 +663,7 @@ class Store:
     def batches(self, kind: str = "predictions") -> pa.Table:
         return self.con.execute(
             "SELECT * FROM batches WHERE kind = ? ORDER BY seq", [kind]
-        ).fetch_arrow_table()
+        ).to_arrow_table()
 
     def reference_columns(self, name: str = "reference") -> dict[str, str]:
         return self._table_columns("reference_" + name)

@@ -29,7 +29,10 @@ class Engine:
         """Execute and, given ``schema``, cast to it so every engine returns the same types."""
         table = self._fetch(expr)
         if schema is None:
-            return table
+            # Spark marks group keys and count() NOT NULL, DuckDB does not: drop the flag
+            # so results without a fixed schema still compare equal across engines
+            nullable = pa.schema([f.with_nullable(True) for f in table.schema])
+            return table.cast(nullable)
         return table.select(schema.names).cast(schema)
 
 
@@ -53,6 +56,9 @@ class SparkEngine(Engine):
         super().__init__(ibis.pyspark.connect(session))
 
     def _fetch(self, expr: ibis.Expr) -> pa.Table:
+        # what Ibis' own execute does first: register memtables (e.g. a vocabulary) as
+        # temp views, else the compiled SQL names a view Spark has never seen
+        self.backend._run_pre_execute_hooks(expr)
         df = self.session.sql(self.backend.compile(expr))
         if hasattr(df, "toArrow"):  # Spark >= 4: no pandas round trip
             table: pa.Table = df.toArrow()

@@ -32,6 +32,7 @@ __all__ = [
     "PREDICTION_STATS_SCHEMA",
     "QUANTILES",
     "TEXT_FEATURES",
+    "TOKEN_FEATURES",
     "batch_rows",
     "bin_index",
     "category_counts",
@@ -43,6 +44,7 @@ __all__ = [
     "text_feature",
     "text_feature_builders",
     "text_tokens",
+    "token_shares",
     "vocabulary",
     "window_key",
 ]
@@ -98,7 +100,9 @@ def window_key(t: ir.Table, spec: Spec, window: Window) -> ir.IntegerValue:
     """Integer key of each row's window (see the module docstring)."""
     ts = t[spec.timestamp]
     if window.seconds is not None:
-        secs = ts.epoch_seconds().cast("int64")
+        # truncate to whole seconds first: DuckDB's epoch() is fractional and its cast to
+        # BIGINT rounds (23:59:59.6 -> next day), Spark's unix_timestamp() truncates
+        secs = ts.truncate("s").epoch_seconds().cast("int64")
         return ((secs // window.seconds) * window.seconds).cast("int64")
     assert window.rows is not None
     order = [ts, t[spec.id]]
@@ -214,24 +218,45 @@ def histograms(
     cohort: str | None,
     edges: Mapping[str, Sequence[float]],
     values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
+    vocabularies: Mapping[str, Sequence[str]] | None = None,
 ) -> ir.Table | None:
     """Long table ``(window, cohort_value, column, bin, n)`` of counts on the given edges.
 
     ``values`` maps a name in ``edges`` to an expression builder (e.g. a text style
-    feature); other names are columns.
+    feature); other names are columns, except ``"<text column>:oov"`` and ``":typo"``,
+    which are computed per row from the column's tokens and ``vocabularies``.
     """
     s = _scoped(t, spec, window, cohort)
+    token_cols = {name.rpartition(":")[0] for name in edges if name.endswith(TOKEN_FEATURES)}
+    token_cols &= set(vocabularies or {})
+    per_row = {
+        col: token_shares(
+            s, col, (vocabularies or {})[col], ["window", "cohort_value", *_row_key(s, spec)]
+        )
+        for col in sorted(token_cols)
+    }
     parts = []
-    for col, e in edges.items():
-        build = (values or {}).get(col)
-        c = _clean(build(s) if build is not None else s[col])
-        sub = s.filter(c.notnull()).mutate(bin=bin_index(c, e), column=ibis.literal(col))
+    for name, e in edges.items():
+        col, _, feature = name.rpartition(":")
+        if col in per_row and feature in TOKEN_FEATURES:
+            base = per_row[col]
+            c = base[feature]
+        else:
+            base = s
+            build = (values or {}).get(name)
+            c = _clean(build(s) if build is not None else s[name])
+        sub = base.filter(c.notnull()).mutate(bin=bin_index(c, e), column=ibis.literal(name))
         parts.append(
             sub.group_by(["window", "cohort_value", "column", "bin"]).aggregate(n=sub.count())
         )
     if not parts:
         return None
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _row_key(s: ir.Table, spec: Spec) -> list[str]:
+    """Columns that identify a stored prediction row (ids are unique per batch)."""
+    return [spec.id, "_batch"] if "_batch" in s.columns else [spec.id]
 
 
 def category_counts(
@@ -271,7 +296,7 @@ def batch_rows(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> i
 # text style features
 # --------------------------------------------------------------------------------------
 #: Style features computed per row of a text column, in the engine. Shares are of the
-#: row's characters (or tokens, for ``oov`` and ``typo``); an empty text has none.
+#: row's characters, or of its tokens for :data:`TOKEN_FEATURES`; an empty text has none.
 TEXT_FEATURES = (
     "length",
     "words",
@@ -283,27 +308,41 @@ TEXT_FEATURES = (
     "oov",
     "typo",
 )
+#: Token-level features: share of a row's tokens outside the reference vocabulary, and
+#: of those that look like typos (alphabetic, 3+ letters, outside the vocabulary).
+TOKEN_FEATURES = ("oov", "typo")
 _PUNCT = r"[!-/:-@\[-`{-~]"
 _TOKEN_SPLIT = r"[^a-z0-9]+"
+# whitespace spelled out: RE2 (DuckDB) and Java (Spark) disagree on \s (vertical tab)
+_SPACE = r"[ \t\n\x0B\f\r]"
+_NON_SPACE = r"[^ \t\n\x0B\f\r]"
+# ASCII-only lower-casing: Unicode lower() differs by engine (Java turns U+0130 into
+# "i" + a combining dot, DuckDB into "i"), and tokens are ASCII anyway
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def text_tokens(x: ir.StringValue) -> ir.ArrayValue:
     """Lower-cased ASCII word tokens of a text (the vocabulary's unit)."""
-    return x.lower().re_split(_TOKEN_SPLIT).filter(lambda tok: tok != "")
+    lower = x.translate(_UPPER, _UPPER.lower())
+    return lower.re_split(_TOKEN_SPLIT).filter(lambda tok: tok != "")
 
 
 def _count(x: ir.StringValue, pattern: str) -> ir.IntegerValue:
     return x.length() - x.re_replace(pattern, "").length()
 
 
-def text_feature(x: ir.StringValue, name: str, vocabulary: Sequence[str]) -> ir.NumericValue:
-    """One style feature of text ``x`` (see :data:`TEXT_FEATURES`), as a float."""
+def text_feature(x: ir.StringValue, name: str) -> ir.NumericValue:
+    """One character-level style feature of text ``x``, as a float.
+
+    Token-level features (:data:`TOKEN_FEATURES`) need the vocabulary and a join; see
+    :func:`token_shares`.
+    """
     n = x.length().cast("float64")
     chars = n.nullif(0)
     if name == "length":
         return n
     if name == "words":
-        return x.re_replace(r"\S+", "w").re_replace(r"\s", "").length().cast("float64")
+        return x.re_replace(_NON_SPACE + "+", "w").re_replace(_SPACE, "").length().cast("float64")
     if name == "upper":
         return _count(x, "[A-Z]") / chars
     if name == "digits":
@@ -311,25 +350,41 @@ def text_feature(x: ir.StringValue, name: str, vocabulary: Sequence[str]) -> ir.
     if name == "punct":
         return _count(x, _PUNCT) / chars
     if name == "space_runs":
-        return _count(x.re_replace(r"\s{2,}", "\x01"), "\x01").cast("float64")
+        return _count(x.re_replace(_SPACE + "{2,}", "\x01"), "\x01").cast("float64")
     if name == "non_ascii":
         return _count(x, r"[^\x00-\x7F]") / chars
-    tokens = text_tokens(x)
-    total = tokens.length().cast("float64").nullif(0)
-    vocab = list(vocabulary) or [""]
-    if name == "oov":
-        return tokens.filter(lambda tok: ~tok.isin(vocab)).length() / total
-    if name == "typo":
-        typo = tokens.filter(lambda tok: ~tok.isin(vocab) & tok.re_search("^[a-z]{3,}$"))
-        return typo.length() / total
-    raise ValueError(f"unknown text feature {name!r}; available: {', '.join(TEXT_FEATURES)}")
+    raise ValueError(
+        f"unknown character-level text feature {name!r}; available: "
+        f"{', '.join(f for f in TEXT_FEATURES if f not in TOKEN_FEATURES)}"
+    )
 
 
-def _text_builder(
-    col: str, name: str, vocab: Sequence[str]
-) -> Callable[[ir.Table], ir.NumericValue]:
+def token_shares(
+    t: ir.Table, column: str, vocabulary: Sequence[str], keys: Sequence[str]
+) -> ir.Table:
+    """Per row with at least one token: ``keys`` plus ``oov`` and ``typo`` shares.
+
+    Tokens are looked up in the vocabulary by a join (a hash join on every engine), not
+    by an IN list inside a lambda, which engines evaluate token by token.
+    """
+    toks = t.select(*keys, _tok=text_tokens(t[column]).unnest())
+    vocab = ibis.memtable(pa.table({"_vtok": pa.array(list(vocabulary), pa.string())}))
+    vocab = vocab.mutate(_known=ibis.literal(1, type="int64"))
+    j = toks.left_join(vocab, toks._tok == vocab._vtok)
+    unknown = j._known.isnull()
+    typo = unknown & j._tok.re_search("^[a-z]{3,}$")
+    per = j.group_by(list(keys)).aggregate(
+        _n=j.count(),
+        _oov=unknown.cast("int64").sum(),
+        _typo=typo.cast("int64").sum(),
+    )
+    n = per._n.cast("float64")
+    return per.select(*keys, oov=per._oov / n, typo=per._typo / n)
+
+
+def _text_builder(col: str, name: str) -> Callable[[ir.Table], ir.NumericValue]:
     def build(t: ir.Table) -> ir.NumericValue:
-        return text_feature(t[col], name, vocab)
+        return text_feature(t[col], name)
 
     return build
 
@@ -344,14 +399,15 @@ def numeric_column(col: str) -> Callable[[ir.Table], ir.NumericValue]:
 
 
 def text_feature_builders(
-    columns: Mapping[str, Sequence[str]],
+    columns: Sequence[str],
 ) -> dict[str, Callable[[ir.Table], ir.NumericValue]]:
-    """``{"col:feature": builder}`` for every text column (mapped to its vocabulary)."""
-    out: dict[str, Callable[[ir.Table], ir.NumericValue]] = {}
-    for col, vocab in columns.items():
-        for name in TEXT_FEATURES:
-            out[f"{col}:{name}"] = _text_builder(col, name, tuple(vocab))
-    return out
+    """``{"col:feature": builder}`` for the character-level features of text columns."""
+    return {
+        f"{col}:{name}": _text_builder(col, name)
+        for col in columns
+        for name in TEXT_FEATURES
+        if name not in TOKEN_FEATURES
+    }
 
 
 def vocabulary(t: ir.Table, column: str, size: int) -> ir.Table:

@@ -1,0 +1,5 @@
+"""``python -m driftline``: the same command line as ``driftline``."""
+
+from driftline.cli import main
+
+main()

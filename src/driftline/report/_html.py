@@ -1,0 +1,477 @@
+"""The report page: an HTML skeleton, tables rendered here, charts drawn by the page script.
+
+Security: every string that came from the data (cohort values, column names, categories,
+messages) is attacker-controlled. Strings placed in HTML go through :func:`html.escape`;
+the chart data goes in a ``<script type="application/json">`` block with ``<``, ``>``,
+``&`` and U+2028/U+2029 escaped (:func:`safe_json`), so nothing in it can close the block;
+the page script reads it with ``JSON.parse`` and puts text in the DOM with
+``textContent`` only. A Content-Security-Policy allows exactly the page's two inline
+scripts (by hash), inline styles (Plotly needs them) and ``data:``/``blob:`` images
+(Plotly's PNG export), and nothing from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from string import Template
+from typing import Any
+
+from driftline.report._assets import APP_JS, CSS
+from driftline.report._payload import SCHEMA_CHECKS, Scope, num, scope_label
+
+__all__ = ["csp", "page", "safe_json"]
+
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def safe_json(payload: Any) -> str:
+    """JSON that is safe inside a ``<script>`` element and parses back to ``payload``.
+
+    >>> safe_json({"v": "</script><b>&"})
+    '{"v":"\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e\\\\u0026"}'
+    >>> json.loads(safe_json({"v": "</script>"}))
+    {'v': '</script>'}
+    """
+    text = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    for raw, escaped in _JSON_ESCAPES.items():
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _f(value: Any) -> str:
+    v = num(value)
+    return "–" if v is None else f"{v:.4g}"
+
+
+def _w(window: Any) -> str:
+    """A window start for a table: ``2026-09-21 00:00``."""
+    return _e(str(window or "")[:16].replace("T", " "))
+
+
+def _status(status: Any) -> str:
+    s = _e(status)
+    return f'<span class="status-{s}">{s}</span>'
+
+
+def _table(
+    head: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    num_cols: Iterable[int] = (),
+    msg_cols: Iterable[int] = (),
+    nowrap_cols: Iterable[int] = (),
+    table_id: str | None = None,
+) -> str:
+    """An HTML table from cells that are already HTML (escaped by the caller)."""
+    nums, msgs, nowrap = set(num_cols), set(msg_cols), set(nowrap_cols)
+    attr = f' id="{_e(table_id)}"' if table_id else ""
+    out = [f'<div class="scroll"><table{attr}><thead><tr>']
+    out += [f"<th>{_e(h)}</th>" for h in head]
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>")
+        for i, cell in enumerate(row):
+            cls = (
+                ' class="num"'
+                if i in nums
+                else ' class="msg"'
+                if i in msgs
+                else ' class="nw"'
+                if i in nowrap
+                else ""
+            )
+            out.append(f"<td{cls}>{cell}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _more(total: int, shown: int, what: str) -> str:
+    if total <= shown:
+        return ""
+    return (
+        f'<p class="note">Showing {shown} of {total} {_e(what)}; the rest are in the results '
+        "JSON (<code>driftline check --json</code>).</p>"
+    )
+
+
+def _scope(row: Mapping[str, Any]) -> Scope:
+    c, v = row.get("cohort"), row.get("cohort_value")
+    return (None if c is None else str(c), None if v is None else str(v))
+
+
+def _select(select_id: str, scopes: Sequence[Mapping[str, Any]], label: str) -> str:
+    if len(scopes) < 2:
+        return f'<select id="{select_id}" hidden><option value="0">overall</option></select>'
+    opts = "".join(f'<option value="{i}">{_e(s["label"])}</option>' for i, s in enumerate(scopes))
+    return f'<label class="pick">{_e(label)} <select id="{select_id}">{opts}</select></label>'
+
+
+# --------------------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------------------
+def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int) -> str:
+    alerts = list(data.get("alerts") or [])
+    stats = data["stats"]
+    overall = [s for s in stats if s.get("cohort") is None]
+    windows = len(overall)
+    predictions = sum(int(s.get("n") or 0) for s in overall)
+    drifted = {
+        (r.get("check"), r.get("column"))
+        for r in data["results"]
+        if r.get("check") in ("feature_drift", "text_drift") and r.get("status") == "alert"
+    }
+    cards = [
+        ("windows", windows, False),
+        ("predictions", predictions, False),
+        ("alerts", len(alerts), bool(alerts)),
+        ("columns drifted", len(drifted), bool(drifted)),
+        ("scopes", len({_scope(s) for s in stats}), False),
+    ]
+    out = ['<div class="cards">']
+    out += [
+        f'<div class="card{" bad" if bad else ""}"><b>{v:,}</b><span>{_e(k)}</span></div>'
+        for k, v, bad in cards
+    ]
+    out.append("</div>")
+
+    # alert counts per scope x check
+    plan_checks = list((data.get("plan") or {}).get("checks") or {})
+    counts: dict[Scope, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for a in alerts:
+        counts[_scope(a)][str(a.get("check"))] += 1
+    checks = [c for c in plan_checks if any(c in v for v in counts.values())]
+    checks += sorted({c for v in counts.values() for c in v} - set(checks))
+    out.append("<h3>Alerts per check and scope</h3>")
+    if not alerts:
+        out.append('<p class="note">No alerts in this run.</p>')
+    else:
+        scopes = sorted(counts, key=lambda s: (s != (None, None), str(s[0]), str(s[1])))
+        rows = []
+        for s in scopes[:max_rows]:
+            cells = [_e(scope_label(*s))]
+            for c in checks:
+                n = counts[s].get(c, 0)
+                cells.append(str(n) if n else '<span class="zero">0</span>')
+            cells.append(f"<b>{sum(counts[s].values())}</b>")
+            rows.append(cells)
+        out.append(
+            _table(
+                ["scope", *checks, "total"],
+                rows,
+                num_cols=range(1, len(checks) + 2),
+                table_id="alert-counts",
+            )
+        )
+        out.append(_more(len(scopes), min(len(scopes), max_rows), "scopes"))
+        out.append("<h3>Alerts</h3>")
+        rows = [
+            [
+                _w(a.get("window_start")),
+                _e(scope_label(*_scope(a))),
+                _e(a.get("check")),
+                _e(a.get("column") if a.get("column") is not None else ""),
+                _e(a.get("message")),
+            ]
+            for a in alerts[:max_rows]
+        ]
+        out.append(
+            _table(
+                ["window", "scope", "check", "column", "message"],
+                rows,
+                msg_cols=[4],
+                nowrap_cols=[0],
+                table_id="alerts",
+            )
+        )
+        out.append(_more(len(alerts), min(len(alerts), max_rows), "alerts"))
+    return "".join(out)
+
+
+def _confidence(data: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+    scopes = payload["scopes"]
+    k = (data.get("plan") or {}).get("rolling_windows")
+    over = f"the last {_e(k)} windows" if k else "recent windows"
+    out = [
+        '<p class="note">Mean confidence (max score) per window with its p10-p90 band; the '
+        f"dashed line is the rolling mean over {over}, the dotted orange lines its ±1 sd "
+        "(of single confidences); the grey dotted line is the reference's mean; crosses "
+        "mark windows with a <code>confidence_shift</code> alert.</p>",
+        '<div class="grid">',
+    ]
+    out += [f'<div class="chart" id="conf-{i}"></div>' for i in range(len(scopes))]
+    out.append("</div>")
+    if payload["omitted_scopes"]:
+        out.append(
+            f'<p class="note">{payload["omitted_scopes"]} more cohort values are not drawn '
+            "(the ones with the fewest alerts and predictions); pass a larger "
+            "<code>max_scopes</code> to draw them.</p>"
+        )
+    return "".join(out)
+
+
+def _mix(payload: Mapping[str, Any]) -> str:
+    if not payload["classes"]:
+        return '<p class="note">No predictions to draw.</p>'
+    return _select("mix-scope", payload["scopes"], "scope") + (
+        '<div class="chart" id="mix-chart"></div>'
+    )
+
+
+def _drift(payload: Mapping[str, Any]) -> str:
+    if not payload["rows"]:
+        return '<p class="note">No feature or text drift results (the spec has no features).</p>'
+    return (
+        '<p class="note">Severity is the statistic over its alert bound (1 = the bound); '
+        "crosses mark alerts. Click a cell to compare the reference with that window.</p>"
+        + _select("drift-scope", payload["scopes"], "scope")
+        + '<div class="chart" id="drift-heatmap"></div>'
+        + '<p id="drill-caption" class="note">Click a heatmap cell to draw the reference '
+        "and the window side by side.</p>" + '<div class="drill" id="drill"></div>'
+    )
+
+
+def _schema(data: Mapping[str, Any], max_rows: int) -> str:
+    groups: dict[tuple[str, str, Scope], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in data["results"]:
+        if r.get("check") in SCHEMA_CHECKS and r.get("status") in ("alert", "warn"):
+            groups[(str(r["check"]), str(r.get("column")), _scope(r))].append(r)
+    if not groups:
+        return '<p class="note">No schema violations: every column arrived as in the reference.</p>'
+    order = {c: i for i, c in enumerate(SCHEMA_CHECKS)}
+    keys = sorted(
+        groups,
+        key=lambda k: (order[k[0]], k[1], k[2] != (None, None), str(k[2][0]), str(k[2][1])),
+    )
+    rows = []
+    for key in keys[:max_rows]:
+        rs = sorted(groups[key], key=lambda r: str(r["window_start"]))
+        peak = max(rs, key=lambda r: num(r.get("value")) or 0.0)
+        statuses = sorted({str(r.get("status")) for r in rs})
+        summary = next(
+            (
+                str(r["details"]["summary"])
+                for r in reversed(rs)
+                if (r.get("details") or {}).get("summary")
+            ),
+            "",
+        )
+        rows.append(
+            [
+                _e(key[0]),
+                _e(key[1]),
+                _e(scope_label(*key[2])),
+                " ".join(_status(s) for s in statuses),
+                str(len(rs)),
+                _w(rs[0]["window_start"]),
+                _w(rs[-1]["window_start"]),
+                _f(peak.get("value")),
+                _f(peak.get("bound")),
+                _e(summary),
+            ]
+        )
+    return (
+        '<p class="note">One row per check, column and scope with a warning or alert; '
+        "value is the share of rows affected (for <code>missing_fraction</code>, the change "
+        "in the missing share).</p>"
+        + _table(
+            [
+                "check",
+                "column",
+                "scope",
+                "status",
+                "windows",
+                "first",
+                "last",
+                "peak",
+                "bound",
+                "latest detail",
+            ],
+            rows,
+            num_cols=[4, 7, 8],
+            msg_cols=[9],
+            nowrap_cols=[5, 6],
+            table_id="schema-table",
+        )
+        + _more(len(keys), min(len(keys), max_rows), "violations")
+    )
+
+
+def _text(data: Mapping[str, Any], payload: Mapping[str, Any], top: int = 15) -> str:
+    texts: Mapping[str, list[str]] = payload["texts"]
+    if not texts:
+        return '<p class="note">No text features in the spec.</p>'
+    out = [
+        '<p class="note">Each style feature of a text column (length, words, shares of '
+        "upper case, digits, punctuation, non-ASCII, out-of-vocabulary and typo-like tokens, "
+        "runs of spaces) is compared with the reference like a numeric feature; lines show "
+        "the statistic over its bound (1 = the bound).</p>",
+        _select("text-scope", payload["scopes"], "scope"),
+    ]
+    out += [
+        f'<h3>{_e(col)}</h3><div class="chart" id="text-chart-{k}"></div>'
+        for k, col in enumerate(texts)
+    ]
+    feature_of = {
+        row["column"]: (row.get("text"), row.get("feature"))
+        for row in payload["rows"]
+        if row["check"] == "text_drift"
+    }
+    shifts = [
+        r
+        for r in data["results"]
+        if r.get("check") == "text_drift" and num(r.get("value")) is not None
+    ]
+
+    def sev(r: Mapping[str, Any]) -> float:
+        v, b = num(r.get("value")) or 0.0, num(r.get("bound"))
+        return v / b if b else (float("inf") if v > 0 else 0.0)
+
+    shifts.sort(key=lambda r: -sev(r))
+    rows = []
+    for r in shifts[:top]:
+        text, feature = feature_of.get(str(r.get("column")), (None, None))
+        rows.append(
+            [
+                _w(r.get("window_start")),
+                _e(scope_label(*_scope(r))),
+                _e(text if text is not None else r.get("column")),
+                _e(feature or ""),
+                _f(r.get("value")),
+                _f(r.get("bound")),
+                _f(sev(r)),
+                _e(r.get("method")),
+                _status(r.get("status")),
+            ]
+        )
+    out.append("<h3>Largest text style shifts</h3>")
+    out.append(
+        _table(
+            [
+                "window",
+                "scope",
+                "text column",
+                "feature",
+                "value",
+                "bound",
+                "value / bound",
+                "method",
+                "status",
+            ],
+            rows,
+            num_cols=[4, 5, 6],
+            nowrap_cols=[0],
+            table_id="text-table",
+        )
+    )
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# the page
+# --------------------------------------------------------------------------------------
+_PAGE = Template(
+    """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="$csp">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="driftline">
+<title>$title</title>
+<style>$css</style>
+</head>
+<body>
+<header>
+<h1>driftline report</h1>
+<div class="meta">$meta</div>
+<nav><a href="#overview">Overview</a><a href="#confidence">Confidence</a>
+<a href="#class-mix">Class mix</a><a href="#drift">Drift</a><a href="#schema">Schema</a>
+<a href="#text">Text</a></nav>
+</header>
+<main>
+<section id="overview"><h2>1. Overview</h2>$overview</section>
+<section id="confidence"><h2>2. Confidence over time</h2>$confidence</section>
+<section id="class-mix"><h2>3. Predicted-class mix over time</h2>$mix</section>
+<section id="drift"><h2>4. Feature drift</h2>$drift</section>
+<section id="schema"><h2>5. Schema violations</h2>$schema</section>
+<section id="text"><h2>6. Text style shifts</h2>$text</section>
+</main>
+<script type="application/json" id="data">$data</script>
+<script>$plotly</script>
+<script>$app</script>
+</body>
+</html>
+"""
+)
+
+
+def _hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def csp(*scripts: str) -> str:
+    """The page's Content-Security-Policy: these inline scripts, nothing from the network."""
+    hashes = " ".join(_hash(s) for s in scripts)
+    return (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
+        "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    )
+
+
+def _meta(data: Mapping[str, Any]) -> str:
+    overall = sorted(str(s["window_start"]) for s in data["stats"] if s.get("cohort") is None)
+    since = data.get("since") or (overall[0] if overall else None)
+    until = data.get("until") or (
+        max(str(s["window_end"]) for s in data["stats"] if s.get("cohort") is None)
+        if overall
+        else None
+    )
+    parts = [
+        f"window {_e(data.get('window'))}",
+        f"from {_w(since)} to {_w(until)} UTC" if since else "",
+        f"run {_e(str(data.get('run_id') or '')[:12])}",
+        f"created {_w(data.get('created_at'))} UTC",
+    ]
+    return " · ".join(p for p in parts if p)
+
+
+def page(
+    data: Mapping[str, Any], payload: Mapping[str, Any], plotly_js: str, *, max_rows: int
+) -> str:
+    """The whole HTML document."""
+    plotly_js = plotly_js.replace("</script", "<\\/script")
+    app = APP_JS
+    return _PAGE.substitute(
+        csp=_e(csp(plotly_js, app)),
+        title=_e(f"driftline report · {data.get('window') or ''}"),
+        css=CSS,
+        meta=_meta(data),
+        overview=_overview(data, payload, max_rows),
+        confidence=_confidence(data, payload),
+        mix=_mix(payload),
+        drift=_drift(payload),
+        schema=_schema(data, max_rows),
+        text=_text(data, payload),
+        data=safe_json(payload),
+        plotly=plotly_js,
+        app=app,
+    )

@@ -1,0 +1,265 @@
+"""Synthetic prediction streams with drift of known onset and size.
+
+The tests' scenario suite and the benchmarks' large one share these generators, so
+"every injected drift is alerted within one window of onset, and no-drift streams raise
+no alert" is checked on the same streams at small and large sizes.
+
+A stream is a sequence of windows (one day each). Rows carry a 3-class model's scores
+(softmax of a fixed linear model of the features, so the class mix follows the inputs),
+a ``region`` cohort, five numeric and two categorical features, and a ``comment`` text
+column whose style is "pasted" (capitalised, punctuated, order numbers) in the reference.
+
+>>> ref = reference(1000, seed=1)
+>>> ref.num_rows, sorted(set(ref.column("prediction").to_pylist()))
+(1000, ['a', 'b', 'c'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = [
+    "NO_DRIFT",
+    "SCENARIOS",
+    "START",
+    "Scenario",
+    "reference",
+    "spec",
+    "window",
+]
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CLASSES = ("a", "b", "c")
+REGIONS = ("eu", "us", "apac")
+_REGION_P = (0.4, 0.4, 0.2)
+SMALL = ("card", "cash", "transfer", "voucher", "crypto")
+_SMALL_P = np.array([0.4, 0.25, 0.15, 0.12, 0.08])
+BIG = tuple(f"m{i:02d}" for i in range(50))
+_BIG_P = 1 / np.arange(1, 51) ** 1.1
+_BIG_P /= _BIG_P.sum()
+NUMERIC = ("amount_z", "latency", "score_in", "items", "age")
+CATEGORICAL = ("payment", "merchant")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A stream: ``kind`` of drift from window ``onset`` on (in ``cohort`` only, if set).
+
+    ``expect`` names the check, column and cohort value that must alert.
+    """
+
+    name: str
+    kind: str
+    size: float = 1.0
+    onset: int = 6
+    cohort_value: str | None = None
+
+    @property
+    def expect(self) -> tuple[str, str | None, str | None]:
+        return {
+            "none": ("", None, None),
+            "mean_shift": ("feature_drift", "amount_z", self.cohort_value),
+            "scale_change": ("feature_drift", "latency", self.cohort_value),
+            "new_category": ("unseen_category", "payment", self.cohort_value),
+            "class_prior": ("class_mix", None, self.cohort_value),
+            "text_style": ("text_drift", "comment", self.cohort_value),
+        }[self.kind]
+
+
+NO_DRIFT = Scenario("no drift", "none")
+SCENARIOS = (
+    Scenario("mean shift 0.5 sd", "mean_shift", 0.5),
+    Scenario("scale change x1.5", "scale_change", 1.5),
+    Scenario("new category 15 %", "new_category", 0.15),
+    Scenario("class-prior shift", "class_prior", 3.0),
+    Scenario("typed, not pasted, text (60 %)", "text_style", 0.6),
+    Scenario("mean shift 0.5 sd in apac only", "mean_shift", 0.5, cohort_value="apac"),
+)
+
+_WORDS = [
+    "order",
+    "arrived",
+    "damaged",
+    "please",
+    "refund",
+    "the",
+    "full",
+    "amount",
+    "package",
+    "missing",
+    "item",
+    "wrong",
+    "size",
+    "colour",
+    "delivery",
+    "late",
+    "courier",
+    "left",
+    "parcel",
+    "outside",
+    "invoice",
+    "shows",
+    "double",
+    "charge",
+    "account",
+    "locked",
+    "cannot",
+    "login",
+    "reset",
+    "password",
+    "subscription",
+    "cancelled",
+    "still",
+    "billed",
+    "thanks",
+    "support",
+]
+
+
+def _text_pool(rng: np.random.Generator, n: int, typed: bool) -> np.ndarray:
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(6, 14)) if not typed else int(rng.integers(3, 8))
+        words = [str(w) for w in rng.choice(_WORDS, k)]
+        if typed:
+            for i, w in enumerate(words):  # drop or double a letter: typo-like tokens
+                if len(w) > 3 and rng.random() < 0.5:
+                    j = int(rng.integers(1, len(w) - 1))
+                    words[i] = w[:j] + w[j + 1 :] if rng.random() < 0.5 else w[:j] + w[j] + w[j:]
+            out.append(" ".join(words))
+        else:
+            words[0] = words[0].capitalize()
+            order = f"Order #{int(rng.integers(1000, 99999))}"
+            out.append(f"{order}: {' '.join(words)}. Ref {int(rng.integers(10, 999))}-AB!")
+    return np.asarray(out, dtype=object)
+
+
+_POOLS: dict[bool, np.ndarray] = {}
+
+
+def _texts(rng: np.random.Generator, n: int, typed: bool) -> np.ndarray:
+    if typed not in _POOLS:
+        _POOLS[typed] = _text_pool(np.random.default_rng(99 + typed), 4000, typed)
+    return rng.choice(_POOLS[typed], n)
+
+
+def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) -> dict[str, Any]:
+    region = rng.choice(REGIONS, n, p=_REGION_P)
+    hit = (
+        np.full(n, active)
+        if scenario.cohort_value is None
+        else (active & (region == scenario.cohort_value))
+    )
+    amount = rng.normal(0.0, 1.0, n)
+    latency = rng.lognormal(0.0, 0.5, n)
+    score_in = rng.uniform(0.0, 10.0, n)
+    items = rng.poisson(3.0, n).astype(float)
+    age = rng.normal(40.0, 12.0, n)
+    age[rng.random(n) < 0.05] = np.nan  # 5 % missing, as in the reference
+    payment = rng.choice(SMALL, n, p=_SMALL_P).astype(object)
+    merchant = rng.choice(BIG, n, p=_BIG_P)
+    typed = np.zeros(n, dtype=bool)
+    if scenario.kind == "mean_shift":
+        amount = np.where(hit, amount + scenario.size, amount)
+    elif scenario.kind == "scale_change":
+        latency = np.where(hit, latency**scenario.size, latency)
+    elif scenario.kind == "new_category":
+        payment = np.where(hit & (rng.random(n) < scenario.size), "wallet", payment)
+    elif scenario.kind == "text_style":
+        typed = hit & (rng.random(n) < scenario.size)
+    comment = np.where(typed, _texts(rng, n, True), _texts(rng, n, False))
+    logits = np.stack(
+        [
+            1.2 * amount,
+            0.8 * (latency - 1.1) + 0.3 * (payment == "cash"),
+            0.25 * (score_in - 5.0),
+        ],
+        axis=1,
+    )
+    logits += rng.normal(0, 0.5, logits.shape)
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    pred = np.asarray(CLASSES)[proba.argmax(axis=1)]
+    cum = proba.cumsum(axis=1)
+    u = rng.random((n, 1))
+    label = np.asarray(CLASSES)[(u > cum).sum(axis=1).clip(0, 2)]
+    return {
+        "region": region,
+        "amount_z": amount,
+        "latency": latency,
+        "score_in": score_in,
+        "items": items,
+        "age": age,
+        "payment": payment,
+        "merchant": merchant,
+        "comment": comment,
+        "prediction": pred,
+        "score_a": proba[:, 0],
+        "score_b": proba[:, 1],
+        "score_c": proba[:, 2],
+        "label": label,
+        "_hit": hit,
+    }
+
+
+def _table(cols: dict[str, Any], ids: list[str] | np.ndarray, ts: Any | None) -> pa.Table:
+    data: dict[str, Any] = {"id": pa.array(ids, pa.string())}
+    if ts is not None:
+        data["ts"] = pa.array(ts, pa.timestamp("us", tz="UTC"))
+    for k, v in cols.items():
+        if k.startswith("_"):
+            continue
+        data[k] = pa.array(v, from_pandas=True) if k != "age" else pa.array(v)
+    return pa.table(data)
+
+
+def reference(n: int, seed: int = 0) -> pa.Table:
+    """The labelled holdout scored by the model (no drift, no timestamps)."""
+    rng = np.random.default_rng(seed)
+    cols = _rows(rng, n, NO_DRIFT, False)
+    return _table(cols, [f"ref-{i}" for i in range(n)], None)
+
+
+def window(scenario: Scenario, index: int, n: int, seed: int = 0) -> pa.Table:
+    """Window ``index`` (one day from :data:`START`) of ``scenario``'s stream."""
+    kind_key = sum(ord(ch) for ch in scenario.kind)  # stable across processes
+    rng = np.random.default_rng([seed, index, kind_key])
+    active = index >= scenario.onset and scenario.kind != "none"
+    if scenario.kind == "class_prior" and active:
+        cols = _rows(rng, 3 * n, scenario, active)
+        w = np.where(cols["prediction"] == "a", scenario.size, 1.0)
+        if scenario.cohort_value is not None:
+            w = np.where(cols["region"] == scenario.cohort_value, w, 1.0)
+        keep = rng.choice(3 * n, n, replace=False, p=w / w.sum())
+        keep.sort()
+        cols = {k: v[keep] for k, v in cols.items()}
+    else:
+        cols = _rows(rng, n, scenario, active)
+    start = START + timedelta(days=index)
+    secs = np.sort(rng.uniform(0, 86400, n))
+    ts = np.datetime64(start.replace(tzinfo=None), "us") + (secs * 1e6).astype("timedelta64[us]")
+    ids = np.char.add(f"w{index}-", np.arange(n).astype(str))
+    return _table(cols, ids, ts)
+
+
+def spec(window_size: str = "1d") -> dict[str, Any]:
+    """The spec of every scenario stream."""
+    return {
+        "id": "id",
+        "timestamp": "ts",
+        "prediction": "prediction",
+        "scores": {"columns": {c: f"score_{c}" for c in CLASSES}},
+        "label": "label",
+        "cohorts": ["region"],
+        "features": {
+            "numeric": list(NUMERIC),
+            "categorical": list(CATEGORICAL),
+            "text": ["comment"],
+        },
+        "window": window_size,
+    }

@@ -1,0 +1,81 @@
+"""Shared fixtures: a seeded predictions-DataFrame factory and a spec factory.
+
+The two agree on column names: ``id``, ``ts``, ``pred``, one score column per class
+(``score_a``, ...) or one list column ``probs``, ``label``, the cohort ``segment`` and the
+features ``x``, ``y`` (numeric) and ``color`` (categorical).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+CLASSES = ("a", "b", "c")
+
+SpecFactory = Callable[..., dict[str, Any]]
+PredictionsFactory = Callable[..., pd.DataFrame]
+
+
+def _spec(*, list_scores: bool = False, **overrides: Any) -> dict[str, Any]:
+    scores: dict[str, Any] = (
+        {"column": "probs", "classes": list(CLASSES)}
+        if list_scores
+        else {"columns": {c: f"score_{c}" for c in CLASSES}}
+    )
+    spec: dict[str, Any] = {
+        "id": "id",
+        "timestamp": "ts",
+        "prediction": "pred",
+        "scores": scores,
+        "label": "label",
+        "cohorts": ["segment"],
+        "features": {"numeric": ["x", "y"], "categorical": ["color"]},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def _predictions(
+    n: int = 20,
+    seed: int = 0,
+    *,
+    id_prefix: str = "r",
+    start: str = "2024-01-01",
+    list_scores: bool = False,
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(len(CLASSES)), size=n)
+    df = pd.DataFrame(
+        {
+            "id": [f"{id_prefix}{i}" for i in range(n)],
+            "ts": pd.date_range(start, periods=n, freq="h", tz="UTC"),
+            "pred": np.array(CLASSES)[probs.argmax(axis=1)],
+        }
+    )
+    if list_scores:
+        df["probs"] = [list(row) for row in probs]
+    else:
+        for j, c in enumerate(CLASSES):
+            df[f"score_{c}"] = probs[:, j]
+    df["label"] = rng.choice(CLASSES, size=n)
+    df["segment"] = rng.choice(["north", "south"], size=n)
+    df["x"] = rng.normal(size=n)
+    df["y"] = rng.normal(10.0, 2.0, size=n)
+    df["color"] = rng.choice(["red", "green", "blue"], size=n)
+    return df
+
+
+@pytest.fixture(scope="session")
+def make_spec() -> SpecFactory:
+    """``make_spec(list_scores=False, **top_level_overrides)`` -> a spec mapping."""
+    return _spec
+
+
+@pytest.fixture(scope="session")
+def make_predictions() -> PredictionsFactory:
+    """``make_predictions(n=20, seed=0, id_prefix='r', start=..., list_scores=False)``."""
+    return _predictions

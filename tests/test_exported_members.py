@@ -1,0 +1,75 @@
+"""``driftline.__all__`` lists exactly the public names of ``driftline/__init__.py``.
+
+Pattern: httpx ``tests/test_exported_members.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import driftline
+
+
+def _names_in_init() -> set[str]:
+    """Names ``driftline/__init__.py`` binds: imports, assignments, defs and classes."""
+    tree = ast.parse(Path(driftline.__file__).read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """ruff's RUF022 order: SCREAMING_CASE, then CamelCase, then the rest."""
+    if name.isupper():
+        return 0, name
+    if name[0].isupper():
+        return 1, name
+    return 2, name
+
+
+def test_all_has_no_duplicates() -> None:
+    assert len(driftline.__all__) == len(set(driftline.__all__))
+
+
+def test_all_is_sorted() -> None:
+    assert driftline.__all__ == sorted(driftline.__all__, key=_isort_key)
+
+
+def test_all_lists_exactly_the_public_names_of_init() -> None:
+    public = {n for n in _names_in_init() if not n.startswith("_")}
+    public = {n for n in public if not inspect.ismodule(getattr(driftline, n))}
+    assert set(driftline.__all__) == public
+
+
+def test_all_lists_every_public_attribute() -> None:
+    public = {
+        name
+        for name, value in vars(driftline).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+    assert set(driftline.__all__) == public
+
+
+def test_every_exported_name_is_importable() -> None:
+    namespace: dict[str, object] = {}
+    exec("from driftline import *", namespace)
+    for name in driftline.__all__:
+        assert namespace[name] is getattr(driftline, name)
+        assert getattr(driftline, name) is not None
+
+
+def test_exported_classes_and_functions_come_from_driftline() -> None:
+    for name in driftline.__all__:
+        value = getattr(driftline, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__.startswith("driftline."), name
