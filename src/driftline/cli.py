@@ -24,8 +24,8 @@ app = typer.Typer(
     help="Watch a classification model in production: predictions over time, "
     "training-serving skew and honest drift alerts.",
 )
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Spec YAML (column roles, window).")]
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB file.")]
@@ -242,7 +242,7 @@ def report(
 def main() -> None:
     """Entry point: one boundary that turns driftline errors into exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns an Exit's code here
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except DriftlineError as exc:
@@ -257,6 +257,7 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(130)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,226 @@
+"""Windowed checks: aggregates against pandas, rolling windows, bounds, results."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import driftline
+from driftline.checks import CHECKS, Moments, merge_moments
+from driftline.errors import ConfigError, EmptyWindowError
+
+SpecFactory = Callable[..., dict[str, Any]]
+PredictionsFactory = Callable[..., pd.DataFrame]
+
+
+def traffic(make_predictions: PredictionsFactory, n: int = 3000, seed: int = 1) -> pd.DataFrame:
+    """Predictions over ~10 days, with an empty day and NaN/null feature values."""
+    df = make_predictions(n, seed=seed, id_prefix="t", start="2024-03-01")
+    rng = np.random.default_rng(seed)
+    df["ts"] = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(
+        rng.uniform(0, 10 * 86400, n), unit="s"
+    )
+    df = df[df["ts"].dt.day != 6].reset_index(drop=True)  # 2024-03-06 stays empty
+    df.loc[rng.random(len(df)) < 0.05, "x"] = np.nan
+    df.loc[rng.random(len(df)) < 0.05, "y"] = None
+    return df
+
+
+@pytest.fixture
+def monitor(tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory) -> Any:
+    mon = driftline.connect(tmp_path / "c.duckdb", make_spec(), profile=tmp_path / "p.json")
+    mon.log_reference(make_predictions(2000, seed=7, id_prefix="ref"))
+    yield mon
+    mon.close()
+
+
+def confidence(df: pd.DataFrame) -> pd.Series:
+    return df[["score_a", "score_b", "score_c"]].max(axis=1)
+
+
+def test_window_aggregates_match_pandas(monitor: Any, make_predictions: PredictionsFactory) -> None:
+    df = traffic(make_predictions)
+    monitor.log_predictions(df.iloc[:1000])
+    monitor.log_predictions(df.iloc[1000:])
+    report = monitor.check(persist=False)
+    df = df.assign(conf=confidence(df), day=df["ts"].dt.floor("D"))
+    expected: dict[tuple[str | None, str | None], pd.DataFrame] = {(None, None): df}
+    for value, part in df.groupby("segment"):
+        expected[("segment", str(value))] = part
+    seen = 0
+    for s in report.stats:
+        part = expected[(s.cohort, s.cohort_value)]
+        rows = part[part["day"] == pd.Timestamp(s.window_start)]
+        assert s.n == len(rows)
+        if s.n == 0:
+            assert s.conf_mean is None
+            continue
+        seen += 1
+        assert s.conf_mean == pytest.approx(rows["conf"].mean(), abs=1e-9)
+        if s.n > 1:
+            assert s.conf_var == pytest.approx(rows["conf"].var(ddof=1), abs=1e-9)
+        assert s.conf_min == pytest.approx(rows["conf"].min(), abs=1e-12)
+        assert s.conf_max == pytest.approx(rows["conf"].max(), abs=1e-12)
+        assert s.class_counts == rows["pred"].value_counts().to_dict()
+        # approximate quantiles: within 2 % of rank of the exact ones
+        for q, got in zip((0.1, 0.5, 0.9), (s.conf_p10, s.conf_p50, s.conf_p90), strict=True):
+            lo = np.quantile(rows["conf"], max(q - 0.02, 0), method="lower")
+            hi = np.quantile(rows["conf"], min(q + 0.02, 1), method="higher")
+            assert lo - 1e-12 <= got <= hi + 1e-12
+    assert seen >= 9 * 3
+    empty = [s for s in report.stats if s.window_start.startswith("2024-03-06")]
+    assert empty
+    assert all(s.n == 0 for s in empty)
+
+
+def test_rolling_mean_and_variance_match_a_time_range_window(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    df = traffic(make_predictions)
+    monitor.log_predictions(df)
+    report = monitor.check(persist=False)
+    k = monitor.spec.checks.rolling_windows
+    df = df.assign(conf=confidence(df), day=df["ts"].dt.floor("D"))
+    for s in [s for s in report.stats if s.cohort is None]:
+        end = pd.Timestamp(s.window_start)
+        span = df[(df["day"] > end - pd.Timedelta(days=k)) & (df["day"] <= end)]
+        assert s.rolling_n == len(span)
+        assert s.rolling_mean == pytest.approx(span["conf"].mean(), abs=1e-9)
+        assert s.rolling_var == pytest.approx(span["conf"].var(ddof=1), abs=1e-9)
+
+
+def test_feature_summaries_match_pandas(monitor: Any, make_predictions: PredictionsFactory) -> None:
+    df = traffic(make_predictions)
+    df.loc[:9, "color"] = "ultraviolet"  # an unseen category
+    df.loc[10:14, "y"] = 1e6  # out of the reference range
+    monitor.log_predictions(df)
+    report = monitor.check(persist=False)
+    df = df.assign(day=df["ts"].dt.floor("D"))
+    ref = monitor.profile
+    for r in report.results:
+        if r.cohort is not None or r.status in ("no_data", "insufficient"):
+            continue
+        rows = df[df["day"] == pd.Timestamp(r.window_start)]
+        if r.check == "missing_fraction":
+            frac = rows[r.column].isna().mean()
+            want = frac - ref.columns_[r.column]["missing_fraction"]
+            assert r.value == pytest.approx(want, abs=1e-12)
+        elif r.check == "out_of_range":
+            vals = rows[r.column].dropna()
+            lo, hi = ref.ranges()[r.column]
+            assert r.value == pytest.approx(((vals < lo) | (vals > hi)).mean(), abs=1e-12)
+        elif r.check == "unseen_category":
+            vals = rows[r.column].dropna()
+            assert r.value == pytest.approx((~vals.isin(ref.categories_[r.column])).mean())
+        elif r.check == "feature_drift" and r.column in ref.bin_edges_:
+            vals = rows[r.column].dropna().to_numpy()
+            edges = np.asarray(ref.bin_edges_[r.column])
+            idx = np.clip(np.searchsorted(edges[1:-1], vals, side="right"), 0, len(edges) - 2)
+            assert r.details["current"] == np.bincount(idx, minlength=len(edges) - 1).tolist()
+    unseen = list(report.results_for("unseen_category", status="alert"))
+    assert unseen
+    assert all(r.column == "color" for r in unseen)
+
+
+def test_results_are_json_and_persisted(monitor: Any, make_predictions: PredictionsFactory) -> None:
+    monitor.log_predictions(traffic(make_predictions))
+    report = monitor.check()
+    data = json.loads(report.to_json())
+    assert set(data) >= {"results", "alerts", "stats", "plan", "drift", "reference"}
+    assert {r["check"] for r in data["results"]} <= set(CHECKS)
+    for r in data["results"]:
+        assert r["status"] in {"ok", "warn", "alert", "insufficient", "no_data"}
+        if r["status"] in ("ok", "alert") and r["bound"] is not None:
+            assert r["bound_how"]
+    stored = monitor.store.con.execute(
+        "SELECT count(*) FROM results WHERE run_id = ?", [report.run_id]
+    ).fetchone()
+    assert stored == (len(report.results),)
+
+
+def test_empty_range_is_a_clear_error(monitor: Any, make_predictions: PredictionsFactory) -> None:
+    monitor.log_predictions(traffic(make_predictions))
+    before = monitor.store.counts()
+    with pytest.raises(EmptyWindowError, match=r"no predictions between .*2030.*Widen"):
+        monitor.check("2030-01-01", "2030-02-01")
+    assert monitor.store.counts() == before
+
+
+def test_check_before_any_prediction_is_a_clear_error(monitor: Any) -> None:
+    with pytest.raises(EmptyWindowError, match=r"log predictions|log some"):
+        monitor.check()
+
+
+def test_bounds_shrink_with_window_size_but_never_below_the_floor(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    floors = []
+    for n in (200, 20000):
+        mon = driftline.connect(
+            tmp_path / f"{n}.duckdb", make_spec(window="1000d"), profile=tmp_path / f"{n}.json"
+        )
+        mon.log_reference(make_predictions(5000, seed=3, id_prefix="ref"))
+        mon.log_predictions(make_predictions(n, seed=4, id_prefix="w", start="2024-01-01"))
+        res = mon.check(persist=False).results_for("confidence_shift")
+        overall = next(r for r in res if r.cohort is None)
+        floors.append(overall.bound)
+        mon.close()
+    assert floors[1] < floors[0]
+    assert floors[1] >= CHECKS["confidence_shift"].min_effect
+
+
+def test_unknown_check_in_spec_is_refused(make_spec: SpecFactory) -> None:
+    with pytest.raises(ConfigError, match="unknown check 'confidnce_shift'"):
+        driftline.load_spec(make_spec(checks={"min_effect": {"confidnce_shift": 0.1}}))
+
+
+def test_row_windows(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    mon = driftline.connect(
+        tmp_path / "r.duckdb", make_spec(window="500 rows"), profile=tmp_path / "r.json"
+    )
+    mon.log_reference(make_predictions(2000, seed=7, id_prefix="ref"))
+    mon.log_predictions(make_predictions(1750, seed=8, id_prefix="w"))
+    report = mon.check(persist=False)
+    overall = [s.n for s in report.stats if s.cohort is None]
+    assert overall == [500, 500, 500, 250]
+    mon.close()
+
+
+moments = st.lists(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
+    min_size=0,
+    max_size=40,
+)
+
+
+def summarise(xs: list[float]) -> Moments:
+    if not xs:
+        return Moments()
+    arr = np.asarray(xs)
+    var = float(arr.var(ddof=1)) if len(xs) > 1 else 0.0
+    return Moments.from_var(len(xs), float(arr.mean()), var)
+
+
+@settings(max_examples=200, deadline=None)
+@given(moments, moments)
+def test_merged_moments_equal_moments_of_the_union(a: list[float], b: list[float]) -> None:
+    merged = merge_moments(summarise(a), summarise(b))
+    whole = summarise(a + b)
+    assert merged.n == whole.n
+    scale = max([1.0, *map(abs, a + b)])
+    assert math.isclose(merged.mean, whole.mean, rel_tol=1e-9, abs_tol=1e-9 * scale)
+    if whole.n > 1:
+        assert merged.var is not None
+        assert whole.var is not None
+        assert math.isclose(merged.var, whole.var, rel_tol=1e-7, abs_tol=1e-7 * scale**2)
