@@ -220,9 +220,11 @@ APP_JS = r"""
     var cur = d.cur[r][w];
     var title = row.label + " \u00b7 " + D.scopes[i].label + " \u00b7 window " + d.x[w];
     var st = d.status[r][w];
-    if (cur === null || cur === undefined) {
+    var known = row.kind === "numeric" ? !!D.bins[row.key] : row.kind === "categorical";
+    if (cur === null || cur === undefined || !known) {
       Plotly.purge(div);
-      cap.textContent = title + ": no histogram for this window (" + (st || "no result") + ").";
+      cap.textContent = title + ": no histogram for this window (" +
+        (known ? st || "no result" : "no reference bins") + ").";
       div.removeAttribute("data-drawn");
       return;
     }
@@ -245,6 +247,10 @@ APP_JS = r"""
     }
     var idx = labels.map(function (_, k) { return k; });
     var shown = labels.map(pe);
+    var longest = Math.max.apply(null, labels.map(function (l) { return l.length; }));
+    var ticks = labels.map(function (l) {
+      return pe(l.length > 60 ? l.slice(0, 59) + "\u2026" : l);
+    });
     Plotly.react(div, [
       { type: "bar", x: idx, y: ref, name: "reference", marker: { color: "#8fa8c8" },
         text: shown, textposition: "none", hovertemplate: "%{text}<br>%{y:.1%}" },
@@ -254,7 +260,8 @@ APP_JS = r"""
       title: { text: pe(title), font: { size: 14 } },
       legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" },
       barmode: "group",
-      xaxis: { tickvals: idx, ticktext: shown, tickangle: labels.length > 8 ? -40 : 0,
+      xaxis: { tickvals: idx, ticktext: ticks,
+        tickangle: labels.length > 8 || longest * labels.length > 120 ? -30 : 0,
         automargin: true },
       yaxis: { tickformat: ".0%", title: { text: "share" } },
       height: 360

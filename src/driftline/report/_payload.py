@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from driftline.checks import CheckReport
 
 __all__ = [
-    "OTHER",
     "SCHEMA_CHECKS",
     "Scope",
     "build_payload",
     "load_report",
+    "num",
     "scope_label",
     "scopes_of",
 ]

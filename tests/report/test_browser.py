@@ -1,0 +1,182 @@
+"""The report in a real browser (Debian's chromium via Playwright): it draws, offline,
+without errors, and the hostile strings stay text."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import IMG, LINK, SCRIPT, Rendered
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class Session:
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def session(browser: Any, rendered: Rendered) -> Iterator[Session]:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    s = Session(page)
+    page.on(
+        "console",
+        lambda m: s.errors.append(f"console: {m.text}") if m.type in ("error", "assert") else None,
+    )
+    page.on("pageerror", lambda e: s.errors.append(f"page: {e}"))
+
+    def on_dialog(d: Any) -> None:
+        s.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("request", lambda r: s.requests.append(r.url))
+    page.goto(rendered.path.as_uri())
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.chart'))"
+        ".every(d => d.querySelector('.main-svg'))",
+        timeout=20_000,
+    )
+    yield s
+    page.close()
+
+
+def _cell_center(page: Any, row: int, window: int) -> tuple[float, float]:
+    """Client coordinates of heatmap cell (row, window), after scrolling it into view."""
+    page.locator("#drift-heatmap").scroll_into_view_if_needed()
+    xy: list[float] = page.evaluate(
+        """([r, w]) => {
+            const gd = document.getElementById('drift-heatmap');
+            const trace = gd.data[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+            return [box.left + xa.d2p(trace.x[w]), box.top + ya.d2p(trace.y[r])];
+        }""",
+        [row, window],
+    )
+    return xy[0], xy[1]
+
+
+def test_page_draws_every_chart_offline_without_errors(
+    session: Session, rendered: Rendered
+) -> None:
+    page = session.page
+    charts = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.chart')).map(d => [d.id, "
+        "d.querySelectorAll('.plot-container .main-svg').length])"
+    )
+    ids = [c[0] for c in charts]
+    assert ids[:4] == ["conf-0", "conf-1", "conf-2", "conf-3"]
+    assert {"mix-chart", "drift-heatmap", "text-chart-0"} <= set(ids)
+    assert all(n > 0 for _, n in charts), charts
+    # the heatmap holds one row per drift row, and alert crosses
+    rows = page.evaluate("document.getElementById('drift-heatmap').data[0].z.length")
+    assert rows == page.evaluate("window.driftlineReport.data.rows.length") > 0
+    assert page.evaluate("document.querySelectorAll('#drift-heatmap .scatterlayer .point').length")
+    assert session.errors == []
+    assert session.dialogs == []
+    assert session.requests == [rendered.path.as_uri()]
+
+
+def test_hostile_strings_stay_text(session: Session) -> None:
+    page = session.page
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.evaluate("document.scripts.length") == 3
+    options = page.evaluate(
+        "Array.from(document.querySelectorAll('#drift-scope option')).map(o => o.textContent)"
+    )
+    assert f"segment={SCRIPT}" in options
+    # pick the hostile cohort: the heatmap redraws with the value as its literal title
+    page.select_option("#drift-scope", label=f"segment={SCRIPT}")
+    page.wait_for_function(
+        "t => document.querySelector('#drift-heatmap .gtitle').textContent.includes(t)",
+        arg=SCRIPT,
+    )
+    assert session.dialogs == []
+    assert session.errors == []
+
+
+def test_clicking_a_cell_draws_the_histograms(
+    session: Session, rendered: Rendered, tmp_path: Path
+) -> None:
+    page = session.page
+    data = page.evaluate("window.driftlineReport.data")
+    # the categorical column in the overall scope: its categories hold the hostile value
+    row = next(i for i, r in enumerate(data["rows"]) if r["column"] == "color")
+    window = next(w for w, cur in enumerate(data["drift"][0]["cur"][row]) if cur)
+    assert page.evaluate("document.getElementById('drill').getAttribute('data-drawn')") is None
+
+    x, y = _cell_center(page, row, window)
+    page.mouse.move(x - 4, y)
+    page.mouse.move(x, y, steps=4)
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        "want => document.getElementById('drill').getAttribute('data-drawn') === want",
+        arg=f"{row}:{window}",
+        timeout=5_000,
+    )
+    bars = page.evaluate("document.querySelectorAll('#drill .trace.bars .point').length")
+    categories = data["drift"][0]["cur"][row][window]
+    assert bars == 2 * len(categories)
+    ticks = page.evaluate(
+        "Array.from(document.querySelectorAll('#drill .xtick text')).map(t => t.textContent)"
+    )
+    # shown as written: not parsed by the DOM, nor by Plotly's label markup (<a>, <b>, &amp;)
+    assert IMG in ticks
+    assert LINK in ticks
+    assert page.evaluate("document.querySelectorAll('svg a, svg b, svg img').length") == 0
+    caption = page.text_content("#drill-caption")
+    assert caption is not None
+    assert caption.startswith(f"color · overall · window {data['drift'][0]['x'][window]}")
+
+    # a numeric column: one reference bar and one window bar per bin
+    numeric = next(i for i, r in enumerate(data["rows"]) if r["column"] == "x")
+    page.evaluate("([r, w]) => window.driftlineReport.drill(0, r, w)", [numeric, window])
+    bins = len(data["bins"]["x"]["counts"])
+    assert page.evaluate("document.querySelectorAll('#drill .trace.bars .point').length") == (
+        2 * bins
+    )
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert session.errors == []
+    assert session.dialogs == []
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+def test_section_links_stay_in_the_page(session: Session) -> None:
+    """Following the section links makes no request."""
+    page = session.page
+    for section in ("overview", "confidence", "class-mix", "drift", "schema", "text"):
+        page.click(f'nav a[href="#{section}"]')
+    assert all(url.startswith("file://") for url in session.requests)
+    assert session.errors == []
