@@ -125,7 +125,13 @@ def test_feature_summaries_match_pandas(monitor: Any, make_predictions: Predicti
             vals = rows[r.column].dropna().to_numpy()
             edges = np.asarray(ref.bin_edges_[r.column])
             idx = np.clip(np.searchsorted(edges[1:-1], vals, side="right"), 0, len(edges) - 2)
-            assert r.details["current"] == np.bincount(idx, minlength=len(edges) - 1).tolist()
+            inside = (vals >= edges[0]) & (vals <= edges[-1])
+            want = [
+                int((vals < edges[0]).sum()),
+                *np.bincount(idx[inside], minlength=len(edges) - 1).tolist(),
+                int((vals > edges[-1]).sum()),
+            ]
+            assert r.details["current"] == want
     unseen = list(report.results_for("unseen_category", status="alert"))
     assert unseen
     assert all(r.column == "color" for r in unseen)

@@ -32,7 +32,6 @@ from driftline.engine.summaries import (
     CLASS_COUNTS_SCHEMA,
     HISTOGRAM_SCHEMA,
     OTHER,
-    OVERALL,
     PREDICTION_STATS_SCHEMA,
     batch_rows,
     category_counts,
@@ -41,6 +40,7 @@ from driftline.engine.summaries import (
     histograms,
     prediction_stats,
     text_feature_builders,
+    unseen_values,
 )
 from driftline.errors import EmptyWindowError
 from driftline.profile import Profile
@@ -154,8 +154,13 @@ DRIFT_FLOORS: dict[str, float] = {
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CheckResult:
-    """One window x cohort x check (x column) decision."""
+    """One window x cohort x check (x column) decision.
 
+    ``window`` is the window's key: its start in epoch seconds for time windows, its
+    index for row-count windows (the same across cohorts).
+    """
+
+    window: int
     window_start: str
     window_end: str
     cohort: str | None
@@ -174,11 +179,14 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Alert:
+    window: int
     window_start: str
     cohort: str | None
     cohort_value: str | None
     check: str
     column: str | None
+    value: float | None
+    bound: float | None
     message: str
 
 
@@ -186,6 +194,7 @@ class Alert:
 class WindowStats:
     """Predictions over time: one window x cohort value."""
 
+    window: int
     window_start: str
     window_end: str
     cohort: str | None
@@ -393,6 +402,7 @@ class _Scope:
     batches: dict[tuple[int, str], dict[int, int]]
     hist: dict[tuple[int, str], dict[str, list[int]]]
     cats: dict[tuple[int, str], dict[str, dict[str, int]]]
+    unseen: dict[tuple[int, str], dict[str, dict[str, int]]]
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -443,10 +453,11 @@ def _summaries(
     expr = histograms(t, spec, window, cohort, edges, builders, vocab)
     if expr is not None:
         for r in _rows(engine.run(expr, HISTOGRAM_SCHEMA)):
+            # [below the reference range, bins..., above it]
             counts = hist[(r["window"], r["cohort_value"])].setdefault(
-                r["column"], [0] * (len(edges[r["column"]]) - 1)
+                r["column"], [0] * (len(edges[r["column"]]) + 1)
             )
-            counts[int(r["bin"])] += int(r["n"])
+            counts[int(r["bin"]) + 1] += int(r["n"])
     cats: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
     known = {c: list(v) for c, v in profile.categories_.items()}
     expr = category_counts(t, spec, window, cohort, known)
@@ -455,7 +466,15 @@ def _summaries(
             cats[(r["window"], r["cohort_value"])].setdefault(r["column"], {})[r["value"]] = int(
                 r["n"]
             )
-    return _Scope(cohort, stats, dict(classes), feats, dict(batches), dict(hist), dict(cats))
+    unseen: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
+    expr = unseen_values(t, spec, window, cohort, known)
+    if expr is not None:
+        for r in _rows(engine.run(expr, CATEGORY_SCHEMA)):
+            per = unseen[(r["window"], r["cohort_value"])].setdefault(r["column"], {})
+            per[r["value"]] = int(r["n"])
+    return _Scope(
+        cohort, stats, dict(classes), feats, dict(batches), dict(hist), dict(cats), dict(unseen)
+    )
 
 
 def _window_bounds(window: Window, key: int, stat: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -517,7 +536,7 @@ def run_checks(
     drift = drift_summary(results)
     return CheckReport(
         run_id=uuid.uuid4().hex,
-        created_at=now.isoformat(timespec="seconds"),
+        created_at=_iso(now.replace(tzinfo=None, microsecond=0)),
         window=window.label,
         since=_iso(lo) if lo else None,
         until=_iso(hi) if hi else None,
@@ -642,7 +661,9 @@ def _alert(r: CheckResult) -> Alert:
     )
     if r.details.get("summary"):
         msg += f"; {r.details['summary']}"
-    return Alert(r.window_start, r.cohort, r.cohort_value, r.check, r.column, msg)
+    return Alert(
+        r.window, r.window_start, r.cohort, r.cohort_value, r.check, r.column, r.value, r.bound, msg
+    )
 
 
 class _Evaluator:
@@ -665,7 +686,7 @@ class _Evaluator:
         n = int(stat["n"]) if stat else 0
         start, end = _window_bounds(self.window, w, stat)
         cohort = scope.cohort
-        cvalue = None if cv == OVERALL else cv
+        cvalue = None if cohort is None else cv
         moments = Moments.from_var(n, stat["conf_mean"], stat["conf_var"]) if stat else Moments()
         history.append((w, moments))
         k = self.spec.checks.rolling_windows
@@ -676,6 +697,7 @@ class _Evaluator:
                 rolling = rolling + hm
         q = (stat or {}).get("conf_q") or [None, None, None]
         stats = WindowStats(
+            window=w,
             window_start=start,
             window_end=end,
             cohort=cohort,
@@ -694,6 +716,7 @@ class _Evaluator:
             rolling_var=rolling.var,
         )
         base = {
+            "window": w,
             "window_start": start,
             "window_end": end,
             "cohort": cohort,
@@ -715,17 +738,7 @@ class _Evaluator:
                 else f"{n} rows < checks.min_rows {spec.checks.min_rows}"
             )
             for check in ("confidence_shift", "class_mix"):
-                yield CheckResult(
-                    **base,
-                    check=check,
-                    column=None,
-                    method=CHECKS[check].method,
-                    value=None,
-                    effect=None,
-                    bound=None,
-                    bound_how=why,
-                    status=status,
-                )
+                yield self._skip(base, check, None, CHECKS[check].method, status, why)
             return
         # confidence shift
         ref = prof.confidence_
@@ -908,7 +921,12 @@ class _Evaluator:
 
                 counts = list(prof.categories_.get(col, {}).values())
                 p0 = float(good_turing_unseen(_arr(counts))) if counts else 0.0
+                # categories beyond max_categories were pooled: they read as unseen too
+                other = int(info.get("other", 0))
+                p0 += other / max(sum(counts) + other, 1)
                 bound, how = self.bounds.rate("unseen_category", p0, present, "Good-Turing")
+                top = scope.unseen.get((w, cv), {}).get(col, {})
+                shown = ", ".join(f"{v!r} ({c})" for v, c in top.items())
                 yield self._result(
                     base,
                     "unseen_category",
@@ -917,7 +935,12 @@ class _Evaluator:
                     rate,
                     bound,
                     how,
-                    {"unseen": unseen, "summary": f"{unseen} values of unseen categories"},
+                    {
+                        "unseen": unseen,
+                        "top_unseen": top,
+                        "summary": f"{unseen} values of unseen categories"
+                        + (f", most often {shown}" if shown else ""),
+                    },
                 )
 
     def _drift_results(
@@ -925,24 +948,39 @@ class _Evaluator:
     ) -> Iterable[CheckResult]:
         prof, drift = self.profile, self.spec.drift
         hist = scope.hist.get((w, cv), {})
-        for name, edges in prof.bin_edges_.items():
-            col, _, style = name.partition(":")
-            kind = self.kinds.get(col)
-            if kind is None:
+        sources: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
+            (c, "feature_drift", drift.method_for(c, "numeric"), prof.columns_[c], {})
+            for c, kind in self.kinds.items()
+            if kind == "numeric" and c in prof.bin_edges_
+        ]
+        for col, text in prof.text_.items():
+            if col not in self.kinds:
                 continue
-            ref = prof.bin_counts_[name]
+            for feature, stats in text["features"].items():
+                name = f"{col}:{feature}"
+                if name in prof.bin_edges_:
+                    info = {"text_column": col, "feature": feature}
+                    method = drift.method_for(col, "text")
+                    sources.append((name, "text_drift", method, stats, info))
+        for name, check, method, stats, info in sources:
+            edges = prof.bin_edges_[name]
+            # values beyond the reference's range get bins of their own; the reference
+            # holds a pseudo-count of 1 in each, the expected count of a new draw beyond
+            # the extremes of a sample of the reference's size
+            ref = [1, *prof.bin_counts_[name], 1]
             cur = hist.get(name, [0] * len(ref))
-            if style:
-                stats = prof.text_[col]["features"][style]
-                method = drift.method_for(col, "text")
-                check = "text_drift"
-            else:
-                stats = prof.columns_[col]
-                method = drift.method_for(col, "numeric")
-                check = "feature_drift"
             sd = math.sqrt(float(stats.get("var") or 0.0))
+            kind = "text" if check == "text_drift" else "numeric"
             yield from self._drift(
-                base, check, name, method, ref, cur, edges, sd, {"edges_of": name}
+                base,
+                check,
+                name,
+                method,
+                ref,
+                cur,
+                _outer_edges(edges),
+                sd,
+                {"kind": kind, "edges_of": name, **info},
             )
         cats = scope.cats.get((w, cv), {})
         for col, known in prof.categories_.items():
@@ -952,7 +990,6 @@ class _Evaluator:
             ref = [*known.values(), int(prof.columns_[col].get("other", 0))]
             got = cats.get(col, {})
             cur = [got.get(v, 0) for v in values]
-            method = drift.method_for(col, "categorical")
             tot_r, tot_c = sum(ref) or 1, sum(cur) or 1
             moved = sorted(range(len(values)), key=lambda i: -abs(cur[i] / tot_c - ref[i] / tot_r))[
                 :20
@@ -961,13 +998,43 @@ class _Evaluator:
                 base,
                 "feature_drift",
                 col,
-                method,
+                drift.method_for(col, "categorical"),
                 ref,
                 cur,
                 None,
                 0.0,
-                {"categories": {values[i]: [ref[i], cur[i]] for i in moved}},
+                {
+                    "kind": "categorical",
+                    "categories": {values[i]: [ref[i], cur[i]] for i in moved},
+                    "reference_total": sum(ref),
+                    "current_total": sum(cur),
+                },
             )
+
+    def _skip(
+        self,
+        base: dict[str, Any],
+        check: str,
+        column: str | None,
+        method: str,
+        status: Status,
+        why: str,
+        n: int | None = None,
+    ) -> CheckResult:
+        """A result that could not be decided (no data, or too little)."""
+        if n is not None:
+            base = {**base, "n": n}
+        return CheckResult(
+            **base,
+            check=check,
+            column=column,
+            method=method,
+            value=None,
+            effect=None,
+            bound=None,
+            bound_how=why,
+            status=status,
+        )
 
     def _drift(
         self,
@@ -984,29 +1051,18 @@ class _Evaluator:
         from driftline.methods import calibrate_bound, get_method, size_grid
 
         n_cur, n_ref = sum(cur), sum(ref)
-        if n_cur < self.spec.checks.min_rows or n_ref == 0:
-            reason = f"{n_cur} non-missing values < checks.min_rows" if n_ref else "empty ref"
-            yield CheckResult(
-                **{**base, "n": n_cur},
-                check=check,
-                column=column,
-                method=method,
-                value=None,
-                effect=None,
-                bound=None,
-                bound_how=reason,
-                status="insufficient",
-                details={},
-            )
+        if n_cur < self.spec.checks.min_rows:
+            why = f"{n_cur} non-missing values < checks.min_rows {self.spec.checks.min_rows}"
+            yield self._skip(base, check, column, method, "insufficient", why, n_cur)
             return
         info = get_method(method)
         e = _arr(edges) if edges is not None and info.needs_edges else None
         value = float(info.fn(_arr(ref), _arr(cur), edges=e))
-        if method == "chi2":
+        if method == "chi2":  # Cramer's V of the 2 x k table
             effect = math.sqrt(value / (n_ref + n_cur))
-        elif method == "wasserstein":
-            effect = value / sd if sd > 0 else (math.inf if value > 0 else 0.0)
-        else:
+        elif method == "wasserstein" and sd > 0:  # in reference standard deviations
+            effect = value / sd
+        else:  # (a constant reference has no scale: the distance itself)
             effect = value
         drift = self.spec.drift
         floor = drift.min_effect.get(
@@ -1033,13 +1089,15 @@ class _Evaluator:
             cal = cache[key]
             if method == "chi2":
                 floor_value = floor**2 * (n_ref + n_cur)
-            elif method == "wasserstein":
+            elif method == "wasserstein" and sd > 0:
                 floor_value = floor * sd
             else:
                 floor_value = floor
             bound = max(float(cal.bound), floor_value)
             how = f"calibrated: {cal.how}; effect floor {floor:g}"
             status = "alert" if value > cal.bound and effect > floor else "ok"
+        if details.get("kind") != "categorical":
+            details = {**details, "current": list(cur)}
         yield CheckResult(
             **{**base, "n": n_cur},
             check=check,
@@ -1050,7 +1108,7 @@ class _Evaluator:
             bound=bound,
             bound_how=how,
             status=status,
-            details={**details, "current": list(cur)} if "categories" not in details else details,
+            details=details,
         )
 
     def _schema_results(
@@ -1128,6 +1186,21 @@ class _Evaluator:
         if ref_family is not None:
             return bool(fam != ref_family)
         return fam not in ("string", "boolean")
+
+
+def _outer_edges(edges: Sequence[float]) -> list[float]:
+    """Edges with a bin below and above the reference's range, for positional methods.
+
+    The outer bins are one range-width wide (a constant reference: width 1), so
+    Wasserstein places mass beyond the range half a range-width outside it.
+    """
+    lo, hi = float(edges[0]), float(edges[-1])
+    inner = [float(x) for x in edges]
+    if hi <= lo:  # a constant reference: one bin of zero width
+        inner = [lo - 0.5, hi + 0.5]
+        lo, hi = inner
+    width = hi - lo
+    return [lo - width, *inner, hi + width]
 
 
 def _json(value: Any) -> Any:

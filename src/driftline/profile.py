@@ -141,7 +141,12 @@ class Profile:
         counts = self._bin_counts(engine, t, edges, sources)
         keyed = t.mutate(_rk=ibis.row_number())
         for col in texts:  # token-level features, one row per text with tokens
-            per_row = token_shares(keyed, col, vocab[col], ["_rk"])
+            # Leave one out: a reference token counts as known only if another occurrence
+            # exists, so the reference's OOV share estimates (Good-Turing) the share a
+            # new text shows against the full vocabulary. In-sample it would be ~0 and
+            # every serving window would look drifted.
+            seen_twice = [tok for tok, count in vocab[col] if count >= 2]
+            per_row = token_shares(keyed, col, seen_twice, ["_rk"])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
             st, ed, _ = self._numeric(engine, per_row, token_sources, n, {})
             stats.update(st)
@@ -173,7 +178,7 @@ class Profile:
         }
         self.text_ = {
             col: {
-                "vocabulary": vocab[col],
+                "vocabulary": [tok for tok, _ in vocab[col]],
                 "features": {f: stats[f"{col}:{f}"] for f in TEXT_FEATURES},
             }
             for col in texts
@@ -236,9 +241,9 @@ class Profile:
             stats[name] = info
         return stats, edges, row
 
-    def _vocabulary(self, engine: Engine, t: ir.Table, col: str) -> list[str]:
+    def _vocabulary(self, engine: Engine, t: ir.Table, col: str) -> list[tuple[str, int]]:
         rows = engine.run(vocabulary(t, col, self.vocabulary_size)).to_pylist()
-        return [str(r["token"]) for r in rows]
+        return [(str(r["token"]), int(r["n"])) for r in rows]
 
     def _bin_counts(
         self,

@@ -45,6 +45,7 @@ __all__ = [
     "text_feature_builders",
     "text_tokens",
     "token_shares",
+    "unseen_values",
     "vocabulary",
     "window_key",
 ]
@@ -183,8 +184,8 @@ def feature_stats(
         if kind == "numeric" and col in ranges:
             lo, hi = ranges[col]
             c = _clean(x)
-            aggs[f"lo{i}"] = (c < lo).cast("int64").sum()
-            aggs[f"hi{i}"] = (c > hi).cast("int64").sum()
+            aggs[f"lo{i}"] = (c < _float_literal(lo)).cast("int64").sum()
+            aggs[f"hi{i}"] = (c > _float_literal(hi)).cast("int64").sum()
             aggs[f"mean{i}"] = c.mean()
             aggs[f"var{i}"] = c.var(how="sample")
         elif kind == "categorical" and col in categories:
@@ -193,22 +194,38 @@ def feature_stats(
     return s.group_by(["window", "cohort_value"]).aggregate(**aggs)
 
 
-def bin_index(x: ir.NumericValue, edges: Sequence[float]) -> ir.IntegerValue:
+def _float_literal(value: float) -> ir.FloatingValue:
+    """``value`` as an exact SQL double. A bare literal such as 0.018867924528301886 is a
+    DECIMAL to DuckDB, whose cast to DOUBLE can be one ulp off (Spark's is not), so a value
+    on a bin edge or range bound would fall on different sides by engine; a string cast
+    is parsed correctly rounded by both.
+    """
+    return ibis.literal(repr(float(value))).cast("float64")
+
+
+def bin_index(
+    x: ir.NumericValue, edges: Sequence[float], *, outer: bool = False
+) -> ir.IntegerValue:
     """Index of the bin of ``x`` on ``edges`` by binary search (a nested CASE of depth
-    log2(bins)): bin i is ``[edges[i], edges[i+1])``, values below ``edges[1]`` fall in
-    bin 0 and values at or above ``edges[-2]`` in the last bin, so out-of-range values are
-    clipped into the outer bins (they are also counted separately as out of range).
+    log2(bins)): bin i is ``[edges[i], edges[i+1])``, the last bin closed. Values outside
+    ``[edges[0], edges[-1]]`` are clipped into the outer bins, or with ``outer`` get their
+    own: -1 below the range and ``len(edges) - 1`` above it.
     """
     inner = list(edges[1:-1])
+    k = len(edges) - 1
 
     def build(lo: int, hi: int) -> ir.IntegerValue:
         # bins lo..hi; inner[j] separates bin j and bin j+1
         if lo == hi:
             return ibis.literal(lo, type="int64")
         mid = (lo + hi) // 2
-        return ibis.ifelse(x < inner[mid], build(lo, mid), build(mid + 1, hi))
+        return ibis.ifelse(x < _float_literal(inner[mid]), build(lo, mid), build(mid + 1, hi))
 
-    return build(0, len(inner))
+    inside = build(0, len(inner))
+    if not outer:
+        return inside
+    below = ibis.ifelse(x < _float_literal(edges[0]), ibis.literal(-1, type="int64"), inside)
+    return ibis.ifelse(x > _float_literal(edges[-1]), ibis.literal(k, type="int64"), below)
 
 
 def histograms(
@@ -220,7 +237,8 @@ def histograms(
     values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
     vocabularies: Mapping[str, Sequence[str]] | None = None,
 ) -> ir.Table | None:
-    """Long table ``(window, cohort_value, column, bin, n)`` of counts on the given edges.
+    """Long table ``(window, cohort_value, column, bin, n)`` of counts on the given edges,
+    with bins -1 and ``len(edges) - 1`` for values below and above the edges.
 
     ``values`` maps a name in ``edges`` to an expression builder (e.g. a text style
     feature); other names are columns, except ``"<text column>:oov"`` and ``":typo"``,
@@ -245,7 +263,9 @@ def histograms(
             base = s
             build = (values or {}).get(name)
             c = _clean(build(s) if build is not None else s[name])
-        sub = base.filter(c.notnull()).mutate(bin=bin_index(c, e), column=ibis.literal(name))
+        sub = base.filter(c.notnull()).mutate(
+            bin=bin_index(c, e, outer=True), column=ibis.literal(name)
+        )
         parts.append(
             sub.group_by(["window", "cohort_value", "column", "bin"]).aggregate(n=sub.count())
         )
@@ -281,6 +301,35 @@ def category_counts(
         parts.append(
             sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(n=sub.count())
         )
+    if not parts:
+        return None
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def unseen_values(
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    known: Mapping[str, Sequence[str]],
+    top: int = 5,
+) -> ir.Table | None:
+    """The ``top`` most frequent values outside each column's known categories, per
+    window and cohort value: ``(window, cohort_value, column, value, n)``."""
+    s = _scoped(t, spec, window, cohort)
+    parts = []
+    for col, cats in known.items():
+        value = s[col].cast("string")
+        sub = s.filter(value.notnull() & ~value.isin(list(cats) or [""])).mutate(
+            value=value, column=ibis.literal(col)
+        )
+        counts = sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(
+            n=sub.count()
+        )
+        rank = ibis.row_number().over(
+            group_by=["window", "cohort_value"], order_by=[ibis.desc("n"), "value"]
+        )
+        parts.append(counts.mutate(_rank=rank).filter(lambda r: r._rank < top).drop("_rank"))
     if not parts:
         return None
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
@@ -413,9 +462,5 @@ def text_feature_builders(
 def vocabulary(t: ir.Table, column: str, size: int) -> ir.Table:
     """The ``size`` most frequent tokens of a text column, with counts."""
     toks = t.select(token=text_tokens(t[column]).unnest())
-    return (
-        toks.group_by("token")
-        .aggregate(n=toks.count())
-        .order_by([ibis.desc("n"), "token"])
-        .limit(size)
-    )
+    counts = toks.group_by("token").aggregate(n=toks.count())
+    return counts.order_by([ibis.desc("n"), "token"]).limit(size)
