@@ -82,3 +82,20 @@ def test_demo_command_exits_0(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("caught") == len(INCIDENTS)
     assert "alerts before the first incident: 0" in done.stdout
+
+
+def test_the_report_shows_every_incident(demo: DemoResult) -> None:
+    import html
+
+    page = demo.report_path.read_text()
+    for incident in INCIDENTS:
+        start = incident.start.isoformat().replace("+00:00", "Z")
+        first = next(
+            a
+            for a in demo.report.alerts
+            if a.window_start == start
+            and a.check == incident.check
+            and a.cohort_value == incident.cohort_value
+            and (incident.column is None or a.column == incident.column)
+        )
+        assert html.escape(first.message) in page, incident.name

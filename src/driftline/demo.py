@@ -68,6 +68,7 @@ class DemoData:
 @dataclass
 class DemoResult:
     report: CheckReport
+    report_path: Path
     caught: dict[str, str | None] = field(default_factory=dict)
     alerts_before_first: int = 0
 
@@ -204,7 +205,10 @@ def run_demo(
         report = mon.check()
     first = INCIDENTS[0].start.isoformat().replace("+00:00", "Z")
     before = [a for a in report.alerts if a.window_start < first]
-    result = DemoResult(report=report, alerts_before_first=len(before))
+    from driftline.report import render_report
+
+    html = render_report(report, root / "report.html")
+    result = DemoResult(report=report, report_path=html, alerts_before_first=len(before))
     for inc in INCIDENTS:
         start = inc.start.isoformat().replace("+00:00", "Z")
         hit = [
@@ -222,4 +226,5 @@ def run_demo(
         say(f"  day {inc.day:2d} {start[:10]}  {inc.name:<40} {where:<12} {status}")
     say(f"alerts before the first incident: {len(before)}")
     say(f"{len(report.alerts)} alerts in all; store {store_path}, spec {spec_path}")
+    say(f"report: {html} (open it in a browser; it works offline)")
     return result

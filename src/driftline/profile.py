@@ -63,10 +63,17 @@ def confidence_expr(t: ir.Table, spec: Spec) -> ir.FloatingValue:
 
 
 def _edges(quantiles: list[float], lo: float, hi: float) -> list[float]:
-    """Strictly increasing edges from reference quantiles, first = min, last = max."""
+    """Strictly increasing edges from reference quantiles, first = min, last = max.
+
+    Inner edges are rounded to 12 significant digits: engines interpolate quantiles
+    between equal neighbours one ulp apart (DuckDB's ``quantile_cont`` can land one ulp
+    above a value Spark returns exactly), and values sitting on an edge would then fall
+    in different bins by engine. Rounded, the edge is the same number everywhere.
+    """
     out = [lo]
     for q in quantiles:
-        if q > out[-1]:
+        q = float(f"{q:.12g}")
+        if out[-1] < q < hi:
             out.append(q)
     if hi > out[-1]:
         out.append(hi)
