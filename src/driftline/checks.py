@@ -13,11 +13,12 @@ value, the effect, the bound and how the bound was set.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from statistics import NormalDist
@@ -32,17 +33,19 @@ from driftline.engine.summaries import (
     CLASS_COUNTS_SCHEMA,
     HISTOGRAM_SCHEMA,
     OTHER,
-    PREDICTION_STATS_SCHEMA,
+    OVERALL,
+    TOKEN_FEATURES,
     batch_rows,
     category_counts,
     class_counts,
-    feature_stats,
+    confidence_quantiles,
     histograms,
-    prediction_stats,
     text_feature_builders,
     unseen_values,
+    window_summary,
 )
 from driftline.errors import EmptyWindowError
+from driftline.methods import Calibration
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
 from driftline.store import type_family
@@ -303,12 +306,48 @@ def _z(quantile: float) -> float:
 
 
 class _Bounds:
-    """Alert bounds for one run: calibrated on the reference, floored, cached by size."""
+    """Alert bounds for one run: calibrated on the reference, floored, cached.
 
-    def __init__(self, spec: Spec) -> None:
+    Calibrations are keyed by everything they depend on (method, reference counts,
+    edges, the window size rounded down to the size grid, reps, quantile, seed), so the
+    cache can outlive the run: the store keeps it, and a daily check reuses it.
+    """
+
+    def __init__(self, spec: Spec, cache: MutableMapping[str, Calibration] | None = None) -> None:
         self.cfg = spec.checks
         self.z = _z(self.cfg.alert_quantile)
-        self._cache: dict[tuple[Any, ...], Any] = {}
+        self.cache: MutableMapping[str, Calibration] = {} if cache is None else cache
+
+    def calibrate(
+        self, method: str, ref_counts: Sequence[float], n: int, edges: Any = None
+    ) -> Calibration:
+        from driftline.methods import calibrate_bound, size_grid
+
+        grid = size_grid(n)
+        cfg = self.cfg
+        blob = json.dumps(
+            [
+                method,
+                [float(c) for c in ref_counts],
+                None if edges is None else [float(e) for e in edges],
+                grid,
+                cfg.calibration_reps,
+                cfg.alert_quantile,
+                cfg.seed,
+            ]
+        )
+        key = hashlib.sha256(blob.encode()).hexdigest()[:32]
+        if key not in self.cache:
+            self.cache[key] = calibrate_bound(
+                method,
+                list(ref_counts),
+                grid,
+                edges=edges,
+                reps=cfg.calibration_reps,
+                quantile=cfg.alert_quantile,
+                seed=cfg.seed,
+            )
+        return self.cache[key]
 
     def floor(self, check: str) -> float:
         return self.cfg.min_effect.get(check, CHECKS[check].min_effect)
@@ -357,22 +396,9 @@ class _Bounds:
         return self.decide("out_of_range", b, how)
 
     def resampled(
-        self, check: str, method: str, ref_counts: Sequence[int], n: int, key: str
+        self, check: str, method: str, ref_counts: Sequence[int], n: int
     ) -> tuple[float, str]:
-        from driftline.methods import calibrate_bound, size_grid
-
-        grid = size_grid(n)
-        ck = (check, key, grid)
-        if ck not in self._cache:
-            self._cache[ck] = calibrate_bound(
-                method,
-                list(ref_counts),
-                grid,
-                reps=self.cfg.calibration_reps,
-                quantile=self.cfg.alert_quantile,
-                seed=self.cfg.seed,
-            )
-        cal = self._cache[ck]
+        cal = self.calibrate(method, ref_counts, n)
         return self.decide(check, float(cal.bound), cal.how)
 
 
@@ -418,63 +444,141 @@ def _summaries(
     window: Window,
     cohort: str | None,
 ) -> _Scope:
-    key = ("window", "cohort_value")
-    stats = {
-        (r["window"], r["cohort_value"]): r
-        for r in _rows(
-            engine.run(prediction_stats(t, spec, window, cohort), PREDICTION_STATS_SCHEMA)
-        )
-    }
+    """Every summary of one grouping: one wide scan for the row-level ones, small scans
+    for class counts, batches, token-level text features and categories."""
+    token_names = {f"{c}:{f}" for c in profile.text_ for f in TOKEN_FEATURES}
+    row_edges = {k: v for k, v in profile.bin_edges_.items() if k not in token_names}
+    token_edges = {k: v for k, v in profile.bin_edges_.items() if k in token_names}
+    wide = window_summary(
+        t,
+        spec,
+        window,
+        cohort,
+        ranges=profile.ranges(),
+        edges=row_edges,
+        values=text_feature_builders(list(profile.text_)),
+    )
+    stats: dict[tuple[int, str], dict[str, Any]] = {}
+    hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
+    for r in _rows(engine.run(wide)):
+        key = (int(r["window"]), str(r["cohort_value"]))
+        stats[key] = r
+        for k, (name, e) in enumerate(row_edges.items()):
+            # [below the reference range, bins..., above it]
+            hist[key][name] = [int(r[f"h{k}_{j}"]) for j in range(len(e) + 1)]
+    if token_edges:
+        vocab = {c: v["vocabulary"] for c, v in profile.text_.items()}
+        expr = histograms(t, spec, window, cohort, token_edges, {}, vocab)
+        assert expr is not None
+        for r in _rows(engine.run(expr, HISTOGRAM_SCHEMA)):
+            counts = hist[(r["window"], r["cohort_value"])].setdefault(
+                r["column"], [0] * (len(token_edges[r["column"]]) + 1)
+            )
+            counts[int(r["bin"]) + 1] += int(r["n"])
     classes: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
     for r in _rows(engine.run(class_counts(t, spec, window, cohort), CLASS_COUNTS_SCHEMA)):
         classes[(r["window"], r["cohort_value"])][r["value"]] = int(r["n"])
-    feats = {
-        (r["window"], r["cohort_value"]): r
-        for r in _rows(
-            engine.run(
-                feature_stats(
-                    t,
-                    spec,
-                    window,
-                    cohort,
-                    ranges=profile.ranges(),
-                    categories={c: list(v) for c, v in profile.categories_.items()},
-                )
-            )
-        )
-    }
     batches: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
     for r in _rows(engine.run(batch_rows(t, spec, window, cohort))):
-        batches[(r[key[0]], r[key[1]])][int(r["_batch"])] = int(r["n"])
-    edges = profile.bin_edges_
-    hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
-    builders = text_feature_builders(list(profile.text_))
-    vocab = {c: v["vocabulary"] for c, v in profile.text_.items()}
-    expr = histograms(t, spec, window, cohort, edges, builders, vocab)
-    if expr is not None:
-        for r in _rows(engine.run(expr, HISTOGRAM_SCHEMA)):
-            # [below the reference range, bins..., above it]
-            counts = hist[(r["window"], r["cohort_value"])].setdefault(
-                r["column"], [0] * (len(edges[r["column"]]) + 1)
-            )
-            counts[int(r["bin"]) + 1] += int(r["n"])
+        batches[(int(r["window"]), str(r["cohort_value"]))][int(r["_batch"])] = int(r["n"])
     cats: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
-    known = {c: list(v) for c, v in profile.categories_.items()}
-    expr = category_counts(t, spec, window, cohort, known)
-    if expr is not None:
-        for r in _rows(engine.run(expr, CATEGORY_SCHEMA)):
-            cats[(r["window"], r["cohort_value"])].setdefault(r["column"], {})[r["value"]] = int(
-                r["n"]
-            )
     unseen: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
-    expr = unseen_values(t, spec, window, cohort, known)
-    if expr is not None:
+    known = {c: list(v) for c, v in profile.categories_.items()}
+    for expr, into in (
+        (category_counts(t, spec, window, cohort, known), cats),
+        (unseen_values(t, spec, window, cohort, known), unseen),
+    ):
+        if expr is None:
+            continue
         for r in _rows(engine.run(expr, CATEGORY_SCHEMA)):
-            per = unseen[(r["window"], r["cohort_value"])].setdefault(r["column"], {})
-            per[r["value"]] = int(r["n"])
+            per = into[(r["window"], r["cohort_value"])].setdefault(r["column"], {})
+            per[r["value"]] = per.get(r["value"], 0) + int(r["n"])
     return _Scope(
-        cohort, stats, dict(classes), feats, dict(batches), dict(hist), dict(cats), dict(unseen)
+        cohort, stats, dict(classes), stats, dict(batches), dict(hist), dict(cats), dict(unseen)
     )
+
+
+def _add_counts(into: dict[Any, int], more: Mapping[Any, int]) -> None:
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
+
+
+def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float]]) -> _Scope:
+    """The overall scope from one cohort column's groups: counts and histograms add,
+    moments merge exactly (Chan et al.), quantiles come from their own small scan, and
+    the top unseen values are the most frequent among the cohorts' own top lists."""
+    by_window: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for key in scope.stats:
+        by_window[key[0]].append(key)
+    n_features = len(spec.feature_kinds)
+    stats: dict[tuple[int, str], dict[str, Any]] = {}
+    classes: dict[tuple[int, str], dict[str, int]] = {}
+    batches: dict[tuple[int, str], dict[int, int]] = {}
+    hist: dict[tuple[int, str], dict[str, list[int]]] = {}
+    cats: dict[tuple[int, str], dict[str, dict[str, int]]] = {}
+    unseen: dict[tuple[int, str], dict[str, dict[str, int]]] = {}
+    for w, keys in by_window.items():
+        parts = [scope.stats[k] for k in keys]
+        n = sum(int(p["n"]) for p in parts)
+        conf = Moments()
+        for p in parts:
+            conf = conf + Moments.from_var(int(p["n"]), p["conf_mean"], p["conf_var"])
+        row: dict[str, Any] = {
+            "window": w,
+            "cohort_value": OVERALL,
+            "n": n,
+            "conf_mean": conf.mean if conf.n else None,
+            "conf_var": conf.var,
+            "conf_min": min(p["conf_min"] for p in parts),
+            "conf_max": max(p["conf_max"] for p in parts),
+            "conf_q": quantiles.get(w),
+            "ts_min": min(p["ts_min"] for p in parts),
+            "ts_max": max(p["ts_max"] for p in parts),
+        }
+        for i in range(n_features):
+            row[f"m{i}"] = sum(int(p[f"m{i}"]) for p in parts)
+            if f"lo{i}" in parts[0]:
+                row[f"lo{i}"] = sum(int(p[f"lo{i}"]) for p in parts)
+                row[f"hi{i}"] = sum(int(p[f"hi{i}"]) for p in parts)
+                m = Moments()
+                for p in parts:
+                    m = m + Moments.from_var(
+                        int(p["n"]) - int(p[f"m{i}"]), p[f"mean{i}"], p[f"var{i}"]
+                    )
+                row[f"mean{i}"] = m.mean if m.n else None
+                row[f"var{i}"] = m.var
+        key = (w, OVERALL)
+        stats[key] = row
+        classes[key], batches[key], hist[key] = {}, {}, {}
+        cats[key], unseen[key] = {}, {}
+        for k in keys:
+            _add_counts(classes[key], scope.classes.get(k, {}))
+            _add_counts(batches[key], scope.batches.get(k, {}))
+            for name, counts in scope.hist.get(k, {}).items():
+                into = hist[key].setdefault(name, [0] * len(counts))
+                hist[key][name] = [a + b for a, b in zip(into, counts, strict=True)]
+            for target, source in ((cats[key], scope.cats), (unseen[key], scope.unseen)):
+                for col, values in source.get(k, {}).items():
+                    _add_counts(target.setdefault(col, {}), values)
+        for col, values in unseen[key].items():
+            unseen[key][col] = dict(sorted(values.items(), key=lambda kv: -kv[1])[:5])
+    return _Scope(None, stats, classes, stats, batches, hist, cats, unseen)
+
+
+def _all_scopes(
+    engine: Engine, t: ir.Table, spec: Spec, profile: Profile, window: Window
+) -> list[_Scope]:
+    """Overall plus one scope per cohort column. The overall scope is merged from the
+    first cohort column's groups rather than scanned again."""
+    if not spec.cohorts:
+        return [_summaries(engine, t, spec, profile, window, None)]
+    first = _summaries(engine, t, spec, profile, window, spec.cohorts[0])
+    quantiles = {
+        int(r["window"]): r["conf_q"]
+        for r in _rows(engine.run(confidence_quantiles(t, spec, window)))
+    }
+    rest = [_summaries(engine, t, spec, profile, window, c) for c in spec.cohorts[1:]]
+    return [_merge_overall(first, spec, quantiles), first, *rest]
 
 
 def _window_bounds(window: Window, key: int, stat: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -494,8 +598,13 @@ def run_checks(
     batches: Sequence[Mapping[str, Any]] = (),
     since: datetime | str | None = None,
     until: datetime | str | None = None,
+    calibrations: MutableMapping[str, Calibration] | None = None,
 ) -> CheckReport:
-    """Run every check per window and cohort value over ``[since, until)``."""
+    """Run every check per window and cohort value over ``[since, until)``.
+
+    ``calibrations`` is a cache of alert-bound calibrations (see ``_Bounds``); new ones
+    are added to it.
+    """
     profile.check_is_fitted()
     window = spec.window_parsed
     lo, hi = _ts(since), _ts(until)
@@ -517,9 +626,9 @@ def run_checks(
             f"no predictions between {lo or 'the start'} and {hi or 'the end'}; {held}. "
             "Widen --since/--until, or log predictions first."
         )
-    scopes = [_summaries(engine, t, spec, profile, window, c) for c in [None, *spec.cohorts]]
+    scopes = _all_scopes(engine, t, spec, profile, window)
     batch_meta = {int(b["seq"]): b for b in batches}
-    evaluator = _Evaluator(spec, profile, window, batch_meta)
+    evaluator = _Evaluator(spec, profile, window, batch_meta, calibrations)
     stats: list[WindowStats] = []
     results: list[CheckResult] = []
     keys = _window_keys(window, scopes[0], lo, hi)
@@ -670,13 +779,18 @@ class _Evaluator:
     """Turns one window's summaries into stats and results (pure, no engine access)."""
 
     def __init__(
-        self, spec: Spec, profile: Profile, window: Window, batches: Mapping[int, Mapping[str, Any]]
+        self,
+        spec: Spec,
+        profile: Profile,
+        window: Window,
+        batches: Mapping[int, Mapping[str, Any]],
+        calibrations: MutableMapping[str, Calibration] | None = None,
     ) -> None:
         self.spec = spec
         self.profile = profile
         self.window = window
         self.batches = batches
-        self.bounds = _Bounds(spec)
+        self.bounds = _Bounds(spec, calibrations)
         self.kinds = spec.feature_kinds
 
     def evaluate(
@@ -768,7 +882,7 @@ class _Evaluator:
         from driftline.methods import jensen_shannon
 
         js = float(jensen_shannon(_arr(ref_counts), _arr(cur_counts)))
-        bound, how = self.bounds.resampled("class_mix", "jensen_shannon", ref_counts, n, "pred")
+        bound, how = self.bounds.resampled("class_mix", "jensen_shannon", ref_counts, n)
         total_ref = sum(ref_counts) or 1
         moved = sorted(
             (
@@ -798,9 +912,7 @@ class _Evaluator:
             prior_counts = [prior.get(c, 0) for c in classes]
             baseline = float(jensen_shannon(_arr(prior_counts), _arr(ref_counts)))
             js_prior = float(jensen_shannon(_arr(prior_counts), _arr(cur_counts)))
-            cal, how = self.bounds.resampled(
-                "class_prior", "jensen_shannon", prior_counts, n, "prior"
-            )
+            cal, how = self.bounds.resampled("class_prior", "jensen_shannon", prior_counts, n)
             total_prior = sum(prior_counts)
             moved_prior = sorted(
                 (
@@ -914,8 +1026,8 @@ class _Evaluator:
                         f"{info['max']:.4g}",
                     },
                 )
-            if kind == "categorical" and f"u{i}" in feats:
-                unseen = int(feats[f"u{i}"])
+            if kind == "categorical" and col in prof.categories_:
+                unseen = scope.cats.get((w, cv), {}).get(col, {}).get(OTHER, 0)
                 rate = unseen / present
                 from driftline.methods import good_turing_unseen
 
@@ -987,7 +1099,12 @@ class _Evaluator:
             if col not in self.kinds:
                 continue
             values = [*known, OTHER]
-            ref = [*known.values(), int(prof.columns_[col].get("other", 0))]
+            # OTHER holds the reference values pooled beyond max_categories plus, for
+            # values no reference row had, a Good-Turing pseudo-count: the number of
+            # categories seen once (a new draw is unseen with probability n1 / n).
+            singletons = sum(1 for c in known.values() if c == 1)
+            other = int(prof.columns_[col].get("other", 0)) + singletons
+            ref = [*known.values(), other]
             got = cats.get(col, {})
             cur = [got.get(v, 0) for v in values]
             tot_r, tot_c = sum(ref) or 1, sum(cur) or 1
@@ -1048,7 +1165,7 @@ class _Evaluator:
         sd: float,
         details: dict[str, Any],
     ) -> Iterable[CheckResult]:
-        from driftline.methods import calibrate_bound, get_method, size_grid
+        from driftline.methods import get_method
 
         n_cur, n_ref = sum(cur), sum(ref)
         if n_cur < self.spec.checks.min_rows:
@@ -1073,20 +1190,7 @@ class _Evaluator:
             bound, how = fixed, f"fixed bound {fixed:g} (spec checks.fixed_bounds)"
             status: Status = "alert" if value > bound else "ok"
         else:
-            grid = size_grid(n_cur)
-            key = (check, column, method, grid)
-            cache = self.bounds._cache
-            if key not in cache:
-                cache[key] = calibrate_bound(
-                    method,
-                    list(ref),
-                    grid,
-                    edges=e,
-                    reps=self.spec.checks.calibration_reps,
-                    quantile=self.spec.checks.alert_quantile,
-                    seed=self.spec.checks.seed,
-                )
-            cal = cache[key]
+            cal = self.bounds.calibrate(method, ref, n_cur, e)
             if method == "chi2":
                 floor_value = floor**2 * (n_ref + n_cur)
             elif method == "wasserstein" and sd > 0:

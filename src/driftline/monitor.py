@@ -126,6 +126,8 @@ class Monitor:
                 "the store holds no predictions yet; log some with `driftline log FILE` "
                 "or `Monitor.log_predictions(df)`."
             )
+        calibrations = self.store.load_calibrations()
+        known = set(calibrations)
         report = run_checks(
             self.engine,
             self.engine.table("predictions"),
@@ -134,7 +136,10 @@ class Monitor:
             batches=self.store.batches().to_pylist(),
             since=since,
             until=until,
+            calibrations=calibrations,
         )
+        # an internal cache, kept even when results are not persisted
+        self.store.save_calibrations(calibrations, known)
         if persist:
             self._persist(report)
         return report

@@ -147,6 +147,10 @@ class Store:
                 "column" VARCHAR, method VARCHAR, value DOUBLE, bound DOUBLE, effect DOUBLE,
                 status VARCHAR, n BIGINT, bound_how VARCHAR, details JSON
             );
+            CREATE TABLE IF NOT EXISTS calibrations (
+                key VARCHAR PRIMARY KEY, bound DOUBLE, n BIGINT, n_reference BIGINT,
+                reps BIGINT, quantile DOUBLE, mean DOUBLE, std DOUBLE, how VARCHAR
+            );
             CREATE TABLE IF NOT EXISTS alerts (
                 run_id VARCHAR, created_at TIMESTAMP, window_start TIMESTAMP,
                 cohort VARCHAR, cohort_value VARCHAR, "check" VARCHAR, "column" VARCHAR,
@@ -668,6 +672,47 @@ class Store:
     def reference_columns(self, name: str = "reference") -> dict[str, str]:
         return self._table_columns("reference_" + name)
 
+    def load_calibrations(self) -> dict[str, Any]:
+        """The stored alert-bound calibrations, by key (see ``driftline.checks``)."""
+        from driftline.methods import Calibration
+
+        rows = self.con.execute(
+            "SELECT key, bound, n, n_reference, reps, quantile, mean, std, how FROM calibrations"
+        ).fetchall()
+        return {
+            r[0]: Calibration(
+                bound=r[1],
+                n=r[2],
+                n_reference=r[3],
+                reps=r[4],
+                quantile=r[5],
+                mean=r[6],
+                std=r[7],
+                how=r[8],
+            )
+            for r in rows
+        }
+
+    def save_calibrations(self, calibrations: dict[str, Any], known: set[str]) -> None:
+        """Store the calibrations whose keys are not in ``known`` (one transaction)."""
+        new = [
+            {"key": k, **{f: getattr(c, f) for f in _CALIBRATION_FIELDS}}
+            for k, c in calibrations.items()
+            if k not in known
+        ]
+        if not new:
+            return
+        table = pa.Table.from_pylist(new)
+        self.con.register("__calibrations", table)
+        try:
+            with self._transaction():
+                self.con.execute(
+                    "INSERT INTO calibrations SELECT key, bound, n, n_reference, reps, quantile, "
+                    "mean, std, how FROM __calibrations ON CONFLICT DO NOTHING"
+                )
+        finally:
+            self.con.unregister("__calibrations")
+
     def counts(self) -> dict[str, int]:
         """Row counts of every table (tests use it to prove refusals change nothing)."""
         out = {}
@@ -675,6 +720,9 @@ class Store:
             if self.has_table(table):
                 out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
         return out
+
+
+_CALIBRATION_FIELDS = ("bound", "n", "n_reference", "reps", "quantile", "mean", "std", "how")
 
 
 def _json_key(name: str) -> str:

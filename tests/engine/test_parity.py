@@ -480,8 +480,6 @@ def _oracle_feature_stats(df: pd.DataFrame, data: Data) -> list[Row]:
                 row[f"lo{i}"] = int((v < lo).sum())
                 row[f"hi{i}"] = int((v > hi).sum())
                 row[f"mean{i}"], row[f"var{i}"] = _moments(v)
-            elif kind == "categorical":
-                row[f"u{i}"] = int((x.notna() & ~x.isin(data.categories[col])).sum())
         out.append(row)
     return out
 
@@ -594,7 +592,7 @@ SUMMARIES: dict[str, Summary] = {
         _oracle_class_counts,
     ),
     "feature_stats": Summary(
-        lambda t, w, c, d: feature_stats(t, SPEC, w, c, ranges=d.ranges, categories=d.categories),
+        lambda t, w, c, d: feature_stats(t, SPEC, w, c, ranges=d.ranges),
         None,
         ("window", "cohort_value"),
         _oracle_feature_stats,

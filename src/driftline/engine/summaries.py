@@ -37,6 +37,7 @@ __all__ = [
     "bin_index",
     "category_counts",
     "class_counts",
+    "confidence_quantiles",
     "feature_stats",
     "histograms",
     "numeric_column",
@@ -48,6 +49,7 @@ __all__ = [
     "unseen_values",
     "vocabulary",
     "window_key",
+    "window_summary",
 ]
 
 OVERALL = "__all__"
@@ -134,19 +136,32 @@ def _missing(x: ir.Column) -> ir.BooleanValue:
     return x.isnull()
 
 
+def _prediction_aggs(s: ir.Table, spec: Spec) -> dict[str, ir.Value]:
+    conf = _clean(s.confidence)
+    return {
+        "n": s.count(),
+        "conf_mean": conf.mean(),
+        "conf_var": conf.var(how="sample"),
+        "conf_min": conf.min(),
+        "conf_max": conf.max(),
+        "conf_q": conf.approx_quantile(list(QUANTILES)),
+        "ts_min": s[spec.timestamp].min(),
+        "ts_max": s[spec.timestamp].max(),
+    }
+
+
 def prediction_stats(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
     """Count, confidence moments and approximate quantiles per window and cohort value."""
     s = _scoped(t, spec, window, cohort)
+    return s.group_by(["window", "cohort_value"]).aggregate(**_prediction_aggs(s, spec))
+
+
+def confidence_quantiles(t: ir.Table, spec: Spec, window: Window) -> ir.Table:
+    """Approximate confidence quantiles per window, overall (they do not merge)."""
+    s = _scoped(t, spec, window, None)
     conf = _clean(s.confidence)
     return s.group_by(["window", "cohort_value"]).aggregate(
-        n=s.count(),
-        conf_mean=conf.mean(),
-        conf_var=conf.var(how="sample"),
-        conf_min=conf.min(),
-        conf_max=conf.max(),
-        conf_q=conf.approx_quantile(list(QUANTILES)),
-        ts_min=s[spec.timestamp].min(),
-        ts_max=s[spec.timestamp].max(),
+        conf_q=conf.approx_quantile(list(QUANTILES))
     )
 
 
@@ -161,23 +176,10 @@ def class_counts(
     ).aggregate(n=s.count())
 
 
-def feature_stats(
-    t: ir.Table,
-    spec: Spec,
-    window: Window,
-    cohort: str | None,
-    *,
-    ranges: Mapping[str, tuple[float, float]],
-    categories: Mapping[str, Sequence[str]],
-) -> ir.Table:
-    """One wide row per window and cohort value with, for feature number ``i``:
-
-    ``m{i}`` missing count; numeric: ``lo{i}``/``hi{i}`` values below / above the
-    reference range, ``mean{i}``/``var{i}`` moments; categorical: ``u{i}`` values
-    outside the reference category set.
-    """
-    s = _scoped(t, spec, window, cohort)
-    aggs: dict[str, ir.Value] = {"n": s.count()}
+def _feature_aggs(
+    s: ir.Table, spec: Spec, ranges: Mapping[str, tuple[float, float]]
+) -> dict[str, ir.Value]:
+    aggs: dict[str, ir.Value] = {}
     for i, (col, kind) in enumerate(spec.feature_kinds.items()):
         x = s[col]
         aggs[f"m{i}"] = _missing(x).cast("int64").sum()
@@ -188,10 +190,69 @@ def feature_stats(
             aggs[f"hi{i}"] = (c > _float_literal(hi)).cast("int64").sum()
             aggs[f"mean{i}"] = c.mean()
             aggs[f"var{i}"] = c.var(how="sample")
-        elif kind == "categorical" and col in categories:
-            known = list(categories[col])
-            aggs[f"u{i}"] = (x.notnull() & ~x.isin(known)).cast("int64").sum()
-    return s.group_by(["window", "cohort_value"]).aggregate(**aggs)
+    return aggs
+
+
+def feature_stats(
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    *,
+    ranges: Mapping[str, tuple[float, float]],
+) -> ir.Table:
+    """One wide row per window and cohort value with, for feature number ``i``:
+
+    ``m{i}`` missing count; numeric: ``lo{i}``/``hi{i}`` values below / above the
+    reference range, ``mean{i}``/``var{i}`` moments. (Values outside a categorical
+    column's reference categories are counted by :func:`category_counts`.)
+    """
+    s = _scoped(t, spec, window, cohort)
+    return s.group_by(["window", "cohort_value"]).aggregate(
+        n=s.count(), **_feature_aggs(s, spec, ranges)
+    )
+
+
+def _histogram_aggs(
+    s: ir.Table,
+    edges: Mapping[str, Sequence[float]],
+    values: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
+) -> tuple[ir.Table, dict[str, ir.Value]]:
+    """Bin each source once (``_b{k}``), then count each bin: ``h{k}_{j}`` is the count
+    of source number ``k`` in bin ``j - 1`` (j = 0: below the edges, last: above)."""
+    bins = {}
+    for k, (name, e) in enumerate(edges.items()):
+        build = values.get(name)
+        c = _clean(build(s) if build is not None else s[name])
+        bins[f"_b{k}"] = ibis.ifelse(
+            c.isnull(), ibis.literal(-2, type="int64"), bin_index(c, e, outer=True)
+        )
+    sb = s.mutate(**bins)
+    aggs: dict[str, ir.Value] = {}
+    for k, e in enumerate(edges.values()):
+        for j in range(len(e) + 1):
+            aggs[f"h{k}_{j}"] = (sb[f"_b{k}"] == j - 1).cast("int64").sum()
+    return sb, aggs
+
+
+def window_summary(
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    *,
+    ranges: Mapping[str, tuple[float, float]],
+    edges: Mapping[str, Sequence[float]],
+    values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
+) -> ir.Table:
+    """Everything row-level in ONE scan, one wide row per window and cohort value: the
+    columns of :func:`prediction_stats` and :func:`feature_stats`, and histogram counts
+    ``h{k}_{j}`` of the k-th entry of ``edges`` (bins as in :func:`histograms`, ``j`` =
+    bin + 1). Token-level text features need their own scan (:func:`histograms`)."""
+    s = _scoped(t, spec, window, cohort)
+    sb, hist = _histogram_aggs(s, edges, values or {})
+    aggs = {**_prediction_aggs(sb, spec), **_feature_aggs(sb, spec, ranges), **hist}
+    return sb.group_by(["window", "cohort_value"]).aggregate(**aggs)
 
 
 def _float_literal(value: float) -> ir.FloatingValue:
@@ -294,16 +355,30 @@ def category_counts(
     s = _scoped(t, spec, window, cohort)
     parts = []
     for col in columns:
-        value = s[col].cast("string")
         if isinstance(columns, Mapping):
-            value = ibis.ifelse(value.isin(list(columns[col]) or [""]), value, OTHER)
-        sub = s.filter(s[col].notnull()).mutate(value=value, column=ibis.literal(col))
+            sub = _with_known(s, col, columns[col])
+            sub = sub.mutate(value=ibis.ifelse(sub._known.isnull(), OTHER, sub._value))
+        else:
+            sub = s.filter(s[col].notnull()).mutate(value=s[col].cast("string"))
+        sub = sub.mutate(column=ibis.literal(col))
         parts.append(
             sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(n=sub.count())
         )
     if not parts:
         return None
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _with_known(s: ir.Table, col: str, categories: Sequence[str]) -> ir.Table:
+    """Non-null rows of ``col`` as ``_value`` (string), with ``_known`` 1 for values among
+    ``categories`` and null otherwise - by a hash join, not an IN list: engines test an
+    IN list of thousands of literals value by value (DuckDB: 20 s on 1M rows, vs 0.1 s).
+    """
+    known = ibis.memtable(pa.table({"_cat": pa.array(list(categories), pa.string())}))
+    known = known.mutate(_known=ibis.literal(1, type="int64"))
+    rows = s.filter(s[col].notnull()).mutate(_value=s[col].cast("string"))
+    joined = rows.left_join(known, rows._value == known._cat)
+    return joined.drop("_cat")
 
 
 def unseen_values(
@@ -319,10 +394,8 @@ def unseen_values(
     s = _scoped(t, spec, window, cohort)
     parts = []
     for col, cats in known.items():
-        value = s[col].cast("string")
-        sub = s.filter(value.notnull() & ~value.isin(list(cats) or [""])).mutate(
-            value=value, column=ibis.literal(col)
-        )
+        sub = _with_known(s, col, cats)
+        sub = sub.filter(sub._known.isnull()).mutate(value=sub._value, column=ibis.literal(col))
         counts = sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(
             n=sub.count()
         )
