@@ -955,6 +955,7 @@ class _Evaluator:
         how: str,
         details: dict[str, Any],
         status: Status | None = None,
+        method: str | None = None,
     ) -> CheckResult:
         if status is None:
             status = "alert" if abs(value) > bound else "ok"
@@ -962,7 +963,7 @@ class _Evaluator:
             **base,
             check=check,
             column=column,
-            method=CHECKS[check].method,
+            method=method or CHECKS[check].method,
             value=float(value),
             effect=float(effect),
             bound=float(bound),
@@ -1202,17 +1203,17 @@ class _Evaluator:
             status = "alert" if value > cal.bound and effect > floor else "ok"
         if details.get("kind") != "categorical":
             details = {**details, "current": list(cur)}
-        yield CheckResult(
-            **{**base, "n": n_cur},
-            check=check,
-            column=column,
-            method=method,
-            value=value,
-            effect=effect,
-            bound=bound,
-            bound_how=how,
+        yield self._result(
+            {**base, "n": n_cur},
+            check,
+            column,
+            value,
+            effect,
+            bound,
+            how,
+            details,
             status=status,
-            details=details,
+            method=method,
         )
 
     def _schema_results(
