@@ -582,3 +582,18 @@ def test_store_reopens_with_its_rows(tmp_path: Path, make_spec: Any, make_predic
         assert m.store.counts()["predictions"] == 7
         assert m.log_predictions(make_predictions(n=3, id_prefix="z")).rows == 3
         assert m.store.counts()["predictions"] == 10
+
+
+def test_store_caps_duckdb_memory_and_keeps_stdout_clean(tmp_path: Path, make_spec: Any) -> None:
+    from driftline.spec import load_spec
+    from driftline.store import Store
+
+    store = Store(tmp_path / "m.duckdb", load_spec(make_spec()), memory_limit="512MB")
+    limit, bar = store.con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('enable_progress_bar')"
+    ).fetchone()  # type: ignore[misc]
+    assert limit == "488.2 MiB"  # DuckDB reports 512MB in binary units
+    assert bar is False
+    store.close()
+    with pytest.raises(driftline.ConfigError, match=r"memory_limit 'lots'.*'2GB'"):
+        Store(tmp_path / "n.duckdb", load_spec(make_spec()), memory_limit="lots")

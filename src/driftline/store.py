@@ -19,6 +19,7 @@ Scores must be finite, in [0, 1], and sum to 1 within :data:`SCORE_SUM_TOLERANCE
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from driftline._io import describe_input, file_format, to_arrow
-from driftline.errors import IngestError, name_list
+from driftline.errors import ConfigError, IngestError, name_list
 from driftline.spec import Spec
 
 __all__ = ["SCORE_SUM_TOLERANCE", "IngestReport", "Store", "quote"]
@@ -112,7 +113,10 @@ def _now() -> datetime:
 class Store:
     """An open driftline DuckDB file for one spec."""
 
-    def __init__(self, path: str | Path, spec: Spec) -> None:
+    def __init__(self, path: str | Path, spec: Spec, *, memory_limit: str | None = None) -> None:
+        """Open (or create) the store. ``memory_limit`` caps DuckDB's memory (e.g.
+        ``"2GB"``; default: ``DRIFTLINE_MEMORY_LIMIT`` or 2GB); DuckDB spills to disk
+        beyond it rather than growing with the data."""
         self.path = str(path)
         self.spec = spec
         try:
@@ -123,6 +127,18 @@ class Store:
                 "serve`) may hold it; DuckDB allows one writing process per file."
             ) from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on stdout for long queries: it would corrupt
+        # `driftline check --json`.
+        self.con.execute("SET enable_progress_bar = false")
+        limit = memory_limit or os.environ.get("DRIFTLINE_MEMORY_LIMIT") or "2GB"
+        try:
+            self.con.execute(f"SET memory_limit = '{_sql_string(limit)}'")
+        except duckdb.Error as exc:
+            self.con.close()
+            raise ConfigError(
+                f"memory_limit {limit!r} is not a size DuckDB understands; use e.g. '2GB' "
+                f"or '512MB' ({exc})."
+            ) from exc
         self._ensure_meta_tables()
 
     def close(self) -> None:
@@ -723,6 +739,11 @@ class Store:
 
 
 _CALIBRATION_FIELDS = ("bound", "n", "n_reference", "reps", "quantile", "mean", "std", "how")
+
+
+def _sql_string(value: str) -> str:
+    """Escape a value for a single-quoted SQL literal (settings take no parameters)."""
+    return value.replace("'", "''")
 
 
 def _json_key(name: str) -> str:

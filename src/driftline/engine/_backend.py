@@ -26,14 +26,27 @@ class Engine:
         return table
 
     def run(self, expr: ibis.Table, schema: pa.Schema | None = None) -> pa.Table:
-        """Execute and, given ``schema``, cast to it so every engine returns the same types."""
+        """Execute and, given ``schema``, cast to it so every engine returns the same types;
+        without one, normalise what engines spell differently (see :func:`_normal`)."""
         table = self._fetch(expr)
         if schema is None:
-            # Spark marks group keys and count() NOT NULL, DuckDB does not: drop the flag
-            # so results without a fixed schema still compare equal across engines
-            nullable = pa.schema([f.with_nullable(True) for f in table.schema])
-            return table.cast(nullable)
+            normal = pa.schema([pa.field(f.name, _normal(f.type)) for f in table.schema])
+            return table.cast(normal)
         return table.select(schema.names).cast(schema)
+
+
+def _normal(t: pa.DataType) -> pa.DataType:
+    """One spelling of a result type, whatever the engine: every field nullable (Spark
+    marks group keys, count() and list elements NOT NULL, DuckDB does not), timestamps
+    naive UTC (Spark's carry tz=UTC), list items named ``item`` (DuckDB also uses ``l``).
+    """
+    if pa.types.is_timestamp(t):
+        return pa.timestamp(t.unit)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pa.list_(_normal(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _normal(f.type)) for f in t])
+    return t
 
 
 class DuckDBEngine(Engine):

@@ -248,11 +248,18 @@ def window_summary(
     """Everything row-level in ONE scan, one wide row per window and cohort value: the
     columns of :func:`prediction_stats` and :func:`feature_stats`, and histogram counts
     ``h{k}_{j}`` of the k-th entry of ``edges`` (bins as in :func:`histograms`, ``j`` =
-    bin + 1). Token-level text features need their own scan (:func:`histograms`)."""
+    bin + 1). Token-level text features need their own scan (:func:`histograms`).
+
+    Rows come ordered by window and cohort value: engines return groups in no fixed order
+    (DuckDB's differs run to run), and merges of the groups must not depend on it."""
     s = _scoped(t, spec, window, cohort)
     sb, hist = _histogram_aggs(s, edges, values or {})
     aggs = {**_prediction_aggs(sb, spec), **_feature_aggs(sb, spec, ranges), **hist}
-    return sb.group_by(["window", "cohort_value"]).aggregate(**aggs)
+    return (
+        sb.group_by(["window", "cohort_value"])
+        .aggregate(**aggs)
+        .order_by(["window", "cohort_value"])
+    )
 
 
 def _float_literal(value: float) -> ir.FloatingValue:
@@ -390,7 +397,9 @@ def unseen_values(
     top: int = 5,
 ) -> ir.Table | None:
     """The ``top`` most frequent values outside each column's known categories, per
-    window and cohort value: ``(window, cohort_value, column, value, n)``."""
+    window and cohort value: ``(window, cohort_value, column, value, n)``, ties broken
+    by value. Rows come in rank order within each group (not in the engine's order, which
+    differs by engine and by run), so a list built from them reads the same everywhere."""
     s = _scoped(t, spec, window, cohort)
     parts = []
     for col, cats in known.items():
@@ -405,7 +414,8 @@ def unseen_values(
         parts.append(counts.mutate(_rank=rank).filter(lambda r: r._rank < top).drop("_rank"))
     if not parts:
         return None
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+    out = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return out.order_by(["window", "cohort_value", "column", ibis.desc("n"), "value"])
 
 
 def batch_rows(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
