@@ -529,8 +529,12 @@ def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float
             "n": n,
             "conf_mean": conf.mean if conf.n else None,
             "conf_var": conf.var,
-            "conf_min": min(p["conf_min"] for p in parts),
-            "conf_max": max(p["conf_max"] for p in parts),
+            "conf_min": min(
+                (p["conf_min"] for p in parts if p["conf_min"] is not None), default=None
+            ),
+            "conf_max": max(
+                (p["conf_max"] for p in parts if p["conf_max"] is not None), default=None
+            ),
             "conf_q": quantiles.get(w),
             "ts_min": min(p["ts_min"] for p in parts),
             "ts_max": max(p["ts_max"] for p in parts),
@@ -561,7 +565,7 @@ def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float
                 for col, values in source.get(k, {}).items():
                     _add_counts(target.setdefault(col, {}), values)
         for col, values in unseen[key].items():
-            unseen[key][col] = dict(sorted(values.items(), key=lambda kv: -kv[1])[:5])
+            unseen[key][col] = dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
     return _Scope(None, stats, classes, stats, batches, hist, cats, unseen)
 
 
@@ -632,6 +636,11 @@ def run_checks(
     stats: list[WindowStats] = []
     results: list[CheckResult] = []
     keys = _window_keys(window, scopes[0], lo, hi)
+    # a window's bounds come from the overall scope: a row-count window may hold no row
+    # of some cohort value, and its bounds are the same for every cohort value anyway
+    evaluator.spans = {
+        w: _window_bounds(window, w, scopes[0].stats.get((w, OVERALL))) for w in keys
+    }
     for scope in scopes:
         values = sorted({cv for (_, cv) in scope.stats})
         for cv in values:
@@ -791,6 +800,7 @@ class _Evaluator:
         self.window = window
         self.batches = batches
         self.bounds = _Bounds(spec, calibrations)
+        self.spans: dict[int, tuple[str, str]] = {}
         self.kinds = spec.feature_kinds
 
     def evaluate(
@@ -798,7 +808,7 @@ class _Evaluator:
     ) -> tuple[WindowStats, list[CheckResult]]:
         stat = scope.stats.get((w, cv))
         n = int(stat["n"]) if stat else 0
-        start, end = _window_bounds(self.window, w, stat)
+        start, end = self.spans[w]
         cohort = scope.cohort
         cvalue = None if cohort is None else cv
         moments = Moments.from_var(n, stat["conf_mean"], stat["conf_var"]) if stat else Moments()

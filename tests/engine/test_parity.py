@@ -14,39 +14,60 @@ feature (nulls, empty texts, non-ASCII, every ASCII whitespace), scores for 3 cl
 null predictions, NaN and null confidences, ``_batch`` numbers, timestamp ties across
 every 500-row window boundary, a row 0.6 s before the empty day, values lying exactly on
 bin edges and range bounds (17 significant digits), and a last day (and last 500-row
-window) whose rows are all in one cohort.
+window) whose rows are all in one cohort. x1 and x2 are binned a second time on edges
+running from range bound to range bound, so values also lie exactly on the outer edges.
+
+Summaries covered: the per-purpose ones (prediction and feature stats, class counts,
+histograms, category counts, batch rows), the one-scan ``window_summary`` the checks use
+(numeric and character-level text histograms held wide), ``confidence_quantiles``, the
+mapping form of ``category_counts`` (unknown values pooled as OTHER, by a join with an
+in-memory table; one column with no known value) and ``unseen_values`` (top 5, ties broken
+by value: ids and texts are nearly all ties). Then ``run_checks`` end to end, on a copy of
+the data shaped as the store writes it, with the DuckDB-fitted profile on both engines.
 
 Tolerances, for every cohort scope (overall and ``region``) and both window kinds
 (``1d`` and ``500 rows``):
 
 - counts (``n``, class, missing, out-of-range, unseen, histogram, category and batch
   counts): exact; the set of ``(window, cohort_value, ...)`` groups: exact; result
-  schemas: identical.
+  schemas: identical (also of summaries run without a fixed schema: ``Engine.run``
+  normalises nullability, time zones and list item names).
 - moments (mean, sample variance), min and max, text features: relative 1e-9 (absolute
   1e-9 near zero).
 - ``ts_min`` / ``ts_max``: exact, to the microsecond.
-- approximate quantiles (``conf_q``): a *rank* tolerance of 0.02. Each engine's
-  q-quantile of a group lies between the exact numpy quantiles of that group's values at
-  q - 0.02 and q + 0.02, the band rounded outward to whole observations (numpy
-  ``method="lower"`` / ``"higher"``): an approximate quantile is an observation, and in a
-  group of 25 values one rank is 0.04, so linear interpolation at the band's ends would
-  reject Spark's exact answers. The engines are not compared with each other on
-  ``conf_q`` (DuckDB uses a t-digest, Spark Greenwald-Khanna; they need not agree).
+- ``window_summary``: as the oracles above, and equal on each engine to that engine's
+  ``prediction_stats``, ``feature_stats`` and long histograms reshaped wide.
+- row order: ``window_summary`` rows sorted by group, ``unseen_values`` rows in rank
+  order; both exact (checks build ranked lists from them).
+- approximate quantiles (``conf_q``, also of ``confidence_quantiles``): a *rank*
+  tolerance of 0.02. Each engine's q-quantile of a group lies between the exact numpy
+  quantiles of that group's values at q - 0.02 and q + 0.02, the band rounded outward to
+  whole observations (numpy ``method="lower"`` / ``"higher"``): an approximate quantile
+  is an observation, and in a group of 25 values one rank is 0.04, so linear
+  interpolation at the band's ends would reject Spark's exact answers. The engines are
+  not compared with each other on ``conf_q`` (DuckDB uses a t-digest, Spark
+  Greenwald-Khanna; they need not agree).
 - the fitted :class:`~driftline.profile.Profile`: ``to_dict()`` equal across engines
   section by section, counts exact and floats to 1e-9 (``fitted_at`` excepted). Its
   quantiles are exact on both (``quantile_cont`` / ``percentile``); one known gap,
   handled in ``driftline.profile._edges`` (inner edges rounded to 12 significant digits).
+- the :class:`~driftline.checks.CheckReport` of ``run_checks`` (``1d`` and ``500 rows``):
+  results in the same order with the same keys, status, ``n``, method and bound text;
+  value, effect, bound and the floats in details to 1e-9; alerts, drift summary and window
+  stats likewise (``conf_p10``/``p50``/``p90`` excepted: approximate).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -58,11 +79,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from driftline.checks import CHECKS, CheckReport, CheckResult, run_checks
 from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
     HISTOGRAM_SCHEMA,
+    OTHER,
     PREDICTION_STATS_SCHEMA,
     QUANTILES,
     TEXT_FEATURES,
@@ -70,16 +93,21 @@ from driftline.engine.summaries import (
     batch_rows,
     category_counts,
     class_counts,
+    confidence_quantiles,
     feature_stats,
     histograms,
+    numeric_column,
     prediction_stats,
     text_feature,
     text_feature_builders,
     token_shares,
+    unseen_values,
     vocabulary,
+    window_summary,
 )
 from driftline.profile import Profile
 from driftline.spec import Spec, Window, parse_window
+from driftline.store import Store
 
 REL = 1e-9  # moments, min, max: relative tolerance (and absolute, near zero)
 RANK = 0.02  # approximate quantiles: rank tolerance against the exact numpy quantiles
@@ -124,6 +152,8 @@ SCOPES = [(w, c) for w in WINDOWS for c in COHORTS]
 SCOPE_IDS = [f"{w.replace(' ', '')}-{c or 'overall'}" for w, c in SCOPES]
 
 ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+RANGE_SUFFIX = ":range"  # a numeric column binned on range-bound edges (``Data.range_edges``)
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -256,8 +286,10 @@ class Data:
 
     current: pa.Table
     reference: pa.Table
+    stored: pa.Table  # ``current`` as the store writes it, for ``run_checks``
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     edges: dict[str, list[float]] = field(default_factory=dict)
+    range_edges: dict[str, list[float]] = field(default_factory=dict)
     categories: dict[str, list[str]] = field(default_factory=dict)
     vocabulary: list[str] = field(default_factory=list)
     text_edges: dict[str, list[float]] = field(default_factory=dict)
@@ -289,6 +321,16 @@ def _make_data() -> Data:
         edges[col] = _quantile_edges(v)
     for col in ("x1", "x2"):  # current values exactly on every bound and inner edge
         current = _put_values(current, col, [*ranges[col], *edges[col][1:-1]])
+    # x1 and x2 again on edges from range bound to range bound: values lie exactly on the
+    # outer edges (bins 0 and last, not -1 and len(edges) - 1) and beyond them
+    range_edges = {
+        f"{col}{RANGE_SUFFIX}": [
+            ranges[col][0],
+            *[e for e in edges[col] if ranges[col][0] < e < ranges[col][1]],
+            ranges[col][1],
+        ]
+        for col in ("x1", "x2")
+    }
     texts = reference["comment"].to_pylist()
     vocab = sorted(w for w, _ in _tokens_counted(texts)[:6])
     features = [_text_features(x, vocab) for x in texts]
@@ -298,7 +340,79 @@ def _make_data() -> Data:
         )
         for name in TEXT_FEATURES
     }
-    return Data(current, reference, ranges, edges, {"color": list(CATEGORIES)}, vocab, text_edges)
+    return Data(
+        current,
+        reference,
+        _stored(current),
+        ranges,
+        edges,
+        range_edges,
+        {"color": list(CATEGORIES)},
+        vocab,
+        text_edges,
+    )
+
+
+#: Types of the columns the store writes (``Store._prediction_columns``), as Arrow.
+STORE_TYPES = {
+    "VARCHAR": pa.string(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "BIGINT": pa.int64(),
+    "JSON": pa.string(),
+}
+STORED_SCHEMA = pa.schema(
+    [
+        *[
+            pa.field(f.name, pa.float64()) if f.name == "x3" else f  # numeric: DOUBLE
+            for f in ARROW_SCHEMA
+            if f.name not in ("confidence", "_batch")
+        ],
+        pa.field("confidence", pa.float64()),
+        pa.field("ingested_at", pa.timestamp("us")),
+        pa.field("_batch", pa.int64()),
+        pa.field("_raw", pa.string()),
+    ]
+)
+#: Batch metadata as ``Store.batches()`` returns it: batch 1 lacked x2, batch 2 carried an
+#: unknown column, batch 3 sent x1 as text (the store kept the raw values in ``_raw``).
+BATCH_COLUMNS = {
+    0: SOURCE_TYPES,
+    1: {c: t for c, t in SOURCE_TYPES.items() if c != "x2"},
+    2: {**SOURCE_TYPES, "note": "VARCHAR"},
+    3: {**SOURCE_TYPES, "x1": "VARCHAR"},
+    4: SOURCE_TYPES,
+}
+BATCHES = [
+    {
+        "batch_id": f"b{seq}",
+        "seq": seq,
+        "kind": "predictions",
+        "source_columns": json.dumps({"id": "VARCHAR", "ts": "TIMESTAMP", **cols}),
+        "missing_features": json.dumps(sorted(set(SOURCE_TYPES) - set(cols))),
+        "extra_columns": json.dumps(sorted(set(cols) - set(SOURCE_TYPES))),
+        "retyped": json.dumps({c: t for c, t in cols.items() if SOURCE_TYPES.get(c, t) != t}),
+    }
+    for seq, cols in BATCH_COLUMNS.items()
+]
+
+
+def _stored(current: pa.Table) -> pa.Table:
+    """The predictions as the store holds them: its column order and types, the time of
+    ingestion per batch and the raw values of batch 3's retyped x1 as JSON."""
+    batch = current["_batch"].to_numpy()
+    ingested = np.datetime64(START, "us") + (batch * 3 + 3).astype("timedelta64[D]")
+    raw = [
+        json.dumps({"x1": str(x)}) if b == 3 else None
+        for b, x in zip(batch, current["x1"].to_pylist(), strict=True)
+    ]
+    columns = {
+        **{name: current[name] for name in current.column_names},
+        "x3": pc.cast(current["x3"], pa.float64()),
+        "ingested_at": pa.array(ingested, pa.timestamp("us")),
+        "_raw": pa.array(raw, pa.string()),
+    }
+    return pa.table({f.name: columns[f.name] for f in STORED_SCHEMA}, schema=STORED_SCHEMA)
 
 
 def _quantile_edges(v: npt.NDArray[np.float64], bins: int = 20) -> list[float]:
@@ -376,12 +490,14 @@ def duckdb_engine(data: Data) -> DuckDBEngine:
     con = ibis.duckdb.connect()
     con.create_table("predictions", data.current)
     con.create_table("reference", data.reference)
+    con.create_table("stored", data.stored)
     return DuckDBEngine(con)
 
 
 @pytest.fixture(scope="module")
 def spark_engine(spark: Any, data: Data) -> SparkEngine:
-    for name, table in (("predictions", data.current), ("reference", data.reference)):
+    tables = {"predictions": data.current, "reference": data.reference, "stored": data.stored}
+    for name, table in tables.items():
         # from Arrow, not pandas: pandas holds a float null as NaN, and Spark keeps it NaN
         spark.createDataFrame(table).createOrReplaceTempView(name)
     return SparkEngine(spark)
@@ -497,32 +613,86 @@ def _bins(
     return idx
 
 
-def _oracle_histograms(df: pd.DataFrame, data: Data) -> list[Row]:
+def _numeric_edges(data: Data) -> dict[str, list[float]]:
+    """Edges of the numeric sources: each column on its quantile edges, and x1 and x2
+    once more on edges from range bound to range bound."""
+    return {**data.edges, **data.range_edges}
+
+
+def _range_builders(data: Data) -> dict[str, Callable[[ir.Table], ir.NumericValue]]:
+    return {name: numeric_column(name.removesuffix(RANGE_SUFFIX)) for name in data.range_edges}
+
+
+def _wide_edges(data: Data) -> dict[str, list[float]]:
+    """Edges of :func:`window_summary`: every numeric source and the character-level text
+    features (token-level ones need a scan of their own)."""
+    chars = {k: e for k, e in data.text_edges.items() if not k.endswith(TOKEN_FEATURES)}
+    return {**_numeric_edges(data), **chars}
+
+
+def _source_values(
+    df: pd.DataFrame, data: Data, names: Iterable[str]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per row of ``df``, the value of each named source; NaN where it is missing."""
+    names = list(names)
+    out = {}
+    if any(name.startswith("comment:") for name in names):
+        texts = [x if isinstance(x, str) else None for x in df["comment"]]
+        feats = pd.DataFrame([_text_features(x, data.vocabulary) for x in texts], dtype=float)
+    for name in names:
+        col, _, feature = name.partition(":")
+        v = feats[feature] if col == "comment" else df[col]
+        out[name] = v.to_numpy(dtype=np.float64)
+    return out
+
+
+def _oracle_long_histograms(
+    df: pd.DataFrame, data: Data, edges: Mapping[str, Sequence[float]]
+) -> list[Row]:
+    values = _source_values(df, data, edges)
     out = []
-    for col, edges in data.edges.items():
-        sub = df[df[col].notna()]
-        sub = sub.assign(column=col, bin=_bins(sub[col].to_numpy(), edges, outer=True))
+    for name, e in edges.items():
+        v = values[name]
+        keep = ~np.isnan(v)
+        sub = df[keep].assign(column=name, bin=_bins(v[keep], e, outer=True))
         out += [
             {**key, "n": len(g)}
             for key, g in _groups(sub, ["window", "cohort_value", "column", "bin"])
         ]
     return out
+
+
+def _oracle_histograms(df: pd.DataFrame, data: Data) -> list[Row]:
+    return _oracle_long_histograms(df, data, _numeric_edges(data))
 
 
 def _oracle_text_histograms(df: pd.DataFrame, data: Data) -> list[Row]:
-    texts = [x if isinstance(x, str) else None for x in df["comment"]]
-    feats = pd.DataFrame([_text_features(x, data.vocabulary) for x in texts], dtype=float)
+    return _oracle_long_histograms(df, data, data.text_edges)
+
+
+def _oracle_window_summary(df: pd.DataFrame, data: Data) -> list[Row]:
+    """One row per group: the prediction and feature stats oracles' columns, and the
+    counts ``h{k}_{j}`` of source k in bin ``j - 1``."""
+    edges = _wide_edges(data)
+    values = _source_values(df, data, edges)
     out = []
-    for name in TEXT_FEATURES:
-        col = f"comment:{name}"
-        v = feats[name].to_numpy()
-        keep = ~np.isnan(v)
-        sub = df[keep].assign(column=col, bin=_bins(v[keep], data.text_edges[col], outer=True))
-        out += [
-            {**key, "n": len(g)}
-            for key, g in _groups(sub, ["window", "cohort_value", "column", "bin"])
-        ]
+    for _, g in _groups(df, ["window", "cohort_value"]):
+        ((pred,), (feats,)) = _oracle_prediction_stats(g, data), _oracle_feature_stats(g, data)
+        row = {**pred, **feats}
+        for k, (name, e) in enumerate(edges.items()):
+            v = values[name][g.index.to_numpy()]
+            v = v[~np.isnan(v)]
+            counts = np.bincount(_bins(v, e, outer=True) + 1, minlength=len(e) + 1)
+            row.update({f"h{k}_{j}": int(c) for j, c in enumerate(counts)})
+        out.append(row)
     return out
+
+
+def _oracle_confidence_quantiles(df: pd.DataFrame, data: Data) -> list[Row]:
+    return [
+        {**key, "conf_q": np.sort(g["confidence"].dropna().to_numpy(dtype=np.float64))}
+        for key, g in _groups(df, ["window", "cohort_value"])
+    ]
 
 
 CATEGORY_COLUMNS = ("color", "pred")
@@ -536,6 +706,51 @@ def _oracle_category_counts(df: pd.DataFrame, data: Data) -> list[Row]:
             {**k, "n": len(g)}
             for k, g in _groups(sub, ["window", "cohort_value", "column", "value"])
         ]
+    return out
+
+
+#: Known categories of the mapping form of ``category_counts``: other values are pooled
+#: as OTHER; ``label`` has none known (a reference whose column was all null).
+KNOWN_CATEGORIES: dict[str, list[str]] = {
+    "color": list(CATEGORIES),
+    "pred": ["cat", "dog"],
+    "label": [],
+}
+#: Known values for ``unseen_values``: ``id`` (all unique) and ``comment`` (mostly unique,
+#: non-ASCII) make the top-k a matter of ties, broken by value.
+UNSEEN_KNOWN: dict[str, list[str]] = {
+    "color": list(CATEGORIES),
+    "pred": ["cat"],
+    "id": [],
+    "comment": [""],
+}
+TOP = 5
+
+
+def _oracle_known_counts(df: pd.DataFrame, data: Data) -> list[Row]:
+    out = []
+    for col, known in KNOWN_CATEGORIES.items():
+        sub = df[df[col].notna()]
+        value = sub[col].astype(str)
+        sub = sub.assign(column=col, value=value.where(value.isin(known), OTHER))
+        out += [
+            {**k, "n": len(g)}
+            for k, g in _groups(sub, ["window", "cohort_value", "column", "value"])
+        ]
+    return out
+
+
+def _oracle_unseen_values(df: pd.DataFrame, data: Data) -> list[Row]:
+    """The TOP most frequent values outside the known ones, ties broken by value (code
+    point order, which is UTF-8 byte order: how both engines compare strings)."""
+    out = []
+    for col, known in UNSEEN_KNOWN.items():
+        sub = df[df[col].notna()]
+        sub = sub[~sub[col].astype(str).isin(known)]
+        for key, g in _groups(sub, ["window", "cohort_value"]):
+            counts = Counter(g[col].astype(str))
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            out += [{**key, "column": col, "value": v, "n": n} for v, n in top]
     return out
 
 
@@ -555,10 +770,28 @@ class Summary:
     keys: tuple[str, ...]
     oracle: Callable[[pd.DataFrame, Data], list[Row]]
     close: Callable[[str], bool] = lambda name: False  # float fields compared to REL
+    cohorts: tuple[str | None, ...] = COHORTS  # the groupings it is built for
 
 
 def _histograms(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
-    expr = histograms(t, SPEC, w, c, d.edges)
+    expr = histograms(t, SPEC, w, c, _numeric_edges(d), values=_range_builders(d))
+    assert expr is not None
+    return expr
+
+
+def _window_summary(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
+    values = {**_range_builders(d), **text_feature_builders(["comment"])}
+    return window_summary(t, SPEC, w, c, ranges=d.ranges, edges=_wide_edges(d), values=values)
+
+
+def _known_counts(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
+    expr = category_counts(t, SPEC, w, c, KNOWN_CATEGORIES)
+    assert expr is not None
+    return expr
+
+
+def _unseen_values(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
+    expr = unseen_values(t, SPEC, w, c, UNSEEN_KNOWN, top=TOP)
     assert expr is not None
     return expr
 
@@ -622,7 +855,40 @@ SUMMARIES: dict[str, Summary] = {
         ("window", "cohort_value", "_batch"),
         _oracle_batch_rows,
     ),
+    "window_summary": Summary(
+        _window_summary,
+        None,
+        ("window", "cohort_value"),
+        _oracle_window_summary,
+        lambda name: name.startswith(("conf_", "mean", "var")) and name != "conf_q",
+    ),
+    "confidence_quantiles": Summary(
+        lambda t, w, c, d: confidence_quantiles(t, SPEC, w),
+        None,
+        ("window", "cohort_value"),
+        _oracle_confidence_quantiles,
+        cohorts=(None,),  # overall only: quantiles do not merge
+    ),
+    "known_category_counts": Summary(
+        _known_counts,
+        CATEGORY_SCHEMA,
+        ("window", "cohort_value", "column", "value"),
+        _oracle_known_counts,
+    ),
+    "unseen_values": Summary(
+        _unseen_values,
+        CATEGORY_SCHEMA,
+        ("window", "cohort_value", "column", "value"),
+        _oracle_unseen_values,
+    ),
 }
+#: Every (summary, window, cohort) the parity tests run.
+CASES = [
+    pytest.param(name, (w, c), id=f"{name}-{w.replace(' ', '')}-{c or 'overall'}")
+    for name, summary in SUMMARIES.items()
+    for w in WINDOWS
+    for c in summary.cohorts
+]
 
 
 class Results:
@@ -742,6 +1008,12 @@ def test_data_covers_the_edge_cases(data: Data) -> None:
     assert len(t) % ROW_WINDOW == 0
     assert len(t) - len(last_day) <= len(t) - ROW_WINDOW
     assert len(set(t["id"].to_pylist())) == len(t)
+    for name, edges in data.range_edges.items():  # on both outer edges, and beyond them
+        v = _clean(t[name.removesuffix(RANGE_SUFFIX)])
+        on_edges = [(v == edges[0]).any(), (v == edges[-1]).any()]
+        beyond = [(v < edges[0]).any(), (v > edges[-1]).any()]
+        assert on_edges == beyond == [True, True], name
+    assert data.stored.num_rows == len(t)
 
 
 # -- parity: one body, every engine, every summary and scope ---------------------------------
@@ -776,8 +1048,7 @@ def test_missing_counts_include_nan_and_null(
     assert pc.sum(stats["n"]).as_py() == len(data.current)
 
 
-@pytest.mark.parametrize("scope", SCOPES, ids=SCOPE_IDS)
-@pytest.mark.parametrize("summary", list(SUMMARIES))
+@pytest.mark.parametrize(("summary", "scope"), CASES)
 def test_summary_matches_pandas(
     engine: Engine, results: Results, data: Data, summary: str, scope: tuple[str, str | None]
 ) -> None:
@@ -791,8 +1062,7 @@ def test_summary_matches_pandas(
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("scope", SCOPES, ids=SCOPE_IDS)
-@pytest.mark.parametrize("summary", list(SUMMARIES))
+@pytest.mark.parametrize(("summary", "scope"), CASES)
 def test_spark_equals_duckdb(
     duckdb_engine: DuckDBEngine,
     spark_engine: SparkEngine,
@@ -812,6 +1082,63 @@ def test_spark_equals_duckdb(
         SUMMARIES[summary],
         f"spark vs duckdb {summary} {scope}",
         skip=frozenset({"conf_q"}),
+    )
+
+
+#: Summaries whose row order is part of their contract, and that order: checks build
+#: ranked lists and merges from their rows, and an engine's own group order differs by
+#: engine and, on DuckDB, from run to run.
+ORDERED: dict[str, Callable[[Row], tuple[Any, ...]]] = {
+    "window_summary": lambda r: (r["window"], r["cohort_value"]),
+    "unseen_values": lambda r: (r["window"], r["cohort_value"], r["column"], -r["n"], r["value"]),
+}
+
+
+@pytest.mark.parametrize(("summary", "scope"), [c for c in CASES if c.values[0] in ORDERED])
+def test_summary_rows_come_in_order(
+    engine: Engine, results: Results, summary: str, scope: tuple[str, str | None]
+) -> None:
+    """Rows come sorted by the summary's order on every engine (strings in code point
+    order, which is the UTF-8 byte order both engines sort by)."""
+    window, cohort = scope
+    keys = [ORDERED[summary](r) for r in results(engine, summary, window, cohort).to_pylist()]
+    assert keys == sorted(keys), f"{engine.name} {summary} {scope}: rows out of order"
+
+
+@pytest.mark.parametrize("scope", SCOPES, ids=SCOPE_IDS)
+def test_window_summary_equals_its_parts(
+    engine: Engine, results: Results, data: Data, scope: tuple[str, str | None]
+) -> None:
+    """The one-scan window summary holds the numbers of the summaries it replaces, on the
+    same engine: ``prediction_stats`` and ``feature_stats`` column by column (``conf_q``
+    excepted: approximate) and the long histograms, numeric and character-level text,
+    reshaped wide (``h{k}_{j}`` = source k, bin j - 1)."""
+    window, cohort = scope
+    what = f"{engine.name} window_summary vs its parts {scope}"
+    keys = ("window", "cohort_value")
+    pred = _by_key(results(engine, "prediction_stats", window, cohort).to_pylist(), keys, what)
+    feats = _by_key(results(engine, "feature_stats", window, cohort).to_pylist(), keys, what)
+    assert set(pred) == set(feats), what
+    edges = _wide_edges(data)
+    want = {
+        key: {**pred[key], **feats[key]}
+        | {f"h{k}_{j}": 0 for k, e in enumerate(edges.values()) for j in range(len(e) + 1)}
+        for key in pred
+    }
+    index = {name: k for k, name in enumerate(edges)}
+    long = [
+        *results(engine, "histograms", window, cohort).to_pylist(),
+        *results(engine, "text_histograms", window, cohort).to_pylist(),
+    ]
+    assert {r["column"] for r in long} >= set(edges), what
+    for r in long:
+        if r["column"] in index:  # not the token-level text features
+            want[(r["window"], r["cohort_value"])][f"h{index[r['column']]}_{r['bin'] + 1}"] += r[
+                "n"
+            ]
+    wide = results(engine, "window_summary", window, cohort).to_pylist()
+    _assert_same(
+        wide, list(want.values()), SUMMARIES["window_summary"], what, skip=frozenset({"conf_q"})
     )
 
 
@@ -839,17 +1166,21 @@ def _assert_tree_close(got: Any, want: Any, path: str = "profile") -> None:
 
 
 @pytest.fixture(scope="module")
-def profiles() -> dict[str, dict[str, Any]]:
+def profiles() -> dict[str, Profile]:
+    """Profiles fitted on the reference, one per engine, fitted once per module."""
     return {}
 
 
-def _profile(engine: Engine, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _fitted(engine: Engine, cache: dict[str, Profile]) -> Profile:
     if engine.name not in cache:
-        prof = Profile(SPEC).fit(engine, engine.table("reference"), SOURCE_TYPES)
-        d = prof.to_dict()
-        d.pop("fitted_at")
-        cache[engine.name] = d
+        cache[engine.name] = Profile(SPEC).fit(engine, engine.table("reference"), SOURCE_TYPES)
     return cache[engine.name]
+
+
+def _profile(engine: Engine, cache: dict[str, Profile]) -> dict[str, Any]:
+    d = _fitted(engine, cache).to_dict()
+    d.pop("fitted_at")
+    return d
 
 
 def _assert_source_matches(
@@ -874,9 +1205,7 @@ def _assert_source_matches(
     assert got["bin_counts"][name] == np.bincount(idx, minlength=len(e) - 1).tolist(), name
 
 
-def test_profile_matches_numpy(
-    engine: Engine, data: Data, profiles: dict[str, dict[str, Any]]
-) -> None:
+def test_profile_matches_numpy(engine: Engine, data: Data, profiles: dict[str, Profile]) -> None:
     """The fitted profile on each engine equals numpy/Python on the raw reference
     (quantiles exact, linear interpolation as ``np.quantile``)."""
     got = _profile(engine, profiles)
@@ -951,7 +1280,7 @@ PROFILE_SECTIONS = [
 def test_profile_spark_equals_duckdb(
     duckdb_engine: DuckDBEngine,
     spark_engine: SparkEngine,
-    profiles: dict[str, dict[str, Any]],
+    profiles: dict[str, Profile],
     section: str,
 ) -> None:
     """``Profile.fit`` gives the same ``to_dict()`` on both engines, section by section:
@@ -961,3 +1290,143 @@ def test_profile_spark_equals_duckdb(
     names = [p if isinstance(p, str) else p.values[0] for p in PROFILE_SECTIONS]
     assert sorted(duck) == sorted(spark) == sorted(names)
     _assert_tree_close(spark[section], duck[section], f"profile.{section}")
+
+
+# -- end to end: run_checks -----------------------------------------------------------------
+#: ``run_checks`` windows, each with the end of the span checked (None: all of it; the
+#: last row window holds one cohort value only, see
+#: :func:`test_row_window_without_a_cohort_value`).
+CHECK_RUNS: dict[str, datetime | None] = {
+    "1d": None,
+    f"{ROW_WINDOW} rows": None,
+}
+#: Approximate, so not compared across engines (see the module docstring).
+APPROXIMATE_STATS = frozenset({"conf_p10", "conf_p50", "conf_p90"})
+
+
+def _check_spec(window: str) -> Spec:
+    return Spec.model_validate({**SPEC.model_dump(), "window": window})
+
+
+@pytest.fixture(scope="module")
+def reference_profile(duckdb_engine: DuckDBEngine, profiles: dict[str, Profile]) -> Profile:
+    """The DuckDB-fitted profile: the checks run with it on every engine, so only the
+    engine differs (the profiles themselves agree, see test_profile_spark_equals_duckdb)."""
+    return _fitted(duckdb_engine, profiles)
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[tuple[str, str], CheckReport]:
+    return {}
+
+
+def _report(
+    engine: Engine, window: str, profile: Profile, cache: dict[tuple[str, str], CheckReport]
+) -> CheckReport:
+    if (engine.name, window) not in cache:
+        cache[(engine.name, window)] = run_checks(
+            engine,
+            engine.table("stored"),
+            _check_spec(window),
+            profile,
+            batches=BATCHES,
+            until=CHECK_RUNS[window],
+        )
+    return cache[(engine.name, window)]
+
+
+def test_stored_table_has_the_store_columns(data: Data, tmp_path: Path) -> None:
+    """The table the checks run on is shaped as the store writes predictions."""
+    store = Store(tmp_path / "store.duckdb", SPEC)
+    try:
+        want = [(c, STORE_TYPES[t]) for c, t in store._prediction_columns()]
+    finally:
+        store.close()
+    assert [(f.name, f.type) for f in data.stored.schema] == want
+
+
+@pytest.mark.parametrize("window", list(CHECK_RUNS))
+def test_run_checks_decides_every_check(
+    engine: Engine,
+    reference_profile: Profile,
+    reports: dict[tuple[str, str], CheckReport],
+    data: Data,
+    window: str,
+) -> None:
+    """On each engine, ``run_checks`` over the stored predictions decides every check of
+    :data:`CHECKS`, counts each row once per grouping, and alerts on the drift the data
+    holds (unseen colors from day 6, x1 creeping up, a retyped and a missing column)."""
+    report = _report(engine, window, reference_profile, reports)
+    assert {r.check for r in report.results} == set(CHECKS)
+    statuses = {r.status for r in report.results}
+    assert {"ok", "alert", "warn"} <= statuses
+    if window == "1d":  # the empty day
+        assert "no_data" in statuses
+    until = CHECK_RUNS[window]
+    ts = data.stored["ts"]
+    rows = len(ts) if until is None else pc.sum(pc.less(ts, pa.scalar(until))).as_py()
+    for cohort in (None, "region"):
+        assert sum(st.n for st in report.stats if st.cohort == cohort) == rows, cohort
+    alerted = {(r.check, r.column) for r in report.results if r.status == "alert"}
+    assert {("unseen_category", "color"), ("type_change", "x1"), ("missing_column", "x2")} <= (
+        alerted
+    )
+    assert [(a.window, a.cohort_value, a.check, a.column) for a in report.alerts] == [
+        (r.window, r.cohort_value, r.check, r.column) for r in report.results if r.status == "alert"
+    ]
+
+
+def _result_key(r: CheckResult) -> tuple[Any, ...]:
+    return (r.window, r.cohort, r.cohort_value, r.check, r.column)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("window", list(CHECK_RUNS))
+def test_run_checks_spark_equals_duckdb(
+    duckdb_engine: DuckDBEngine,
+    spark_engine: SparkEngine,
+    reference_profile: Profile,
+    reports: dict[tuple[str, str], CheckReport],
+    window: str,
+) -> None:
+    """The same predictions, profile and batches give the same ``CheckReport`` on Spark
+    as on DuckDB: the same results in the same order (status, n, method and bound text
+    equal; value, effect, bound and details' floats to 1e-9), the same alerts, window
+    stats (approximate quantiles excepted) and drift summary."""
+    duck = _report(duckdb_engine, window, reference_profile, reports)
+    spark = _report(spark_engine, window, reference_profile, reports)
+    assert [_result_key(r) for r in spark.results] == [_result_key(r) for r in duck.results]
+    _assert_tree_close(
+        [asdict(r) for r in spark.results], [asdict(r) for r in duck.results], "results"
+    )
+    _assert_tree_close(
+        [asdict(a) for a in spark.alerts], [asdict(a) for a in duck.alerts], "alerts"
+    )
+
+    def stats(report: CheckReport) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in asdict(st).items() if k not in APPROXIMATE_STATS}
+            for st in report.stats
+        ]
+
+    _assert_tree_close(stats(spark), stats(duck), "stats")
+    _assert_tree_close(spark.drift, duck.drift, "drift")
+    for part in ("window", "since", "until", "plan", "reference"):
+        assert getattr(spark, part) == getattr(duck, part), part
+
+
+def test_row_window_without_a_cohort_value(
+    duckdb_engine: DuckDBEngine, reference_profile: Profile
+) -> None:
+    """A row window holding no rows of a cohort value still gets results (no_data) for it.
+    Engine-independent, so checked on DuckDB only."""
+    window = f"{ROW_WINDOW} rows"
+    report = run_checks(
+        duckdb_engine,
+        duckdb_engine.table("stored"),
+        _check_spec(window),
+        reference_profile,
+        batches=BATCHES,
+    )
+    missing = [st for st in report.stats if st.cohort == "region" and st.n == 0]
+    assert missing, "every region has rows in every row window"
