@@ -303,3 +303,13 @@ def test_profile_of_another_version_is_refused(
     path.write_text(json.dumps({**profile, "version": 0}))
     with pytest.raises(ProfileError, match=r"has version 0; .* Refit it"):
         Profile.load(path, fitted[0].spec)
+
+
+def test_profile_missing_fields_is_a_clear_error(tmp_path: Path, make_spec: Any) -> None:
+    spec = load_spec(make_spec())
+    path = tmp_path / "old.profile.json"
+    path.write_text(
+        json.dumps({"version": 1, "spec_fingerprint": spec.fingerprint(), "params": {}})
+    )
+    with pytest.raises(ProfileError, match=r"lacks n_rows.*driftline fit"):
+        Profile.load(path, spec)

@@ -332,6 +332,12 @@ class Profile:
                 "column roles or features changed since. Refit it with `driftline fit` "
                 "(or `Monitor.fit_profile()`)."
             )
+        missing = [n.rstrip("_") for n in _FITTED if n.rstrip("_") not in data]
+        if missing or "params" not in data:
+            raise ProfileError(
+                f"{where} lacks {', '.join(missing) or 'params'}: it was written by another "
+                "driftline version or edited by hand. Refit it with `driftline fit`."
+            )
         prof = cls(spec, **data["params"])
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
