@@ -597,3 +597,22 @@ def test_store_caps_duckdb_memory_and_keeps_stdout_clean(tmp_path: Path, make_sp
     store.close()
     with pytest.raises(driftline.ConfigError, match=r"memory_limit 'lots'.*'2GB'"):
         Store(tmp_path / "n.duckdb", load_spec(make_spec()), memory_limit="lots")
+
+
+def test_reference_with_invalid_scores_or_predictions_is_refused(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    mon = driftline.connect(tmp_path / "r.duckdb", make_spec(), profile=tmp_path / "p.json")
+    ref = make_predictions(50, seed=3).drop(columns=["id"])
+    bad = ref.copy()
+    bad.loc[4, "pred"] = "zebra"
+    with pytest.raises(IngestError, match=r"'pred' \(prediction\) has value 'zebra'.*no id"):
+        mon.log_reference(bad)
+    bad = ref.copy()
+    bad.loc[4, "score_b"] = float("nan")
+    with pytest.raises(IngestError, match=r"'score_b' \(scores\) has invalid value"):
+        mon.log_reference(bad)
+    assert not mon.store.has_table("reference_reference")
+    mon.log_reference(ref)  # the same data, fixed, is accepted
+    assert mon.profile.n_rows_ == 50
+    mon.close()

@@ -119,6 +119,7 @@ class Store:
         beyond it rather than growing with the data."""
         self.path = str(path)
         self.spec = spec
+        self._staged_has_id = True
         try:
             self.con = duckdb.connect(self.path)
         except duckdb.IOException as exc:
@@ -248,7 +249,9 @@ class Store:
             self.con.register(name, table)
         try:
             rows = self.con.execute(f"DESCRIBE {name}").fetchall()
-            yield {r[0]: r[1] for r in rows}
+            types = {r[0]: r[1] for r in rows}
+            self._staged_has_id = self.spec.id in types
+            yield types
         finally:
             if isinstance(data, (str, Path)):
                 self.con.execute(f"DROP VIEW IF EXISTS {name}")
@@ -259,13 +262,18 @@ class Store:
         row = self.con.execute(sql, params or []).fetchone()
         return None if row is None else row[0]
 
+    def _row_id(self) -> str:
+        """SQL naming a staged row in messages: its id (a reference may have none)."""
+        if self._staged_has_id:
+            return f"CAST({quote(self.spec.id)} AS VARCHAR)"
+        return "CAST('(no id column)' AS VARCHAR)"
+
     def _first_bad(self, condition: str, show: str, order: str | None = None) -> Any:
         """The first staged row (by id) where ``condition`` holds, as (id, shown value)."""
-        s = self.spec
-        order_by = order or quote(s.id)
+        row_id = self._row_id()
+        order_by = order or row_id
         return self.con.execute(
-            f"SELECT CAST({quote(s.id)} AS VARCHAR), {show} FROM __staging "
-            f"WHERE {condition} ORDER BY {order_by} LIMIT 1"
+            f"SELECT {row_id}, {show} FROM __staging WHERE {condition} ORDER BY {order_by} LIMIT 1"
         ).fetchone()
 
     # -- validation ---------------------------------------------------------------------
@@ -350,10 +358,11 @@ class Store:
                 f"column {s.prediction!r} (prediction) is {types[s.prediction]}; expected the "
                 f"predicted class, one of {name_list(s.classes)}. Nothing was stored."
             )
+        row_id = self._row_id()
         bad = self.con.execute(
-            f"SELECT CAST({quote(s.id)} AS VARCHAR), CAST({pc} AS VARCHAR) FROM __staging "
+            f"SELECT {row_id}, CAST({pc} AS VARCHAR) FROM __staging "
             f"WHERE {pc} IS NULL OR CAST({pc} AS VARCHAR) NOT IN (SELECT unnest(?)) "
-            f"ORDER BY {quote(s.id)} LIMIT 1",
+            f"ORDER BY {row_id} LIMIT 1",
             [s.classes],
         ).fetchone()
         if bad:
@@ -661,6 +670,10 @@ class Store:
                     "labelled holdout scored by the model, with the same columns as "
                     "predictions. Nothing was stored."
                 )
+            # the profile's class mixes and confidence come from these: same rules as
+            # for predictions
+            self._validate_prediction(types)
+            self._validate_scores(types)
             with self._transaction():
                 self.con.execute(
                     f"CREATE OR REPLACE TABLE {quote(table)} AS SELECT * FROM __staging"
