@@ -109,3 +109,10 @@ def test_missing_spec_exits_2_with_the_fix(tmp_path: Path) -> None:
     done = cli("check", cwd=tmp_path)
     assert done.returncode == 2
     assert "driftline init --reference" in done.stderr
+
+
+def test_usage_errors_exit_2_with_the_usage(tmp_path: Path) -> None:
+    done = cli("check", "--bogus", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "No such option: --bogus" in done.stderr
+    assert "driftline check --help" in done.stderr

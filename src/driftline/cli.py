@@ -248,15 +248,15 @@ def main() -> None:
     except DriftlineError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(exc.format_message(), markup=False)
+        sys.exit(exc.exit_code or 2)
     sys.exit(code if isinstance(code, int) else 0)
 
 
