@@ -1,0 +1,265 @@
+"""Plan -> engine summaries -> methods -> typed results and alerts.
+
+:data:`CHECKS` is the one table of check names; the spec's ``checks.min_effect`` and
+``checks.fixed_bounds``, the CLI and the docs all read it.
+
+The decision rule is honest at any window size. Each check's alert bound is the
+``alert_quantile`` (default 0.999) of its statistic under no drift, simulated from the
+reference at the window's size *and* the reference's size (both are samples), and never
+less than the check's ``min_effect`` floor, so a trivial shift on a million rows does not
+alert. ``fixed_bounds`` replaces the calibration for a check. Every result carries the
+value, the effect, the bound and how the bound was set.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, MutableMapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import ibis.expr.types as ir
+
+from driftline.checks._evaluate import _Evaluator
+from driftline.checks._registry import CHECKS, DRIFT_CHECKS, DRIFT_FLOORS, CheckInfo
+from driftline.checks._results import (
+    Alert,
+    CheckReport,
+    CheckResult,
+    Moments,
+    WindowStats,
+    merge_moments,
+)
+from driftline.checks._scopes import _all_scopes, _Scope
+from driftline.engine import Engine
+from driftline.engine.summaries import OTHER, OVERALL
+from driftline.errors import EmptyWindowError
+from driftline.methods import Calibration
+from driftline.profile import Profile
+from driftline.spec import Spec, Window
+
+__all__ = [
+    "CHECKS",
+    "DRIFT_CHECKS",
+    "DRIFT_FLOORS",
+    "Alert",
+    "CheckInfo",
+    "CheckReport",
+    "CheckResult",
+    "Moments",
+    "WindowStats",
+    "merge_moments",
+    "run_checks",
+]
+
+
+def _ts(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _iso(dt: datetime) -> str:
+    return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _window_bounds(window: Window, key: int, stat: Mapping[str, Any] | None) -> tuple[str, str]:
+    if window.seconds is not None:
+        start = datetime(1970, 1, 1) + timedelta(seconds=key)
+        return _iso(start), _iso(start + timedelta(seconds=window.seconds))
+    assert stat is not None
+    return _iso(stat["ts_min"]), _iso(stat["ts_max"])
+
+
+def run_checks(
+    engine: Engine,
+    table: ir.Table,
+    spec: Spec,
+    profile: Profile,
+    *,
+    batches: Sequence[Mapping[str, Any]] = (),
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    calibrations: MutableMapping[str, Calibration] | None = None,
+) -> CheckReport:
+    """Run every check per window and cohort value over ``[since, until)``.
+
+    ``calibrations`` is a cache of alert-bound calibrations (see ``_Bounds``); new ones
+    are added to it.
+    """
+    profile.check_is_fitted()
+    window = spec.window_parsed
+    lo, hi = _ts(since), _ts(until)
+    t = table
+    ts = t[spec.timestamp]
+    if lo is not None:
+        t = t.filter(ts >= lo)
+    if hi is not None:
+        t = t.filter(ts < hi)
+    span = engine.run(t.aggregate(n=t.count(), a=ts.min(), b=ts.max())).to_pylist()[0]
+    if not span["n"]:
+        whole = engine.run(table.aggregate(a=ts.min(), b=ts.max(), n=table.count())).to_pylist()[0]
+        held = (
+            f"the store holds {whole['n']} predictions from {whole['a']} to {whole['b']}"
+            if whole["n"]
+            else "the store holds no predictions yet"
+        )
+        raise EmptyWindowError(
+            f"no predictions between {lo or 'the start'} and {hi or 'the end'}; {held}. "
+            "Widen --since/--until, or log predictions first."
+        )
+    scopes = _all_scopes(engine, t, spec, profile, window)
+    batch_meta = {int(b["seq"]): b for b in batches}
+    evaluator = _Evaluator(spec, profile, window, batch_meta, calibrations)
+    stats: list[WindowStats] = []
+    results: list[CheckResult] = []
+    keys = _window_keys(window, scopes[0], lo, hi)
+    # a window's bounds come from the overall scope: a row-count window may hold no row
+    # of some cohort value, and its bounds are the same for every cohort value anyway
+    evaluator.spans = {
+        w: _window_bounds(window, w, scopes[0].stats.get((w, OVERALL))) for w in keys
+    }
+    for scope in scopes:
+        values = sorted({cv for (_, cv) in scope.stats})
+        for cv in values:
+            history: list[tuple[int, Moments]] = []
+            for w in keys:
+                st, res = evaluator.evaluate(scope, w, cv, history)
+                stats.append(st)
+                results.extend(res)
+    alerts = [_alert(r) for r in results if r.status == "alert"]
+    now = datetime.now(timezone.utc)
+    drift = drift_summary(results)
+    return CheckReport(
+        run_id=uuid.uuid4().hex,
+        created_at=_iso(now.replace(tzinfo=None, microsecond=0)),
+        window=window.label,
+        since=_iso(lo) if lo else None,
+        until=_iso(hi) if hi else None,
+        plan=plan(spec),
+        stats=stats,
+        results=results,
+        alerts=alerts,
+        drift=drift,
+        reference=reference_excerpt(profile),
+    )
+
+
+def drift_summary(results: Sequence[CheckResult], top: int = 5) -> list[dict[str, Any]]:
+    """Per window and cohort value: how many columns drifted, and which moved most.
+
+    Columns are ranked by severity, the statistic over its bound, which is comparable
+    across methods.
+    """
+    groups: dict[tuple[str, str | None, str | None], list[CheckResult]] = defaultdict(list)
+    for r in results:
+        if r.check in DRIFT_CHECKS and r.value is not None and r.bound:
+            groups[(r.window_start, r.cohort, r.cohort_value)].append(r)
+    out = []
+    for (start, cohort, value), rs in groups.items():
+        ranked = sorted(rs, key=lambda r: -(r.value or 0.0) / (r.bound or 1.0))
+        out.append(
+            {
+                "window_start": start,
+                "cohort": cohort,
+                "cohort_value": value,
+                "columns": len(rs),
+                "drifted": sum(r.status == "alert" for r in rs),
+                "top": [
+                    {
+                        "column": r.column,
+                        "check": r.check,
+                        "method": r.method,
+                        "value": r.value,
+                        "bound": r.bound,
+                        "severity": (r.value or 0.0) / (r.bound or 1.0),
+                        "status": r.status,
+                    }
+                    for r in ranked[:top]
+                ],
+            }
+        )
+    return out
+
+
+def reference_excerpt(profile: Profile, max_categories: int = 50) -> dict[str, Any]:
+    """What renderers need of the reference: bins, top categories, class mixes."""
+    cats = {}
+    for col, counts in profile.categories_.items():
+        top_items = sorted(counts.items(), key=lambda kv: -kv[1])[:max_categories]
+        rest = sum(counts.values()) - sum(v for _, v in top_items)
+        rest += int(profile.columns_.get(col, {}).get("other", 0))
+        cats[col] = {**dict(top_items), OTHER: rest}
+    return {
+        "n_rows": profile.n_rows_,
+        "columns": profile.columns_,
+        "bin_edges": profile.bin_edges_,
+        "bin_counts": profile.bin_counts_,
+        "categories": cats,
+        "confidence": profile.confidence_,
+        "predicted_mix": profile.predicted_mix_,
+        "class_prior": profile.class_prior_,
+        "text_features": {c: v["features"] for c, v in profile.text_.items()},
+    }
+
+
+def plan(spec: Spec) -> dict[str, Any]:
+    """The resolved plan, echoed in every report."""
+    cfg = spec.checks
+    return {
+        "window": spec.window_parsed.label,
+        "cohorts": list(spec.cohorts),
+        "alert_quantile": cfg.alert_quantile,
+        "calibration_reps": cfg.calibration_reps,
+        "seed": cfg.seed,
+        "min_rows": cfg.min_rows,
+        "rolling_windows": cfg.rolling_windows,
+        "checks": {
+            name: {
+                "method": info.method,
+                "min_effect": cfg.min_effect.get(name, info.min_effect),
+                "fixed_bound": cfg.fixed_bounds.get(name),
+                "description": info.description,
+            }
+            for name, info in CHECKS.items()
+        },
+    }
+
+
+def _window_keys(
+    window: Window, overall: _Scope, lo: datetime | None, hi: datetime | None
+) -> list[int]:
+    present = sorted({w for (w, _) in overall.stats})
+    if window.seconds is None or not present:
+        return present
+    step = window.seconds
+    epoch = datetime(1970, 1, 1)
+    first = present[0]
+    last = present[-1]
+    if lo is not None:
+        first = min(first, int((lo - epoch).total_seconds()) // step * step)
+    if hi is not None:
+        last = max(last, (math.ceil((hi - epoch).total_seconds() / step) - 1) * step)
+    return list(range(first, last + 1, step))
+
+
+def _alert(r: CheckResult) -> Alert:
+    where = "overall" if r.cohort is None else f"{r.cohort}={r.cohort_value}"
+    col = f" column {r.column!r}" if r.column else ""
+    value = "n/a" if r.value is None else f"{r.value:.4g}"
+    bound = "n/a" if r.bound is None else f"{r.bound:.4g}"
+    msg = (
+        f"{r.check}{col} in {where}, window starting {r.window_start}: value {value} "
+        f"beyond bound {bound} ({r.method}, n={r.n})"
+    )
+    if r.details.get("summary"):
+        msg += f"; {r.details['summary']}"
+    return Alert(
+        r.window, r.window_start, r.cohort, r.cohort_value, r.check, r.column, r.value, r.bound, msg
+    )

@@ -1,0 +1,119 @@
+"""Alert bounds: calibrated on the reference at the window's size, floored, cached."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import MutableMapping, Sequence
+from statistics import NormalDist
+from typing import Any
+
+from driftline.checks._registry import CHECKS
+from driftline.methods import Calibration
+from driftline.spec import Spec
+
+
+# --------------------------------------------------------------------------------------
+# bounds
+# --------------------------------------------------------------------------------------
+def _z(quantile: float) -> float:
+    """Two-sided normal quantile for a false-alarm rate of ``1 - quantile``."""
+    return NormalDist().inv_cdf(1 - (1 - quantile) / 2)
+
+
+class _Bounds:
+    """Alert bounds for one run: calibrated on the reference, floored, cached.
+
+    Calibrations are keyed by everything they depend on (method, reference counts,
+    edges, the window size rounded down to the size grid, reps, quantile, seed), so the
+    cache can outlive the run: the store keeps it, and a daily check reuses it.
+    """
+
+    def __init__(self, spec: Spec, cache: MutableMapping[str, Calibration] | None = None) -> None:
+        self.cfg = spec.checks
+        self.z = _z(self.cfg.alert_quantile)
+        self.cache: MutableMapping[str, Calibration] = {} if cache is None else cache
+
+    def calibrate(
+        self, method: str, ref_counts: Sequence[float], n: int, edges: Any = None
+    ) -> Calibration:
+        from driftline.methods import calibrate_bound, size_grid
+
+        grid = size_grid(n)
+        cfg = self.cfg
+        blob = json.dumps(
+            [
+                method,
+                [float(c) for c in ref_counts],
+                None if edges is None else [float(e) for e in edges],
+                grid,
+                cfg.calibration_reps,
+                cfg.alert_quantile,
+                cfg.seed,
+            ]
+        )
+        key = hashlib.sha256(blob.encode()).hexdigest()[:32]
+        if key not in self.cache:
+            self.cache[key] = calibrate_bound(
+                method,
+                list(ref_counts),
+                grid,
+                edges=edges,
+                reps=cfg.calibration_reps,
+                quantile=cfg.alert_quantile,
+                seed=cfg.seed,
+            )
+        return self.cache[key]
+
+    def floor(self, check: str) -> float:
+        return self.cfg.min_effect.get(check, CHECKS[check].min_effect)
+
+    def decide(self, check: str, calibrated: float, how: str) -> tuple[float, str]:
+        fixed = self.cfg.fixed_bounds.get(check)
+        if fixed is not None:
+            return fixed, f"fixed bound {fixed:g} (spec checks.fixed_bounds)"
+        floor = self.floor(check)
+        if calibrated >= floor:
+            return calibrated, f"calibrated: {how}; floor {floor:g}"
+        return floor, f"floor {floor:g} (min_effect; calibrated {calibrated:.3g}: {how})"
+
+    def normal(self, check: str, sd: float, n: int, n_ref: int) -> tuple[float, str]:
+        """Bound on |mean difference| between a window of n and a reference of n_ref."""
+        se = sd * math.sqrt(1 / n + 1 / max(n_ref, 1))
+        how = (
+            f"q{self.cfg.alert_quantile:g} of the no-drift difference of means "
+            f"(normal, sd {sd:.3g}, window n={n}, reference n={n_ref})"
+        )
+        return self.decide(check, self.z * se, how)
+
+    def rate(self, check: str, p0: float, n: int, what: str) -> tuple[float, str]:
+        """Bound on a rate whose no-drift expectation is p0 (binomial, one-sided)."""
+        z1 = NormalDist().inv_cdf(self.cfg.alert_quantile)
+        b = p0 + z1 * math.sqrt(max(p0 * (1 - p0), 0.0) / n) + 1.0 / n
+        how = f"q{self.cfg.alert_quantile:g} of a binomial rate around {what} {p0:.3g} (n={n})"
+        return self.decide(check, b, how)
+
+    def beyond_range(self, n: int, n_ref: int) -> tuple[float, str]:
+        """Bound on the share of values outside the reference's [min, max].
+
+        The reference's extremes are themselves sample extremes: the mass beyond one of
+        them follows Beta(1, n_ref), so its ``alert_quantile`` is
+        ``1 - (1 - q) ** (1 / n_ref)``; both tails together, plus the window's binomial
+        noise, make the bound.
+        """
+        q = self.cfg.alert_quantile
+        p0 = 2 * (1 - (1 - q) ** (1 / n_ref))
+        z1 = NormalDist().inv_cdf(q)
+        b = p0 + z1 * math.sqrt(p0 * (1 - p0) / n) + 1.0 / n
+        how = (
+            f"q{q:g} of the mass beyond the reference's extremes (Beta(1, {n_ref}) per tail) "
+            f"plus binomial noise at n={n}"
+        )
+        return self.decide("out_of_range", b, how)
+
+    def resampled(
+        self, check: str, method: str, ref_counts: Sequence[int], n: int
+    ) -> tuple[float, str]:
+        cal = self.calibrate(method, ref_counts, n)
+        return self.decide(check, float(cal.bound), cal.how)

@@ -1,0 +1,565 @@
+"""One window x cohort value: summaries in, stats and results out (no engine)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+from driftline.checks._bounds import _Bounds
+from driftline.checks._registry import CHECKS, DRIFT_FLOORS, Status
+from driftline.checks._results import CheckResult, Moments, WindowStats
+from driftline.checks._scopes import _Scope
+from driftline.engine.summaries import (
+    OTHER,
+)
+from driftline.methods import Calibration
+from driftline.profile import Profile
+from driftline.spec import Spec, Window
+from driftline.store import type_family
+
+
+class _Evaluator:
+    """Turns one window's summaries into stats and results (pure, no engine access)."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        profile: Profile,
+        window: Window,
+        batches: Mapping[int, Mapping[str, Any]],
+        calibrations: MutableMapping[str, Calibration] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.profile = profile
+        self.window = window
+        self.batches = batches
+        self.bounds = _Bounds(spec, calibrations)
+        self.spans: dict[int, tuple[str, str]] = {}
+        self.kinds = spec.feature_kinds
+
+    def evaluate(
+        self, scope: _Scope, w: int, cv: str, history: list[tuple[int, Moments]]
+    ) -> tuple[WindowStats, list[CheckResult]]:
+        stat = scope.stats.get((w, cv))
+        n = int(stat["n"]) if stat else 0
+        start, end = self.spans[w]
+        cohort = scope.cohort
+        cvalue = None if cohort is None else cv
+        moments = Moments.from_var(n, stat["conf_mean"], stat["conf_var"]) if stat else Moments()
+        history.append((w, moments))
+        k = self.spec.checks.rolling_windows
+        span = (self.window.seconds or 1) * k
+        rolling = Moments()
+        for hw, hm in history:
+            if hw > w - span:
+                rolling = rolling + hm
+        q = (stat or {}).get("conf_q") or [None, None, None]
+        stats = WindowStats(
+            window=w,
+            window_start=start,
+            window_end=end,
+            cohort=cohort,
+            cohort_value=cvalue,
+            n=n,
+            class_counts=dict(scope.classes.get((w, cv), {})),
+            conf_mean=moments.mean if n else None,
+            conf_var=moments.var,
+            conf_min=stat["conf_min"] if stat else None,
+            conf_max=stat["conf_max"] if stat else None,
+            conf_p10=q[0],
+            conf_p50=q[1],
+            conf_p90=q[2],
+            rolling_n=rolling.n,
+            rolling_mean=rolling.mean if rolling.n else None,
+            rolling_var=rolling.var,
+        )
+        base = {
+            "window": w,
+            "window_start": start,
+            "window_end": end,
+            "cohort": cohort,
+            "cohort_value": cvalue,
+            "n": n,
+        }
+        return stats, list(self._results(scope, w, cv, n, moments, base))
+
+    # -- individual checks ----------------------------------------------------------------
+    def _results(
+        self, scope: _Scope, w: int, cv: str, n: int, moments: Moments, base: dict[str, Any]
+    ) -> Iterable[CheckResult]:
+        spec, prof = self.spec, self.profile
+        if n == 0 or n < spec.checks.min_rows:
+            status: Status = "no_data" if n == 0 else "insufficient"
+            why = (
+                "no predictions in this window"
+                if n == 0
+                else f"{n} rows < checks.min_rows {spec.checks.min_rows}"
+            )
+            for check in ("confidence_shift", "class_mix"):
+                yield self._skip(base, check, None, CHECKS[check].method, status, why)
+            return
+        # confidence shift
+        ref = prof.confidence_
+        diff = moments.mean - float(ref["mean"])
+        sd = math.sqrt(float(ref["var"] or 0.0))
+        bound, how = self.bounds.normal("confidence_shift", sd, n, int(ref["n"]))
+        yield self._result(
+            base,
+            "confidence_shift",
+            None,
+            diff,
+            diff,
+            bound,
+            how,
+            {
+                "current_mean": moments.mean,
+                "reference_mean": ref["mean"],
+                "summary": f"mean confidence {ref['mean']:.3f} -> {moments.mean:.3f}",
+            },
+        )
+        # class mix
+        ref_mix = prof.predicted_mix_
+        classes = list(ref_mix)
+        cur = scope.classes.get((w, cv), {})
+        cur_counts = [cur.get(c, 0) for c in classes]
+        ref_counts = [ref_mix[c] for c in classes]
+        from driftline.methods import jensen_shannon
+
+        js = float(jensen_shannon(_arr(ref_counts), _arr(cur_counts)))
+        bound, how = self.bounds.resampled("class_mix", "jensen_shannon", ref_counts, n)
+        total_ref = sum(ref_counts) or 1
+        moved = sorted(
+            (
+                (c, rc / total_ref, cc / n, cc / n - rc / total_ref)
+                for c, rc, cc in zip(classes, ref_counts, cur_counts, strict=True)
+            ),
+            key=lambda x: -abs(x[3]),
+        )[:3]
+        yield self._result(
+            base,
+            "class_mix",
+            None,
+            js,
+            js,
+            bound,
+            how,
+            {
+                "moved": [
+                    {"class": c, "reference_share": r, "current_share": s, "change": d}
+                    for c, r, s, d in moved
+                ],
+                "summary": ", ".join(f"class {c!r} {r:.1%} -> {s:.1%}" for c, r, s, _ in moved),
+            },
+        )
+        prior = prof.class_prior_
+        if prior is not None and sum(prior.values()) > 0:
+            prior_counts = [prior.get(c, 0) for c in classes]
+            baseline = float(jensen_shannon(_arr(prior_counts), _arr(ref_counts)))
+            js_prior = float(jensen_shannon(_arr(prior_counts), _arr(cur_counts)))
+            cal, how = self.bounds.resampled("class_prior", "jensen_shannon", prior_counts, n)
+            total_prior = sum(prior_counts)
+            moved_prior = sorted(
+                (
+                    (c, pc / total_prior, cc / n)
+                    for c, pc, cc in zip(classes, prior_counts, cur_counts, strict=True)
+                ),
+                key=lambda x: -abs(x[2] - x[1]),
+            )[:3]
+            yield self._result(
+                base,
+                "class_prior",
+                None,
+                js_prior,
+                js_prior - baseline,
+                cal + baseline,
+                f"{how}; plus the reference's own distance {baseline:.3g}",
+                {
+                    "baseline": baseline,
+                    "moved": [
+                        {"class": c, "prior_share": p, "current_share": s, "change": s - p}
+                        for c, p, s in moved_prior
+                    ],
+                    "summary": ", ".join(
+                        f"class {c!r} prior {p:.1%}, now {s:.1%}" for c, p, s in moved_prior
+                    ),
+                },
+            )
+        yield from self._feature_results(scope, w, cv, n, base)
+        yield from self._drift_results(scope, w, cv, base)
+        yield from self._schema_results(scope, w, cv, n, base)
+
+    def _result(
+        self,
+        base: dict[str, Any],
+        check: str,
+        column: str | None,
+        value: float,
+        effect: float,
+        bound: float,
+        how: str,
+        details: dict[str, Any],
+        status: Status | None = None,
+        method: str | None = None,
+    ) -> CheckResult:
+        if status is None:
+            status = "alert" if abs(value) > bound else "ok"
+        return CheckResult(
+            **base,
+            check=check,
+            column=column,
+            method=method or CHECKS[check].method,
+            value=float(value),
+            effect=float(effect),
+            bound=float(bound),
+            bound_how=how,
+            status=status,
+            details=details,
+        )
+
+    def _feature_results(
+        self, scope: _Scope, w: int, cv: str, n: int, base: dict[str, Any]
+    ) -> Iterable[CheckResult]:
+        prof = self.profile
+        feats = scope.features.get((w, cv))
+        if feats is None:
+            return
+        for i, (col, kind) in enumerate(self.kinds.items()):
+            info = prof.columns_.get(col)
+            if info is None:
+                continue
+            missing = int(feats[f"m{i}"])
+            p_ref = float(info["missing_fraction"])
+            frac = missing / n
+            sd = math.sqrt(p_ref * (1 - p_ref))
+            bound, how = self.bounds.normal("missing_fraction", sd, n, prof.n_rows_)
+            yield self._result(
+                base,
+                "missing_fraction",
+                col,
+                frac - p_ref,
+                frac - p_ref,
+                bound,
+                how,
+                {
+                    "current_fraction": frac,
+                    "reference_fraction": p_ref,
+                    "summary": f"missing {p_ref:.1%} -> {frac:.1%}",
+                },
+            )
+            present = n - missing
+            if present == 0:
+                continue
+            if kind == "numeric" and f"lo{i}" in feats:
+                below, above = int(feats[f"lo{i}"]), int(feats[f"hi{i}"])
+                rate = (below + above) / present
+                n_ref = max(int(prof.n_rows_ * (1 - p_ref)), 1)
+                bound, how = self.bounds.beyond_range(present, n_ref)
+                yield self._result(
+                    base,
+                    "out_of_range",
+                    col,
+                    rate,
+                    rate,
+                    bound,
+                    how,
+                    {
+                        "below": below,
+                        "above": above,
+                        "reference_min": info["min"],
+                        "reference_max": info["max"],
+                        "summary": f"{below} below {info['min']:.4g}, {above} above "
+                        f"{info['max']:.4g}",
+                    },
+                )
+            if kind == "categorical" and col in prof.categories_:
+                unseen = scope.cats.get((w, cv), {}).get(col, {}).get(OTHER, 0)
+                rate = unseen / present
+                from driftline.methods import good_turing_unseen
+
+                counts = list(prof.categories_.get(col, {}).values())
+                p0 = float(good_turing_unseen(_arr(counts))) if counts else 0.0
+                # categories beyond max_categories were pooled: they read as unseen too
+                other = int(info.get("other", 0))
+                p0 += other / max(sum(counts) + other, 1)
+                bound, how = self.bounds.rate("unseen_category", p0, present, "Good-Turing")
+                top = scope.unseen.get((w, cv), {}).get(col, {})
+                shown = ", ".join(f"{v!r} ({c})" for v, c in top.items())
+                yield self._result(
+                    base,
+                    "unseen_category",
+                    col,
+                    rate,
+                    rate,
+                    bound,
+                    how,
+                    {
+                        "unseen": unseen,
+                        "top_unseen": top,
+                        "summary": f"{unseen} values of unseen categories"
+                        + (f", most often {shown}" if shown else ""),
+                    },
+                )
+
+    def _drift_results(
+        self, scope: _Scope, w: int, cv: str, base: dict[str, Any]
+    ) -> Iterable[CheckResult]:
+        prof, drift = self.profile, self.spec.drift
+        hist = scope.hist.get((w, cv), {})
+        sources: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
+            (c, "feature_drift", drift.method_for(c, "numeric"), prof.columns_[c], {})
+            for c, kind in self.kinds.items()
+            if kind == "numeric" and c in prof.bin_edges_
+        ]
+        for col, text in prof.text_.items():
+            if col not in self.kinds:
+                continue
+            for feature, stats in text["features"].items():
+                name = f"{col}:{feature}"
+                if name in prof.bin_edges_:
+                    info = {"text_column": col, "feature": feature}
+                    method = drift.method_for(col, "text")
+                    sources.append((name, "text_drift", method, stats, info))
+        for name, check, method, stats, info in sources:
+            edges = prof.bin_edges_[name]
+            # values beyond the reference's range get bins of their own; the reference
+            # holds a pseudo-count of 1 in each, the expected count of a new draw beyond
+            # the extremes of a sample of the reference's size
+            ref = [1, *prof.bin_counts_[name], 1]
+            cur = hist.get(name, [0] * len(ref))
+            sd = math.sqrt(float(stats.get("var") or 0.0))
+            kind = "text" if check == "text_drift" else "numeric"
+            yield from self._drift(
+                base,
+                check,
+                name,
+                method,
+                ref,
+                cur,
+                _outer_edges(edges),
+                sd,
+                {"kind": kind, "edges_of": name, **info},
+            )
+        cats = scope.cats.get((w, cv), {})
+        for col, known in prof.categories_.items():
+            if col not in self.kinds:
+                continue
+            values = [*known, OTHER]
+            # OTHER holds the reference values pooled beyond max_categories plus, for
+            # values no reference row had, a Good-Turing pseudo-count: the number of
+            # categories seen once (a new draw is unseen with probability n1 / n).
+            singletons = sum(1 for c in known.values() if c == 1)
+            other = int(prof.columns_[col].get("other", 0)) + singletons
+            ref = [*known.values(), other]
+            got = cats.get(col, {})
+            cur = [got.get(v, 0) for v in values]
+            tot_r, tot_c = sum(ref) or 1, sum(cur) or 1
+            moved = sorted(range(len(values)), key=lambda i: -abs(cur[i] / tot_c - ref[i] / tot_r))[
+                :20
+            ]
+            yield from self._drift(
+                base,
+                "feature_drift",
+                col,
+                drift.method_for(col, "categorical"),
+                ref,
+                cur,
+                None,
+                0.0,
+                {
+                    "kind": "categorical",
+                    "categories": {values[i]: [ref[i], cur[i]] for i in moved},
+                    "reference_total": sum(ref),
+                    "current_total": sum(cur),
+                },
+            )
+
+    def _skip(
+        self,
+        base: dict[str, Any],
+        check: str,
+        column: str | None,
+        method: str,
+        status: Status,
+        why: str,
+        n: int | None = None,
+    ) -> CheckResult:
+        """A result that could not be decided (no data, or too little)."""
+        if n is not None:
+            base = {**base, "n": n}
+        return CheckResult(
+            **base,
+            check=check,
+            column=column,
+            method=method,
+            value=None,
+            effect=None,
+            bound=None,
+            bound_how=why,
+            status=status,
+        )
+
+    def _drift(
+        self,
+        base: dict[str, Any],
+        check: str,
+        column: str,
+        method: str,
+        ref: Sequence[int],
+        cur: Sequence[int],
+        edges: Sequence[float] | None,
+        sd: float,
+        details: dict[str, Any],
+    ) -> Iterable[CheckResult]:
+        from driftline.methods import get_method
+
+        n_cur, n_ref = sum(cur), sum(ref)
+        if n_cur < self.spec.checks.min_rows:
+            why = f"{n_cur} non-missing values < checks.min_rows {self.spec.checks.min_rows}"
+            yield self._skip(base, check, column, method, "insufficient", why, n_cur)
+            return
+        info = get_method(method)
+        e = _arr(edges) if edges is not None and info.needs_edges else None
+        value = float(info.fn(_arr(ref), _arr(cur), edges=e))
+        if method == "chi2":  # Cramer's V of the 2 x k table
+            effect = math.sqrt(value / (n_ref + n_cur))
+        elif method == "wasserstein" and sd > 0:  # in reference standard deviations
+            effect = value / sd
+        else:  # (a constant reference has no scale: the distance itself)
+            effect = value
+        drift = self.spec.drift
+        floor = drift.min_effect.get(
+            method, self.spec.checks.min_effect.get(check, DRIFT_FLOORS.get(method, 0.1))
+        )
+        fixed = self.spec.checks.fixed_bounds.get(check)
+        if fixed is not None:
+            bound, how = fixed, f"fixed bound {fixed:g} (spec checks.fixed_bounds)"
+            status: Status = "alert" if value > bound else "ok"
+        else:
+            cal = self.bounds.calibrate(method, ref, n_cur, e)
+            if method == "chi2":
+                floor_value = floor**2 * (n_ref + n_cur)
+            elif method == "wasserstein" and sd > 0:
+                floor_value = floor * sd
+            else:
+                floor_value = floor
+            bound = max(float(cal.bound), floor_value)
+            how = f"calibrated: {cal.how}; effect floor {floor:g}"
+            status = "alert" if value > cal.bound and effect > floor else "ok"
+        if details.get("kind") != "categorical":
+            details = {**details, "current": list(cur)}
+        yield self._result(
+            {**base, "n": n_cur},
+            check,
+            column,
+            value,
+            effect,
+            bound,
+            how,
+            details,
+            status=status,
+            method=method,
+        )
+
+    def _schema_results(
+        self, scope: _Scope, w: int, cv: str, n: int, base: dict[str, Any]
+    ) -> Iterable[CheckResult]:
+        fed = scope.batches.get((w, cv), {})
+        missing_rows: dict[str, int] = defaultdict(int)
+        retyped_rows: dict[str, int] = defaultdict(int)
+        retyped_as: dict[str, set[str]] = defaultdict(set)
+        extra: dict[str, int] = defaultdict(int)
+        for seq, rows in fed.items():
+            meta = self.batches.get(seq)
+            if meta is None:
+                continue
+            for col in _json(meta["missing_features"]):
+                missing_rows[col] += rows
+            for col in _json(meta["extra_columns"]):
+                extra[col] += rows
+            source = _json(meta["source_columns"])
+            for col in self.kinds:
+                if col not in source:
+                    continue
+                if self._retyped(col, source[col]):
+                    retyped_rows[col] += rows
+                    retyped_as[col].add(source[col])
+        for col in dict.fromkeys([*self.kinds, *self.spec.cohorts]):
+            frac = missing_rows.get(col, 0) / n
+            yield self._result(
+                base,
+                "missing_column",
+                col,
+                frac,
+                frac,
+                0.0,
+                "any row without the column",
+                {"rows": missing_rows.get(col, 0), "summary": f"column {col!r} not logged"},
+            )
+        for col in self.kinds:
+            frac = retyped_rows.get(col, 0) / n
+            ref_family = (self.profile.columns_.get(col) or {}).get("family")
+            got = sorted(retyped_as.get(col, ()))
+            yield self._result(
+                base,
+                "type_change",
+                col,
+                frac,
+                frac,
+                0.0,
+                "any row of another type",
+                {
+                    "reference_family": ref_family,
+                    "current_types": got,
+                    "summary": f"{col!r} was {ref_family}, now {', '.join(got)}" if got else "",
+                },
+            )
+        for col, rows in sorted(extra.items()):
+            yield self._result(
+                base,
+                "extra_column",
+                col,
+                rows / n,
+                rows / n,
+                0.0,
+                "any unknown column",
+                {"rows": rows, "summary": f"unknown column {col!r} logged"},
+                status="warn",
+            )
+
+    def _retyped(self, col: str, source_type: str) -> bool:
+        fam = type_family(source_type)
+        ref_family = (self.profile.columns_.get(col) or {}).get("family")
+        kind = self.kinds[col]
+        if kind == "numeric":
+            return fam != "numeric"
+        if ref_family is not None:
+            return bool(fam != ref_family)
+        return fam not in ("string", "boolean")
+
+
+def _outer_edges(edges: Sequence[float]) -> list[float]:
+    """Edges with a bin below and above the reference's range, for positional methods.
+
+    The outer bins are one range-width wide (a constant reference: width 1), so
+    Wasserstein places mass beyond the range half a range-width outside it.
+    """
+    lo, hi = float(edges[0]), float(edges[-1])
+    inner = [float(x) for x in edges]
+    if hi <= lo:  # a constant reference: one bin of zero width
+        inner = [lo - 0.5, hi + 0.5]
+        lo, hi = inner
+    width = hi - lo
+    return [lo - width, *inner, hi + width]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _arr(values: Sequence[float]) -> Any:
+    import numpy as np
+
+    return np.asarray(values, dtype=float)

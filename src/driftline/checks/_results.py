@@ -1,0 +1,154 @@
+"""Typed results: what a check run returns, serialisable to JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from driftline.checks._registry import Status
+
+
+# --------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckResult:
+    """One window x cohort x check (x column) decision.
+
+    ``window`` is the window's key: its start in epoch seconds for time windows, its
+    index for row-count windows (the same across cohorts).
+    """
+
+    window: int
+    window_start: str
+    window_end: str
+    cohort: str | None
+    cohort_value: str | None
+    check: str
+    column: str | None
+    method: str
+    value: float | None
+    effect: float | None
+    bound: float | None
+    bound_how: str
+    status: Status
+    n: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alert:
+    window: int
+    window_start: str
+    cohort: str | None
+    cohort_value: str | None
+    check: str
+    column: str | None
+    value: float | None
+    bound: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Predictions over time: one window x cohort value."""
+
+    window: int
+    window_start: str
+    window_end: str
+    cohort: str | None
+    cohort_value: str | None
+    n: int
+    class_counts: dict[str, int]
+    conf_mean: float | None
+    conf_var: float | None
+    conf_min: float | None
+    conf_max: float | None
+    conf_p10: float | None
+    conf_p50: float | None
+    conf_p90: float | None
+    rolling_n: int
+    rolling_mean: float | None
+    rolling_var: float | None
+
+
+@dataclass
+class CheckReport:
+    """Everything one ``check`` run found; serialises to JSON for every renderer."""
+
+    run_id: str
+    created_at: str
+    window: str
+    since: str | None
+    until: str | None
+    plan: dict[str, Any]
+    stats: list[WindowStats]
+    results: list[CheckResult]
+    alerts: list[Alert]
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    reference: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_alerts(self) -> bool:
+        return bool(self.alerts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False, default=str, **kwargs)
+
+    def results_for(
+        self, check: str | None = None, *, status: str | None = None
+    ) -> list[CheckResult]:
+        return [
+            r
+            for r in self.results
+            if (check is None or r.check == check) and (status is None or r.status == status)
+        ]
+
+
+# --------------------------------------------------------------------------------------
+# moments
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Moments:
+    """Count, mean and sum of squared deviations; merge with ``+`` (Chan et al.)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    @classmethod
+    def from_var(cls, n: int, mean: float | None, var: float | None) -> Moments:
+        if n == 0 or mean is None:
+            return cls()
+        return cls(n, float(mean), float(var or 0.0) * (n - 1))
+
+    def __add__(self, other: Moments) -> Moments:
+        return merge_moments(self, other)
+
+    @property
+    def var(self) -> float | None:
+        return self.m2 / (self.n - 1) if self.n > 1 else None
+
+
+def merge_moments(a: Moments, b: Moments) -> Moments:
+    """Merge two partial summaries exactly.
+
+    >>> a = Moments.from_var(3, 2.0, 1.0)          # [1, 2, 3]
+    >>> b = Moments.from_var(2, 5.0, 2.0)          # [4, 6]
+    >>> m = a + b
+    >>> (m.n, m.mean, round(m.var, 12))            # [1, 2, 3, 4, 6]
+    (5, 3.2, 3.7)
+    """
+    if a.n == 0:
+        return b
+    if b.n == 0:
+        return a
+    n = a.n + b.n
+    delta = b.mean - a.mean
+    mean = a.mean + delta * b.n / n
+    m2 = a.m2 + b.m2 + delta * delta * a.n * b.n / n
+    return Moments(n, mean, m2)
