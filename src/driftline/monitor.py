@@ -14,7 +14,7 @@ from driftline.engine import DuckDBEngine
 from driftline.errors import ProfileError
 from driftline.profile import Profile
 from driftline.spec import Spec, load_spec
-from driftline.store import IngestReport, Store, quote
+from driftline.store import IngestReport, Store
 
 __all__ = ["Monitor", "connect"]
 
@@ -156,8 +156,6 @@ class Monitor:
         return render_report(self.check(since, until, persist=False), path)
 
     def _persist(self, report: CheckReport) -> None:
-        import pyarrow as pa
-
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         rows = [
             {
@@ -193,16 +191,7 @@ class Monitor:
             }
             for a in report.alerts
         ]
-        con = self.store.con
-        with self.store._transaction():
-            for table, data in (("results", rows), ("alerts", alerts)):
-                if not data:
-                    continue
-                arrow = pa.Table.from_pylist(data)
-                con.register("__persist", arrow)
-                names = ", ".join(quote(c) for c in arrow.column_names)
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM __persist")
-                con.unregister("__persist")
+        self.store.save_run(rows, alerts)
 
 
 def _naive(iso: str) -> datetime:

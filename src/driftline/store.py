@@ -722,6 +722,28 @@ class Store:
             for r in rows
         }
 
+    def _insert_rows(self, table: str, rows: list[dict[str, Any]], *, skip_existing: bool) -> None:
+        """Append ``rows`` (dicts named like the table's columns) through Arrow; call
+        inside a transaction. ``skip_existing`` leaves rows whose key is stored alone."""
+        if not rows:
+            return
+        arrow = pa.Table.from_pylist(rows)
+        self.con.register("__rows", arrow)
+        try:
+            names = ", ".join(quote(c) for c in arrow.column_names)
+            conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
+            self.con.execute(
+                f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM __rows{conflict}"
+            )
+        finally:
+            self.con.unregister("__rows")
+
+    def save_run(self, results: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> None:
+        """Store one check run's results and alerts together (one transaction)."""
+        with self._transaction():
+            self._insert_rows("results", results, skip_existing=False)
+            self._insert_rows("alerts", alerts, skip_existing=False)
+
     def save_calibrations(self, calibrations: dict[str, Any], known: set[str]) -> None:
         """Store the calibrations whose keys are not in ``known`` (one transaction)."""
         new = [
@@ -729,18 +751,9 @@ class Store:
             for k, c in calibrations.items()
             if k not in known
         ]
-        if not new:
-            return
-        table = pa.Table.from_pylist(new)
-        self.con.register("__calibrations", table)
-        try:
+        if new:
             with self._transaction():
-                self.con.execute(
-                    "INSERT INTO calibrations SELECT key, bound, n, n_reference, reps, quantile, "
-                    "mean, std, how FROM __calibrations ON CONFLICT DO NOTHING"
-                )
-        finally:
-            self.con.unregister("__calibrations")
+                self._insert_rows("calibrations", new, skip_existing=True)
 
     def counts(self) -> dict[str, int]:
         """Row counts of every table (tests use it to prove refusals change nothing)."""
