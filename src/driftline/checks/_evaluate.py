@@ -6,16 +6,17 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from driftline.checks._bounds import _Bounds
 from driftline.checks._registry import CHECKS, DRIFT_FLOORS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats
 from driftline.checks._scopes import _Scope
-from driftline.engine.summaries import (
-    OTHER,
-)
-from driftline.methods import Calibration
+from driftline.engine.summaries import OTHER
+from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
 from driftline.store import type_family
@@ -39,6 +40,24 @@ class _Evaluator:
         self.bounds = _Bounds(spec, calibrations)
         self.spans: dict[int, tuple[str, str]] = {}
         self.kinds = spec.feature_kinds
+        # what the drift and unseen-category checks compare with depends on the profile
+        # only: derive it once per run, not per window and cohort value
+        self._numeric_sources = _numeric_sources(spec, profile)
+        self._categorical_refs: dict[str, tuple[list[str], list[int]]] = {}
+        self._unseen_p0: dict[str, float] = {}
+        for col, known in profile.categories_.items():
+            if col not in self.kinds:
+                continue
+            counts = list(known.values())
+            pooled = int(profile.columns_[col].get("other", 0))
+            # OTHER holds the reference values pooled beyond max_categories plus, for
+            # values no reference row had, a Good-Turing pseudo-count: the number of
+            # categories seen once (a new draw is unseen with probability n1 / n).
+            singletons = sum(1 for c in counts if c == 1)
+            self._categorical_refs[col] = ([*known, OTHER], [*counts, pooled + singletons])
+            p0 = float(good_turing_unseen(_arr(counts))) if counts else 0.0
+            # categories beyond max_categories were pooled: they read as unseen too
+            self._unseen_p0[col] = p0 + pooled / max(sum(counts) + pooled, 1)
 
     def evaluate(
         self, scope: _Scope, w: int, cv: str, history: list[tuple[int, Moments]]
@@ -126,8 +145,6 @@ class _Evaluator:
         cur = scope.classes.get((w, cv), {})
         cur_counts = [cur.get(c, 0) for c in classes]
         ref_counts = [ref_mix[c] for c in classes]
-        from driftline.methods import jensen_shannon
-
         js = float(jensen_shannon(_arr(ref_counts), _arr(cur_counts)))
         bound, how = self.bounds.resampled("class_mix", "jensen_shannon", ref_counts, n)
         total_ref = sum(ref_counts) or 1
@@ -274,16 +291,10 @@ class _Evaluator:
                         f"{info['max']:.4g}",
                     },
                 )
-            if kind == "categorical" and col in prof.categories_:
+            if kind == "categorical" and col in self._unseen_p0:
                 unseen = scope.cats.get((w, cv), {}).get(col, {}).get(OTHER, 0)
                 rate = unseen / present
-                from driftline.methods import good_turing_unseen
-
-                counts = list(prof.categories_.get(col, {}).values())
-                p0 = float(good_turing_unseen(_arr(counts))) if counts else 0.0
-                # categories beyond max_categories were pooled: they read as unseen too
-                other = int(info.get("other", 0))
-                p0 += other / max(sum(counts) + other, 1)
+                p0 = self._unseen_p0[col]
                 bound, how = self.bounds.rate("unseen_category", p0, present, "Good-Turing")
                 top = scope.unseen.get((w, cv), {}).get(col, {})
                 shown = ", ".join(f"{v!r} ({c})" for v, c in top.items())
@@ -306,53 +317,22 @@ class _Evaluator:
     def _drift_results(
         self, scope: _Scope, w: int, cv: str, base: dict[str, Any]
     ) -> Iterable[CheckResult]:
-        prof, drift = self.profile, self.spec.drift
         hist = scope.hist.get((w, cv), {})
-        sources: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
-            (c, "feature_drift", drift.method_for(c, "numeric"), prof.columns_[c], {})
-            for c, kind in self.kinds.items()
-            if kind == "numeric" and c in prof.bin_edges_
-        ]
-        for col, text in prof.text_.items():
-            if col not in self.kinds:
-                continue
-            for feature, stats in text["features"].items():
-                name = f"{col}:{feature}"
-                if name in prof.bin_edges_:
-                    info = {"text_column": col, "feature": feature}
-                    method = drift.method_for(col, "text")
-                    sources.append((name, "text_drift", method, stats, info))
-        for name, check, method, stats, info in sources:
-            edges = prof.bin_edges_[name]
-            # values beyond the reference's range get bins of their own; the reference
-            # holds a pseudo-count of 1 in each, the expected count of a new draw beyond
-            # the extremes of a sample of the reference's size
-            ref = [1, *prof.bin_counts_[name], 1]
-            cur = hist.get(name, [0] * len(ref))
-            sd = math.sqrt(float(stats.get("var") or 0.0))
-            kind = "text" if check == "text_drift" else "numeric"
+        for src in self._numeric_sources:
+            cur = hist.get(src.name, [0] * len(src.ref))
             yield from self._drift(
                 base,
-                check,
-                name,
-                method,
-                ref,
+                src.check,
+                src.name,
+                src.method,
+                src.ref,
                 cur,
-                _outer_edges(edges),
-                sd,
-                {"kind": kind, "edges_of": name, **info},
+                src.edges,
+                src.sd,
+                src.details,
             )
         cats = scope.cats.get((w, cv), {})
-        for col, known in prof.categories_.items():
-            if col not in self.kinds:
-                continue
-            values = [*known, OTHER]
-            # OTHER holds the reference values pooled beyond max_categories plus, for
-            # values no reference row had, a Good-Turing pseudo-count: the number of
-            # categories seen once (a new draw is unseen with probability n1 / n).
-            singletons = sum(1 for c in known.values() if c == 1)
-            other = int(prof.columns_[col].get("other", 0)) + singletons
-            ref = [*known.values(), other]
+        for col, (values, ref) in self._categorical_refs.items():
             got = cats.get(col, {})
             cur = [got.get(v, 0) for v in values]
             tot_r, tot_c = sum(ref) or 1, sum(cur) or 1
@@ -363,7 +343,7 @@ class _Evaluator:
                 base,
                 "feature_drift",
                 col,
-                drift.method_for(col, "categorical"),
+                self.spec.drift.method_for(col, "categorical"),
                 ref,
                 cur,
                 None,
@@ -413,8 +393,6 @@ class _Evaluator:
         sd: float,
         details: dict[str, Any],
     ) -> Iterable[CheckResult]:
-        from driftline.methods import get_method
-
         n_cur, n_ref = sum(cur), sum(ref)
         if n_cur < self.spec.checks.min_rows:
             why = f"{n_cur} non-missing values < checks.min_rows {self.spec.checks.min_rows}"
@@ -540,6 +518,54 @@ class _Evaluator:
         return fam not in ("string", "boolean")
 
 
+@dataclass(frozen=True)
+class _NumericSource:
+    """A numeric feature or text style feature as its drift check sees it."""
+
+    name: str
+    check: str
+    method: str
+    ref: list[int]
+    edges: list[float]
+    sd: float
+    details: dict[str, Any]
+
+
+def _numeric_sources(spec: Spec, profile: Profile) -> list[_NumericSource]:
+    kinds, drift = spec.feature_kinds, spec.drift
+    found: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
+        (c, "feature_drift", drift.method_for(c, "numeric"), profile.columns_[c], {})
+        for c, kind in kinds.items()
+        if kind == "numeric" and c in profile.bin_edges_
+    ]
+    for col, text in profile.text_.items():
+        if col not in kinds:
+            continue
+        for feature, stats in text["features"].items():
+            name = f"{col}:{feature}"
+            if name in profile.bin_edges_:
+                info = {"text_column": col, "feature": feature}
+                found.append((name, "text_drift", drift.method_for(col, "text"), stats, info))
+    out = []
+    for name, check, method, stats, info in found:
+        kind = "text" if check == "text_drift" else "numeric"
+        out.append(
+            _NumericSource(
+                name=name,
+                check=check,
+                method=method,
+                # values beyond the reference's range get bins of their own; the
+                # reference holds a pseudo-count of 1 in each, the expected count of a
+                # new draw beyond the extremes of a sample of the reference's size
+                ref=[1, *profile.bin_counts_[name], 1],
+                edges=_outer_edges(profile.bin_edges_[name]),
+                sd=math.sqrt(float(stats.get("var") or 0.0)),
+                details={"kind": kind, "edges_of": name, **info},
+            )
+        )
+    return out
+
+
 def _outer_edges(edges: Sequence[float]) -> list[float]:
     """Edges with a bin below and above the reference's range, for positional methods.
 
@@ -560,6 +586,4 @@ def _json(value: Any) -> Any:
 
 
 def _arr(values: Sequence[float]) -> Any:
-    import numpy as np
-
     return np.asarray(values, dtype=float)
