@@ -26,7 +26,7 @@ from driftline.engine.summaries import (
     MISSING_COHORT,
     TEXT_FEATURES,
     TOKEN_FEATURES,
-    bin_index,
+    bin_counts,
     numeric_column,
     text_feature_builders,
     token_shares,
@@ -259,17 +259,15 @@ class Profile:
         edges: dict[str, list[float]],
         sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
     ) -> dict[str, list[int]]:
-        out = {}
-        for col, e in edges.items():
-            c = sources[col](t)
-            c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
-            sub = t.filter(c.notnull()).mutate(bin=bin_index(c, e))
-            res = engine.run(sub.group_by("bin").aggregate(n=sub.count())).to_pylist()
-            counts = [0] * (len(e) - 1)
-            for r in res:
-                counts[int(r["bin"])] = int(r["n"])
-            out[col] = counts
-        return out
+        if not edges:
+            return {}
+        row = engine.run(bin_counts(t, edges, sources)).to_pylist()[0]
+        # j = 0 and j = len(e) count values outside the edges: none in the reference the
+        # edges were fitted on (its min and max are the outer edges)
+        return {
+            name: [int(row[f"h{k}_{j}"]) for j in range(1, len(e))]
+            for k, (name, e) in enumerate(edges.items())
+        }
 
     def _value_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
         v = t[col].cast("string")

@@ -34,6 +34,7 @@ __all__ = [
     "TEXT_FEATURES",
     "TOKEN_FEATURES",
     "batch_rows",
+    "bin_counts",
     "bin_index",
     "category_counts",
     "class_counts",
@@ -233,6 +234,17 @@ def _histogram_aggs(
         for j in range(len(e) + 1):
             aggs[f"h{k}_{j}"] = (sb[f"_b{k}"] == j - 1).cast("int64").sum()
     return sb, aggs
+
+
+def bin_counts(
+    t: ir.Table,
+    edges: Mapping[str, Sequence[float]],
+    values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
+) -> ir.Table:
+    """Histogram counts of every source over the whole table, in one scan: one row with
+    the ``h{k}_{j}`` columns of :func:`window_summary` (the profile's bin counts)."""
+    sb, aggs = _histogram_aggs(t, edges, values or {})
+    return sb.aggregate(**aggs)
 
 
 def window_summary(
