@@ -27,6 +27,7 @@ from driftline.engine.summaries import (
     TEXT_FEATURES,
     TOKEN_FEATURES,
     bin_counts,
+    expand_histograms,
     numeric_column,
     text_feature_builders,
     token_shares,
@@ -261,7 +262,8 @@ class Profile:
     ) -> dict[str, list[int]]:
         if not edges:
             return {}
-        row = engine.run(bin_counts(t, edges, sources)).to_pylist()[0]
+        expr = bin_counts(t, edges, sources, native=engine.native_histograms)
+        row = expand_histograms(engine.run(expr), edges).to_pylist()[0]
         # j = 0 and j = len(e) count values outside the edges: none in the reference the
         # edges were fitted on (its min and max are the outer edges)
         return {

@@ -22,6 +22,7 @@ from driftline.engine.summaries import (
     category_counts,
     class_counts,
     confidence_quantiles,
+    expand_histograms,
     histograms,
     text_feature_builders,
     unseen_values,
@@ -69,10 +70,11 @@ def _summaries(
         ranges=profile.ranges(),
         edges=row_edges,
         values=text_feature_builders(list(profile.text_)),
+        native=engine.native_histograms,
     )
     stats: dict[tuple[int, str], dict[str, Any]] = {}
     hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
-    for r in _rows(engine.run(wide)):
+    for r in _rows(expand_histograms(engine.run(wide), row_edges)):
         key = (int(r["window"]), str(r["cohort_value"]))
         stats[key] = r
         for k, (name, e) in enumerate(row_edges.items()):

@@ -14,6 +14,9 @@ class Engine:
     """Runs Ibis expressions on one backend and normalises the Arrow result."""
 
     name = "engine"
+    #: whether summaries may use the engine's own ``histogram(x, boundaries)`` aggregate
+    #: (see :func:`driftline.engine.summaries.window_summary`)
+    native_histograms = False
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
@@ -53,6 +56,7 @@ class DuckDBEngine(Engine):
     """The default: the embedded DuckDB file the store writes."""
 
     name = "duckdb"
+    native_histograms = True
 
     @classmethod
     def from_connection(cls, con: Any) -> DuckDBEngine:

@@ -14,6 +14,7 @@ Chan's parallel formula (:func:`driftline.checks.merge_moments`); only quantiles
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import ibis
@@ -39,8 +40,10 @@ __all__ = [
     "category_counts",
     "class_counts",
     "confidence_quantiles",
+    "expand_histograms",
     "feature_stats",
     "histograms",
+    "native_boundaries",
     "numeric_column",
     "prediction_stats",
     "text_feature",
@@ -214,36 +217,99 @@ def feature_stats(
     )
 
 
+@ibis.udf.agg.builtin(name="histogram")  # type: ignore[untyped-decorator]
+def _duckdb_histogram(x: float, boundaries: list[float]) -> dict[float, int]:  # type: ignore[empty-body]
+    """DuckDB's ``histogram(x, boundaries)``: counts per bucket ``(previous, boundary]``,
+    plus an overflow bucket (key ``inf``) for values above the last boundary."""
+
+
+def native_boundaries(edges: Sequence[float]) -> list[float] | None:
+    """Boundaries for DuckDB's ``histogram`` that reproduce :func:`bin_index` with
+    ``outer=True``. Bucket ``(previous, b]`` with ``b`` the double just below an edge is
+    ``[previous edge, edge)``; the first bucket counts values below the first edge, the
+    last boundary is the last edge itself (the last bin is closed), and the overflow
+    bucket counts values above it: ``len(edges) + 1`` counts in all. ``None`` when an
+    edge is not finite (the double below -inf is -inf; the portable form is used).
+
+    >>> native_boundaries([0.0, 1.0])
+    [-5e-324, 1.0]
+    >>> native_boundaries([0.0, 0.5, 1.0])
+    [-5e-324, 0.49999999999999994, 1.0]
+    """
+    if not all(math.isfinite(e) for e in edges):
+        return None
+    return [math.nextafter(e, -math.inf) for e in edges[:-1]] + [float(edges[-1])]
+
+
 def _histogram_aggs(
     s: ir.Table,
     edges: Mapping[str, Sequence[float]],
     values: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
+    *,
+    native: bool = False,
 ) -> tuple[ir.Table, dict[str, ir.Value]]:
-    """Bin each source once (``_b{k}``), then count each bin: ``h{k}_{j}`` is the count
-    of source number ``k`` in bin ``j - 1`` (j = 0: below the edges, last: above)."""
+    """Histogram counts of each source: ``h{k}_{j}`` is the count of source number ``k``
+    in bin ``j - 1`` (j = 0: below the edges, last: above). Portable form: bin each
+    source once (``_b{k}``), then one conditional sum per bin. ``native`` (DuckDB): one
+    ``histogram`` aggregate per source, ``h{k}``, a map that :func:`expand_histograms`
+    turns into the same ``h{k}_{j}`` columns - a third of the scan time on 1M rows, and
+    a twentieth of the SQL to compile."""
     bins = {}
+    aggs: dict[str, ir.Value] = {}
     for k, (name, e) in enumerate(edges.items()):
         build = values.get(name)
         c = _clean(build(s) if build is not None else s[name])
+        bounds = native_boundaries(e) if native else None
+        if bounds is not None:
+            aggs[f"h{k}"] = _duckdb_histogram(
+                c.cast("float64"), ibis.array([_float_literal(b) for b in bounds])
+            )
+            continue
         bins[f"_b{k}"] = ibis.ifelse(
             c.isnull(), ibis.literal(-2, type="int64"), bin_index(c, e, outer=True)
         )
-    sb = s.mutate(**bins)
-    aggs: dict[str, ir.Value] = {}
+    sb = s.mutate(**bins) if bins else s
     for k, e in enumerate(edges.values()):
-        for j in range(len(e) + 1):
-            aggs[f"h{k}_{j}"] = (sb[f"_b{k}"] == j - 1).cast("int64").sum()
+        if f"_b{k}" in bins:
+            for j in range(len(e) + 1):
+                aggs[f"h{k}_{j}"] = (sb[f"_b{k}"] == j - 1).cast("int64").sum()
     return sb, aggs
+
+
+def expand_histograms(table: pa.Table, edges: Mapping[str, Sequence[float]]) -> pa.Table:
+    """``table`` with every native histogram map ``h{k}`` (see :func:`_histogram_aggs`)
+    replaced by the portable ``h{k}_{j}`` int64 columns; a table without maps is returned
+    as it is. A group with no value of a source (a null map) counts zero everywhere."""
+    for k, e in enumerate(edges.values()):
+        name = f"h{k}"
+        if name not in table.column_names:
+            continue
+        bounds = native_boundaries(e)
+        assert bounds is not None
+        index = {b: j for j, b in enumerate(bounds)}
+        counts = [[0] * (len(e) + 1) for _ in range(table.num_rows)]
+        for row, pairs in zip(counts, table.column(name).to_pylist(), strict=True):
+            for key, n in pairs or ():
+                row[index.get(key, len(e))] += n
+        at = table.column_names.index(name)
+        table = table.remove_column(at)
+        for j in range(len(e) + 1):
+            column = pa.array([row[j] for row in counts], pa.int64())
+            table = table.add_column(at + j, f"h{k}_{j}", column)
+    return table
 
 
 def bin_counts(
     t: ir.Table,
     edges: Mapping[str, Sequence[float]],
     values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
+    *,
+    native: bool = False,
 ) -> ir.Table:
     """Histogram counts of every source over the whole table, in one scan: one row with
-    the ``h{k}_{j}`` columns of :func:`window_summary` (the profile's bin counts)."""
-    sb, aggs = _histogram_aggs(t, edges, values or {})
+    the ``h{k}_{j}`` columns of :func:`window_summary` (the profile's bin counts; with
+    ``native``, maps to pass through :func:`expand_histograms`)."""
+    sb, aggs = _histogram_aggs(t, edges, values or {}, native=native)
     return sb.aggregate(**aggs)
 
 
@@ -256,16 +322,19 @@ def window_summary(
     ranges: Mapping[str, tuple[float, float]],
     edges: Mapping[str, Sequence[float]],
     values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
+    native: bool = False,
 ) -> ir.Table:
     """Everything row-level in ONE scan, one wide row per window and cohort value: the
     columns of :func:`prediction_stats` and :func:`feature_stats`, and histogram counts
     ``h{k}_{j}`` of the k-th entry of ``edges`` (bins as in :func:`histograms`, ``j`` =
     bin + 1). Token-level text features need their own scan (:func:`histograms`).
+    ``native`` (DuckDB only) computes the histograms with the engine's own aggregate;
+    pass the result through :func:`expand_histograms` to get the same columns.
 
     Rows come ordered by window and cohort value: engines return groups in no fixed order
     (DuckDB's differs run to run), and merges of the groups must not depend on it."""
     s = _scoped(t, spec, window, cohort)
-    sb, hist = _histogram_aggs(s, edges, values or {})
+    sb, hist = _histogram_aggs(s, edges, values or {}, native=native)
     aggs = {**_prediction_aggs(sb, spec), **_feature_aggs(sb, spec, ranges), **hist}
     return (
         sb.group_by(["window", "cohort_value"])
