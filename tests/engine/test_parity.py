@@ -21,8 +21,9 @@ Summaries covered: the per-purpose ones (prediction and feature stats, class cou
 histograms, category counts, batch rows), the one-scan ``window_summary`` the checks use
 (numeric and character-level text histograms held wide), ``confidence_quantiles``, the
 mapping form of ``category_counts`` (unknown values pooled as OTHER, by a join with an
-in-memory table; one column with no known value) and ``unseen_values`` (top 5, ties broken
-by value: ids and texts are nearly all ties). Then ``run_checks`` end to end, on a copy of
+in-memory table; one column with no known value) and ``category_summary`` (known counts,
+OTHER, and the top 5 values outside the known ones, ties broken by value: ids and texts
+are nearly all ties). Then ``run_checks`` end to end, on a copy of
 the data shaped as the store writes it, with the DuckDB-fitted profile on both engines.
 
 Tolerances, for every cohort scope (overall and ``region``) and both window kinds
@@ -39,8 +40,8 @@ Tolerances, for every cohort scope (overall and ``region``) and both window kind
   ``prediction_stats``, ``feature_stats`` and long histograms reshaped wide. On DuckDB
   also its ``native`` form (DuckDB's own ``histogram(x, boundaries)`` aggregate, the one
   the checks run there), expanded by ``expand_histograms``: the same oracle, exactly.
-- row order: ``window_summary`` rows sorted by group, ``unseen_values`` rows in rank
-  order; both exact (checks build ranked lists from them).
+- row order: ``window_summary`` rows sorted by group, ``category_summary`` rows by
+  group, column, ``unseen`` and rank; both exact (checks build ranked lists from them).
 - approximate quantiles (``conf_q``, also of ``confidence_quantiles``): a *rank*
   tolerance of 0.02. Each engine's q-quantile of a group lies between the exact numpy
   quantiles of that group's values at q - 0.02 and q + 0.02, the band rounded outward to
@@ -85,6 +86,7 @@ from driftline.checks import CHECKS, CheckReport, CheckResult, run_checks
 from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
+    CATEGORY_SUMMARY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
     HISTOGRAM_SCHEMA,
     OTHER,
@@ -94,6 +96,7 @@ from driftline.engine.summaries import (
     TOKEN_FEATURES,
     batch_rows,
     category_counts,
+    category_summary,
     class_counts,
     confidence_quantiles,
     expand_histograms,
@@ -104,7 +107,6 @@ from driftline.engine.summaries import (
     text_feature,
     text_feature_builders,
     token_shares,
-    unseen_values,
     vocabulary,
     window_summary,
 )
@@ -719,11 +721,13 @@ KNOWN_CATEGORIES: dict[str, list[str]] = {
     "pred": ["cat", "dog"],
     "label": [],
 }
-#: Known values for ``unseen_values``: ``id`` (all unique) and ``comment`` (mostly unique,
-#: non-ASCII) make the top-k a matter of ties, broken by value.
-UNSEEN_KNOWN: dict[str, list[str]] = {
+#: Known values for ``category_summary``: ``id`` (all unique) and ``comment`` (mostly
+#: unique, non-ASCII) make the top-k of values outside them a matter of ties, broken by
+#: value; ``label`` has none known.
+SUMMARY_KNOWN: dict[str, list[str]] = {
     "color": list(CATEGORIES),
     "pred": ["cat"],
+    "label": [],
     "id": [],
     "comment": [""],
 }
@@ -743,17 +747,27 @@ def _oracle_known_counts(df: pd.DataFrame, data: Data) -> list[Row]:
     return out
 
 
-def _oracle_unseen_values(df: pd.DataFrame, data: Data) -> list[Row]:
-    """The TOP most frequent values outside the known ones, ties broken by value (code
-    point order, which is UTF-8 byte order: how both engines compare strings)."""
+def _oracle_category_summary(df: pd.DataFrame, data: Data) -> list[Row]:
+    """Known values counted, the rest pooled as OTHER, and the TOP most frequent of the
+    rest flagged ``unseen``, ties broken by value (code point order, which is UTF-8 byte
+    order: how both engines compare strings)."""
     out = []
-    for col, known in UNSEEN_KNOWN.items():
+    for col, known in SUMMARY_KNOWN.items():
         sub = df[df[col].notna()]
-        sub = sub[~sub[col].astype(str).isin(known)]
         for key, g in _groups(sub, ["window", "cohort_value"]):
             counts = Counter(g[col].astype(str))
-            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            out += [{**key, "column": col, "value": v, "n": n} for v, n in top]
+            new = {v: n for v, n in counts.items() if v not in known}
+            out += [
+                {**key, "column": col, "value": v, "n": n, "unseen": False}
+                for v, n in counts.items()
+                if v in known
+            ]
+            if new:
+                out.append(
+                    {**key, "column": col, "value": OTHER, "n": sum(new.values()), "unseen": False}
+                )
+            top = sorted(new.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            out += [{**key, "column": col, "value": v, "n": n, "unseen": True} for v, n in top]
     return out
 
 
@@ -800,8 +814,8 @@ def _known_counts(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
     return expr
 
 
-def _unseen_values(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
-    expr = unseen_values(t, SPEC, w, c, UNSEEN_KNOWN, top=TOP)
+def _category_summary(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
+    expr = category_summary(t, SPEC, w, c, SUMMARY_KNOWN, top=TOP)
     assert expr is not None
     return expr
 
@@ -895,11 +909,11 @@ SUMMARIES: dict[str, Summary] = {
         ("window", "cohort_value", "column", "value"),
         _oracle_known_counts,
     ),
-    "unseen_values": Summary(
-        _unseen_values,
-        CATEGORY_SCHEMA,
-        ("window", "cohort_value", "column", "value"),
-        _oracle_unseen_values,
+    "category_summary": Summary(
+        _category_summary,
+        CATEGORY_SUMMARY_SCHEMA,
+        ("window", "cohort_value", "column", "value", "unseen"),
+        _oracle_category_summary,
     ),
 }
 #: Every (summary, window, cohort) the parity tests run.
@@ -1115,7 +1129,14 @@ def test_spark_equals_duckdb(
 ORDERED: dict[str, Callable[[Row], tuple[Any, ...]]] = {
     "window_summary": lambda r: (r["window"], r["cohort_value"]),
     "window_summary_native": lambda r: (r["window"], r["cohort_value"]),
-    "unseen_values": lambda r: (r["window"], r["cohort_value"], r["column"], -r["n"], r["value"]),
+    "category_summary": lambda r: (
+        r["window"],
+        r["cohort_value"],
+        r["column"],
+        r["unseen"],
+        -r["n"],
+        r["value"],
+    ),
 }
 
 

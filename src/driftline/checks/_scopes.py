@@ -13,19 +13,18 @@ import pyarrow as pa
 from driftline.checks._results import Moments
 from driftline.engine import Engine
 from driftline.engine.summaries import (
-    CATEGORY_SCHEMA,
+    CATEGORY_SUMMARY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
     HISTOGRAM_SCHEMA,
     OVERALL,
     TOKEN_FEATURES,
     batch_rows,
-    category_counts,
+    category_summary,
     class_counts,
     confidence_quantiles,
     expand_histograms,
     histograms,
     text_feature_builders,
-    unseen_values,
     window_summary,
 )
 from driftline.profile import Profile
@@ -98,15 +97,13 @@ def _summaries(
     cats: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
     unseen: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
     known = {c: list(v) for c, v in profile.categories_.items()}
-    for expr, into in (
-        (category_counts(t, spec, window, cohort, known), cats),
-        (unseen_values(t, spec, window, cohort, known), unseen),
-    ):
-        if expr is None:
-            continue
-        for r in _rows(engine.run(expr, CATEGORY_SCHEMA)):
-            per = into[(r["window"], r["cohort_value"])].setdefault(r["column"], {})
-            per[r["value"]] = per.get(r["value"], 0) + int(r["n"])
+    expr = category_summary(t, spec, window, cohort, known)
+    if expr is not None:
+        table = engine.run(expr, CATEGORY_SUMMARY_SCHEMA)
+        columns = (table.column(name).to_pylist() for name in CATEGORY_SUMMARY_SCHEMA.names)
+        for w, cohort_value, col, value, n, top in zip(*columns, strict=True):
+            per = (unseen if top else cats)[(w, cohort_value)].setdefault(col, {})
+            per[value] = per.get(value, 0) + n
     return _Scope(
         cohort, stats, dict(classes), stats, dict(batches), dict(hist), dict(cats), dict(unseen)
     )

@@ -25,6 +25,7 @@ from driftline.spec import Spec, Window
 
 __all__ = [
     "CATEGORY_SCHEMA",
+    "CATEGORY_SUMMARY_SCHEMA",
     "CLASS_COUNTS_SCHEMA",
     "HISTOGRAM_SCHEMA",
     "MISSING_COHORT",
@@ -38,6 +39,7 @@ __all__ = [
     "bin_counts",
     "bin_index",
     "category_counts",
+    "category_summary",
     "class_counts",
     "confidence_quantiles",
     "expand_histograms",
@@ -50,7 +52,6 @@ __all__ = [
     "text_feature_builders",
     "text_tokens",
     "token_shares",
-    "unseen_values",
     "vocabulary",
     "window_key",
     "window_summary",
@@ -101,6 +102,8 @@ CATEGORY_SCHEMA = pa.schema(
         ("n", pa.int64()),
     ]
 )
+
+CATEGORY_SUMMARY_SCHEMA = CATEGORY_SCHEMA.append(pa.field("unseen", pa.bool_()))
 
 
 def window_key(t: ir.Table, spec: Spec, window: Window) -> ir.IntegerValue:
@@ -469,7 +472,7 @@ def _with_known(s: ir.Table, col: str, categories: Sequence[str]) -> ir.Table:
     return joined.drop("_cat")
 
 
-def unseen_values(
+def category_summary(
     t: ir.Table,
     spec: Spec,
     window: Window,
@@ -477,26 +480,51 @@ def unseen_values(
     known: Mapping[str, Sequence[str]],
     top: int = 5,
 ) -> ir.Table | None:
-    """The ``top`` most frequent values outside each column's known categories, per
-    window and cohort value: ``(window, cohort_value, column, value, n)``, ties broken
-    by value. Rows come in rank order within each group (not in the engine's order, which
-    differs by engine and by run), so a list built from them reads the same everywhere."""
+    """Everything the categorical checks need, in one query: per window, cohort value and
+    column, the count of each known category, the values outside them pooled as one
+    :data:`OTHER` row, and the ``top`` most frequent of those values by name (ties broken
+    by value), flagged ``unseen`` (:data:`CATEGORY_SUMMARY_SCHEMA`).
+
+    Rows are counted per distinct value first and only then looked up in the known
+    categories (a hash join of the small aggregate, not of every row); the result never
+    grows with a column's cardinality. Rows come ordered by window, cohort value, column,
+    ``unseen``, then rank, so a list built from them reads the same on every engine."""
+    if not known:
+        return None
     s = _scoped(t, spec, window, cohort)
     parts = []
     for col, cats in known.items():
-        sub = _with_known(s, col, cats)
-        sub = sub.filter(sub._known.isnull()).mutate(value=sub._value, column=ibis.literal(col))
-        counts = sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(
-            n=sub.count()
+        rows = s.filter(s[col].notnull())
+        counts = rows.group_by(
+            ["window", "cohort_value", rows[col].cast("string").name("value")]
+        ).aggregate(n=rows.count())
+        table = pa.table({"_cat": pa.array(list(cats), pa.string())})
+        lookup = ibis.memtable(table).mutate(_known=ibis.literal(True))
+        joined = counts.left_join(lookup, counts.value == lookup._cat)
+        parts.append(
+            joined.select(
+                "window",
+                "cohort_value",
+                column=ibis.literal(col),
+                value=joined.value,
+                n=joined.n,
+                new=joined._known.isnull(),
+            )
         )
-        rank = ibis.row_number().over(
-            group_by=["window", "cohort_value"], order_by=[ibis.desc("n"), "value"]
-        )
-        parts.append(counts.mutate(_rank=rank).filter(lambda r: r._rank < top).drop("_rank"))
-    if not parts:
-        return None
-    out = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    return out.order_by(["window", "cohort_value", "column", ibis.desc("n"), "value"])
+    values = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    group = ["window", "cohort_value", "column"]
+    new = values.filter(values.new)
+    rank = ibis.row_number().over(group_by=group, order_by=[ibis.desc("n"), "value"])
+    out = ibis.union(
+        values.filter(~values.new).select(*group, "value", "n", unseen=ibis.literal(False)),
+        new.group_by(group).aggregate(
+            value=ibis.literal(OTHER), n=new.n.sum(), unseen=ibis.literal(False)
+        ),
+        new.mutate(_rank=rank)
+        .filter(lambda r: r._rank < top)
+        .select(*group, "value", "n", unseen=ibis.literal(True)),
+    )
+    return out.order_by([*group, "unseen", ibis.desc("n"), "value"])
 
 
 def batch_rows(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
