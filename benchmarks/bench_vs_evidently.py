@@ -11,22 +11,40 @@ spec is copied and the store and profile are written to ``benchmarks/data/vs-evi
   check (schema + drift on 20 columns + confidence + class mix, per day window, overall
   and per each of 4 cohorts).
 - Evidently: ``evidently_runner.py`` in ``benchmarks/.venv-evidently`` (Evidently 0.7.23,
-  default ``DataDriftPreset``): reference = the same 100k rows, current = all rows, the
-  20 feature columns (14 numerical, 6 categorical), one report, ``--evidently-repeat``
-  times.
+  default ``DataDriftPreset``, the 20 feature columns: 14 numerical, 6 categorical;
+  reference = the same 100k rows), in two modes (``--evidently-modes``, both by default):
+
+  - ``single``: one report, current = all rows, ``--evidently-repeat`` times. Less work
+    than the check: one answer for the whole log, where the check gives one per window and
+    scope.
+  - ``same-work``: what a user has to run with Evidently to get the answers the check
+    gives: one ``Report([DataDriftPreset()])`` per (day window, scope), scope = all rows
+    of the window and each value of the cohort column (window length, timestamp and
+    cohort read from the spec), every report against the same 100k reference rows: 10
+    windows x (1 + 4) = 50 reports. Evidently has no reusable reference profile, so every
+    report processes the reference again; that is its real cost for these answers.
+    ``--evidently-same-work-repeat`` times (1 by default: it takes minutes).
+
+The two Evidently anchors bracket the comparison: the single report is the least Evidently
+can be run for (and the ratio quoted before), the same-work run is the like-for-like one.
 
 Every command runs as a child under ``/usr/bin/time -v`` (``bench_check.Runner``): wall
-time around the child, peak RSS from GNU time. Evidently at 10M runs only with
-``--evidently-10m`` and when its 1M run, scaled linearly, fits ``--evidently-10m-budget``
-seconds; it then runs once, killed at that budget, with its address space capped at
-``--evidently-memory-cap-gib`` (``prlimit``; a MemoryError, not the OOM killer, on this
-shared machine); otherwise the table says it was not run, or how it failed, and why.
+time around the child, peak RSS from GNU time. The Evidently processes are timed whole
+(imports, Parquet reads, splitting and every report). Above 1M rows only the single
+report runs, and only with ``--evidently-10m`` and when its 1M run, scaled linearly, fits
+``--evidently-10m-budget`` seconds; it then runs once, killed at that budget, with its
+address space capped at ``--evidently-memory-cap-gib`` (``prlimit``; a MemoryError, not
+the OOM killer, on this shared machine); otherwise the table says it was not run, or how
+it failed, and why. The same-work run is not attempted above 1M rows; its time there is
+projected from the 1M run (a linear fit of each report's seconds on its rows), and the
+table says so.
 
 Usage::
 
     bash benchmarks/setup_evidently.sh                  # once
-    python benchmarks/bench_vs_evidently.py             # 1m (both) and 10m (driftline)
+    python benchmarks/bench_vs_evidently.py             # 1m (both tools) and 10m (driftline)
     python benchmarks/bench_vs_evidently.py --sizes 1m --repeat 3 --evidently-repeat 3
+    python benchmarks/bench_vs_evidently.py --sizes 1m --evidently-modes same-work
     python benchmarks/bench_vs_evidently.py --evidently-repeat 3 --evidently-10m  # + Evidently 10m
 
 prints a Markdown table and merges the results into ``benchmarks/results/vs_evidently.json``
@@ -38,6 +56,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -45,6 +64,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -56,6 +77,9 @@ EVIDENTLY_PYTHON = HERE / ".venv-evidently" / "bin" / "python"
 RUNNER = HERE / "evidently_runner.py"
 FEATURES_NUMERIC = [f.name for f in NUMERIC]
 FEATURES_CATEGORICAL = list(CATEGORICAL)
+MODES = ("single", "same-work")
+_WINDOW = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")  # driftline.spec's time windows
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def mem_available_mib() -> float | None:
@@ -100,6 +124,69 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def window_seconds(text: str) -> int:
+    """Seconds of a driftline time window, as ``driftline.spec.parse_window`` reads it.
+
+    >>> [window_seconds(w) for w in ("1d", "6h", "30m", "2w")]
+    [86400, 21600, 1800, 1209600]
+    """
+    m = _WINDOW.match(str(text))
+    if not m:
+        raise SystemExit(
+            f"the spec's window is {text!r}, not a time window such as '1d'; the same-work "
+            "Evidently run splits rows by time windows only. Use --evidently-modes single."
+        )
+    return int(m[1]) * _UNIT_SECONDS[m[2]]
+
+
+def split_plan(spec: Path) -> dict[str, Any]:
+    """Window length, timestamp and cohort columns of the check, read from its spec."""
+    data = yaml.safe_load(spec.read_text())
+    return {
+        "window_seconds": window_seconds(data["window"]),
+        "timestamp": data["timestamp"],
+        "cohorts": list(data.get("cohorts") or []),
+    }
+
+
+def per_report_fit(rows: list[int], seconds: list[float]) -> dict[str, float] | None:
+    """Least squares ``seconds = fixed + slope * rows`` over one run's reports: ``fixed``
+    is what a report costs whatever its current rows (the reference's side, Evidently's
+    overhead), ``slope`` what each current row adds. ``None`` under two distinct sizes.
+
+    >>> per_report_fit([10_000, 20_000, 40_000], [2.1, 2.2, 2.4])
+    {'fixed_seconds': 2.0, 'seconds_per_100k_rows': 1.0}
+    >>> per_report_fit([5, 5], [1.0, 2.0]) is None
+    True
+    """
+    if len(set(rows)) < 2:
+        return None
+    slope, fixed = statistics.linear_regression(rows, seconds)
+    return {"fixed_seconds": round(fixed, 3), "seconds_per_100k_rows": round(slope * 1e5, 3)}
+
+
+def project_same_work(base: dict[str, Any], rows: int) -> float | None:
+    """Seconds of the same-work run at ``rows``, from the one measured at ``base["rows"]``:
+    the same reports with their rows scaled, each costing the fitted ``fixed + slope *
+    rows``; imports unchanged; reading and splitting scaled linearly. ``None`` without a
+    fit, or with a slope that is not positive (noise of a run on too little data).
+
+    >>> base = {"rows": 100, "median_seconds": 10.0, "import_seconds": 2.0,
+    ...         "report_seconds_median": 6.0, "reports": 2, "report_rows_total": 100,
+    ...         "per_report": {"fit": {"fixed_seconds": 2.0, "seconds_per_100k_rows": 2000.0}}}
+    >>> project_same_work(base, 1000)  # 2 + (10 - 6 - 2) * 10 + 2 * 2 + 0.02 * 1000
+    46.0
+    """
+    fit = base["per_report"]["fit"]
+    if fit is None or fit["seconds_per_100k_rows"] <= 0:
+        return None
+    scale = rows / base["rows"]
+    other = base["median_seconds"] - base["report_seconds_median"] - base["import_seconds"]
+    reports = base["reports"] * fit["fixed_seconds"]
+    per_row = fit["seconds_per_100k_rows"] / 1e5 * base["report_rows_total"] * scale
+    return round(float(base["import_seconds"] + max(other, 0.0) * scale + reports + per_row), 1)
+
+
 def bench_driftline(d: Path, work: Path, *, repeat: int, runner: Runner) -> dict[str, Any]:
     exe = shutil.which("driftline")
     cli = [exe] if exe else [sys.executable, "-m", "driftline.cli"]
@@ -139,6 +226,10 @@ def bench_driftline(d: Path, work: Path, *, repeat: int, runner: Runner) -> dict
     checks: dict[str, int] = {}
     for r in report.get("results", []):
         checks[r["check"]] = checks.get(r["check"], 0) + 1
+    scopes: dict[tuple[Any, ...], int] = {}
+    for s in report.get("stats", []):
+        key = (s["window_start"], s["cohort"], s["cohort_value"])
+        scopes[key] = scopes.get(key, 0) + (s["n"] or 0)
     store.unlink(missing_ok=True)
     return {
         "log": {
@@ -149,6 +240,10 @@ def bench_driftline(d: Path, work: Path, *, repeat: int, runner: Runner) -> dict
         "check": summarise(runs)
         | {
             "windows": len({s["window_start"] for s in report.get("stats", [])}),
+            # (window, scope) pairs the check answered: what the same-work Evidently run
+            # needs one report for (it cannot run a report on a scope without rows)
+            "window_scopes": len(scopes),
+            "window_scopes_with_rows": len({k for k, n in scopes.items() if n}),
             "results_by_check": dict(sorted(checks.items())),
             "alerts": len(report.get("alerts", [])),
             "alerts_by_check": dict(sorted(alerts.items())),
@@ -156,23 +251,7 @@ def bench_driftline(d: Path, work: Path, *, repeat: int, runner: Runner) -> dict
     }
 
 
-def bench_evidently(
-    d: Path,
-    *,
-    repeat: int,
-    runner: Runner,
-    cap_gib: float | None = None,
-    timeout_s: float | None = None,
-) -> dict[str, Any]:
-    """``repeat`` Evidently runs on ``d``. With ``cap_gib`` the child's address space is
-    capped (``prlimit --as``), so running out of memory ends it with a MemoryError instead
-    of the kernel's OOM killer picking a process of someone else on the shared machine;
-    with ``timeout_s`` it is killed after that many seconds (``timeout -s KILL``)."""
-    wrap: list[str] = []
-    if timeout_s:
-        wrap += ["timeout", "-s", "KILL", str(int(timeout_s))]
-    if cap_gib:
-        wrap += ["prlimit", f"--as={int(cap_gib * 2**30)}", "--"]
+def _evidently_cmd(d: Path, wrap: list[str], split: dict[str, Any] | None = None) -> list[str]:
     cmd = [
         *wrap,
         str(EVIDENTLY_PYTHON),
@@ -186,25 +265,57 @@ def bench_evidently(
         "--categorical",
         *FEATURES_CATEGORICAL,
     ]
+    if split is not None:
+        cmd += ["--split-by-window", str(split["window_seconds"]), "--timestamp"]
+        cmd += [split["timestamp"], *(["--cohort", *split["cohorts"]] if split["cohorts"] else [])]
+    return cmd
+
+
+def _failed(
+    d: Path, what: str, run: Run, cap_gib: float | None, timeout_s: float | None
+) -> dict[str, Any]:
+    last = (run.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+    why = "killed at the time-out" if run.exit_code in (-9, 124, 137) else last
+    print(f"[{d.name}] {what} failed after {run.seconds:.0f} s: {why}", flush=True)
+    return {
+        "failed": f"exit {run.exit_code} after {run.seconds:.0f} s "
+        f"(cap {cap_gib} GiB address space, time-out {timeout_s} s): {why[:300]}",
+        "seconds": round(run.seconds, 1),
+        "peak_rss_mib": round(run.peak_rss_mib, 1),
+    }
+
+
+def bench_evidently(
+    d: Path,
+    *,
+    repeat: int,
+    runner: Runner,
+    cap_gib: float | None = None,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """``repeat`` single-report Evidently runs on ``d`` (all rows, one report). With
+    ``cap_gib`` the child's address space is capped (``prlimit --as``), so running out of
+    memory ends it with a MemoryError instead of the kernel's OOM killer picking a process
+    of someone else on the shared machine; with ``timeout_s`` it is killed after that many
+    seconds (``timeout -s KILL``)."""
+    wrap: list[str] = []
+    if timeout_s:
+        wrap += ["timeout", "-s", "KILL", str(int(timeout_s))]
+    if cap_gib:
+        wrap += ["prlimit", f"--as={int(cap_gib * 2**30)}", "--"]
+    cmd = _evidently_cmd(d, wrap)
     runs = []
     detail: dict[str, Any] = {}
     for i in range(repeat):
         load = os.getloadavg()[0]
         run = runner.measure(cmd)
         if run.exit_code != 0:
-            last = (run.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-            why = "killed at the time-out" if run.exit_code in (-9, 124, 137) else last
-            print(f"[{d.name}] evidently failed after {run.seconds:.0f} s: {why}", flush=True)
-            return {
-                "failed": f"exit {run.exit_code} after {run.seconds:.0f} s "
-                f"(cap {cap_gib} GiB address space, time-out {timeout_s} s): {why[:300]}",
-                "seconds": round(run.seconds, 1),
-                "peak_rss_mib": round(run.peak_rss_mib, 1),
-            }
+            return {"mode": "single"} | _failed(d, "evidently", run, cap_gib, timeout_s)
         lines = [json.loads(x) for x in run.stdout.splitlines() if x.strip()]
         rep = next(x for x in lines if x["event"] == "report")
         start = next(x for x in lines if x["event"] == "start")
         detail = {
+            "mode": "single",
             "evidently": start["evidently"],
             "import_seconds": start["import_seconds"],
             "read_seconds": round(start["read_seconds"] + rep["read_seconds"], 2),
@@ -223,57 +334,188 @@ def bench_evidently(
             }
         )
         print(
-            f"[{d.name}] evidently {i + 1}/{repeat}: {run.seconds:.1f} s (report "
+            f"[{d.name}] evidently single report {i + 1}/{repeat}: {run.seconds:.1f} s (report "
             f"{rep['report_seconds']:.1f} s), {run.peak_rss_mib:.0f} MiB, load {runs[-1]['load']}",
             flush=True,
         )
     return summarise(runs) | detail
 
 
+def bench_evidently_same_work(
+    d: Path, work: Path, *, repeat: int, runner: Runner, check: dict[str, Any]
+) -> dict[str, Any]:
+    """``repeat`` same-work Evidently runs on ``d``: one process each, one report per
+    (window, scope) of the check's spec, every report against the whole reference.
+    ``check`` is driftline's check summary, whose (window, scope) pairs it should match."""
+    split = split_plan(work / "driftline.yaml")
+    cmd = _evidently_cmd(d, [], split)
+    runs = []
+    detail: dict[str, Any] = {}
+    for i in range(repeat):
+        load = os.getloadavg()[0]
+        print(
+            f"[{d.name}] evidently same work {i + 1}/{repeat}: one report per window "
+            f"({split['window_seconds']} s) x scope (all, {', '.join(split['cohorts'])}) ...",
+            flush=True,
+        )
+        run = runner.measure(cmd)
+        if run.exit_code != 0:
+            return {"mode": "same-work"} | _failed(d, "evidently same work", run, None, None)
+        lines = [json.loads(x) for x in run.stdout.splitlines() if x.strip()]
+        start = next(x for x in lines if x["event"] == "start")
+        cut = next(x for x in lines if x["event"] == "split")
+        summary = next(x for x in lines if x["event"] == "summary")
+        reports = [x for x in lines if x["event"] == "report"]
+        flagged: dict[str, int] = {}
+        for r in reports:
+            for c in r["drifted_columns"]:
+                flagged[c] = flagged.get(c, 0) + 1
+        detail = {
+            "mode": "same-work",
+            "evidently": start["evidently"],
+            "split": split,
+            "reports": summary["reports"],
+            "windows": summary["windows"],
+            "scopes": summary["scopes"],
+            "driftline_window_scopes_with_rows": check.get("window_scopes_with_rows"),
+            "import_seconds": start["import_seconds"],
+            "read_seconds": round(start["read_seconds"] + cut["read_seconds"], 2),
+            "split_seconds": round(cut["split_seconds"] + summary["slice_seconds"], 2),
+            "report_rows_total": sum(r["rows"] for r in reports),
+            "per_report": {
+                "median_seconds": round(statistics.median(r["report_seconds"] for r in reports), 3),
+                "max_seconds": max(r["report_seconds"] for r in reports),
+                "fit": per_report_fit(
+                    [r["rows"] for r in reports], [r["report_seconds"] for r in reports]
+                ),
+            },
+            "reports_with_drifted_columns": sum(1 for r in reports if r["drifted_columns"]),
+            "reports_with_dataset_drift": sum(1 for r in reports if r["dataset_drift"]),
+            "drifted_columns": dict(sorted(flagged.items())),
+            "by_report": [
+                {k: r[k] for k in ("window_start", "scope", "rows", "report_seconds")}
+                | {"drifted_columns": r["drifted_columns"]}
+                for r in reports
+            ],
+        }
+        runs.append(
+            {
+                "seconds": round(run.seconds, 2),
+                "report_seconds": summary["report_seconds"],
+                "peak_rss_mib": round(run.peak_rss_mib, 1),
+                "load": [round(load, 2), round(os.getloadavg()[0], 2)],
+            }
+        )
+        fit = detail["per_report"]["fit"]
+        print(
+            f"[{d.name}] evidently same work {i + 1}/{repeat}: {summary['reports']} reports, "
+            f"{run.seconds:.1f} s (reports {summary['report_seconds']:.1f} s; per report "
+            + (
+                f"{fit['fixed_seconds']:.2f} s + {fit['seconds_per_100k_rows']:.2f} s per 100k rows"
+                if fit
+                else "-"
+            )
+            + f"), {run.peak_rss_mib:.0f} MiB, load {runs[-1]['load']}",
+            flush=True,
+        )
+    expected = check.get("window_scopes_with_rows")
+    if expected is not None and expected != detail.get("reports"):
+        detail["note"] = (
+            f"{detail.get('reports')} Evidently reports, but driftline answered {expected} "
+            "(window, scope) pairs with rows: check the split"
+        )
+        print(f"[{d.name}] WARNING: {detail['note']}", flush=True)
+    out = summarise(runs) | detail
+    out["report_seconds_median"] = round(statistics.median(r["report_seconds"] for r in runs), 2)
+    return out
+
+
+def _runs(ev: dict[str, Any]) -> str:
+    return ", ".join(f"{r['seconds']:.1f}" for r in ev["runs"])
+
+
 def table(entries: list[dict[str, Any]]) -> str:
+    """The Markdown table, then each size's two ratios to the driftline check."""
     lines = [
-        "| rows | tool | work | median wall s | runs (s) | peak RSS MiB | Evidently / driftline |",
+        "| rows | tool | work | median wall s | runs (s) | peak RSS MiB "
+        "| Evidently / driftline check |",
         "|---:|---|---|---:|---|---:|---:|",
     ]
+    notes = []
     for e in entries:
-        dl, ev = e["driftline"], e.get("evidently")
+        dl, ev, sw = e["driftline"], e.get("evidently"), e.get("evidently_same_work")
         c = dl["check"]
-        ratio = "-"
-        if ev and "median_seconds" in ev:
-            ratio = f"{ev['median_seconds'] / c['median_seconds']:.2f}x"
-        runs = ", ".join(f"{r['seconds']:.1f}" for r in c["runs"])
+        n = f"{e['rows']:,}"
+        ref = f"{e.get('data', {}).get('reference_rows', 100_000):,}"
         lines.append(
-            f"| {e['rows']:,} | driftline check | schema + drift (20 cols) + confidence + class "
+            f"| {n} | driftline check | schema + drift (20 cols) + confidence + class "
             f"mix, {c['windows']} day windows x (overall + 4 cohorts) | {c['median_seconds']:.1f} "
-            f"| {runs} | {c['peak_rss_mib']:.0f} | {ratio} |"
+            f"| {_runs(c)} | {c['peak_rss_mib']:.0f} | - |"
         )
         log = dl["log"]
         log_s = log["reference_seconds"] + log["predictions_seconds"]
         lines.append(
-            f"| {e['rows']:,} | driftline log (once, not in the ratio) | ingest reference + "
+            f"| {n} | driftline log (once, not in the ratio) | ingest reference + "
             f"predictions into DuckDB | {log_s:.1f} "
             f"| {log['reference_seconds']:.1f} + {log['predictions_seconds']:.1f} "
             f"| {log['peak_rss_mib']:.0f} | - |"
         )
+        ratios = []
         if ev and "median_seconds" in ev:
-            runs = ", ".join(f"{r['seconds']:.1f}" for r in ev["runs"])
+            r = ev["median_seconds"] / c["median_seconds"]
+            ratios.append(f"Evidently single report / driftline check = {r:.2f}x")
             lines.append(
-                f"| {e['rows']:,} | Evidently {ev['evidently']} DataDriftPreset "
-                f"| drift on 20 cols, all rows vs reference, one report "
-                f"| {ev['median_seconds']:.1f} | {runs} "
-                f"| {ev['peak_rss_mib']:.0f} | - |"
+                f"| {n} | Evidently {ev['evidently']} DataDriftPreset: single report "
+                f"| drift on 20 cols, all {n} rows vs the {ref}-row reference, 1 report: one "
+                f"answer for the whole log (less work than the check) "
+                f"| {ev['median_seconds']:.1f} | {_runs(ev)} | {ev['peak_rss_mib']:.0f} "
+                f"| {r:.2f}x |"
             )
         elif ev and "failed" in ev:
             lines.append(
-                f"| {e['rows']:,} | Evidently DataDriftPreset | failed: {ev['failed']} "
+                f"| {n} | Evidently DataDriftPreset: single report | failed: {ev['failed']} "
                 f"| - | - | {ev['peak_rss_mib']:.0f} | - |"
             )
         elif ev:
             lines.append(
-                f"| {e['rows']:,} | Evidently DataDriftPreset | not run: {ev['not_run']} "
+                f"| {n} | Evidently DataDriftPreset: single report | not run: {ev['not_run']} "
                 "| - | - | - | - |"
             )
-    return "\n".join(lines)
+        if sw and "median_seconds" in sw:
+            r = sw["median_seconds"] / c["median_seconds"]
+            ratios.append(
+                f"Evidently same work ({sw['reports']} reports) / driftline check = {r:.2f}x"
+            )
+            cohorts = len(sw["scopes"]) - 1
+            lines.append(
+                f"| {n} | Evidently {sw['evidently']} DataDriftPreset: same work "
+                f"({sw['reports']} reports) | drift on 20 cols, 1 report per day window x "
+                f"scope ({sw['windows']} windows x (all rows + {cohorts} cohort values)), each "
+                f"vs the same {ref}-row reference, processed again by every report; columns "
+                f"flagged in {sw['reports_with_drifted_columns']} of {sw['reports']} reports "
+                f"| {sw['median_seconds']:.1f} | {_runs(sw)} | {sw['peak_rss_mib']:.0f} "
+                f"| {r:.2f}x |"
+            )
+        elif sw and "failed" in sw:
+            lines.append(
+                f"| {n} | Evidently DataDriftPreset: same work | failed: {sw['failed']} "
+                f"| - | - | {sw['peak_rss_mib']:.0f} | - |"
+            )
+        elif sw:
+            projected = sw.get("projected_seconds")
+            r_txt = f"~{projected / c['median_seconds']:.0f}x (projected)" if projected else "-"
+            if projected:
+                ratios.append(
+                    f"Evidently same work ({sw.get('reports', '?')} reports) / driftline check "
+                    f"~ {projected / c['median_seconds']:.0f}x (projected, not run)"
+                )
+            lines.append(
+                f"| {n} | Evidently DataDriftPreset: same work | not run: {sw['not_run']} "
+                f"| {f'~{projected:.0f} (projected)' if projected else '-'} | - | - | {r_txt} |"
+            )
+        if ratios:
+            notes.append(f"- {n} rows: " + "; ".join(ratios))
+    return "\n".join([*lines, *(["", *notes] if notes else [])])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -281,7 +523,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sizes", nargs="+", type=parse_rows, default=[1_000_000, 10_000_000])
     p.add_argument("--repeat", type=int, default=3, help="driftline check runs per size")
     p.add_argument("--repeat-large", type=int, default=None, help="runs above 1M (default same)")
-    p.add_argument("--evidently-repeat", type=int, default=1)
+    p.add_argument(
+        "--evidently-modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="single: one report over all rows; same-work: one report per window x scope "
+        "(at most 1M rows; projected above). Default: both",
+    )
+    p.add_argument("--evidently-repeat", type=int, default=1, help="single-report runs")
+    p.add_argument(
+        "--evidently-same-work-repeat", type=int, default=1, help="same-work runs (minutes each)"
+    )
     p.add_argument("--evidently-10m", action="store_true", help="try Evidently above 1M rows")
     p.add_argument(
         "--evidently-10m-budget", type=float, default=900.0, help="seconds (time-out above 1M)"
@@ -335,51 +588,99 @@ def main(argv: list[str] | None = None) -> None:
 def run_sizes(a: argparse.Namespace, runner: Runner) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     base: dict[str, Any] | None = None  # Evidently's smallest measured run, for projections
+    base_sw: dict[str, Any] | None = None  # the same for the same-work run
+    modes = set(a.evidently_modes)
     for rows in sorted(a.sizes):
         d, work, meta = prepare(rows, a.data, runner)
         repeat = a.repeat if rows <= 1_000_000 or a.repeat_large is None else a.repeat_large
         entry: dict[str, Any] = {"size": label(rows), "rows": rows, "data": meta}
         entry["driftline"] = bench_driftline(d, work, repeat=repeat, runner=runner)
+        check = entry["driftline"]["check"]
         large = rows > 1_000_000
-        if not large or a.evidently_10m:
-            reason = None
-            if base is not None and rows > base["rows"]:
-                est_s = base["median_seconds"] * rows / base["rows"]
-                if est_s > a.evidently_10m_budget:
-                    reason = f"projected {est_s:.0f} s > budget {a.evidently_10m_budget:.0f} s"
-            free = mem_available_mib() or 0.0
-            if large and a.evidently_memory_cap_gib * 1024 > 0.9 * free:
-                reason = (
-                    f"the {a.evidently_memory_cap_gib} GiB cap exceeds 90 % of the "
-                    f"{free:.0f} MiB available now"
+        if "single" in modes:
+            entry["evidently"] = single_report(a, d, rows, runner, base)
+            if base is None and "median_seconds" in entry["evidently"]:
+                base = {"rows": rows, **entry["evidently"]}
+        if "same-work" in modes:
+            if not large:
+                entry["evidently_same_work"] = bench_evidently_same_work(
+                    d, work, repeat=a.evidently_same_work_repeat, runner=runner, check=check
                 )
-            if reason:
-                entry["evidently"] = {"not_run": reason}
+                if base_sw is None and "median_seconds" in entry["evidently_same_work"]:
+                    base_sw = {"rows": rows, **entry["evidently_same_work"]}
             else:
-                entry["evidently"] = bench_evidently(
-                    d,
-                    repeat=a.evidently_repeat if not large else 1,
-                    runner=runner,
-                    cap_gib=a.evidently_memory_cap_gib if large else None,
-                    timeout_s=a.evidently_10m_budget if large else None,
-                )
-                if base is None and "median_seconds" in entry["evidently"]:
-                    base = {"rows": rows, **entry["evidently"]}
-        elif base is not None:
-            scale = rows / base["rows"]
-            entry["evidently"] = {
-                "not_run": f"not attempted (projected from {label(base['rows'])}, linear: "
-                f"~{base['median_seconds'] * scale:.0f} s and ~"
-                f"{base['peak_rss_mib'] * scale / 1024:.0f} GiB; pass --evidently-10m to try)"
-            }
-        if entry.get("evidently") and "median_seconds" in entry["evidently"]:
+                entry["evidently_same_work"] = same_work_not_run(base_sw, rows)
+        ev, sw = entry.get("evidently"), entry.get("evidently_same_work")
+        if ev and "median_seconds" in ev:
             entry["ratio_evidently_over_driftline"] = round(
-                entry["evidently"]["median_seconds"]
-                / entry["driftline"]["check"]["median_seconds"],
-                2,
+                ev["median_seconds"] / check["median_seconds"], 2
+            )
+        if sw and "median_seconds" in sw:
+            entry["ratio_evidently_same_work_over_driftline"] = round(
+                sw["median_seconds"] / check["median_seconds"], 2
+            )
+        elif sw and sw.get("projected_seconds"):
+            entry["ratio_evidently_same_work_over_driftline_projected"] = round(
+                sw["projected_seconds"] / check["median_seconds"], 1
             )
         entries.append(entry)
     return entries
+
+
+def single_report(
+    a: argparse.Namespace, d: Path, rows: int, runner: Runner, base: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The single-report Evidently run of one size, or why it was not run."""
+    large = rows > 1_000_000
+    if large and not a.evidently_10m:
+        if base is None:
+            return {"not_run": "not attempted above 1M rows (pass --evidently-10m to try)"}
+        scale = rows / base["rows"]
+        return {
+            "not_run": f"not attempted (projected from {label(base['rows'])}, linear: "
+            f"~{base['median_seconds'] * scale:.0f} s and ~"
+            f"{base['peak_rss_mib'] * scale / 1024:.0f} GiB; pass --evidently-10m to try)"
+        }
+    free = mem_available_mib() or 0.0
+    if large and a.evidently_memory_cap_gib * 1024 > 0.9 * free:
+        return {
+            "not_run": f"the {a.evidently_memory_cap_gib} GiB cap exceeds 90 % of the "
+            f"{free:.0f} MiB available now"
+        }
+    if base is not None and rows > base["rows"]:
+        est_s = base["median_seconds"] * rows / base["rows"]
+        if est_s > a.evidently_10m_budget:
+            return {"not_run": f"projected {est_s:.0f} s > budget {a.evidently_10m_budget:.0f} s"}
+    return bench_evidently(
+        d,
+        repeat=a.evidently_repeat if not large else 1,
+        runner=runner,
+        cap_gib=a.evidently_memory_cap_gib if large else None,
+        timeout_s=a.evidently_10m_budget if large else None,
+    )
+
+
+def same_work_not_run(base: dict[str, Any] | None, rows: int) -> dict[str, Any]:
+    """Why the same-work run is skipped at ``rows`` (above 1M), with its projected time."""
+    why = "not attempted above 1M rows (only the single report runs there)"
+    if base is None:
+        return {"not_run": f"{why}; run a size up to 1m too for a projection"}
+    projected = project_same_work(base, rows)
+    if projected is None:
+        return {
+            "not_run": f"{why}; the per-report times at {label(base['rows'])} give no "
+            "usable fit (they do not grow with the rows) to project from"
+        }
+    fit = base["per_report"]["fit"]
+    return {
+        "not_run": f"{why}; projected from {label(base['rows'])}: its {base['reports']} "
+        f"reports with x{rows / base['rows']:g} the rows, each {fit['fixed_seconds']:.2f} s "
+        f"+ {fit['seconds_per_100k_rows']:.2f} s per 100k rows (least squares over its "
+        f"reports, extrapolated), imports as measured, reading and splitting "
+        f"x{rows / base['rows']:g}; peak RSS not projected",
+        "projected_seconds": projected,
+        "reports": base["reports"],
+    }
 
 
 if __name__ == "__main__":
