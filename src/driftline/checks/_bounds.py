@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
@@ -38,33 +38,47 @@ class _Bounds:
     def calibrate(
         self, method: str, ref_counts: Sequence[float], n: int, edges: Any = None
     ) -> Calibration:
+        return self.calibrator(method, ref_counts, edges)(n)
+
+    def calibrator(
+        self, method: str, ref_counts: Sequence[float], edges: Any = None
+    ) -> Callable[[int], Calibration]:
+        """``calibrate`` for one reference: window size -> calibration.
+
+        The cache key is the SHA-256 of a JSON list whose head (method, counts, edges)
+        is the same for every window of a column, so that head is hashed once here; a
+        reference of 5000 categories would otherwise be serialised for every window.
+        """
         from driftline.methods import calibrate_bound, size_grid
 
-        grid = size_grid(n)
         cfg = self.cfg
-        blob = json.dumps(
-            [
-                method,
-                [float(c) for c in ref_counts],
-                None if edges is None else [float(e) for e in edges],
-                grid,
-                cfg.calibration_reps,
-                cfg.alert_quantile,
-                cfg.seed,
-            ]
-        )
-        key = hashlib.sha256(blob.encode()).hexdigest()[:32]
-        if key not in self.cache:
-            self.cache[key] = calibrate_bound(
-                method,
-                list(ref_counts),
-                grid,
-                edges=edges,
-                reps=cfg.calibration_reps,
-                quantile=cfg.alert_quantile,
-                seed=cfg.seed,
-            )
-        return self.cache[key]
+        counts = [float(c) for c in ref_counts]
+        bins = None if edges is None else [float(e) for e in edges]
+        # json.dumps([*head, *tail]) == json.dumps(head)[:-1] + ", " + json.dumps(tail)[1:]
+        head = hashlib.sha256(json.dumps([method, counts, bins])[:-1].encode())
+        keys: dict[int, str] = {}
+
+        def calibrate(n: int) -> Calibration:
+            grid = size_grid(n)
+            key = keys.get(grid)
+            if key is None:
+                tail = json.dumps([grid, cfg.calibration_reps, cfg.alert_quantile, cfg.seed])
+                digest = head.copy()
+                digest.update((", " + tail[1:]).encode())
+                key = keys[grid] = digest.hexdigest()[:32]
+            if key not in self.cache:
+                self.cache[key] = calibrate_bound(
+                    method,
+                    counts,
+                    grid,
+                    edges=edges,
+                    reps=cfg.calibration_reps,
+                    quantile=cfg.alert_quantile,
+                    seed=cfg.seed,
+                )
+            return self.cache[key]
+
+        return calibrate
 
     def floor(self, check: str) -> float:
         return self.cfg.min_effect.get(check, CHECKS[check].min_effect)

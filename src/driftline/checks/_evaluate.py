@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,7 @@ class _Evaluator:
         self.kinds = spec.feature_kinds
         # what the drift and unseen-category checks compare with depends on the profile
         # only: derive it once per run, not per window and cohort value
-        self._numeric_sources = _numeric_sources(spec, profile)
-        self._categorical_refs: dict[str, tuple[list[str], list[int]]] = {}
+        sources = _numeric_sources(spec, profile)
         self._unseen_p0: dict[str, float] = {}
         for col, known in profile.categories_.items():
             if col not in self.kinds:
@@ -54,10 +54,25 @@ class _Evaluator:
             # values no reference row had, a Good-Turing pseudo-count: the number of
             # categories seen once (a new draw is unseen with probability n1 / n).
             singletons = sum(1 for c in counts if c == 1)
-            self._categorical_refs[col] = ([*known, OTHER], [*counts, pooled + singletons])
+            sources.append(
+                _DriftSource(
+                    name=col,
+                    check="feature_drift",
+                    method=spec.drift.method_for(col, "categorical"),
+                    ref=[*counts, pooled + singletons],
+                    edges=None,
+                    sd=0.0,
+                    details={"kind": "categorical"},
+                    categories=[*known, OTHER],
+                )
+            )
             p0 = float(good_turing_unseen(_arr(counts))) if counts else 0.0
             # categories beyond max_categories were pooled: they read as unseen too
             self._unseen_p0[col] = p0 + pooled / max(sum(counts) + pooled, 1)
+        self._drift_columns = [_DriftColumn(src, spec, self.bounds) for src in sources]
+        # the drift statistics of the scope being evaluated, every window at once
+        self._observed_scope: _Scope | None = None
+        self._observed: list[dict[tuple[int, str], _Observed]] = []
 
     def evaluate(
         self, scope: _Scope, w: int, cv: str, history: list[tuple[int, Moments]]
@@ -317,44 +332,12 @@ class _Evaluator:
     def _drift_results(
         self, scope: _Scope, w: int, cv: str, base: dict[str, Any]
     ) -> Iterable[CheckResult]:
-        hist = scope.hist.get((w, cv), {})
-        for src in self._numeric_sources:
-            cur = hist.get(src.name, [0] * len(src.ref))
-            yield from self._drift(
-                base,
-                src.check,
-                src.name,
-                src.method,
-                src.ref,
-                cur,
-                src.edges,
-                src.sd,
-                src.details,
-            )
-        cats = scope.cats.get((w, cv), {})
-        for col, (values, ref) in self._categorical_refs.items():
-            got = cats.get(col, {})
-            cur = [got.get(v, 0) for v in values]
-            tot_r, tot_c = sum(ref) or 1, sum(cur) or 1
-            moved = sorted(range(len(values)), key=lambda i: -abs(cur[i] / tot_c - ref[i] / tot_r))[
-                :20
-            ]
-            yield from self._drift(
-                base,
-                "feature_drift",
-                col,
-                self.spec.drift.method_for(col, "categorical"),
-                ref,
-                cur,
-                None,
-                0.0,
-                {
-                    "kind": "categorical",
-                    "categories": {values[i]: [ref[i], cur[i]] for i in moved},
-                    "reference_total": sum(ref),
-                    "current_total": sum(cur),
-                },
-            )
+        if scope is not self._observed_scope:
+            min_rows = self.spec.checks.min_rows
+            self._observed = [col.observe(scope, min_rows) for col in self._drift_columns]
+            self._observed_scope = scope
+        for col, observed in zip(self._drift_columns, self._observed, strict=True):
+            yield self._drift(base, col, observed.get((w, cv)))
 
     def _skip(
         self,
@@ -382,41 +365,25 @@ class _Evaluator:
         )
 
     def _drift(
-        self,
-        base: dict[str, Any],
-        check: str,
-        column: str,
-        method: str,
-        ref: Sequence[int],
-        cur: Sequence[int],
-        edges: Sequence[float] | None,
-        sd: float,
-        details: dict[str, Any],
-    ) -> Iterable[CheckResult]:
-        n_cur, n_ref = sum(cur), sum(ref)
-        if n_cur < self.spec.checks.min_rows:
+        self, base: dict[str, Any], col: _DriftColumn, observed: _Observed | None
+    ) -> CheckResult:
+        src, method = col.source, col.source.method
+        n_cur = 0 if observed is None else observed.n
+        if observed is None or observed.value is None:
             why = f"{n_cur} non-missing values < checks.min_rows {self.spec.checks.min_rows}"
-            yield self._skip(base, check, column, method, "insufficient", why, n_cur)
-            return
-        info = get_method(method)
-        e = _arr(edges) if edges is not None and info.needs_edges else None
-        value = float(info.fn(_arr(ref), _arr(cur), edges=e))
+            return self._skip(base, src.check, src.name, method, "insufficient", why, n_cur)
+        value, n_ref, sd, floor = observed.value, col.n_ref, src.sd, col.floor
         if method == "chi2":  # Cramer's V of the 2 x k table
             effect = math.sqrt(value / (n_ref + n_cur))
         elif method == "wasserstein" and sd > 0:  # in reference standard deviations
             effect = value / sd
         else:  # (a constant reference has no scale: the distance itself)
             effect = value
-        drift = self.spec.drift
-        floor = drift.min_effect.get(
-            method, self.spec.checks.min_effect.get(check, DRIFT_FLOORS.get(method, 0.1))
-        )
-        fixed = self.spec.checks.fixed_bounds.get(check)
-        if fixed is not None:
-            bound, how = fixed, f"fixed bound {fixed:g} (spec checks.fixed_bounds)"
+        if col.fixed is not None:
+            bound, how = col.fixed, f"fixed bound {col.fixed:g} (spec checks.fixed_bounds)"
             status: Status = "alert" if value > bound else "ok"
         else:
-            cal = self.bounds.calibrate(method, ref, n_cur, e)
+            cal = col.calibrate(n_cur)
             if method == "chi2":
                 floor_value = floor**2 * (n_ref + n_cur)
             elif method == "wasserstein" and sd > 0:
@@ -426,17 +393,15 @@ class _Evaluator:
             bound = max(float(cal.bound), floor_value)
             how = f"calibrated: {cal.how}; effect floor {floor:g}"
             status = "alert" if value > cal.bound and effect > floor else "ok"
-        if details.get("kind") != "categorical":
-            details = {**details, "current": list(cur)}
-        yield self._result(
+        return self._result(
             {**base, "n": n_cur},
-            check,
-            column,
+            src.check,
+            src.name,
             value,
             effect,
             bound,
             how,
-            details,
+            observed.details,
             status=status,
             method=method,
         )
@@ -519,19 +484,139 @@ class _Evaluator:
 
 
 @dataclass(frozen=True)
-class _NumericSource:
-    """A numeric feature or text style feature as its drift check sees it."""
+class _DriftSource:
+    """A feature, or a text style feature, as its drift check sees it.
+
+    Numeric sources have bins with ``edges``; categorical ones have ``categories``.
+    """
 
     name: str
     check: str
     method: str
     ref: list[int]
-    edges: list[float]
+    edges: list[float] | None
     sd: float
     details: dict[str, Any]
+    categories: list[str] | None = None
 
 
-def _numeric_sources(spec: Spec, profile: Profile) -> list[_NumericSource]:
+@dataclass(frozen=True)
+class _Observed:
+    """One drift source in one window x cohort value: its non-missing values, and the
+    statistic with the result's details (None below ``checks.min_rows``)."""
+
+    n: int
+    value: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+#: Windows x cohort values per vectorised drift-statistic call (bounds the arrays' size).
+_ROWS_PER_CALL = 512
+
+#: Categories listed in a categorical drift result: those whose share moved most.
+_MOVED = 20
+
+
+class _DriftColumn:
+    """A drift source with what every window needs of it, resolved once per run."""
+
+    def __init__(self, source: _DriftSource, spec: Spec, bounds: _Bounds) -> None:
+        self.source = source
+        method, check = source.method, source.check
+        self.info = get_method(method)
+        # the spec admits drift statistics only, and every one has a batched form
+        assert self.info.batch is not None
+        self.batch = self.info.batch
+        self.n_ref = sum(source.ref)
+        self.floor = spec.drift.min_effect.get(
+            method, spec.checks.min_effect.get(check, DRIFT_FLOORS.get(method, 0.1))
+        )
+        self.fixed = spec.checks.fixed_bounds.get(check)
+        self.ref = _arr(source.ref)
+        self.ref_share = self.ref / (self.n_ref or 1)
+        self.edges = (
+            _arr(source.edges) if source.edges is not None and self.info.needs_edges else None
+        )
+        self.calibrate = bounds.calibrator(method, source.ref, self.edges)
+
+    def observe(self, scope: _Scope, min_rows: int) -> dict[tuple[int, str], _Observed]:
+        """The statistic in every window x cohort value of ``scope`` that has at least
+        ``min_rows`` values, computed row by row by the method's vectorised form."""
+        src = self.source
+        found: dict[tuple[int, str], Sequence[int]]
+        if src.categories is None:
+            found = {key: per[src.name] for key, per in scope.hist.items() if src.name in per}
+        else:
+            counts_of = _counter(src.categories)
+            found = {
+                key: counts_of(got)
+                for key, per in scope.cats.items()
+                if (got := per.get(src.name)) is not None
+            }
+        out = {key: _Observed(sum(counts)) for key, counts in found.items()}
+        enough = [key for key, obs in out.items() if obs.n >= min_rows]
+        for start in range(0, len(enough), _ROWS_PER_CALL):
+            keys = enough[start : start + _ROWS_PER_CALL]
+            cur = np.array([found[key] for key in keys], dtype=float)
+            ref = np.broadcast_to(self.ref, cur.shape)
+            values = self.batch(ref, cur, edges=self.edges).tolist()
+            for i, key in enumerate(keys):
+                n = out[key].n
+                if src.categories is None:
+                    details = {**src.details, "current": list(found[key])}
+                else:
+                    details = self._categorical_details(cur[i], n)
+                out[key] = _Observed(n, float(values[i]), details)
+        return out
+
+    def _categorical_details(self, cur: Any, n: int) -> dict[str, Any]:
+        """The categories whose share moved most (ties in category order), and totals."""
+        names = self.source.categories
+        assert names is not None
+        moved = _smallest(-np.abs(cur / n - self.ref_share), _MOVED)
+        return {
+            **self.source.details,
+            "categories": {names[i]: [self.source.ref[i], int(cur[i])] for i in moved},
+            "reference_total": self.n_ref,
+            "current_total": n,
+        }
+
+
+def _counter(names: Sequence[str]) -> Callable[[Mapping[str, int]], Sequence[int]]:
+    """``counts -> [counts.get(name, 0) for name in names]``, in C for the most part.
+
+    >>> _counter(["a", "b", "c"])({"c": 2, "a": 1})
+    (1, 0, 2)
+    """
+    take = itemgetter(*names)
+    zeros = dict.fromkeys(names, 0)
+
+    def counts_of(counts: Mapping[str, int]) -> Sequence[int]:
+        try:
+            found = take(counts)
+        except KeyError:  # some category has no rows here
+            found = take({**zeros, **counts})
+        return found if len(names) > 1 else (found,)  # one name: a value, not a tuple
+
+    return counts_of
+
+
+def _smallest(keys: Any, k: int) -> list[int]:
+    """Indices of the ``k`` smallest ``keys``, ties in index order: the same as
+    ``sorted(range(len(keys)), key=keys.__getitem__)[:k]``, without sorting them all.
+
+    >>> _smallest(np.array([3.0, 1.0, 2.0, 1.0, 0.0]), 3)
+    [4, 1, 3]
+    """
+    candidates = np.arange(keys.size)
+    if keys.size > k:  # everything up to the k-th smallest value, ties included
+        candidates = np.flatnonzero(keys <= np.partition(keys, k - 1)[k - 1])
+    order = np.argsort(keys[candidates], kind="stable")
+    chosen: list[int] = candidates[order][:k].tolist()
+    return chosen
+
+
+def _numeric_sources(spec: Spec, profile: Profile) -> list[_DriftSource]:
     kinds, drift = spec.feature_kinds, spec.drift
     found: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
         (c, "feature_drift", drift.method_for(c, "numeric"), profile.columns_[c], {})
@@ -550,7 +635,7 @@ def _numeric_sources(spec: Spec, profile: Profile) -> list[_NumericSource]:
     for name, check, method, stats, info in found:
         kind = "text" if check == "text_drift" else "numeric"
         out.append(
-            _NumericSource(
+            _DriftSource(
                 name=name,
                 check=check,
                 method=method,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from driftline.checks._registry import Status
@@ -94,10 +95,13 @@ class CheckReport:
         return bool(self.alerts)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data, as ``dataclasses.asdict`` makes it (a deep copy)."""
+        plain: dict[str, Any] = _plain(self)
+        return plain
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False, default=str, **kwargs)
+        # the text of json.dumps(self.to_dict(), default=str), without the deep copy
+        return json.dumps(self, allow_nan=False, default=_json_default, **kwargs)
 
     def results_for(
         self, check: str | None = None, *, status: str | None = None
@@ -107,6 +111,53 @@ class CheckReport:
             for r in self.results
             if (check is None or r.check == check) and (status is None or r.status == status)
         ]
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` of ``value``, quicker on a report's many scalars.
+
+    Dataclasses become dicts, containers are copied, scalars are kept (they are immutable:
+    ``asdict`` would ``copy.deepcopy`` each), anything else is deep-copied.
+
+    >>> from dataclasses import asdict
+    >>> _plain(Moments(2, 1.5, 0.5)) == asdict(Moments(2, 1.5, 0.5))
+    True
+    """
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is dict:
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if cls is list:
+        return [_plain(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(cls)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return cls(*[_plain(v) for v in value])
+    if isinstance(value, (list, tuple)):
+        return cls(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return cls((_plain(k), _plain(v)) for k, v in value.items())
+    return copy.deepcopy(value)
+
+
+def _json_default(value: Any) -> Any:
+    """What ``json.dumps`` cannot encode: a dataclass as the dict of its fields (the
+    encoder handles their values), anything else as its ``str``."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    return str(value)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""Calibration cache keys: stable across releases, since the store keeps the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from driftline.checks._bounds import _Bounds
+from driftline.methods import Calibration, size_grid
+from driftline.spec import load_spec
+
+SPEC: dict[str, Any] = {
+    "scores": {"columns": {"a": "score_a", "b": "score_b"}},
+    "checks": {"calibration_reps": 100, "alert_quantile": 0.99, "seed": 3},
+}
+
+
+def stored_key(method: str, ref: list[int], edges: Any, n: int) -> str:
+    """The key as the store's calibration cache has it (SHA-256 of one JSON list)."""
+    blob = json.dumps(
+        [
+            method,
+            [float(c) for c in ref],
+            None if edges is None else [float(e) for e in edges],
+            size_grid(n),
+            100,
+            0.99,
+            3,
+        ]
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@pytest.mark.parametrize(
+    ("method", "ref", "edges"),
+    [
+        ("psi", [3, 1, 0, 7], None),
+        ("jensen_shannon", list(range(1, 300)), None),
+        ("ks", [1, 5, 9, 1], np.array([-2.0, -1.0, 0.5, 1.0, 2.5])),
+    ],
+)
+def test_calibrations_are_cached_under_the_stored_key(
+    method: str, ref: list[int], edges: Any
+) -> None:
+    cache: dict[str, Calibration] = {}
+    bounds = _Bounds(load_spec(SPEC), cache)
+    calibrate = bounds.calibrator(method, ref, edges)
+    sizes = [40, 41, 1000, 123_456]
+    cals = [calibrate(n) for n in sizes]
+    assert set(cache) == {stored_key(method, ref, edges, n) for n in sizes}
+    assert cals[0] is cals[1]  # one grid point
+    assert bounds.calibrate(method, ref, 1000, edges) is cals[2]

@@ -1,0 +1,51 @@
+"""A report's dict and JSON are exactly what ``dataclasses.asdict`` made of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import driftline
+from driftline.checks import CheckReport, Moments
+
+SpecFactory = Callable[..., dict[str, Any]]
+PredictionsFactory = Callable[..., pd.DataFrame]
+
+
+def old_json(report: CheckReport, **kwargs: Any) -> str:
+    return json.dumps(asdict(report), allow_nan=False, default=str, **kwargs)
+
+
+def test_a_check_report_serialises_as_asdict_did(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    with driftline.connect(tmp_path / "r.duckdb", make_spec(), profile=tmp_path / "p.json") as mon:
+        mon.log_reference(make_predictions(500, seed=7, id_prefix="ref"))
+        mon.log_predictions(make_predictions(600, seed=1, start="2024-03-01"))
+        report = mon.check(persist=False)
+    assert report.to_dict() == asdict(report)
+    assert report.to_json() == old_json(report)
+    assert report.to_json(indent=1, sort_keys=True) == old_json(report, indent=1, sort_keys=True)
+
+
+def test_odd_values_serialise_as_asdict_did() -> None:
+    details = {
+        "moments": Moments(3, 1.0, 2.0),  # a dataclass inside plain data
+        "when": datetime(2024, 1, 2),  # not JSON: its str
+        "pair": (1, [2, 3]),
+        "count": np.int64(4),
+        "share": np.float64(0.5),
+    }
+    report = CheckReport("id", "now", "1d", None, None, {"details": details}, [], [], [])
+    assert report.to_dict() == asdict(report)
+    assert report.to_json() == old_json(report)
+    copied = report.to_dict()
+    copied["plan"]["details"]["pair"][1].append(4)
+    assert details["pair"] == (1, [2, 3])  # a deep copy, as asdict's
