@@ -4,10 +4,10 @@ Runs the same check as ``driftline check --no-persist`` on a store and reports, 
 engine query, which summary built it (``feature_stats``, ``histograms``, ...), the
 cohort scope, Ibis compile time, total time, rows returned, SQL size and the process's
 peak RSS after it; then the time and memory of the alert-bound calibrations
-(:func:`driftline.methods.calibrate_bound`), grouped by method and number of bins.
+(``driftline.methods.Resampler.bound``), grouped by method and number of bins.
 
 To attribute work it wraps the summary builders that :mod:`driftline.checks` imports
-from :mod:`driftline.engine.summaries`, and ``driftline.methods.calibrate_bound`` (a
+from :mod:`driftline.engine.summaries`, and ``driftline.methods.Resampler.bound`` (a
 profiling tool's licence). Results are not persisted; the store changes only as it does
 under ``driftline check --no-persist`` (e.g. its calibration cache). ``--explain``
 prints DuckDB's profile of the slowest query (its slowest operators, peak buffer
@@ -100,16 +100,17 @@ def _tagging(fn: Callable[..., Any], name: str, tags: dict[int, tuple[str, str]]
 
 
 def _calibration_probe(log: list[dict[str, Any]]) -> Callable[..., Any]:
-    original = methods.calibrate_bound
+    """Wraps ``Resampler.bound``, which every calibration of a check run goes through."""
+    original = methods.Resampler.bound
 
-    def wrapped(method: Any, reference_counts: Any, n: int, **kwargs: Any) -> Any:
+    def wrapped(self: methods.Resampler, n: int) -> Any:
         before = peak_rss_mib()
         t0 = time.perf_counter()
-        out = original(method, reference_counts, n, **kwargs)
+        out = original(self, n)
         log.append(
             {
-                "method": str(method),
-                "bins": len(reference_counts),
+                "method": self.name,
+                "bins": self.p.size,
                 "n": n,
                 "seconds": time.perf_counter() - t0,
                 "rss_growth_mib": peak_rss_mib() - before,
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in summary_builders():
         setattr(checks, name, _tagging(getattr(checks, name), name, tags))
     calibrations: list[dict[str, Any]] = []
-    methods.calibrate_bound = _calibration_probe(calibrations)
+    methods.Resampler.bound = _calibration_probe(calibrations)  # type: ignore[method-assign]
 
     t_open = time.perf_counter()
     mon = connect(a.store, a.spec)

@@ -7,6 +7,7 @@ import driftline.methods as methods
 EXPECTED = {
     "Calibration",
     "MethodInfo",
+    "Resampler",
     "available_methods",
     "calibrate_bound",
     "chi2",

@@ -30,10 +30,15 @@ class _Bounds:
     cache can outlive the run: the store keeps it, and a daily check reuses it.
     """
 
+    #: bytes of pseudo-reference draws a run may keep for reuse across window sizes
+    #: (:class:`~driftline.methods.Resampler`); columns beyond it draw them per size
+    KEEP_BYTES = 256 * 2**20
+
     def __init__(self, spec: Spec, cache: MutableMapping[str, Calibration] | None = None) -> None:
         self.cfg = spec.checks
         self.z = _z(self.cfg.alert_quantile)
         self.cache: MutableMapping[str, Calibration] = {} if cache is None else cache
+        self.kept_bytes = 0
 
     def calibrate(
         self, method: str, ref_counts: Sequence[float], n: int, edges: Any = None
@@ -49,7 +54,7 @@ class _Bounds:
         is the same for every window of a column, so that head is hashed once here; a
         reference of 5000 categories would otherwise be serialised for every window.
         """
-        from driftline.methods import calibrate_bound, size_grid
+        from driftline.methods import Resampler, size_grid
 
         cfg = self.cfg
         counts = [float(c) for c in ref_counts]
@@ -57,8 +62,10 @@ class _Bounds:
         # json.dumps([*head, *tail]) == json.dumps(head)[:-1] + ", " + json.dumps(tail)[1:]
         head = hashlib.sha256(json.dumps([method, counts, bins])[:-1].encode())
         keys: dict[int, str] = {}
+        resampler: Resampler | None = None
 
         def calibrate(n: int) -> Calibration:
+            nonlocal resampler
             grid = size_grid(n)
             key = keys.get(grid)
             if key is None:
@@ -67,15 +74,18 @@ class _Bounds:
                 digest.update((", " + tail[1:]).encode())
                 key = keys[grid] = digest.hexdigest()[:32]
             if key not in self.cache:
-                self.cache[key] = calibrate_bound(
-                    method,
-                    counts,
-                    grid,
-                    edges=edges,
-                    reps=cfg.calibration_reps,
-                    quantile=cfg.alert_quantile,
-                    seed=cfg.seed,
-                )
+                if resampler is None:
+                    resampler = Resampler(
+                        method,
+                        counts,
+                        edges=edges,
+                        reps=cfg.calibration_reps,
+                        quantile=cfg.alert_quantile,
+                        seed=cfg.seed,
+                    )
+                    resampler.keep = self.kept_bytes + resampler.nbytes <= self.KEEP_BYTES
+                    self.kept_bytes += resampler.nbytes if resampler.keep else 0
+                self.cache[key] = resampler.bound(grid)
             return self.cache[key]
 
         return calibrate

@@ -17,7 +17,7 @@ positions and refuse it.
 """
 
 from driftline.methods._registry import MethodInfo, available_methods, get_method
-from driftline.methods.calibrate import Calibration, calibrate_bound, size_grid
+from driftline.methods.calibrate import Calibration, Resampler, calibrate_bound, size_grid
 from driftline.methods.chi2 import chi2, chi2_pvalue
 from driftline.methods.jensen_shannon import jensen_shannon
 from driftline.methods.ks import ks
@@ -29,6 +29,7 @@ from driftline.methods.wasserstein import wasserstein
 __all__ = [
     "Calibration",
     "MethodInfo",
+    "Resampler",
     "available_methods",
     "calibrate_bound",
     "chi2",

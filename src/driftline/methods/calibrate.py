@@ -22,8 +22,9 @@ conservative (a smaller ``n`` gives a larger bound).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +38,7 @@ from driftline.methods._registry import (
 )
 from driftline.methods._validate import FloatArray, as_counts, as_edges
 
-__all__ = ["Calibration", "calibrate_bound", "size_grid"]
+__all__ = ["Calibration", "Resampler", "calibrate_bound", "size_grid"]
 
 
 @dataclass(frozen=True)
@@ -111,35 +112,100 @@ def calibrate_bound(
     >>> cal.how
     'q0.999 of 1000 no-drift resamples (window n=500, reference n=1000)'
     """
-    batch, name = _resolve(method_name_or_fn)
-    counts = as_counts(reference_counts, name="reference_counts", method="calibrate_bound")
-    bounds = None if edges is None else as_edges(edges, counts.size, method=name, required=True)
-    n = _positive_int(n, "n")
-    n_ref = _positive_int(
-        round(counts.sum()) if n_reference is None else n_reference, "n_reference"
-    )
-    reps = _positive_int(reps, "reps")
-    if not 0.0 < quantile < 1.0:
-        raise ConfigError(
-            f"calibrate_bound: argument 'quantile' must be in (0, 1), got {quantile!r}; "
-            "e.g. 0.999 for about one false alarm per 1000 windows."
-        )
-    p = counts / counts.sum()
-    rng = np.random.default_rng(seed)
-    ref = rng.multinomial(n_ref, p, size=reps).astype(np.float64)
-    cur = rng.multinomial(n, p, size=reps).astype(np.float64)
-    stats = batch(ref, cur, edges=bounds)
-    how = f"q{quantile:g} of {reps} no-drift resamples (window n={n}, reference n={n_ref})"
-    return Calibration(
-        bound=float(np.quantile(stats, quantile, method="higher")),
-        n=n,
-        n_reference=n_ref,
+    resampler = Resampler(
+        method_name_or_fn,
+        reference_counts,
+        n_reference=n_reference,
+        edges=edges,
         reps=reps,
-        quantile=float(quantile),
-        mean=float(stats.mean()),
-        std=float(stats.std()),
-        how=how,
+        quantile=quantile,
+        seed=seed,
+        keep=False,
     )
+    return resampler.bound(n)
+
+
+class Resampler:
+    """:func:`calibrate_bound` for one reference at several window sizes.
+
+    The pseudo-references are the first draws from ``default_rng(seed)``, the same for
+    every window size; with ``keep`` they are drawn once and reused (with the generator's
+    state after them), which halves the work of every further size and gives exactly the
+    bounds :func:`calibrate_bound` gives. They take ``reps * bins * 8`` bytes
+    (:attr:`nbytes`): 37 MB for 4,600 categories and 1000 reps.
+
+    >>> import numpy as np
+    >>> reference = np.array([120, 250, 300, 200, 130])
+    >>> r = Resampler("psi", reference, reps=200)
+    >>> [r.bound(n) == calibrate_bound("psi", reference, n, reps=200) for n in (50, 500)]
+    [True, True]
+    """
+
+    def __init__(
+        self,
+        method_name_or_fn: str | Callable[..., float],
+        reference_counts: npt.ArrayLike,
+        *,
+        n_reference: int | None = None,
+        edges: npt.ArrayLike | None = None,
+        reps: int = 1000,
+        quantile: float = 0.999,
+        seed: int = 0,
+        keep: bool = True,
+    ) -> None:
+        self.batch, self.name = _resolve(method_name_or_fn)
+        counts = as_counts(reference_counts, name="reference_counts", method="calibrate_bound")
+        self.edges = (
+            None if edges is None else as_edges(edges, counts.size, method=self.name, required=True)
+        )
+        self.n_reference = _positive_int(
+            round(counts.sum()) if n_reference is None else n_reference, "n_reference"
+        )
+        self.reps = _positive_int(reps, "reps")
+        if not 0.0 < quantile < 1.0:
+            raise ConfigError(
+                f"calibrate_bound: argument 'quantile' must be in (0, 1), got {quantile!r}; "
+                "e.g. 0.999 for about one false alarm per 1000 windows."
+            )
+        self.quantile = float(quantile)
+        self.seed = seed
+        self.keep = keep
+        self.p = counts / counts.sum()
+        self.nbytes = self.reps * counts.size * 8
+        self._kept: tuple[FloatArray, Mapping[str, Any]] | None = None
+
+    def _references(self) -> tuple[FloatArray, np.random.Generator]:
+        """The pseudo-references, and a generator in the state that follows them."""
+        rng = np.random.default_rng(self.seed)
+        if self._kept is not None:
+            ref, state = self._kept
+            rng.bit_generator.state = state
+            return ref, rng
+        ref = rng.multinomial(self.n_reference, self.p, size=self.reps).astype(np.float64)
+        if self.keep:
+            self._kept = (ref, rng.bit_generator.state)
+        return ref, rng
+
+    def bound(self, n: int) -> Calibration:
+        """The calibration at window size ``n``."""
+        n = _positive_int(n, "n")
+        ref, rng = self._references()
+        cur = rng.multinomial(n, self.p, size=self.reps).astype(np.float64)
+        stats = self.batch(ref, cur, edges=self.edges)
+        how = (
+            f"q{self.quantile:g} of {self.reps} no-drift resamples "
+            f"(window n={n}, reference n={self.n_reference})"
+        )
+        return Calibration(
+            bound=float(np.quantile(stats, self.quantile, method="higher")),
+            n=n,
+            n_reference=self.n_reference,
+            reps=self.reps,
+            quantile=self.quantile,
+            mean=float(stats.mean()),
+            std=float(stats.std()),
+            how=how,
+        )
 
 
 def size_grid(n: int) -> int:
