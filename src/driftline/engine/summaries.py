@@ -10,6 +10,11 @@ Missing-value policy (one for every engine): a numeric value is missing when it 
 
 Summaries are mergeable: counts, sums and histogram counts add, and moments merge by
 Chan's parallel formula (:func:`driftline.checks.merge_moments`); only quantiles do not.
+
+One engine-specific form: with ``native=True`` (``Engine.native_histograms``, DuckDB)
+histograms use the engine's own ``histogram(x, boundaries)`` aggregate, whose maps
+:func:`expand_histograms` turns into the portable columns; the parity tests hold both
+forms to the same oracle.
 """
 
 from __future__ import annotations
