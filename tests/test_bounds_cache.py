@@ -54,3 +54,33 @@ def test_calibrations_are_cached_under_the_stored_key(
     assert set(cache) == {stored_key(method, ref, edges, n) for n in sizes}
     assert cals[0] is cals[1]  # one grid point
     assert bounds.calibrate(method, ref, 1000, edges) is cals[2]
+
+
+@pytest.mark.parametrize("keep_bytes", [_Bounds.KEEP_BYTES, 100 * 300 * 8])
+def test_parallel_prefetch_fills_the_cache_as_one_by_one_calls_do(keep_bytes: int) -> None:
+    """Several references and sizes calibrated on threads give the very calibrations of
+    sequential calls, whether each reference's draws are kept or (over the memory
+    budget: only the first reference's 299 x 100 draws fit in the second case) drawn
+    again per size."""
+    refs = [
+        ("jensen_shannon", list(range(1, 300)), None),
+        ("psi", [3, 1, 0, 7], None),
+        ("ks", [1, 5, 9, 1], np.array([-2.0, -1.0, 0.5, 1.0, 2.5])),
+        ("chi2", [50, 20, 5, 1, 1], None),
+    ]
+    sizes = [40, 41, 700, 5000, 123_456]
+    one_by_one: dict[str, Calibration] = {}
+    serial = _Bounds(load_spec(SPEC), one_by_one)
+    for method, ref, edges in refs:
+        for n in sizes:
+            serial.calibrator(method, ref, edges)(n)
+    parallel: dict[str, Calibration] = {}
+    bounds = _Bounds(load_spec(SPEC), parallel)
+    bounds.KEEP_BYTES = keep_bytes
+    cals = [bounds.calibrator(method, ref, edges) for method, ref, edges in refs]
+    bounds.prefetch([(cal, sizes) for cal in cals])
+    assert parallel == one_by_one
+    kept = [cal.resampler().keep for cal in cals]
+    assert kept == ([True] * 4 if keep_bytes == _Bounds.KEEP_BYTES else [True] + [False] * 3)
+    bounds.prefetch([(cal, sizes) for cal in cals])  # nothing missing: nothing recomputed
+    assert parallel == one_by_one

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, MutableMapping, Sequence
+import os
+from collections.abc import Iterable, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from statistics import NormalDist
 from typing import Any
 
 from driftline.checks._registry import CHECKS
-from driftline.methods import Calibration
+from driftline.methods import Calibration, Resampler, size_grid
 from driftline.spec import Spec
 
 
@@ -33,6 +35,8 @@ class _Bounds:
     #: bytes of pseudo-reference draws a run may keep for reuse across window sizes
     #: (:class:`~driftline.methods.Resampler`); columns beyond it draw them per size
     KEEP_BYTES = 256 * 2**20
+    #: most threads :meth:`prefetch` calibrates on (each holds a column's draws)
+    THREADS = 4
 
     def __init__(self, spec: Spec, cache: MutableMapping[str, Calibration] | None = None) -> None:
         self.cfg = spec.checks
@@ -47,48 +51,31 @@ class _Bounds:
 
     def calibrator(
         self, method: str, ref_counts: Sequence[float], edges: Any = None
-    ) -> Callable[[int], Calibration]:
-        """``calibrate`` for one reference: window size -> calibration.
+    ) -> _Calibrator:
+        """``calibrate`` for one reference: window size -> calibration."""
+        return _Calibrator(self, method, ref_counts, edges)
 
-        The cache key is the SHA-256 of a JSON list whose head (method, counts, edges)
-        is the same for every window of a column, so that head is hashed once here; a
-        reference of 5000 categories would otherwise be serialised for every window.
-        """
-        from driftline.methods import Resampler, size_grid
-
-        cfg = self.cfg
-        counts = [float(c) for c in ref_counts]
-        bins = None if edges is None else [float(e) for e in edges]
-        # json.dumps([*head, *tail]) == json.dumps(head)[:-1] + ", " + json.dumps(tail)[1:]
-        head = hashlib.sha256(json.dumps([method, counts, bins])[:-1].encode())
-        keys: dict[int, str] = {}
-        resampler: Resampler | None = None
-
-        def calibrate(n: int) -> Calibration:
-            nonlocal resampler
-            grid = size_grid(n)
-            key = keys.get(grid)
-            if key is None:
-                tail = json.dumps([grid, cfg.calibration_reps, cfg.alert_quantile, cfg.seed])
-                digest = head.copy()
-                digest.update((", " + tail[1:]).encode())
-                key = keys[grid] = digest.hexdigest()[:32]
-            if key not in self.cache:
-                if resampler is None:
-                    resampler = Resampler(
-                        method,
-                        counts,
-                        edges=edges,
-                        reps=cfg.calibration_reps,
-                        quantile=cfg.alert_quantile,
-                        seed=cfg.seed,
-                    )
-                    resampler.keep = self.kept_bytes + resampler.nbytes <= self.KEEP_BYTES
-                    self.kept_bytes += resampler.nbytes if resampler.keep else 0
-                self.cache[key] = resampler.bound(grid)
-            return self.cache[key]
-
-        return calibrate
+    def prefetch(self, wanted: Sequence[tuple[_Calibrator, Iterable[int]]]) -> None:
+        """Compute the missing calibrations of several references at once, on up to
+        :attr:`THREADS` threads: first each reference's pseudo-reference draws, then
+        every (reference, window size) pair. numpy's multinomial draws and array
+        arithmetic release the GIL, so a store's first check calibrates in parallel.
+        Every calibration draws from its own seeded generator: the bounds are the same as
+        one by one, in any order."""
+        todo = [(cal, grids) for cal, sizes in wanted if (grids := cal.missing(sizes))]
+        # created in this thread: the memory budget of kept draws is counted in one place
+        resamplers = [cal.resampler() for cal, _ in todo]
+        jobs = [(cal, g) for cal, grids in todo for g in grids]
+        threads = min(self.THREADS, os.cpu_count() or 1, len(jobs))
+        if threads < 2:
+            for cal, g in jobs:
+                self.cache.update(cal.compute([g]))
+            return
+        with ThreadPoolExecutor(threads, thread_name_prefix="driftline-calibrate") as pool:
+            list(pool.map(lambda r: r.prepare(), resamplers))
+            found = list(pool.map(lambda job: job[0].compute([job[1]]), jobs))
+        for calibrations in found:
+            self.cache.update(calibrations)
 
     def floor(self, check: str) -> float:
         return self.cfg.min_effect.get(check, CHECKS[check].min_effect)
@@ -141,3 +128,69 @@ class _Bounds:
     ) -> tuple[float, str]:
         cal = self.calibrate(method, ref_counts, n)
         return self.decide(check, float(cal.bound), cal.how)
+
+
+class _Calibrator:
+    """Calibrations of one reference (method, counts, edges) at any window size.
+
+    The cache key is the SHA-256 of a JSON list whose head (method, counts, edges) is the
+    same for every window of a column, so that head is hashed once here; a reference of
+    5000 categories would otherwise be serialised for every window.
+    """
+
+    def __init__(
+        self, bounds: _Bounds, method: str, ref_counts: Sequence[float], edges: Any
+    ) -> None:
+        self.bounds = bounds
+        self.method = method
+        self.counts = [float(c) for c in ref_counts]
+        self.edges = edges
+        bins = None if edges is None else [float(e) for e in edges]
+        # json.dumps([*head, *tail]) == json.dumps(head)[:-1] + ", " + json.dumps(tail)[1:]
+        self._head = hashlib.sha256(json.dumps([method, self.counts, bins])[:-1].encode())
+        self._keys: dict[int, str] = {}
+        self._resampler: Resampler | None = None
+
+    def key(self, grid: int) -> str:
+        key = self._keys.get(grid)
+        if key is None:
+            cfg = self.bounds.cfg
+            tail = json.dumps([grid, cfg.calibration_reps, cfg.alert_quantile, cfg.seed])
+            digest = self._head.copy()
+            digest.update((", " + tail[1:]).encode())
+            key = self._keys[grid] = digest.hexdigest()[:32]
+        return key
+
+    def missing(self, sizes: Iterable[int]) -> list[int]:
+        """The size-grid points of ``sizes`` not in the cache yet."""
+        grids = sorted({size_grid(n) for n in sizes})
+        return [g for g in grids if self.key(g) not in self.bounds.cache]
+
+    def resampler(self) -> Resampler:
+        if self._resampler is None:
+            cfg, bounds = self.bounds.cfg, self.bounds
+            r = Resampler(
+                self.method,
+                self.counts,
+                edges=self.edges,
+                reps=cfg.calibration_reps,
+                quantile=cfg.alert_quantile,
+                seed=cfg.seed,
+            )
+            r.keep = bounds.kept_bytes + r.nbytes <= bounds.KEEP_BYTES
+            bounds.kept_bytes += r.nbytes if r.keep else 0
+            self._resampler = r
+        return self._resampler
+
+    def compute(self, grids: Sequence[int]) -> dict[str, Calibration]:
+        """Calibrations at ``grids`` (size-grid points), by cache key; reads no cache."""
+        resampler = self.resampler()
+        return {self.key(g): resampler.bound(g) for g in grids}
+
+    def __call__(self, n: int) -> Calibration:
+        grid = size_grid(n)
+        key = self.key(grid)
+        cache = self.bounds.cache
+        if key not in cache:
+            cache.update(self.compute([grid]))
+        return cache[key]

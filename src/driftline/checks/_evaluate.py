@@ -336,6 +336,14 @@ class _Evaluator:
             min_rows = self.spec.checks.min_rows
             self._observed = [col.observe(scope, min_rows) for col in self._drift_columns]
             self._observed_scope = scope
+            # every bound this scope needs, computed up front and in parallel
+            self.bounds.prefetch(
+                [
+                    (col.calibrate, [o.n for o in observed.values() if o.value is not None])
+                    for col, observed in zip(self._drift_columns, self._observed, strict=True)
+                    if col.fixed is None
+                ]
+            )
         for col, observed in zip(self._drift_columns, self._observed, strict=True):
             yield self._drift(base, col, observed.get((w, cv)))
 

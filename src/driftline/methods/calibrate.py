@@ -174,6 +174,12 @@ class Resampler:
         self.nbytes = self.reps * counts.size * 8
         self._kept: tuple[FloatArray, Mapping[str, Any]] | None = None
 
+    def prepare(self) -> None:
+        """Draw the pseudo-references now (with ``keep``): afterwards :meth:`bound` only
+        reads shared state, so calls for several sizes may run on several threads."""
+        if self.keep:
+            self._references()
+
     def _references(self) -> tuple[FloatArray, np.random.Generator]:
         """The pseudo-references, and a generator in the state that follows them."""
         rng = np.random.default_rng(self.seed)
