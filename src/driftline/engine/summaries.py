@@ -449,54 +449,32 @@ def category_counts(
     :data:`OTHER`, so the result never grows with a column's cardinality.
     """
     s = _scoped(t, spec, window, cohort)
+    group = ["window", "cohort_value", "column", "value"]
+    if isinstance(columns, Mapping):
+        if not columns:
+            return None
+        values = _known_value_counts(s, columns)
+        pooled = values.mutate(value=ibis.ifelse(values.new, OTHER, values.value))
+        return pooled.group_by(group).aggregate(n=pooled.n.sum())
     parts = []
     for col in columns:
-        if isinstance(columns, Mapping):
-            sub = _with_known(s, col, columns[col])
-            sub = sub.mutate(value=ibis.ifelse(sub._known.isnull(), OTHER, sub._value))
-        else:
-            sub = s.filter(s[col].notnull()).mutate(value=s[col].cast("string"))
-        sub = sub.mutate(column=ibis.literal(col))
-        parts.append(
-            sub.group_by(["window", "cohort_value", "column", "value"]).aggregate(n=sub.count())
+        sub = s.filter(s[col].notnull()).mutate(
+            value=s[col].cast("string"), column=ibis.literal(col)
         )
+        parts.append(sub.group_by(group).aggregate(n=sub.count()))
     if not parts:
         return None
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-def _with_known(s: ir.Table, col: str, categories: Sequence[str]) -> ir.Table:
-    """Non-null rows of ``col`` as ``_value`` (string), with ``_known`` 1 for values among
-    ``categories`` and null otherwise - by a hash join, not an IN list: engines test an
-    IN list of thousands of literals value by value (DuckDB: 20 s on 1M rows, vs 0.1 s).
+def _known_value_counts(s: ir.Table, known: Mapping[str, Sequence[str]]) -> ir.Table:
+    """``(window, cohort_value, column, value, n, new)``: the rows of each column counted
+    per distinct value (as a string), ``new`` for values outside its known categories.
+
+    Values are counted first and only then looked up in the known categories: a hash join
+    of the small aggregate, not of every row, and not an IN list, which engines test
+    literal by literal (DuckDB: 20 s on 1M rows against 5,000 categories).
     """
-    known = ibis.memtable(pa.table({"_cat": pa.array(list(categories), pa.string())}))
-    known = known.mutate(_known=ibis.literal(1, type="int64"))
-    rows = s.filter(s[col].notnull()).mutate(_value=s[col].cast("string"))
-    joined = rows.left_join(known, rows._value == known._cat)
-    return joined.drop("_cat")
-
-
-def category_summary(
-    t: ir.Table,
-    spec: Spec,
-    window: Window,
-    cohort: str | None,
-    known: Mapping[str, Sequence[str]],
-    top: int = 5,
-) -> ir.Table | None:
-    """Everything the categorical checks need, in one query: per window, cohort value and
-    column, the count of each known category, the values outside them pooled as one
-    :data:`OTHER` row, and the ``top`` most frequent of those values by name (ties broken
-    by value), flagged ``unseen`` (:data:`CATEGORY_SUMMARY_SCHEMA`).
-
-    Rows are counted per distinct value first and only then looked up in the known
-    categories (a hash join of the small aggregate, not of every row); the result never
-    grows with a column's cardinality. Rows come ordered by window, cohort value, column,
-    ``unseen``, then rank, so a list built from them reads the same on every engine."""
-    if not known:
-        return None
-    s = _scoped(t, spec, window, cohort)
     parts = []
     for col, cats in known.items():
         rows = s.filter(s[col].notnull())
@@ -516,7 +494,29 @@ def category_summary(
                 new=joined._known.isnull(),
             )
         )
-    values = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def category_summary(
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    known: Mapping[str, Sequence[str]],
+    top: int = 5,
+) -> ir.Table | None:
+    """Everything the categorical checks need, in one query: per window, cohort value and
+    column, the count of each known category, the values outside them pooled as one
+    :data:`OTHER` row, and the ``top`` most frequent of those values by name (ties broken
+    by value), flagged ``unseen`` (:data:`CATEGORY_SUMMARY_SCHEMA`).
+
+    Rows are counted per distinct value first and only then looked up in the known
+    categories (:func:`_known_value_counts`); the result never grows with a column's
+    cardinality. Rows come ordered by window, cohort value, column, ``unseen``, then
+    rank, so a list built from them reads the same on every engine."""
+    if not known:
+        return None
+    values = _known_value_counts(_scoped(t, spec, window, cohort), known)
     group = ["window", "cohort_value", "column"]
     new = values.filter(values.new)
     rank = ibis.row_number().over(group_by=group, order_by=[ibis.desc("n"), "value"])
