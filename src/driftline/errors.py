@@ -29,6 +29,7 @@ __all__ = [
     "SchemaError",
     "UnsupportedOperationError",
     "name_list",
+    "shorten",
 ]
 
 
@@ -64,6 +65,26 @@ class UnsupportedOperationError(DriftlineError, NotImplementedError):
     """An operation the current engine cannot run; the message names the alternative."""
 
 
+#: Characters of a logged value shown in a message before it is cut.
+SHOWN_CHARS = 80
+
+
+def shorten(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr(str(value))``, cut to about ``limit`` characters with the full length stated,
+    so a 1 MB category value or column name cannot flood a message or a report.
+
+    >>> shorten("abc")
+    "'abc'"
+    >>> shorten("x" * 1000, limit=10)
+    "'xxxxxxxxxx…' (1,000 characters)"
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    cut = repr(text[:limit])
+    return f"{cut[:-1]}…{cut[-1]} ({len(text):,} characters)"
+
+
 def name_list(names: Iterable[object], limit: int = 5) -> str:
     """Quote and join names for an error message, capped at ``limit``.
 
@@ -72,7 +93,7 @@ def name_list(names: Iterable[object], limit: int = 5) -> str:
     >>> name_list([])
     '(none)'
     """
-    items = [repr(str(n)) for n in names]
+    items = [shorten(n) for n in names]
     if not items:
         return "(none)"
     shown = ", ".join(items[:limit])

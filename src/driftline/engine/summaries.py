@@ -26,6 +26,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from driftline._catalog import MISSING_COHORT, OTHER, OVERALL
 from driftline.spec import Spec, Window
 
 __all__ = [
@@ -62,9 +63,6 @@ __all__ = [
     "window_summary",
 ]
 
-OVERALL = "__all__"
-OTHER = "__other__"
-MISSING_COHORT = "(missing)"
 QUANTILES = (0.1, 0.5, 0.9)
 
 PREDICTION_STATS_SCHEMA = pa.schema(
