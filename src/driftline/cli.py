@@ -60,7 +60,14 @@ def init(
     timestamp: Annotated[str | None, typer.Option(help="Timestamp column.")] = None,
     prediction: Annotated[str | None, typer.Option(help="Predicted-class column.")] = None,
     scores: Annotated[
-        list[str] | None, typer.Option(help="Score columns, comma-separated.")
+        list[str] | None,
+        typer.Option(
+            help="Score columns, comma-separated (one column: a binary model's probability)."
+        ),
+    ] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option(help="Binary model: the class its probability column is of."),
     ] = None,
     label: Annotated[str | None, typer.Option(help="Label column.")] = None,
     cohort: Annotated[list[str] | None, typer.Option(help="Cohort column (repeatable).")] = None,
@@ -81,6 +88,7 @@ def init(
         timestamp=timestamp,
         prediction=prediction,
         scores=_split(scores),
+        positive=positive,
         label=label,
         cohorts=_split(cohort),
         numeric=_split(numeric),

@@ -56,8 +56,12 @@ _FITTED = (
 
 
 def confidence_expr(t: ir.Table, spec: Spec) -> ir.FloatingValue:
-    """Max score per row, from per-class columns or one list column."""
-    if spec.scores.columns is not None:
+    """Max score per row, from per-class columns, one list column, or a binary model's
+    probability ``p`` (``max(p, 1 - p)``)."""
+    if spec.scores.layout == "binary":
+        p = t[spec.score_columns[0]].cast("float64")
+        return ibis.greatest(p, 1 - p)
+    if spec.scores.layout == "columns":
         cols = [t[c].cast("float64") for c in spec.score_columns]
         return ibis.greatest(*cols)
     return t[spec.score_columns[0]].maxs().cast("float64")

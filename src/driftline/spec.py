@@ -103,11 +103,22 @@ class _Strict(BaseModel):
 
 
 class Scores(_Strict):
-    """Per-class scores: one column per class, or one list column with a class order."""
+    """Per-class scores, in one of three layouts:
+
+    - ``columns``: one probability column per class (``{class: column}``);
+    - ``column`` with ``classes``: one list column, the probabilities in class order;
+    - ``column`` with ``positive`` and ``negative``: a binary model's single probability
+      column (the probability of ``positive``), as most servers and NannyML log it.
+
+    >>> Scores(column="y_pred_proba", positive=1, negative=0).class_order
+    ['0', '1']
+    """
 
     columns: dict[str, str] | None = None
     column: str | None = None
     classes: list[str] | None = None
+    positive: str | None = None
+    negative: str | None = None
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -123,27 +134,88 @@ class Scores(_Strict):
             return [str(v) for v in value]
         return value
 
+    @field_validator("positive", "negative", mode="before")
+    @classmethod
+    def _stringify_class(cls, value: Any) -> Any:
+        # YAML reads `positive: 1` as an int and `positive: yes` as a bool; the class is
+        # the predicted value as stored (a string)
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (int, float)):
+            return str(value)
+        return value
+
     @model_validator(mode="after")
     def _one_form(self) -> Scores:
         if (self.columns is None) == (self.column is None):
             raise ValueError(
-                "give either 'columns' (class -> score column) or 'column' (one list column) "
-                "with 'classes'"
+                "give either 'columns' (class -> score column), 'column' (one list column) "
+                "with 'classes', or 'column' (a binary model's probability) with 'positive' "
+                "and 'negative'"
             )
+        binary = self.positive is not None or self.negative is not None
+        if binary:
+            if self.column is None:
+                raise ValueError(
+                    "'positive' and 'negative' go with 'column', the probability of the "
+                    "positive class; with 'columns' the keys are the classes"
+                )
+            if self.classes is not None:
+                raise ValueError(
+                    f"scores.column {self.column!r} is a binary probability (positive "
+                    f"{self.positive!r}): the classes are 'negative' and 'positive'; remove "
+                    "'classes'"
+                )
+            if self.positive is None or self.negative is None:
+                given, other = (
+                    ("positive", "negative")
+                    if self.negative is None
+                    else (
+                        "negative",
+                        "positive",
+                    )
+                )
+                raise ValueError(
+                    f"scores.{given} needs scores.{other}: name both classes of the binary "
+                    f"model, e.g. positive: '1', negative: '0'"
+                )
+            if self.positive == self.negative:
+                raise ValueError(
+                    f"scores.positive and scores.negative are both {self.positive!r}; a "
+                    "binary model has two different classes"
+                )
+            return self
         if self.column is not None and not self.classes:
-            raise ValueError(f"scores.column {self.column!r} needs 'classes' (the class order)")
+            raise ValueError(
+                f"scores.column {self.column!r} needs 'classes' (the class order of a list "
+                "column) or 'positive' and 'negative' (a binary model's probability column)"
+            )
         if self.columns is not None and self.classes is not None:
             raise ValueError(
                 "'classes' goes with 'column'; with 'columns' the keys are the classes"
             )
         if self.columns is not None and len(self.columns) < 2:
-            raise ValueError("a classifier has at least two classes; 'columns' lists fewer")
+            raise ValueError(
+                "a classifier has at least two classes; 'columns' lists fewer (a binary "
+                "model's single probability column is `column` with 'positive' and "
+                "'negative')"
+            )
         return self
+
+    @property
+    def layout(self) -> str:
+        """``"columns"``, ``"list"`` or ``"binary"`` (see the class docstring)."""
+        if self.columns is not None:
+            return "columns"
+        return "binary" if self.positive is not None else "list"
 
     @property
     def class_order(self) -> list[str]:
         if self.columns is not None:
             return list(self.columns)
+        if self.positive is not None:
+            assert self.negative is not None
+            return [self.negative, self.positive]
         assert self.classes is not None
         return list(self.classes)
 
@@ -337,6 +409,9 @@ class Spec(_Strict):
     def fingerprint(self) -> str:
         """Hash of the data roles (not the window or check options) a profile depends on."""
         data = self.model_dump(exclude={"window", "checks", "drift"})
+        for key in ("positive", "negative"):  # unset, they leave older fingerprints as they were
+            if data["scores"][key] is None:
+                del data["scores"][key]
         data["bins"] = self.drift.bins
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -404,13 +479,94 @@ def load_spec(source: str | Path | Mapping[str, Any] | Spec) -> Spec:
 # --------------------------------------------------------------------------------------
 # inference
 # --------------------------------------------------------------------------------------
-_ID_NAMES = ("id", "prediction_id", "request_id", "uuid", "row_id", "event_id")
+_ID_NAMES = ("id", "prediction_id", "request_id", "uuid", "row_id", "event_id", "identifier")
 _TS_NAMES = ("timestamp", "ts", "time", "event_time", "created_at", "datetime", "date")
 _PRED_NAMES = ("prediction", "pred", "predicted", "predicted_class", "y_pred", "predicted_label")
 _LABEL_NAMES = ("label", "target", "y_true", "y", "actual", "ground_truth")
 _COHORT_NAMES = ("cohort", "segment")
-_SCORE_PREFIXES = ("score_", "proba_", "prob_", "probability_")
+_SCORE_PREFIXES = (
+    "score_",
+    "proba_",
+    "prob_",
+    "probability_",
+    "y_pred_proba_",
+    "y_proba_",
+    "pred_proba_",
+    "predicted_proba_",
+)
 _LIST_SCORE_NAMES = ("scores", "probas", "probabilities", "proba", "probs")
+_BINARY_SCORE_NAMES = (
+    "y_pred_proba",
+    "y_proba",
+    "pred_proba",
+    "predicted_proba",
+    "proba",
+    "probability",
+    "prob",
+    "y_score",
+    "score",
+)
+
+
+def _class_names(score_columns: list[str]) -> list[str]:
+    """Class names of per-class score columns: what follows the columns' common prefix,
+    cut back to its last underscore.
+
+    >>> _class_names(["y_pred_proba_prepaid_card", "y_pred_proba_upmarket_card"])
+    ['prepaid_card', 'upmarket_card']
+    >>> _class_names(["score_a", "score_b", "score_c"])
+    ['a', 'b', 'c']
+    >>> _class_names(["p_cat", "p_car"])
+    ['cat', 'car']
+    >>> _class_names(["cat", "dog"])
+    ['cat', 'dog']
+    """
+    first, last = min(score_columns), max(score_columns)
+    size = next(
+        (i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first)
+    )
+    prefix = first[:size]  # the common prefix of all, character by character
+    cut = prefix.rfind("_") + 1
+    names = [c[cut:] for c in score_columns]
+    if cut == 0 or any(not n for n in names) or len(set(names)) < len(names):
+        return list(score_columns)
+    return names
+
+
+def _binary_classes(
+    table: pa.Table, score: str, prediction: str | None, positive: str | None
+) -> dict[str, str]:
+    """``{"positive": ..., "negative": ...}`` of a binary model whose probability column is
+    ``score``: the two predicted values, the positive one being the class predicted when
+    the probability is high (or ``positive`` when given)."""
+    values = (
+        sorted({str(v) for v in table[prediction].to_pylist() if v is not None})
+        if prediction
+        else []
+    )
+    if positive is not None:
+        others = [v for v in values if v != str(positive)]
+        if len(others) != 1:
+            raise ConfigError(
+                f"--positive {positive!r}: the prediction column {prediction!r} should hold "
+                f"two classes, {positive!r} and one other; it holds {name_list(values)}. "
+                "Check --prediction, or write scores: {column, positive, negative} in the spec."
+            )
+        return {"positive": str(positive), "negative": others[0]}
+    if len(values) != 2:
+        raise ConfigError(
+            f"score column {score!r} is a single probability, so the model is binary, but the "
+            f"prediction column {prediction!r} holds {len(values)} classes "
+            f"({name_list(values)}); pass --positive CLASS, or write scores: {{column: "
+            f"{score}, positive: ..., negative: ...}} in the spec."
+        )
+    high: dict[str, int] = dict.fromkeys(values, 0)
+    probs = table[score].to_pylist()
+    for p, v in zip(probs, table[prediction].to_pylist(), strict=True):
+        if p is not None and v is not None and p > 0.5:
+            high[str(v)] += 1
+    pos = max(values, key=lambda v: (high[v], v == values[1]))
+    return {"positive": pos, "negative": next(v for v in values if v != pos)}
 
 
 def _first(names: Iterable[str], candidates: tuple[str, ...]) -> str | None:
@@ -419,6 +575,16 @@ def _first(names: Iterable[str], candidates: tuple[str, ...]) -> str | None:
         if cand in lowered:
             return lowered[cand]
     return None
+
+
+def _is_list(table: pa.Table, column: str) -> bool:
+    typ = table.schema.field(column).type
+    return bool(pa.types.is_list(typ) or pa.types.is_large_list(typ))
+
+
+def _is_number(table: pa.Table, column: str) -> bool:
+    typ = table.schema.field(column).type
+    return bool(pa.types.is_floating(typ) or pa.types.is_decimal(typ))
 
 
 def _is_text(column: pa.ChunkedArray) -> bool:
@@ -438,6 +604,7 @@ def infer_spec(
     timestamp: str | None = None,
     prediction: str | None = None,
     scores: list[str] | None = None,
+    positive: str | None = None,
     label: str | None = None,
     cohorts: list[str] | None = None,
     numeric: list[str] | None = None,
@@ -448,8 +615,11 @@ def infer_spec(
     """Infer a spec from a reference table (any input :func:`driftline.to_arrow` takes).
 
     Common names are recognised (``id``; ``ts``/``timestamp``; ``prediction``/``pred``;
-    ``score_*``/``proba_*``; ``label``/``target``; ``cohort``/``segment``); every keyword
-    overrides one role. Remaining columns become features: numbers are numeric, short
+    ``score_*``/``proba_*``/``y_pred_proba_*``, whose suffixes name the classes;
+    ``label``/``target``; ``cohort``/``segment``); every keyword overrides one role. One
+    score column that is a number (``y_pred_proba``, or ``scores`` naming one column) is
+    a binary model's probability of its ``positive`` class: given, or the class predicted
+    when the probability is above 0.5. Remaining columns become features: numbers are numeric, short
     strings categorical, long or many-word strings text.
     """
     from driftline._io import to_arrow
@@ -473,6 +643,13 @@ def infer_spec(
     roles["prediction"] = pick("prediction", prediction, _PRED_NAMES)
     roles["label"] = pick("label", label, _LABEL_NAMES)
 
+    for role in ("id", "timestamp", "prediction"):
+        if roles[role] is None:
+            raise ConfigError(
+                f"could not find the {role} column in the reference (columns: "
+                f"{name_list(names)}); pass --{role} COLUMN."
+            )
+
     if scores is not None:
         missing = [c for c in scores if c not in names]
         if missing:
@@ -484,25 +661,33 @@ def infer_spec(
     else:
         score_cols = [n for n in names if n.lower().startswith(_SCORE_PREFIXES)]
     score_spec: dict[str, Any]
-    if score_cols:
-        classes = [c.split("_", 1)[1] if "_" in c else c for c in score_cols]
+    pred = roles["prediction"]
+    if len(score_cols) >= 2:
+        classes = _class_names(score_cols)
         score_spec = {"columns": dict(zip(classes, score_cols, strict=True))}
     else:
-        list_col = _first(names, _LIST_SCORE_NAMES)
-        if list_col is None:
-            raise ConfigError(
-                "no score columns found in the reference: name them score_<class> or "
-                "proba_<class>, or pass --scores col1,col2,..."
+        one = score_cols[0] if score_cols else None
+        list_col = one or _first(names, _LIST_SCORE_NAMES)
+        if list_col is not None and _is_list(table, list_col):
+            found = sorted({str(v) for v in table[pred].to_pylist()}) if pred else []
+            score_spec = {"column": list_col, "classes": found}
+        else:
+            binary = one or next(
+                (
+                    c
+                    for c in (_first(names, (b,)) for b in _BINARY_SCORE_NAMES)
+                    if c is not None and c != pred and _is_number(table, c)
+                ),
+                None,
             )
-        pred = roles["prediction"]
-        found = sorted({str(v) for v in table[pred].to_pylist()}) if pred else []
-        score_spec = {"column": list_col, "classes": found}
-    for role in ("id", "timestamp", "prediction"):
-        if roles[role] is None:
-            raise ConfigError(
-                f"could not find the {role} column in the reference (columns: "
-                f"{name_list(names)}); pass --{role} COLUMN."
-            )
+            if binary is None:
+                raise ConfigError(
+                    "no score columns found in the reference: name them score_<class> or "
+                    "proba_<class> (or y_pred_proba for a binary model), or pass --scores "
+                    "col1,col2,... (one column: a binary model's probability, with --positive)"
+                )
+            score_spec = {"column": binary, **_binary_classes(table, binary, pred, positive)}
+            score_cols = [binary]
 
     taken = {roles["id"], roles["timestamp"], roles["prediction"], roles["label"], *score_cols}
     if score_spec.get("column"):

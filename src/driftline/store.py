@@ -183,10 +183,10 @@ class Store:
             (s.timestamp, "TIMESTAMP"),
             (s.prediction, "VARCHAR"),
         ]
-        if s.scores.columns is not None:
-            cols += [(c, "DOUBLE") for c in s.score_columns]
-        else:
+        if s.scores.layout == "list":
             cols.append((s.score_columns[0], "DOUBLE[]"))
+        else:
+            cols += [(c, "DOUBLE") for c in s.score_columns]
         if s.label:
             cols.append((s.label, "VARCHAR"))
         kinds = s.feature_kinds
@@ -375,7 +375,7 @@ class Store:
     def _validate_scores(self, types: dict[str, str]) -> None:
         s = self.spec
         k = len(s.classes)
-        if s.scores.columns is not None:
+        if s.scores.layout != "list":
             for col in s.score_columns:
                 if type_family(types[col]) != "numeric":
                     raise IngestError(
@@ -394,6 +394,8 @@ class Store:
                         "scores must be finite probabilities in [0, 1] (apply softmax to "
                         "logits). Nothing was stored."
                     )
+            if s.scores.layout == "binary":  # one probability: nothing to sum
+                return
             total = " + ".join(f"CAST({quote(c)} AS DOUBLE)" for c in s.score_columns)
         else:
             col = s.score_columns[0]
@@ -511,7 +513,11 @@ class Store:
             feats = self._feature_select(types)
             exprs, raw_parts, missing = feats.exprs, feats.raw_parts, feats.missing
             extra, retyped = feats.extra, feats.retyped
-            if s.scores.columns is not None:
+            if s.scores.layout == "binary":
+                c = quote(s.score_columns[0])
+                score_exprs = [f"CAST({c} AS DOUBLE) AS {c}"]
+                conf = f"greatest(CAST({c} AS DOUBLE), 1 - CAST({c} AS DOUBLE))"
+            elif s.scores.layout == "columns":
                 score_exprs = [f"CAST({quote(c)} AS DOUBLE) AS {quote(c)}" for c in s.score_columns]
                 conf = (
                     "greatest("
