@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from driftline._catalog import OnDuplicate
 from driftline.checks import CheckReport, run_checks
 from driftline.engine import DuckDBEngine
 from driftline.errors import ProfileError
@@ -72,7 +73,7 @@ class Monitor:
 
     # -- logging ----------------------------------------------------------------------------
     def log_predictions(
-        self, data: Any, *, batch_id: str | None = None, on_duplicate: str = "refuse"
+        self, data: Any, *, batch_id: str | None = None, on_duplicate: OnDuplicate = "refuse"
     ) -> IngestReport:
         """Append a batch of predictions (DataFrame, Arrow, path or list of dicts).
 

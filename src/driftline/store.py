@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from driftline._catalog import ON_DUPLICATE, OnDuplicate
 from driftline._io import describe_input, file_format, to_arrow
 from driftline.errors import ConfigError, IngestError, name_list, shorten
 from driftline.spec import Spec, column_name_problem
@@ -49,11 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["ON_DUPLICATE", "SCORE_SUM_TOLERANCE", "IngestReport", "Store", "quote"]
 
 SCORE_SUM_TOLERANCE = 1e-3
-
-#: What ``log_predictions`` does with a prediction id the store already holds: refuse the
-#: batch whole (the default: logging a file twice would count its predictions twice), or
-#: skip those rows and store the new ones.
-ON_DUPLICATE = ("refuse", "skip")
 
 #: How many JSON objects are read for their keys (DuckDB's own schema sample size).
 _JSON_SAMPLE = 20480
@@ -571,7 +567,7 @@ class Store:
         return IngestReport(kind=kind, batch_id=batch_id, rows=int(row[0]), already_stored=True)
 
     def log_predictions(
-        self, data: Any, batch_id: str | None = None, *, on_duplicate: str = "refuse"
+        self, data: Any, batch_id: str | None = None, *, on_duplicate: OnDuplicate = "refuse"
     ) -> IngestReport:
         """Validate and append one batch of predictions; all or nothing.
 
