@@ -192,12 +192,12 @@ def test_reserved_column_name_is_refused(make_spec: Any, name: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_spec(make_spec(features={"numeric": [name]}))
     msg = str(info.value)
-    assert f"column {name!r} (feature (numeric)) is a name driftline reserves" in msg
-    assert "rename it before logging" in msg
+    assert f"column {name!r} (feature (numeric)) is the store's own column {name!r}" in msg
+    assert "rename the column, in the data and in the spec" in msg
 
 
 def test_reserved_name_as_a_role_is_refused(make_spec: Any) -> None:
-    with pytest.raises(ConfigError, match=r"column 'confidence' \(id\) is a name driftline"):
+    with pytest.raises(ConfigError, match=r"column 'confidence' \(id\) is the store's own"):
         load_spec(make_spec(id="confidence"))
 
 

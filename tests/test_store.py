@@ -616,3 +616,104 @@ def test_reference_with_invalid_scores_or_predictions_is_refused(
     mon.log_reference(ref)  # the same data, fixed, is accepted
     assert mon.profile.n_rows_ == 50
     mon.close()
+
+
+# -- prediction ids already stored --------------------------------------------------------------
+def test_batch_logged_twice_is_refused(monitor: Monitor, make_predictions: Any) -> None:
+    msg = refused(monitor, make_predictions())  # the fixture's first batch, again
+    assert "20 of the batch's 20 prediction ids are already stored" in msg
+    assert "(column 'id'; first: 'r0', 'r1', 'r10', 'r11', 'r12')" in msg
+    assert "would count those predictions twice" in msg
+    assert "--on-duplicate skip (API: on_duplicate='skip')" in msg
+    assert "--batch-id" in msg
+
+
+def test_stored_ids_are_compared_as_stored_text(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    first = make_predictions(n=3).assign(id=[1, 2, 3])
+    with driftline.connect(tmp_path / "ints.duckdb", make_spec()) as m:
+        m.log_predictions(first)
+        again = make_predictions(n=2, seed=5).assign(id=["3", "4"])
+        msg = refused(m, again)
+    assert "1 of the batch's 2 prediction ids are already stored (column 'id'; first: '3')" in msg
+
+
+def test_long_stored_id_is_shortened(tmp_path: Path, make_spec: Any, make_predictions: Any) -> None:
+    df = make_predictions(n=2).assign(id=["k" * 3000, "short"])
+    with driftline.connect(tmp_path / "long.duckdb", make_spec()) as m:
+        m.log_predictions(df)
+        msg = refused(m, df)
+    assert "(3,000 characters)" in msg
+    assert len(msg) < 1000
+
+
+def test_skip_stores_only_the_new_rows(
+    monitor: Monitor, batch: pd.DataFrame, make_predictions: Any
+) -> None:
+    mixed = pd.concat([make_predictions(n=5, seed=7), batch], ignore_index=True)  # r0..r4 + n*
+    old = stored(monitor, where="id LIKE 'r%'")
+    report = monitor.log_predictions(mixed, on_duplicate="skip")
+    assert (report.rows, report.skipped, report.already_stored) == (len(batch), 5, False)
+    assert monitor.store.counts()["predictions"] == 20 + len(batch)
+    assert stored(monitor, where="id LIKE 'r%'") == old  # the stored rows are untouched
+    assert [r[0] for r in stored(monitor, "id", "id LIKE 'n%'")] == sorted(batch["id"])
+    (row,) = monitor.store.batches().to_pylist()[1:]
+    assert row["n_rows"] == len(batch)
+    assert row["batch_id"] == report.batch_id
+
+
+def test_skip_with_every_id_stored_stores_nothing(monitor: Monitor, make_predictions: Any) -> None:
+    before = snapshot(monitor)
+    report = monitor.log_predictions(make_predictions(), on_duplicate="skip")
+    assert (report.rows, report.skipped) == (0, 20)
+    assert snapshot(monitor) == before  # no rows and no empty batch row
+
+
+def test_skip_still_validates_the_whole_batch(monitor: Monitor, make_predictions: Any) -> None:
+    bad = with_value(make_predictions(), "score_a", 3, -0.5)  # a stored id's row is invalid
+    msg = refused(monitor, bad, on_duplicate="skip")
+    assert "column 'score_a' (scores) has invalid value '-0.5' (id 'r3')" in msg
+
+
+def test_batch_id_retry_is_checked_before_stored_ids(monitor: Monitor, batch: pd.DataFrame) -> None:
+    monitor.log_predictions(batch, batch_id="b-1")
+    again = monitor.log_predictions(batch, batch_id="b-1")  # every id stored; not refused
+    assert (again.already_stored, again.rows, again.skipped) == (True, len(batch), 0)
+
+
+@pytest.mark.parametrize("value", ["ignore", "Skip", None, 1])
+def test_unknown_on_duplicate_is_refused(monitor: Monitor, batch: pd.DataFrame, value: Any) -> None:
+    before = snapshot(monitor)
+    for log in (monitor.log_predictions, monitor.store.log_predictions):
+        with pytest.raises(driftline.ConfigError) as info:
+            log(batch, on_duplicate=value)
+        assert f"on_duplicate {str(value)!r} is not understood" in str(info.value)
+        assert "use one of 'refuse', 'skip'" in str(info.value)
+    assert snapshot(monitor) == before
+
+
+# -- labels: one per id and batch; across batches the latest wins -------------------------------
+def test_two_labels_for_one_id_in_a_batch_are_refused(monitor: Monitor) -> None:
+    labels = pd.DataFrame({"id": ["r1", "r0", "r1", "r2", "r0", "r1"], "label": list("abcabc")})
+    msg = refused(monitor, labels, kind="labels")
+    assert "labels batch gives 2 id(s) more than one label: 'r0' (2x), 'r1' (3x)" in msg
+    assert "the latest label per id wins" in msg
+
+
+def _latest(monitor: Monitor) -> dict[str, str]:
+    table = monitor.store.latest_labels().to_pyarrow()
+    return dict(zip(table["id"].to_pylist(), table["label"].to_pylist(), strict=True))
+
+
+def test_latest_label_per_id_wins_across_batches(monitor: Monitor) -> None:
+    def log(ids: list[str], labels: str, at: str) -> None:
+        monitor.log_labels(pd.DataFrame({"id": ids, "label": list(labels), "labelled_at": at}))
+
+    log(["r0", "r1", "r2"], "aaa", "2024-02-02T00:00:00Z")
+    log(["r0", "r1"], "bb", "2024-02-01T00:00:00Z")  # later batch, older labels: lose
+    log(["r1", "r2"], "cc", "2024-02-02T00:00:00Z")  # a tie: the later batch wins
+    log(["r3"], "b", "2024-01-01T00:00:00Z")
+    assert _latest(monitor) == {"r0": "a", "r1": "c", "r2": "c", "r3": "b"}
+    columns = monitor.store.latest_labels().columns
+    assert tuple(columns) == ("id", "label", "labelled_at", "ingested_at", "_batch")

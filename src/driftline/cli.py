@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from driftline.errors import ConfigError, DriftlineError
+from driftline._catalog import OnDuplicate
+from driftline.errors import ConfigError, DriftlineError, name_list, shorten
 
 app = typer.Typer(
     add_completion=False,
@@ -97,7 +98,11 @@ def init(
         window=window,
     )
     spec.save(out_path)
-    out.print(f"wrote {out_path}; review the roles, then `driftline log --reference FILE`.")
+    out.print(
+        f"wrote {out_path}; review the roles, then `driftline log --reference FILE`.",
+        markup=False,
+        highlight=False,
+    )
     out.print(spec.to_yaml(), markup=False)
 
 
@@ -110,36 +115,82 @@ def log(
     ] = False,
     name: Annotated[str, typer.Option(help="Reference name.")] = "reference",
     batch_id: Annotated[str | None, typer.Option(help="Idempotency key (one file).")] = None,
+    on_duplicate: Annotated[
+        OnDuplicate,
+        typer.Option(
+            "--on-duplicate",
+            help="A prediction id already stored: refuse the file, or skip those rows.",
+        ),
+    ] = "refuse",
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
-    """Log predictions (default), labels (--labels) or the reference (--reference)."""
+    """Log predictions (default), labels (--labels) or the reference (--reference).
+
+    Each file is stored whole or not at all; a refused file does not stop the others.
+    Exit code 2 when any file was refused.
+    """
     from driftline.monitor import connect
 
     if labels and reference:
         raise ConfigError("choose one of --labels and --reference.")
     if batch_id is not None and len(files) != 1:
         raise ConfigError("--batch-id names one batch; pass exactly one file with it.")
+    if on_duplicate != "refuse" and (labels or reference):
+        raise ConfigError(
+            "--on-duplicate applies to predictions; labels are appended (the latest label "
+            "per id wins) and a reference replaces the stored one. Drop the option."
+        )
+    refused: list[Path] = []
     with connect(store, spec) as mon, _progress() as bar:
         task = bar.add_task("logging", total=len(files))
         for f in files:
+            try:
+                if reference:
+                    rep = mon.log_reference(f, name=name, fit=False)
+                elif labels:
+                    rep = mon.log_labels(f, batch_id=batch_id)
+                else:
+                    rep = mon.log_predictions(f, batch_id=batch_id, on_duplicate=on_duplicate)
+            except DriftlineError as exc:  # this file is refused whole; go on with the next
+                refused.append(f)
+                err.print(f"{f}: refused: {exc}", markup=False, highlight=False)
+                bar.advance(task)
+                continue
+            _print_logged(f, rep)
             if reference:
-                rep = mon.log_reference(f, name=name)
-                out.print(f"reference {name!r}: {rep.rows} rows; profile -> {mon.profile_path}")
-            elif labels:
-                rep = mon.log_labels(f, batch_id=batch_id)
-                out.print(f"{f}: {rep.rows} labels")
-            else:
-                rep = mon.log_predictions(f, batch_id=batch_id)
-                note = " (already stored)" if rep.already_stored else ""
-                out.print(f"{f}: {rep.rows} predictions{note}")
-                for col in rep.missing_features:
-                    err.print(f"  schema skew: column {col!r} missing (stored as null)")
-                for col in rep.extra_columns:
-                    err.print(f"  schema skew: unknown column {col!r} (kept raw)")
-                for col, typ in rep.retyped.items():
-                    err.print(f"  schema skew: column {col!r} arrived as {typ} (raw kept)")
+                mon.fit_profile(name=name)
+                out.print(f"  profile -> {mon.profile_path}", markup=False, highlight=False)
             bar.advance(task)
+    if refused:
+        err.print(
+            f"error: {len(refused)} of {len(files)} files refused: {name_list(refused)}; "
+            "fix them and log them again (each refused file stored nothing; the other files "
+            "were stored).",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2)
+
+
+def _print_logged(path: Path, rep: Any) -> None:
+    """One line per logged file (stored / already stored), then its schema skew."""
+    what = {"predictions": "predictions", "labels": "labels", "reference": "rows"}[rep.kind]
+    if rep.already_stored:
+        line = f"{path}: already stored (batch {shorten(rep.batch_id)}, {rep.rows:,} {what})"
+    elif rep.kind == "reference":
+        line = f"{path}: stored {rep.rows:,} rows as reference {shorten(rep.batch_id)}"
+    else:
+        line = f"{path}: stored {rep.rows:,} {what}"
+        if rep.skipped:
+            line += f", skipped {rep.skipped:,} already stored"
+    out.print(line, markup=False, highlight=False)
+    for col in rep.missing_features:
+        err.print(f"  schema skew: column {shorten(col)} missing (stored as null)", markup=False)
+    for col in rep.extra_columns:
+        err.print(f"  schema skew: unknown column {shorten(col)} (kept raw)", markup=False)
+    for col, typ in rep.retyped.items():
+        err.print(f"  schema skew: column {shorten(col)} arrived as {typ} (raw kept)", markup=False)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from driftline._catalog import OnDuplicate
 from driftline.checks import CheckReport, run_checks
 from driftline.engine import DuckDBEngine
 from driftline.errors import ProfileError
@@ -71,9 +72,15 @@ class Monitor:
         self.store.close()
 
     # -- logging ----------------------------------------------------------------------------
-    def log_predictions(self, data: Any, *, batch_id: str | None = None) -> IngestReport:
-        """Append a batch of predictions (DataFrame, Arrow, path or list of dicts)."""
-        return self.store.log_predictions(data, batch_id=batch_id)
+    def log_predictions(
+        self, data: Any, *, batch_id: str | None = None, on_duplicate: OnDuplicate = "refuse"
+    ) -> IngestReport:
+        """Append a batch of predictions (DataFrame, Arrow, path or list of dicts).
+
+        A prediction id already stored refuses the batch whole, unless
+        ``on_duplicate="skip"``: then only the new rows are stored (``report.skipped``).
+        """
+        return self.store.log_predictions(data, batch_id=batch_id, on_duplicate=on_duplicate)
 
     def log_labels(self, data: Any, *, batch_id: str | None = None) -> IngestReport:
         """Append labels that arrived later; the latest label per id wins."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,8 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from driftline.errors import ConfigError, name_list
+from driftline._catalog import INTERNAL_PREFIX, STORE_COLUMNS
+from driftline.errors import ConfigError, name_list, shorten
 
 __all__ = [
     "RESERVED_COLUMNS",
@@ -39,13 +41,65 @@ __all__ = [
     "Scores",
     "Spec",
     "Window",
+    "column_name_problem",
     "infer_spec",
     "load_spec",
     "parse_window",
 ]
 
-#: Columns driftline adds to the predictions table; a spec may not use these names.
-RESERVED_COLUMNS = frozenset({"confidence", "ingested_at", "_batch", "_raw"})
+#: Columns driftline adds to the predictions table; a spec may not use these names, in
+#: any case (see :func:`column_name_problem`). The one list is ``_catalog.STORE_COLUMNS``.
+RESERVED_COLUMNS = STORE_COLUMNS
+
+#: Characters refused in column names, by Unicode category: control characters (NUL,
+#: newline, tab, DEL, ...) and the line and paragraph separators. DuckDB cuts a name at
+#: a NUL; the others break messages, terminals, YAML and CSV headers.
+_BAD_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_CHAR_NAMES = {
+    "\x00": "NUL",
+    "\t": "tab",
+    "\n": "newline",
+    "\r": "carriage return",
+    "\u2028": "line separator",
+    "\u2029": "paragraph separator",
+}
+
+
+def column_name_problem(name: str, *, own_columns: bool = True) -> str | None:
+    """Why driftline cannot take ``name`` as a column name, or ``None`` if it can.
+
+    Refused: blank names, control characters and line separators, the store's own
+    columns (:data:`RESERVED_COLUMNS`, compared up to case: DuckDB and Spark identifiers
+    are case-insensitive) and names starting with ``INTERNAL_PREFIX`` (driftline's
+    internal query columns). ``own_columns=False`` skips the last two (for a batch whose
+    other columns are not read). Everything else, e.g. ``window``, ``a AS b``, quotes,
+    dots or backticks, is an ordinary name.
+
+    >>> column_name_problem("age") is None
+    True
+    >>> column_name_problem("Confidence")
+    "equals the store's own column 'confidence' up to case (names are case-insensitive)"
+    >>> column_name_problem("a\\nb")
+    'contains a newline (U+000A) at position 2'
+    """
+    if not name.strip():
+        return "is blank"
+    for i, char in enumerate(name, start=1):
+        if unicodedata.category(char) in _BAD_CATEGORIES:
+            what = _CHAR_NAMES.get(char, "control character")
+            return f"contains a {what} (U+{ord(char):04X}) at position {i}"
+    if not own_columns:
+        return None
+    folded = name.casefold()
+    for own in sorted(STORE_COLUMNS):
+        if folded == own.casefold():
+            if name == own:
+                return f"is the store's own column {own!r}"
+            return f"equals the store's own column {own!r} up to case (names are case-insensitive)"
+    if folded.startswith(INTERNAL_PREFIX.casefold()):
+        return f"starts with {INTERNAL_PREFIX!r}, the prefix of driftline's internal query columns"
+    return None
+
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
@@ -332,11 +386,8 @@ class Spec(_Strict):
     def _columns_distinct(self) -> Spec:
         roles: dict[str, list[str]] = {}
         for role, col in self.column_roles():
-            if col in RESERVED_COLUMNS:
-                raise ValueError(
-                    f"column {col!r} ({role}) is a name driftline reserves "
-                    f"({', '.join(sorted(RESERVED_COLUMNS))}); rename it before logging"
-                )
+            if (problem := column_name_problem(col)) is not None:
+                raise ValueError(f"column {shorten(col)} ({role}) {problem}; {_rename_fix(role)}")
             roles.setdefault(col, []).append(role)
         for col, given in roles.items():
             if len(given) > 1 and sorted(given) != ["cohort", "feature (categorical)"]:
@@ -345,6 +396,16 @@ class Spec(_Strict):
                 raise ValueError(
                     f"column {col!r} is given two roles, {given[0]} and {given[1]}; each "
                     "column has one role (a cohort may also be a categorical feature)"
+                )
+        folded: dict[str, str] = {}
+        for col, given in roles.items():
+            other = folded.setdefault(col.casefold(), col)
+            if other != col:
+                raise ValueError(
+                    f"columns {shorten(other)} ({roles[other][0]}) and {shorten(col)} "
+                    f"({given[0]}) differ only in case; DuckDB and Spark compare column names "
+                    "case-insensitively, so both would be one column: rename one of them, in "
+                    "the data and in the spec"
                 )
         self._drift_overrides_apply()
         return self
@@ -434,6 +495,20 @@ class Spec(_Strict):
         return out
 
 
+#: The spec key each single-column role is set by (cohorts and features are lists).
+_ROLE_KEYS = ("id", "timestamp", "prediction", "scores", "label", "embedding")
+
+
+def _rename_fix(role: str) -> str:
+    """How to fix a column name the spec cannot take, for a column playing ``role``."""
+    if role in _ROLE_KEYS:
+        return (
+            f"rename the column (in the data and the spec), or point the spec's {role!r} at "
+            "another column"
+        )
+    return "rename the column, in the data and in the spec"
+
+
 def _validation_message(exc: ValidationError, where: str) -> str:
     lines = []
     for err in exc.errors()[:5]:
@@ -445,7 +520,10 @@ def _validation_message(exc: ValidationError, where: str) -> str:
             )
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc}: {msg} (got {err.get('input')!r})")
+            if err["loc"]:
+                lines.append(f"{loc}: {msg} (got {shorten(err.get('input'))})")
+            else:  # a check across roles names its columns; the input is the whole spec
+                lines.append(msg)
     return "; ".join(lines)
 
 

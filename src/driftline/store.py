@@ -14,6 +14,14 @@ report it as schema skew.
 
 Scores must be finite, in [0, 1], and sum to 1 within :data:`SCORE_SUM_TOLERANCE`
 (absolute), which admits float32 softmax outputs over thousands of classes.
+
+Every column of a batch, also those the spec does not know, must have a name driftline
+can take (:func:`driftline.spec.column_name_problem`), and no two names may be equal up
+to case: names are checked as the user wrote them, before DuckDB renames any. A
+prediction id already stored refuses the batch (or, with ``on_duplicate="skip"``, its
+row is left out); a ``batch_id`` already stored makes the call a no-op. Labels are
+append-only, one per id and batch; the latest ``labelled_at`` per id wins
+(:meth:`Store.latest_labels`).
 """
 
 from __future__ import annotations
@@ -26,18 +34,25 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
+from driftline._catalog import ON_DUPLICATE, OnDuplicate
 from driftline._io import describe_input, file_format, to_arrow
-from driftline.errors import ConfigError, IngestError, name_list
-from driftline.spec import Spec
+from driftline.errors import ConfigError, IngestError, name_list, shorten
+from driftline.spec import Spec, column_name_problem
 
-__all__ = ["SCORE_SUM_TOLERANCE", "IngestReport", "Store", "quote"]
+if TYPE_CHECKING:
+    import ibis
+
+__all__ = ["ON_DUPLICATE", "SCORE_SUM_TOLERANCE", "IngestReport", "Store", "quote"]
 
 SCORE_SUM_TOLERANCE = 1e-3
+
+#: How many JSON objects are read for their keys (DuckDB's own schema sample size).
+_JSON_SAMPLE = 20480
 
 _NUMERIC_TYPES = frozenset(
     [
@@ -89,6 +104,8 @@ class IngestReport:
     batch_id: str
     rows: int
     already_stored: bool = False
+    #: rows not stored because their prediction id was already stored (``on_duplicate="skip"``)
+    skipped: int = 0
     missing_features: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
     retyped: dict[str, str] = field(default_factory=dict)
@@ -97,9 +114,14 @@ class IngestReport:
         return asdict(self)
 
 
+#: One item of a SELECT list: (SQL expression, output column name). The name is quoted
+#: once, where the statement is assembled; nothing is recovered by parsing SQL text.
+_Item = tuple[str, str]
+
+
 @dataclass
 class _FeatureSelect:
-    exprs: list[str]
+    items: list[_Item]
     raw_parts: list[str]
     missing: list[str]
     extra: list[str]
@@ -277,6 +299,50 @@ class Store:
         ).fetchone()
 
     # -- validation ---------------------------------------------------------------------
+    def _check_names(self, names: list[str], types: dict[str, str], what: str) -> None:
+        """Refuse a batch with a column name driftline cannot take (see
+        :func:`driftline.spec.column_name_problem`), two columns of one name up to case,
+        or names DuckDB read otherwise than they are. Every column counts, also those the
+        spec does not know (they are kept raw). A labels batch stores only its id, label
+        and labelled_at, so its other columns may carry the store's own names."""
+        s = self.spec
+        if what == "labels batch":
+            roles = {s.id: "id", s.label or "label": "label", "labelled_at": "labelled_at"}
+        else:
+            roles = {c: r for r, c in s.column_roles()}
+
+        def named(col: str) -> str:
+            return f"{shorten(col)} ({roles.get(col, 'not in the spec')})"
+
+        seen: dict[str, str] = {}
+        for col in names:
+            problem = column_name_problem(col, own_columns=what != "labels batch")
+            if problem is not None:
+                raise IngestError(
+                    f"{what} column {named(col)} {problem}; rename or drop the column before "
+                    "logging. Nothing was stored."
+                )
+            other = seen.get(col.casefold())
+            if other is None:
+                seen[col.casefold()] = col
+                continue
+            if other == col:
+                problem = f"column {named(col)} appears twice in the {what}"
+            else:
+                problem = (
+                    f"columns {named(other)} and {named(col)} differ only in case; DuckDB "
+                    "and Spark compare column names case-insensitively and would read one as "
+                    "the other"
+                )
+            raise IngestError(
+                f"{problem}: rename or drop one of them before logging. Nothing was stored."
+            )
+        if names != list(types):  # a renaming the checks above did not foresee
+            raise IngestError(
+                f"the {what}'s columns {name_list(names)} were read as {name_list(types)}; "
+                "rename the columns to plain names before logging. Nothing was stored."
+            )
+
     def _timestamp_expr(self, col: str, duck_type: str) -> str:
         fam = type_family(duck_type)
         c = quote(col)
@@ -442,46 +508,46 @@ class Store:
         """SQL expressions for cohort/feature columns, plus what differed from the spec."""
         s = self.spec
         kinds = s.feature_kinds
-        exprs: list[str] = []
+        items: list[_Item] = []
         raw_parts: list[str] = []
         missing: list[str] = []
         retyped: dict[str, str] = {}
         for col in [c for c in s.cohorts if c not in kinds]:
             if col in types:
-                exprs.append(f"CAST({quote(col)} AS VARCHAR) AS {quote(col)}")
+                items.append((f"CAST({quote(col)} AS VARCHAR)", col))
             else:
                 missing.append(col)
-                exprs.append(f"CAST(NULL AS VARCHAR) AS {quote(col)}")
+                items.append(("CAST(NULL AS VARCHAR)", col))
         for col, kind in kinds.items():
             q = quote(col)
             if col not in types:
                 missing.append(col)
                 typ = "DOUBLE" if kind == "numeric" else "VARCHAR"
-                exprs.append(f"CAST(NULL AS {typ}) AS {q}")
+                items.append((f"CAST(NULL AS {typ})", col))
                 continue
             fam = type_family(types[col])
             if kind == "numeric":
                 if fam == "numeric":
-                    exprs.append(f"CAST({q} AS DOUBLE) AS {q}")
+                    items.append((f"CAST({q} AS DOUBLE)", col))
                 else:
                     retyped[col] = types[col]
-                    exprs.append(f"TRY_CAST({q} AS DOUBLE) AS {q}")
+                    items.append((f"TRY_CAST({q} AS DOUBLE)", col))
                     raw_parts.append(f"{_json_key(col)}: CAST({q} AS VARCHAR)")
             else:
                 if fam not in ("string", "boolean") or (kind == "text" and fam != "string"):
                     retyped[col] = types[col]
-                exprs.append(f"CAST({q} AS VARCHAR) AS {q}")
+                items.append((f"CAST({q} AS VARCHAR)", col))
         if s.embedding:
             q = quote(s.embedding)
             if s.embedding in types:
-                exprs.append(f"TRY_CAST({q} AS DOUBLE[]) AS {q}")
+                items.append((f"TRY_CAST({q} AS DOUBLE[])", s.embedding))
             else:
                 missing.append(s.embedding)
-                exprs.append(f"CAST(NULL AS DOUBLE[]) AS {q}")
+                items.append(("CAST(NULL AS DOUBLE[])", s.embedding))
         known = {c for _, c in s.column_roles()}
         extra = [c for c in types if c not in known]
         raw_parts += [f"{_json_key(c)}: {quote(c)}" for c in extra]
-        return _FeatureSelect(exprs, raw_parts, missing, extra, retyped)
+        return _FeatureSelect(items, raw_parts, missing, extra, retyped)
 
     # -- public writes --------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -502,23 +568,37 @@ class Store:
             )
         return IngestReport(kind=kind, batch_id=batch_id, rows=int(row[0]), already_stored=True)
 
-    def log_predictions(self, data: Any, batch_id: str | None = None) -> IngestReport:
-        """Validate and append one batch of predictions; all or nothing."""
+    def log_predictions(
+        self, data: Any, batch_id: str | None = None, *, on_duplicate: OnDuplicate = "refuse"
+    ) -> IngestReport:
+        """Validate and append one batch of predictions; all or nothing.
+
+        A prediction id the store already holds refuses the batch whole
+        (``on_duplicate="refuse"``, the default), or its row is left out
+        (``on_duplicate="skip"``; the report counts them in ``skipped``). A ``batch_id``
+        already stored returns its report without reading the data, so a retry is a no-op.
+        """
+        _check_on_duplicate(on_duplicate)
         if (done := self._already(batch_id, "predictions")) is not None:
             return done
         s = self.spec
+        data = _in_memory(data)
         with self._staging(data) as types:
+            self._check_names(_source_columns(self.con, data, types), types, "batch")
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
             ts_expr = self._validate_required(types, rows)
+            skipped = self._stored_ids(rows, on_duplicate)
+            if skipped == rows:  # every row already stored: nothing to add, no empty batch
+                return IngestReport(
+                    kind="predictions", batch_id=batch_id or "", rows=0, skipped=skipped
+                )
             feats = self._feature_select(types)
-            exprs, raw_parts, missing = feats.exprs, feats.raw_parts, feats.missing
-            extra, retyped = feats.extra, feats.retyped
             if s.scores.layout == "binary":
                 c = quote(s.score_columns[0])
-                score_exprs = [f"CAST({c} AS DOUBLE) AS {c}"]
+                score_items = [(f"CAST({c} AS DOUBLE)", s.score_columns[0])]
                 conf = f"greatest(CAST({c} AS DOUBLE), 1 - CAST({c} AS DOUBLE))"
             elif s.scores.layout == "columns":
-                score_exprs = [f"CAST({quote(c)} AS DOUBLE) AS {quote(c)}" for c in s.score_columns]
+                score_items = [(f"CAST({quote(c)} AS DOUBLE)", c) for c in s.score_columns]
                 conf = (
                     "greatest("
                     + ", ".join(f"CAST({quote(c)} AS DOUBLE)" for c in s.score_columns)
@@ -526,36 +606,45 @@ class Store:
                 )
             else:
                 c = quote(s.score_columns[0])
-                score_exprs = [f"CAST({c} AS DOUBLE[]) AS {c}"]
+                score_items = [(f"CAST({c} AS DOUBLE[])", s.score_columns[0])]
                 conf = f"list_max(CAST({c} AS DOUBLE[]))"
-            label = []
+            label: list[_Item] = []
             if s.label:
                 if s.label in types:
-                    label = [f"CAST({quote(s.label)} AS VARCHAR) AS {quote(s.label)}"]
+                    label = [(f"CAST({quote(s.label)} AS VARCHAR)", s.label)]
                 else:
-                    label = [f"CAST(NULL AS VARCHAR) AS {quote(s.label)}"]
+                    label = [("CAST(NULL AS VARCHAR)", s.label)]
+            raw_parts = feats.raw_parts
             raw = "to_json({" + ", ".join(raw_parts) + "})" if raw_parts else "NULL"
+            source = "__staging"
+            if skipped:  # only the new rows: an anti-join on the stored ids
+                idc = quote(s.id)
+                source = (
+                    "(SELECT s.* FROM __staging AS s ANTI JOIN predictions AS p "
+                    f"ON CAST(s.{idc} AS VARCHAR) = p.{idc}) AS __staging"
+                )
+            stored_rows = rows - skipped
             batch = batch_id or uuid.uuid4().hex
             now = _now()
             with self._transaction():
                 self._ensure_predictions()
                 seq = self._next_seq()
-                select = [
-                    f"CAST({quote(s.id)} AS VARCHAR) AS {quote(s.id)}",
-                    f"{ts_expr} AS {quote(s.timestamp)}",
-                    f"CAST({quote(s.prediction)} AS VARCHAR) AS {quote(s.prediction)}",
-                    *score_exprs,
+                select: list[_Item] = [
+                    (f"CAST({quote(s.id)} AS VARCHAR)", s.id),
+                    (ts_expr, s.timestamp),
+                    (f"CAST({quote(s.prediction)} AS VARCHAR)", s.prediction),
+                    *score_items,
                     *label,
-                    *exprs,
-                    f"{conf} AS confidence",
-                    "CAST(? AS TIMESTAMP) AS ingested_at",
-                    f"CAST({seq} AS BIGINT) AS _batch",
-                    f"CAST({raw} AS JSON) AS _raw",
+                    *feats.items,
+                    (conf, "confidence"),
+                    ("CAST(? AS TIMESTAMP)", "ingested_at"),
+                    (f"CAST({seq} AS BIGINT)", "_batch"),
+                    (f"CAST({raw} AS JSON)", "_raw"),
                 ]
-                names = ", ".join(quote(n) for n in _aliases(select))
+                names = ", ".join(quote(name) for _, name in select)
+                exprs = ", ".join(expr for expr, _ in select)
                 self.con.execute(
-                    f"INSERT INTO predictions ({names}) SELECT {', '.join(select)} FROM __staging",
-                    [now],
+                    f"INSERT INTO predictions ({names}) SELECT {exprs} FROM {source}", [now]
                 )
                 span = self.con.execute(
                     f"SELECT min({quote(s.timestamp)}), max({quote(s.timestamp)}) "
@@ -569,22 +658,48 @@ class Store:
                         batch,
                         seq,
                         now,
-                        rows,
+                        stored_rows,
                         span[0],
                         span[1],
                         json.dumps(types),
-                        json.dumps(missing),
-                        json.dumps(extra),
-                        json.dumps(retyped),
+                        json.dumps(feats.missing),
+                        json.dumps(feats.extra),
+                        json.dumps(feats.retyped),
                     ],
                 )
         return IngestReport(
             kind="predictions",
             batch_id=batch,
-            rows=rows,
-            missing_features=missing,
-            extra_columns=extra,
-            retyped=retyped,
+            rows=stored_rows,
+            skipped=skipped,
+            missing_features=feats.missing,
+            extra_columns=feats.extra,
+            retyped=feats.retyped,
+        )
+
+    def _stored_ids(self, rows: int, on_duplicate: str) -> int:
+        """How many staged prediction ids the store already holds (0 if none), found by
+        one semi-join on the ids as stored (VARCHAR). Refuses the batch if there are any
+        and ``on_duplicate`` is ``"refuse"``."""
+        if not self.has_table("predictions"):
+            return 0
+        idc = quote(self.spec.id)
+        found = self.con.execute(
+            f"SELECT count(*) OVER (), i FROM (SELECT CAST(s.{idc} AS VARCHAR) AS i "
+            f"FROM __staging AS s SEMI JOIN predictions AS p ON CAST(s.{idc} AS VARCHAR) = "
+            f"p.{idc}) ORDER BY i LIMIT 5"
+        ).fetchall()
+        if not found:
+            return 0
+        n = int(found[0][0])
+        if on_duplicate == "skip":
+            return n
+        raise IngestError(
+            f"{n:,} of the batch's {rows:,} prediction ids are already stored (column "
+            f"{self.spec.id!r}; first: {name_list([r[1] for r in found])}); "
+            "storing them again would count those predictions twice. To store only the new "
+            "rows, pass --on-duplicate skip (API: on_duplicate='skip'); to make retries of "
+            "one batch safe, give it a --batch-id (API: batch_id=...). Nothing was stored."
         )
 
     def log_labels(self, data: Any, batch_id: str | None = None) -> IngestReport:
@@ -593,7 +708,9 @@ class Store:
             return done
         s = self.spec
         label_col = s.label or "label"
+        data = _in_memory(data)
         with self._staging(data) as types:
+            self._check_names(_source_columns(self.con, data, types), types, "labels batch")
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
             for col in (s.id, label_col):
                 if col not in types:
@@ -612,6 +729,19 @@ class Store:
                     f"column {s.id!r} (id) of the labels batch has {n_null} null value(s); a "
                     "label needs the id of its prediction: fill them or drop those rows. "
                     "Nothing was stored."
+                )
+            dup = self.con.execute(
+                f"SELECT count(*) OVER (), i, n FROM (SELECT CAST({quote(s.id)} AS VARCHAR) AS i, "
+                "count(*) AS n FROM __staging GROUP BY 1 HAVING count(*) > 1) ORDER BY i LIMIT 5"
+            ).fetchall()
+            if dup:
+                shown = ", ".join(f"{shorten(r[1])} ({r[2]}x)" for r in dup)
+                raise IngestError(
+                    f"column {s.id!r} (id) of the labels batch gives {dup[0][0]:,} id(s) more "
+                    f"than one label: {shown}{' and more' if dup[0][0] > 5 else ''}. A batch "
+                    "holds one label per id: keep one (a correction goes in a later batch, "
+                    "with a later labelled_at; the latest label per id wins). Nothing was "
+                    "stored."
                 )
             bad = self._first_bad(f"{quote(label_col)} IS NULL", "NULL")
             if bad:
@@ -663,7 +793,9 @@ class Store:
     def log_reference(self, data: Any, name: str = "reference") -> IngestReport:
         """Store (replace) a reference table, e.g. the labelled holdout with model scores."""
         table = "reference_" + name
+        data = _in_memory(data)
         with self._staging(data) as types:
+            self._check_names(_source_columns(self.con, data, types), types, "reference")
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
             if rows == 0:
                 raise IngestError(f"reference {name!r} has no rows; nothing was stored.")
@@ -703,6 +835,15 @@ class Store:
         return self.con.execute(
             "SELECT * FROM batches WHERE kind = ? ORDER BY seq", [kind]
         ).to_arrow_table()
+
+    def latest_labels(self) -> ibis.Table:
+        """The latest label per prediction id, as an Ibis expression over the labels table
+        (see :func:`driftline.engine.labels.latest_labels`)."""
+        from driftline.engine import DuckDBEngine
+        from driftline.engine.labels import latest_labels
+
+        engine = DuckDBEngine.from_connection(self.con)
+        return latest_labels(engine.table("labels"))
 
     def reference_columns(self, name: str = "reference") -> dict[str, str]:
         return self._table_columns("reference_" + name)
@@ -782,10 +923,58 @@ def _json_key(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-def _aliases(select: list[str]) -> list[str]:
-    """The output names of ``expr AS "name"`` items."""
-    out = []
-    for item in select:
-        alias = item.rsplit(" AS ", 1)[1].strip()
-        out.append(alias[1:-1].replace('""', '"') if alias.startswith('"') else alias)
-    return out
+def _check_on_duplicate(value: object) -> None:
+    if value not in ON_DUPLICATE:
+        raise ConfigError(
+            f"on_duplicate {shorten(value)} is not understood; use one of "
+            f"{', '.join(repr(v) for v in ON_DUPLICATE)} ('refuse' keeps a batch holding "
+            "stored prediction ids out whole, 'skip' stores only its new rows)."
+        )
+
+
+def _in_memory(data: Any) -> Any:
+    """Files stay paths (DuckDB reads them); anything else becomes one Arrow table, whose
+    column names are the user's (DuckDB renames some on registering it)."""
+    if isinstance(data, (str, Path)):
+        return data
+    return to_arrow(data)
+
+
+def _source_columns(con: duckdb.DuckDBPyConnection, data: Any, types: dict[str, str]) -> list[str]:
+    """The batch's column names as the user wrote them, duplicates included.
+
+    DuckDB renames a column whose name repeats an earlier one up to case (``X`` becomes
+    ``X_1``), names an empty one ``column4`` and cuts a registered name at a NUL, so the
+    names it shows (``types``) can hide a collision that would store one column's values
+    under another's name. The source names come from the Arrow schema, the Parquet
+    schema, the CSV header (parsed with the dialect DuckDB sniffed) or the JSON keys.
+    """
+    if isinstance(data, pa.Table):
+        return list(data.column_names)
+    path = str(data)
+    fmt = file_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except (pa.ArrowException, OSError):  # DuckDB read it: keep the names it saw
+            return list(types)
+    if fmt == "csv":
+        sniffed = con.execute(
+            "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader FROM sniff_csv(?)", [path]
+        ).fetchone()
+        if sniffed is None or not sniffed[4]:  # no header: DuckDB's column0, column1, ...
+            return list(types)
+        delim, quote_char, escape, skip = ("" if v == "(empty)" else v for v in sniffed[:4])
+        header = con.execute(
+            "SELECT * FROM read_csv(?, header = false, all_varchar = true, delim = ?, "
+            "quote = ?, escape = ?, skip = ?) LIMIT 1",
+            [path, delim, quote_char, escape, skip],
+        ).fetchone()
+        return list(types) if header is None else ["" if v is None else v for v in header]
+    keys = con.execute(
+        f"SELECT json_keys(json) FROM (SELECT json FROM read_json_objects(?) LIMIT {_JSON_SAMPLE})",
+        [path],
+    ).fetchall()
+    return list(dict.fromkeys(k for row in keys for k in row[0] or []))
