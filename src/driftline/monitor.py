@@ -11,12 +11,32 @@ from typing import Any
 
 from driftline.checks import CheckReport, run_checks
 from driftline.engine import DuckDBEngine
-from driftline.errors import ProfileError
+from driftline.errors import ConfigError, ProfileError, shorten
 from driftline.profile import Profile
 from driftline.spec import Spec, load_spec
 from driftline.store import IngestReport, Store
 
-__all__ = ["Monitor", "connect"]
+__all__ = ["Monitor", "check_output_path", "connect"]
+
+
+def check_output_path(path: str | Path, name: str = "path", example: str = "report.html") -> None:
+    """Refuse an output path that cannot become a file before any work is done: a
+    directory, or a path under an existing file. ``name`` is the option or argument named
+    in the message (``--out`` on the command line)."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(
+            f"{name} {shorten(str(p))} is a directory; give a file path such as "
+            f"{(p / example).as_posix()}."
+        )
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"{name} {shorten(str(p))} cannot be written: {shorten(str(parent))} is a "
+                    "file, not a directory. Choose a path inside a directory."
+                )
+            break
 
 
 def connect(
@@ -153,6 +173,7 @@ class Monitor:
         """Run the checks (without storing results) and write the HTML report to ``path``."""
         from driftline.report import render_report
 
+        check_output_path(path)
         return render_report(self.check(since, until, persist=False), path)
 
     def _persist(self, report: CheckReport) -> None:
