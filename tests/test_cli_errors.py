@@ -123,6 +123,38 @@ def test_unparsable_time_option_exits_2_naming_option_value_and_form(
     assert counts(in_project) == before
 
 
+def test_empty_time_range_exits_2(in_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    done = run_main(capsys, "check", "--since", "2024-02-10", "--until", "2024-02-01")
+    assert done.code == 2, done.err
+    assert "--since '2024-02-10' is not before --until '2024-02-01'" in done.err
+    with (
+        driftline.connect(in_project / "driftline.duckdb", in_project / "driftline.yaml") as mon,
+        pytest.raises(ConfigError, match="is not before until"),
+    ):
+        mon.check(since="2024-02-10", until="2024-02-01")
+
+
+def test_spec_that_gained_a_feature_checks_before_the_next_batch(
+    in_project: Path,
+    capsys: pytest.CaptureFixture[str],
+    make_spec: Callable[..., dict[str, Any]],
+    make_predictions: PredictionsFactory,
+) -> None:
+    """The predictions table gains the column when the next batch is logged; a check (and
+    a refit) before that must not fail on the missing column."""
+    busy = make_predictions(1000, seed=4, id_prefix="b")
+    busy["ts"] = pd.date_range("2024-03-01", periods=1000, freq="min", tz="UTC")
+    with driftline.connect(in_project / "driftline.duckdb", in_project / "driftline.yaml") as mon:
+        mon.log_predictions(busy)
+    spec = make_spec(features={"numeric": ["x", "y", "z"], "categorical": ["color"]})
+    (in_project / "driftline.yaml").write_text(yaml.safe_dump(spec))
+    assert run_main(capsys, "fit").code == 0
+    done = run_main(capsys, "check", "--json", "--since", "2024-03-01")
+    assert done.code in (0, 1), done.err
+    results = json.loads(done.out)["results"]
+    assert {r["check"] for r in results if r["column"] == "z"}, results
+
+
 def test_huge_time_option_is_shown_cut_with_its_length(
     in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -570,10 +602,11 @@ def test_hostile_cohort_value_in_check_output_is_text(
 
 # -- exit 3: internal errors, one line; the traceback with --debug -------------------------------
 def _hand_edit_store(project: Path) -> None:
-    """A store edited behind driftline's back: a column the checks read is gone. Nothing
-    validates this, so the checks fail inside (a real internal error, not a staged one)."""
+    """A store edited behind driftline's back: a column the checks average now holds
+    text. Nothing validates the stored tables' types, so the checks fail inside (a real
+    internal error, not a staged one)."""
     con = duckdb.connect(str(project / "driftline.duckdb"))
-    con.execute("ALTER TABLE predictions DROP COLUMN confidence")
+    con.execute("ALTER TABLE predictions ALTER confidence TYPE VARCHAR")
     con.close()
 
 

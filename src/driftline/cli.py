@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from driftline.errors import ConfigError, DriftlineError
+from driftline.errors import ConfigError, DriftlineError, shorten
 
 app = typer.Typer(
     add_completion=False,
@@ -167,11 +167,16 @@ def fit(
         out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
 
 
-def _time_option(value: str | None, option: str) -> None:
-    """Refuse an unparsable --since/--until before opening anything."""
+def _time_range(since: str | None, until: str | None) -> None:
+    """Refuse an unparsable or empty --since/--until range before opening anything."""
     from driftline.checks import _ts
 
-    _ts(value, option)
+    lo, hi = _ts(since, "--since"), _ts(until, "--until")
+    if lo is not None and hi is not None and lo >= hi:
+        raise ConfigError(
+            f"--since {shorten(since)} is not before --until {shorten(until)}; the range "
+            "[--since, --until) would be empty. Swap them or widen the range."
+        )
 
 
 @app.command()
@@ -186,8 +191,7 @@ def check(
     """Run the checks per window and cohort. Exit code 1 when any alert fires."""
     from driftline.monitor import connect
 
-    _time_option(since, "--since")
-    _time_option(until, "--until")
+    _time_range(since, until)
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
     step("opening the spec and the store")
     with connect(store, spec) as mon, status:
@@ -265,8 +269,7 @@ def report(
     from driftline.monitor import check_output_path, connect
 
     check_output_path(out_path, "--out", "report.html")
-    _time_option(since, "--since")
-    _time_option(until, "--until")
+    _time_range(since, until)
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
     step("opening the spec and the store")
     with connect(store, spec) as mon, status:

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from driftline.checks import CheckReport, run_checks
+from driftline.checks import CheckReport, _ts, run_checks
 from driftline.engine import DuckDBEngine
 from driftline.errors import ConfigError, ProfileError, shorten
 from driftline.profile import Profile
@@ -146,6 +146,14 @@ class Monitor:
                 "the store holds no predictions yet; log some with `driftline log FILE` "
                 "or `Monitor.log_predictions(df)`."
             )
+        lo, hi = _ts(since, "since"), _ts(until, "until")
+        if lo is not None and hi is not None and lo >= hi:
+            raise ConfigError(
+                f"since ({lo.isoformat()}) is not before until ({hi.isoformat()}); the range "
+                "[since, until) would be empty. Swap them or widen the range."
+            )
+        # the spec may have gained a column since the last batch: older rows read it as null
+        self.store._ensure_predictions()
         calibrations = self.store.load_calibrations()
         known = set(calibrations)
         report = run_checks(

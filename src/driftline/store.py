@@ -122,6 +122,15 @@ class Store:
         self.spec = spec
         self._staged_has_id = True
         self.con = _connect(Path(path))
+        opened = False
+        try:
+            self._configure(memory_limit)
+            opened = True
+        finally:
+            if not opened:  # a refused setting or a damaged catalogue: release the file
+                self.con.close()
+
+    def _configure(self, memory_limit: str | None) -> None:
         try:
             self.con.execute("SET TimeZone = 'UTC'")
             # DuckDB draws a progress bar on stdout for long queries: it would corrupt
@@ -133,15 +142,12 @@ class Store:
             except duckdb.Error as exc:
                 raise ConfigError(
                     f"memory_limit {shorten(limit)} is not a size DuckDB understands; use e.g. "
-                    f"'2GB' or '512MB' (set by DRIFTLINE_MEMORY_LIMIT or memory_limit=; {exc})."
+                    "'2GB' or '512MB' (set by DRIFTLINE_MEMORY_LIMIT or memory_limit=; DuckDB: "
+                    f"{shorten(_first_line(exc), 200)})."
                 ) from exc
             self._ensure_meta_tables()
         except duckdb.Error as exc:
-            self.con.close()
-            raise _store_error(Path(path), exc) from exc
-        except BaseException:
-            self.con.close()
-            raise
+            raise _store_error(Path(self.path), exc) from exc
 
     def close(self) -> None:
         self.con.close()
