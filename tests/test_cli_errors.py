@@ -243,6 +243,16 @@ def test_memory_cap_duckdb_refuses_exits_2(
     assert "DRIFTLINE_MEMORY_LIMIT" in done.err
 
 
+def test_binary_file_as_spec_exits_2(
+    in_project: Path, capsys: pytest.CaptureFixture[str], make_predictions: PredictionsFactory
+) -> None:
+    make_predictions(10).to_parquet(in_project / "data.parquet", index=False)
+    done = run_main(capsys, "check", "--spec", "data.parquet")
+    assert done.code == 2, done.err
+    assert "data.parquet is not valid YAML" in done.err
+    assert_no_traceback(done)
+
+
 # -- exit 2: bad data files ------------------------------------------------------------------
 def _corrupt_parquet(df: pd.DataFrame, path: Path) -> Path:
     df.to_parquet(path, index=False, compression="snappy")
