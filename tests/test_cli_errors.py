@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -696,6 +698,31 @@ def test_ctrl_c_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
 def test_system_exit_and_base_exceptions_are_not_swallowed() -> None:
     with pytest.raises(GeneratorExit):
         cli.run(["check"], _boundary_app(GeneratorExit()))
+
+
+def test_process_ctrl_c_exits_130_even_inside_a_query(tmp_path: Path) -> None:
+    """Ctrl-C while the demo logs and checks (mostly inside DuckDB, which turns it into
+    ``RuntimeError('Query interrupted')``) is 130, not an internal error."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "driftline", "demo", "--dir", "d"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DRIFTLINE_DEBUG": ""},
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("digits:")  # trained; logging begins
+        time.sleep(2)  # not a timing assertion: lands the signal inside the logging
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "internal error" not in err
+    assert "Traceback" not in err
 
 
 # -- one real process per exit code ------------------------------------------------------------

@@ -391,10 +391,25 @@ def run(argv: list[str] | None = None, application: typer.Typer | None = None) -
         )
         return 2
     except Exception as exc:
+        if _interrupted(exc):
+            return 130
         if _out_of_memory(exc):
             return 2
         return _internal(exc)
     return code if isinstance(code, int) else 0
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C inside a DuckDB query surfaces as ``RuntimeError('Query interrupted')``
+    raised from the ``KeyboardInterrupt``: still an interruption, not a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _out_of_memory(exc: Exception) -> bool:

@@ -23,7 +23,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -713,7 +713,10 @@ class Store:
             committed = True
         finally:
             if not committed:
-                self.con.execute("ROLLBACK")
+                # DuckDB may have aborted it already (e.g. an interrupted query): keep the
+                # cause rather than replacing it with "no transaction is active"
+                with suppress(duckdb.TransactionException):
+                    self.con.execute("ROLLBACK")
 
     # -- reads used by checks ---------------------------------------------------------------
     def batches(self, kind: str = "predictions") -> pa.Table:
