@@ -612,6 +612,31 @@ def test_hostile_cohort_value_in_check_output_is_text(
     assert "\x1b]8;" not in done.out
 
 
+def test_huge_cohort_value_in_check_output_is_bounded(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    make_spec: Callable[..., dict[str, Any]],
+    make_predictions: PredictionsFactory,
+) -> None:
+    value = "c" * 50_000
+    (tmp_path / "driftline.yaml").write_text(yaml.safe_dump(make_spec()))
+    ref = make_predictions(600, seed=1, id_prefix="ref")
+    ref["segment"] = value
+    now = make_predictions(1000, seed=2, id_prefix="p")
+    now["ts"] = pd.date_range("2024-02-01", periods=1000, freq="min", tz="UTC")
+    now["segment"] = value
+    now["x"] = now["x"] + 3.0
+    with driftline.connect(tmp_path / "driftline.duckdb", tmp_path / "driftline.yaml") as mon:
+        mon.log_reference(ref)
+        mon.log_predictions(now)
+    monkeypatch.chdir(tmp_path)
+    done = run_main(capsys, "check")
+    assert done.code == 1, done.err
+    assert max(len(line) for line in done.out.splitlines()) < 2100
+    assert "characters)" in done.out
+
+
 # -- exit 3: internal errors, one line; the traceback with --debug -------------------------------
 def _hand_edit_store(project: Path) -> None:
     """A store edited behind driftline's back: a column the checks average now holds

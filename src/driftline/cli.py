@@ -234,8 +234,8 @@ def _print_report(report: Any) -> None:
         out.print(Text("no alerts", style="green"))
         return
     out.print(Text(f"{len(report.alerts)} alert(s)", style="red"))
-    for a in report.alerts:
-        out.print("  " + a.message)
+    for a in report.alerts:  # bounded: a message may quote a logged value
+        out.print("  " + _cut(a.message, _MESSAGE_CHARS))
 
 
 @app.command()
