@@ -245,3 +245,29 @@ def test_init_prints_the_spec_path_as_text(project: Path) -> None:
     assert done.exit_code == 0, done.output
     assert f"wrote {out}; review the roles" in done.stdout
     assert out.exists()
+
+
+def test_debug_is_a_global_option() -> None:
+    from typer.testing import CliRunner
+
+    from driftline.cli import app
+
+    done = CliRunner().invoke(app, ["--help"])
+    assert done.exit_code == 0
+    assert "--debug" in done.output
+    assert "DRIFTLINE_DEBUG" in done.output
+
+
+def test_usage_error_shows_a_hostile_argument_as_text(tmp_path: Path) -> None:
+    done = cli("check", "[/oops]", ":smile:", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "[/oops]" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_documents_the_exit_codes() -> None:
+    from driftline import cli as module
+
+    doc = module.__doc__ or ""
+    for line in ("- 0: fine", "- 1: ``check`` found alerts", "- 2: bad input", "- 3: internal"):
+        assert line in doc

@@ -1,12 +1,27 @@
-"""The ``driftline`` command line: init, log, fit, check, demo.
+"""The ``driftline`` command line: init, log, fit, check, report, demo.
 
-Exit codes: 0 fine, 1 ``check`` found alerts (for CI gates and cron), 2 bad input or
-configuration (the message says what and how to fix it).
+Exit codes (one boundary, :func:`run`, maps every outcome to one of them):
+
+- 0: fine.
+- 1: ``check`` found alerts (for CI gates and cron), or ``demo`` missed an incident.
+- 2: bad input or configuration: an option, a spec, a data file, a profile or a store that
+  cannot be used, or a missing optional extra. The message says what, where, what we got
+  and how to fix it. Usage errors (unknown option, missing argument) are 2 as well.
+- 3: internal error: one line naming the step and the exception; the traceback only with
+  ``driftline --debug ...`` or ``DRIFTLINE_DEBUG=1``.
+- 130: interrupted (Ctrl-C).
+
+Everything printed from data (values, column and cohort names, file names, messages that
+quote them) is printed as text, never parsed as terminal markup or emoji codes: the
+consoles have markup, emoji and highlighting off, and colour is applied with
+:class:`rich.text.Text` styles.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +30,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from driftline._catalog import OnDuplicate
 from driftline.errors import ConfigError, DriftlineError, name_list, shorten
@@ -25,8 +41,9 @@ app = typer.Typer(
     help="Watch a classification model in production: predictions over time, "
     "training-serving skew and honest drift alerts.",
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+# Data is text: no markup, no :emoji: codes, no highlighting of numbers or paths in it.
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Spec YAML (column roles, window).")]
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB file.")]
@@ -35,9 +52,9 @@ StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB file.")]
 def _progress() -> Progress:
     return Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.completed}/{task.total}", markup=False),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -202,9 +219,23 @@ def fit(
     """Refit the profile from the stored reference (after editing the spec)."""
     from driftline.monitor import connect
 
+    step("opening the spec and the store")
     with connect(store, spec) as mon:
+        step("fitting the profile")
         prof = mon.fit_profile(name=name)
         out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
+
+
+def _time_range(since: str | None, until: str | None) -> None:
+    """Refuse an unparsable or empty --since/--until range before opening anything."""
+    from driftline.checks import _ts
+
+    lo, hi = _ts(since, "--since"), _ts(until, "--until")
+    if lo is not None and hi is not None and lo >= hi:
+        raise ConfigError(
+            f"--since {shorten(since)} is not before --until {shorten(until)}; the range "
+            "[--since, --until) would be empty. Swap them or widen the range."
+        )
 
 
 @app.command()
@@ -219,9 +250,13 @@ def check(
     """Run the checks per window and cohort. Exit code 1 when any alert fires."""
     from driftline.monitor import connect
 
+    _time_range(since, until)
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
+    step("opening the spec and the store")
     with connect(store, spec) as mon, status:
+        step("running checks")
         report = mon.check(since, until, persist=persist)
+    step("printing the results")
     if as_json:
         sys.stdout.write(report.to_json() + "\n")
     else:
@@ -232,7 +267,7 @@ def check(
 
 def _print_report(report: Any) -> None:
     overall = [s for s in report.stats if s.cohort is None]
-    table = Table(title=f"predictions per window ({report.window})")
+    table = Table(title=Text(f"predictions per window ({report.window})"))
     for col in ("window", "n", "conf mean", "p10", "p50", "p90", "rolling mean"):
         table.add_column(col, justify="right" if col != "window" else "left")
 
@@ -255,11 +290,11 @@ def _print_report(report: Any) -> None:
         counts[r.status] = counts.get(r.status, 0) + 1
     out.print("results: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if not report.alerts:
-        out.print("[green]no alerts[/green]")
+        out.print(Text("no alerts", style="green"))
         return
-    out.print(f"[red]{len(report.alerts)} alert(s)[/red]")
-    for a in report.alerts:
-        out.print("  " + a.message, markup=False)
+    out.print(Text(f"{len(report.alerts)} alert(s)", style="red"))
+    for a in report.alerts:  # bounded: a message may quote a logged value
+        out.print("  " + _cut(a.message, _MESSAGE_CHARS))
 
 
 @app.command()
@@ -290,33 +325,183 @@ def report(
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
     """Run the checks and write one self-contained HTML report (opens offline)."""
-    from driftline.monitor import connect
+    from driftline.monitor import check_output_path, connect
 
+    check_output_path(out_path, "--out", "report.html")
+    _time_range(since, until)
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
+    step("opening the spec and the store")
     with connect(store, spec) as mon, status:
+        step("writing the report")
         path = mon.report(out_path, since, until)
-    out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    out.print(str(path))
 
 
-def main() -> None:
-    """Entry point: one boundary that turns driftline errors into exit code 2."""
+# -- the one boundary: exceptions -> exit codes ------------------------------------------------
+#: What each command is doing when it fails, until it says more precisely (:func:`step`).
+_STEPS = {
+    "init": "inferring the spec",
+    "log": "logging",
+    "fit": "fitting the profile",
+    "check": "running checks",
+    "report": "writing the report",
+    "demo": "running the demo",
+}
+#: Optional extras by the top-level module they provide: (extra, package).
+_EXTRAS = {"sklearn": ("demo", "scikit-learn"), "pyspark": ("spark", "pyspark")}
+#: Characters of a message shown before it is cut (its full length stated).
+_MESSAGE_CHARS = 2000
+_INTERNAL_CHARS = 300
+
+
+class _State:
+    step = "starting"
+    debug = False
+
+
+_state = _State()
+
+
+def step(name: str) -> None:
+    """Name what the command is doing now; an internal error names it."""
+    _state.step = name
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On an internal error, print the full traceback (or set DRIFTLINE_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    """Watch a classification model in production."""
+    _state.debug = _state.debug or debug
+    command = ctx.invoked_subcommand or ""
+    step(_STEPS.get(command, f"running `driftline {command}`"))
+
+
+def _env_debug() -> bool:
+    flag = os.environ.get("DRIFTLINE_DEBUG", "").strip().lower()
+    return flag not in ("", "0", "false", "no", "off")
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the full length stated."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _error(message: str) -> None:
+    err.print(Text.assemble(("error: ", "bold red"), _cut(message, _MESSAGE_CHARS)))
+
+
+def _traceback(exc: BaseException) -> None:
+    if _state.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.flush()
+
+
+def run(argv: list[str] | None = None, application: typer.Typer | None = None) -> int:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``) and return its exit
+    code: 0 fine, 1 alerts, 2 bad input / configuration / missing extra, 3 internal
+    error, 130 interrupted. The only place that catches ``Exception``; ``BaseException``
+    (``SystemExit``, ``GeneratorExit``) passes through."""
+    _state.step = "starting"
+    _state.debug = _env_debug()
     try:
-        code = app(standalone_mode=False)  # click returns an Exit's code here
+        # standalone_mode=False: click returns an Exit's code and raises the rest here
+        code = (application or app)(args=argv, standalone_mode=False)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except DriftlineError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(2)
-    except typer.Abort:
-        sys.exit(130)
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        return 130
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
-            err.print(exc.format_message(), markup=False)
-        sys.exit(exc.exit_code or 2)
-    sys.exit(code if isinstance(code, int) else 0)
+            err.print(exc.format_message())
+        return int(getattr(exc, "exit_code", 2) or 2)
+    except DriftlineError as exc:
+        _traceback(exc)
+        _error(str(exc))
+        return 2
+    except ImportError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in _EXTRAS:
+            return _internal(exc)
+        extra, package = _EXTRAS[top]
+        _traceback(exc)
+        _error(
+            f"{_state.step} needs {package}, which is not installed ({exc}); install it "
+            f"with: pip install 'driftline[{extra}]'"
+        )
+        return 2
+    except OSError as exc:  # the system refused a file operation: path, permission, disk
+        _traceback(exc)
+        _error(
+            f"{_state.step} failed: {exc}. Check that the path exists, is the kind of file "
+            "expected (a file, not a directory) and can be read and written, then run again."
+        )
+        return 2
+    except Exception as exc:
+        if _interrupted(exc):
+            return 130
+        if _out_of_memory(exc):
+            return 2
+        return _internal(exc)
+    return code if isinstance(code, int) else 0
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C inside a DuckDB query surfaces as ``RuntimeError('Query interrupted')``
+    raised from the ``KeyboardInterrupt``: still an interruption, not a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """DuckDB ran out of the memory it may use: a cap set too low, not a bug."""
+    import duckdb
+
+    if not isinstance(exc, duckdb.OutOfMemoryException):
+        return False
+    _traceback(exc)
+    cap = os.environ.get("DRIFTLINE_MEMORY_LIMIT") or "2GB (the default)"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+    _error(
+        f"{_state.step} ran out of memory: DuckDB may use {cap} (DRIFTLINE_MEMORY_LIMIT) "
+        f"and reports {_cut(first, 200)}. Raise the cap, e.g. DRIFTLINE_MEMORY_LIMIT=4GB, "
+        "or check a shorter range with --since/--until."
+    )
+    return True
+
+
+def _internal(exc: Exception) -> int:
+    _traceback(exc)
+    text = " ".join(str(exc).split())
+    described = (
+        f"{type(exc).__name__}: {_cut(text, _INTERNAL_CHARS)}" if text else type(exc).__name__
+    )
+    hint = "" if _state.debug else " (run again with --debug for the traceback)"
+    err.print(f"internal error while {_state.step}: {described}{hint}")
+    return 3
+
+
+def main() -> None:
+    """Entry point of ``driftline`` and ``python -m driftline``."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.checks import CheckReport
+from driftline.errors import ConfigError, missing_extra
 
 __all__ = ["INCIDENTS", "DemoResult", "Incident", "make_demo_data", "run_demo"]
 
@@ -89,14 +90,19 @@ FEATURES = [f"ink_r{r}c{c}" for r in range(4) for c in range(4)]
 
 def make_demo_data(days: int = 60, seed: int = 0, rows_per_region: int = 300) -> DemoData:
     """Train the model and build the reference and the per-day traffic tables."""
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     if days < 60:
-        raise ValueError(f"the demo needs at least 60 days to show every incident; got {days}.")
+        raise ConfigError(
+            f"the demo needs at least 60 days to show every incident; got --days {days}. "
+            "Pass --days 60 or more."
+        )
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import train_test_split
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+    except ImportError as exc:
+        raise missing_extra("the demo", "scikit-learn", "demo") from exc
     rng = np.random.default_rng(seed)
     digits = load_digits()
     x = _features(digits.images)

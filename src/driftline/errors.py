@@ -10,6 +10,8 @@ subclass also derives from the builtin it refines, so ``except ValueError`` keep
     ├── ProfileError (ValueError)        a profile that is missing, stale or for another spec
     ├── NotFittedError (RuntimeError)    a fitted object used before ``fit``
     ├── EmptyWindowError (LookupError)   a check over a range that holds no predictions
+    ├── StoreError (OSError)             the store file cannot be opened or written
+    ├── MissingExtraError (ImportError)  an optional extra is not installed; names the pip line
     └── UnsupportedOperationError (NotImplementedError)   an engine gap, named
 
 Messages follow one template: what, where, what we got, what is allowed, how to fix.
@@ -24,10 +26,13 @@ __all__ = [
     "DriftlineError",
     "EmptyWindowError",
     "IngestError",
+    "MissingExtraError",
     "NotFittedError",
     "ProfileError",
     "SchemaError",
+    "StoreError",
     "UnsupportedOperationError",
+    "missing_extra",
     "name_list",
     "shorten",
 ]
@@ -59,6 +64,15 @@ class NotFittedError(DriftlineError, RuntimeError):
 
 class EmptyWindowError(DriftlineError, LookupError):
     """A check asked for a time range that holds no predictions."""
+
+
+class StoreError(DriftlineError, OSError):
+    """A store file that cannot be opened or written: locked, not a database, corrupt,
+    read-only, or at a path that cannot hold it. The message names the cause and the fix."""
+
+
+class MissingExtraError(DriftlineError, ImportError):
+    """An optional dependency is missing; the message names the ``pip install`` to run."""
 
 
 class UnsupportedOperationError(DriftlineError, NotImplementedError):
@@ -100,3 +114,15 @@ def name_list(names: Iterable[object], limit: int = 5) -> str:
     if len(items) > limit:
         shown += f" and {len(items) - limit} more"
     return shown
+
+
+def missing_extra(what: str, package: str, extra: str) -> MissingExtraError:
+    """The error for ``what`` needing ``package`` from the optional ``extra``.
+
+    >>> print(missing_extra("Spark", "pyspark", "spark"))
+    Spark needs pyspark, which is not installed; install it with: pip install 'driftline[spark]'
+    """
+    return MissingExtraError(
+        f"{what} needs {package}, which is not installed; install it with: "
+        f"pip install 'driftline[{extra}]'"
+    )

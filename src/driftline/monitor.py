@@ -10,14 +10,34 @@ from types import TracebackType
 from typing import Any
 
 from driftline._catalog import OnDuplicate
-from driftline.checks import CheckReport, run_checks
+from driftline.checks import CheckReport, _ts, run_checks
 from driftline.engine import DuckDBEngine
-from driftline.errors import ProfileError
+from driftline.errors import ConfigError, ProfileError, shorten
 from driftline.profile import Profile
 from driftline.spec import Spec, load_spec
 from driftline.store import IngestReport, Store
 
-__all__ = ["Monitor", "connect"]
+__all__ = ["Monitor", "check_output_path", "connect"]
+
+
+def check_output_path(path: str | Path, name: str = "path", example: str = "report.html") -> None:
+    """Refuse an output path that cannot become a file before any work is done: a
+    directory, or a path under an existing file. ``name`` is the option or argument named
+    in the message (``--out`` on the command line)."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(
+            f"{name} {shorten(str(p))} is a directory; give a file path such as "
+            f"{(p / example).as_posix()}."
+        )
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"{name} {shorten(str(p))} cannot be written: {shorten(str(parent))} is a "
+                    "file, not a directory. Choose a path inside a directory."
+                )
+            break
 
 
 def connect(
@@ -133,6 +153,14 @@ class Monitor:
                 "the store holds no predictions yet; log some with `driftline log FILE` "
                 "or `Monitor.log_predictions(df)`."
             )
+        lo, hi = _ts(since, "since"), _ts(until, "until")
+        if lo is not None and hi is not None and lo >= hi:
+            raise ConfigError(
+                f"since ({lo.isoformat()}) is not before until ({hi.isoformat()}); the range "
+                "[since, until) would be empty. Swap them or widen the range."
+            )
+        # the spec may have gained a column since the last batch: older rows read it as null
+        self.store._ensure_predictions()
         calibrations = self.store.load_calibrations()
         known = set(calibrations)
         report = run_checks(
@@ -160,6 +188,7 @@ class Monitor:
         """Run the checks (without storing results) and write the HTML report to ``path``."""
         from driftline.report import render_report
 
+        check_output_path(path)
         return render_report(self.check(since, until, persist=False), path)
 
     def _persist(self, report: CheckReport) -> None:

@@ -13,6 +13,7 @@ into Python whole.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +34,7 @@ from driftline.engine.summaries import (
     token_shares,
     vocabulary,
 )
-from driftline.errors import NotFittedError, ProfileError
+from driftline.errors import NotFittedError, ProfileError, shorten
 from driftline.spec import Spec
 from driftline.store import type_family
 
@@ -342,6 +343,7 @@ class Profile:
                 f"{where} lacks {', '.join(missing) or 'params'}: it was written by another "
                 "driftline version or edited by hand. Refit it with `driftline fit`."
             )
+        _validate(data, where)
         prof = cls(spec, **data["params"])
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
@@ -357,6 +359,125 @@ class Profile:
             )
         try:
             data = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise ProfileError(f"profile {str(p)!r} is not valid JSON: {exc}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProfileError(
+                f"profile {str(p)!r} is not valid JSON ({exc}); refit it with `driftline fit`."
+            ) from exc
+        if not isinstance(data, dict):
+            raise ProfileError(
+                f"profile {str(p)!r} holds a JSON {type(data).__name__}, not an object; refit "
+                "it with `driftline fit`."
+            )
         return cls.from_dict(data, spec, where=f"profile {str(p)!r}")
+
+
+# -- structure of a saved profile: a hand edit must not reach the checks ---------------------------
+_PARAMS = ("bins", "confidence_bins", "max_categories", "vocabulary_size")
+_STATS = ("min", "max", "mean", "var")
+
+
+def _refit(where: str, problem: str) -> ProfileError:
+    return ProfileError(
+        f"{where}: {problem}. The file was edited by hand or damaged; refit it with "
+        "`driftline fit` (or `Monitor.fit_profile()`)."
+    )
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _mapping(data: Mapping[str, Any], key: str, where: str, nullable: bool = False) -> Any:
+    value = data[key]
+    if value is None and nullable:
+        return {}
+    if not isinstance(value, dict):
+        raise _refit(where, f"{key} is a JSON {type(value).__name__}, expected an object")
+    return value
+
+
+def _check_counts(counts: Any, what: str, where: str) -> None:
+    if not isinstance(counts, dict):
+        raise _refit(where, f"the counts of {what} are not an object")
+    for name, n in counts.items():
+        if not _is_count(n):
+            raise _refit(
+                where,
+                f"the count of {shorten(name)} in {what} is {shorten(n)}; counts are "
+                "non-negative integers",
+            )
+
+
+def _check_bins(edges: Any, counts: Any, what: str, where: str) -> None:
+    """Edges: finite, strictly increasing (a constant column has two equal edges);
+    counts: one non-negative integer per bin."""
+    if not isinstance(edges, list) or len(edges) < 2:
+        raise _refit(where, f"bin edges of {what} are {shorten(edges)}; expected 2 or more")
+    for i, e in enumerate(edges):
+        if not _is_number(e) or not math.isfinite(e):
+            raise _refit(where, f"bin edge {i} of {what} is {shorten(e)}; edges are finite numbers")
+    constant = len(edges) == 2 and edges[0] == edges[1]
+    for i in range(1, len(edges)):
+        if not constant and edges[i] <= edges[i - 1]:
+            raise _refit(
+                where,
+                f"bin edges of {what} are not strictly increasing (edge {i} is {edges[i]!r} "
+                f"after {edges[i - 1]!r})",
+            )
+    if not isinstance(counts, list) or len(counts) != len(edges) - 1:
+        got = len(counts) if isinstance(counts, list) else shorten(counts)
+        raise _refit(
+            where,
+            f"{what} has {len(edges)} bin edges but {got} counts (expected {len(edges) - 1})",
+        )
+    for i, n in enumerate(counts):
+        if not _is_count(n):
+            raise _refit(
+                where,
+                f"bin count {i} of {what} is {shorten(n)}; counts are non-negative integers",
+            )
+
+
+def _check_stats(stats: Mapping[str, Any], what: str, where: str) -> None:
+    for key in (*_STATS, "n"):
+        v = stats.get(key)
+        if v is not None and (not _is_number(v) or not math.isfinite(v)):
+            raise _refit(where, f"{key} of {what} is {shorten(v)}; expected a finite number")
+    frac = stats.get("missing_fraction")
+    if frac is not None and not (_is_number(frac) and 0.0 <= frac <= 1.0):
+        raise _refit(where, f"missing_fraction of {what} is {shorten(frac)}; expected 0 to 1")
+
+
+def _validate(data: Mapping[str, Any], where: str) -> None:
+    """Refuse a profile whose structure the checks cannot use, naming the column."""
+    params = _mapping(data, "params", where)
+    for key, v in params.items():
+        if key not in _PARAMS or not _is_count(v) or v == 0:
+            raise _refit(where, f"params.{shorten(key)} is {shorten(v)}")
+    if not _is_count(data["n_rows"]):
+        raise _refit(where, f"n_rows is {shorten(data['n_rows'])}; expected a row count")
+    edges = _mapping(data, "bin_edges", where)
+    counts = _mapping(data, "bin_counts", where)
+    if set(edges) != set(counts):
+        odd = sorted(set(edges) ^ set(counts), key=str)
+        raise _refit(where, f"bin_edges and bin_counts name different columns ({odd[:5]})")
+    for col, e in edges.items():
+        _check_bins(e, counts[col], f"column {shorten(col)}", where)
+    for col, info in _mapping(data, "columns", where).items():
+        if not isinstance(info, dict):
+            raise _refit(where, f"column {shorten(col)} is described by {shorten(info)}")
+        _check_stats(info, f"column {shorten(col)}", where)
+    conf = _mapping(data, "confidence", where)
+    _check_bins(conf.get("edges"), conf.get("counts"), "the confidence", where)
+    _check_stats(conf, "the confidence", where)
+    for col, cats in _mapping(data, "categories", where).items():
+        _check_counts(cats, f"column {shorten(col)}", where)
+    _check_counts(_mapping(data, "predicted_mix", where), "the predicted-class mix", where)
+    _check_counts(_mapping(data, "class_prior", where, nullable=True), "the class prior", where)
+    for col, info in _mapping(data, "text", where).items():
+        if not isinstance(info, dict) or not isinstance(info.get("vocabulary"), list):
+            raise _refit(where, f"text column {shorten(col)} lacks its vocabulary")

@@ -542,7 +542,7 @@ def load_spec(source: str | Path | Mapping[str, Any] | Spec) -> Spec:
         where = str(path)
         try:
             data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
         if not isinstance(data, Mapping):
             raise ConfigError(f"{where} must hold a mapping of roles; got {type(data).__name__}.")

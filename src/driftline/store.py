@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +42,7 @@ import pyarrow as pa
 
 from driftline._catalog import ON_DUPLICATE, OnDuplicate
 from driftline._io import describe_input, file_format, to_arrow
-from driftline.errors import ConfigError, IngestError, name_list, shorten
+from driftline.errors import ConfigError, IngestError, StoreError, name_list, shorten
 from driftline.spec import Spec, column_name_problem
 
 if TYPE_CHECKING:
@@ -142,27 +143,33 @@ class Store:
         self.path = str(path)
         self.spec = spec
         self._staged_has_id = True
+        self.con = _connect(Path(path))
+        opened = False
         try:
-            self.con = duckdb.connect(self.path)
-        except duckdb.IOException as exc:
-            raise IngestError(
-                f"cannot open store {self.path!r}: {exc}. Another process (e.g. `driftline "
-                "serve`) may hold it; DuckDB allows one writing process per file."
-            ) from exc
-        self.con.execute("SET TimeZone = 'UTC'")
-        # DuckDB draws a progress bar on stdout for long queries: it would corrupt
-        # `driftline check --json`.
-        self.con.execute("SET enable_progress_bar = false")
-        limit = memory_limit or os.environ.get("DRIFTLINE_MEMORY_LIMIT") or "2GB"
+            self._configure(memory_limit)
+            opened = True
+        finally:
+            if not opened:  # a refused setting or a damaged catalogue: release the file
+                self.con.close()
+
+    def _configure(self, memory_limit: str | None) -> None:
         try:
-            self.con.execute(f"SET memory_limit = '{_sql_string(limit)}'")
+            self.con.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws a progress bar on stdout for long queries: it would corrupt
+            # `driftline check --json`.
+            self.con.execute("SET enable_progress_bar = false")
+            limit = memory_limit or os.environ.get("DRIFTLINE_MEMORY_LIMIT") or "2GB"
+            try:
+                self.con.execute(f"SET memory_limit = '{_sql_string(limit)}'")
+            except duckdb.Error as exc:
+                raise ConfigError(
+                    f"memory_limit {shorten(limit)} is not a size DuckDB understands; use e.g. "
+                    "'2GB' or '512MB' (set by DRIFTLINE_MEMORY_LIMIT or memory_limit=; DuckDB: "
+                    f"{shorten(_first_line(exc), 200)})."
+                ) from exc
+            self._ensure_meta_tables()
         except duckdb.Error as exc:
-            self.con.close()
-            raise ConfigError(
-                f"memory_limit {limit!r} is not a size DuckDB understands; use e.g. '2GB' "
-                f"or '512MB' ({exc})."
-            ) from exc
-        self._ensure_meta_tables()
+            raise _store_error(Path(self.path), exc) from exc
 
     def close(self) -> None:
         self.con.close()
@@ -265,7 +272,11 @@ class Store:
             try:
                 readers[fmt](str(data)).create_view(name, replace=True)
             except duckdb.Error as exc:
-                raise IngestError(f"cannot read {describe_input(data)}: {exc}") from exc
+                raise IngestError(
+                    f"cannot read {describe_input(data)}: DuckDB reports "
+                    f"{shorten(_first_line(exc), 300)}. Check that it is a {_FORMAT_NAMES[fmt]} "
+                    "file (re-export it if it is damaged). Nothing was stored."
+                ) from exc
         else:
             table = to_arrow(data)
             self.con.register(name, table)
@@ -274,6 +285,18 @@ class Store:
             types = {r[0]: r[1] for r in rows}
             self._staged_has_id = self.spec.id in types
             yield types
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            # DuckDB reads a file lazily: damaged pages surface in whichever query first
+            # reads them (validation or the insert, which was rolled back), not at
+            # read_parquet; each is a refusal of this file, not an internal error
+            if not isinstance(data, (str, Path)):
+                raise
+            raise IngestError(
+                f"cannot read {describe_input(data)}: DuckDB reports "
+                f"{shorten(_first_line(exc), 300)}. The file is damaged (e.g. corrupt pages) "
+                "or not in the format its name says; re-export it and log it again. Nothing "
+                "was stored."
+            ) from exc
         finally:
             if isinstance(data, (str, Path)):
                 self.con.execute(f"DROP VIEW IF EXISTS {name}")
@@ -828,7 +851,10 @@ class Store:
             committed = True
         finally:
             if not committed:
-                self.con.execute("ROLLBACK")
+                # DuckDB may have aborted it already (e.g. an interrupted query): keep the
+                # cause rather than replacing it with "no transaction is active"
+                with suppress(duckdb.TransactionException):
+                    self.con.execute("ROLLBACK")
 
     # -- reads used by checks ---------------------------------------------------------------
     def batches(self, kind: str = "predictions") -> pa.Table:
@@ -909,6 +935,124 @@ class Store:
             if self.has_table(table):
                 out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
         return out
+
+
+# -- opening the file: say what failed and how to fix it ------------------------------------------
+_FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV", "json": "JSON-lines"}
+#: The bytes every DuckDB database file carries at offset 8.
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _file_kind(path: Path) -> str | None:
+    """What a file that is not a DuckDB database looks like, or None if it is one."""
+    with path.open("rb") as f:
+        head = f.read(16)
+    if len(head) >= 12 and head[8:12] == _DUCKDB_MAGIC:
+        return None
+    if not head:
+        return "an empty"
+    if head.startswith(b"PAR1"):
+        return "a Parquet"
+    if head.startswith(b"SQLite format 3"):
+        return "an SQLite"
+    suffix = path.suffix.lower()
+    named = {".csv": "a CSV", ".tsv": "a CSV", ".json": "a JSON", ".jsonl": "a JSON-lines"}
+    if suffix in named:
+        return named[suffix]
+    return "an unknown"
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the store file, or raise :class:`StoreError` saying what failed and the fix."""
+    shown = shorten(str(path))
+    if path.is_dir():
+        raise StoreError(
+            f"the store {shown} is a directory; give a file path such as "
+            f"{shorten((path / 'driftline.duckdb').as_posix())} (--store, or the path of "
+            "driftline.connect)."
+        )
+    parent = path.parent
+    if not parent.is_dir():
+        raise StoreError(
+            f"cannot create the store {shown}: its directory {shorten(str(parent))} does not "
+            f"exist; create it first (mkdir -p {shorten(str(parent))}) or choose another path."
+        )
+    if path.exists():
+        try:
+            kind = _file_kind(path)
+        except PermissionError as exc:
+            raise StoreError(
+                f"cannot read the store {shown}: permission denied. Give your user read and "
+                f"write access (chmod u+rw {shown}) or run as its owner."
+            ) from exc
+        if kind is not None:
+            raise StoreError(
+                f"the store {shown} is not a DuckDB database: it looks like {kind} file. The "
+                "store is the DuckDB file driftline writes (default driftline.duckdb, created "
+                f"on first use); to store this data, log it: `driftline log {path}` (or "
+                "Monitor.log_predictions(path)) with --store pointing at the DuckDB file."
+            )
+        if not os.access(path, os.W_OK):
+            raise StoreError(
+                f"the store {shown} is read-only (permission denied for writing): driftline "
+                "writes to its store on every command (results, calibrations). Make it "
+                f"writable (chmod u+w {shown}) or copy it to a place you can write."
+            )
+    if not os.access(parent, os.W_OK):
+        raise StoreError(
+            f"the directory {shorten(str(parent))} of the store {shown} is not writable "
+            f"(permission denied): DuckDB writes the store and its write-ahead log "
+            f"({path.name}.wal) there. Make the directory writable (chmod u+w) or move the "
+            "store to one you can write."
+        )
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise _store_error(path, exc) from exc
+
+
+def _store_error(path: Path, exc: duckdb.Error) -> StoreError:
+    """DuckDB's reason for refusing the store file, turned into what happened and the fix."""
+    shown = shorten(str(path))
+    text = _first_line(exc)
+    reported = shorten(text.removeprefix("IO Error: "), 240)
+    lock = re.search(r"Conflicting lock is held in (.*) \(PID (\d+)\)", text)
+    if lock:
+        program, pid = lock.group(1), lock.group(2)
+        return StoreError(
+            f"the store {shown} is in use by another process: {shorten(program)} (PID {pid}) "
+            "holds its lock, and DuckDB lets one process open a store file at a time (even "
+            f"for reading). Wait for it to finish or stop it (kill {pid}), then run again."
+        )
+    if "checksum" in text or "Corrupt" in text or "corrupt" in text:
+        return StoreError(
+            f"the store {shown} is corrupt: DuckDB reports {reported}. Restore it from a "
+            "backup, or move it aside and build a new store (log the reference and the "
+            "predictions again)."
+        )
+    if "not a valid DuckDB database" in text:
+        return StoreError(
+            f"the store {shown} is not a DuckDB database, or its header is damaged: DuckDB "
+            f"reports {reported}. Point --store at the DuckDB file driftline wrote, or move "
+            "this file aside to start a new store."
+        )
+    if "Permission denied" in text or "Read-only" in text or "read-only" in text:
+        return StoreError(
+            f"cannot write the store {shown}: DuckDB reports {reported}. Make the file and "
+            "its directory writable (chmod u+w), or copy the store to a place you can write."
+        )
+    if "version" in text:
+        return StoreError(
+            f"the store {shown} was written by another DuckDB version: DuckDB reports "
+            f"{reported}. Open it with the driftline (and DuckDB {duckdb.__version__}) "
+            "that wrote it, or build a new store."
+        )
+    return StoreError(f"cannot open the store {shown}: DuckDB reports {reported}.")
 
 
 _CALIBRATION_FIELDS = ("bound", "n", "n_reference", "reps", "quantile", "mean", "std", "how")

@@ -17,7 +17,7 @@ import math
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, MutableMapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import ibis.expr.types as ir
@@ -35,7 +35,7 @@ from driftline.checks._results import (
 from driftline.checks._scopes import _all_scopes, _Scope
 from driftline.engine import Engine
 from driftline.engine.summaries import OTHER, OVERALL
-from driftline.errors import EmptyWindowError
+from driftline.errors import ConfigError, EmptyWindowError, shorten
 from driftline.methods import Calibration
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
@@ -55,11 +55,29 @@ __all__ = [
 ]
 
 
-def _ts(value: datetime | str | None) -> datetime | None:
+def _ts(value: datetime | date | str | None, name: str = "since") -> datetime | None:
+    """A time bound as naive UTC; ``name`` (the option or argument) is named when
+    ``value`` is not an ISO-8601 date or time."""
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        text = value
+        try:
+            value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            reason = str(exc)
+            why = f" ({reason})" if text not in reason else ""
+            raise ConfigError(
+                f"{name} {shorten(text)} is not an ISO-8601 date or time{why}; use e.g. "
+                "'2024-05-01' or '2024-05-01T12:00:00Z' (UTC unless an offset is given)."
+            ) from exc
+    elif not isinstance(value, datetime):
+        if not isinstance(value, date):
+            raise ConfigError(
+                f"{name} must be a datetime, a date or an ISO-8601 string such as "
+                f"'2024-05-01'; got {type(value).__name__}."
+            )
+        value = datetime(value.year, value.month, value.day)
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
@@ -95,7 +113,7 @@ def run_checks(
     """
     profile.check_is_fitted()
     window = spec.window_parsed
-    lo, hi = _ts(since), _ts(until)
+    lo, hi = _ts(since, "since"), _ts(until, "until")
     t = table
     ts = t[spec.timestamp]
     if lo is not None:

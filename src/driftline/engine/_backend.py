@@ -69,6 +69,12 @@ class SparkEngine(Engine):
     name = "spark"
 
     def __init__(self, session: Any) -> None:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError as exc:
+            from driftline.errors import missing_extra
+
+            raise missing_extra("the Spark engine", "pyspark", "spark") from exc
         self.session = session
         super().__init__(ibis.pyspark.connect(session))
 
