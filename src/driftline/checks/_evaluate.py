@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -17,6 +18,7 @@ from driftline.checks._registry import CHECKS, DRIFT_FLOORS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats
 from driftline.checks._scopes import _Scope
 from driftline.engine.summaries import OTHER
+from driftline.errors import shorten
 from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
@@ -40,6 +42,9 @@ class _Evaluator:
         self.batches = batches
         self.bounds = _Bounds(spec, calibrations)
         self.spans: dict[int, tuple[str, str]] = {}
+        # the timestamp bounds of the data's era, and the first ids beyond them per window
+        self.era: tuple[datetime | None, datetime | None] = (None, None)
+        self.era_ids: dict[int, list[str]] = {}
         self.kinds = spec.feature_kinds
         # what the drift and unseen-category checks compare with depends on the profile
         # only: derive it once per run, not per window and cohort value
@@ -125,6 +130,8 @@ class _Evaluator:
         self, scope: _Scope, w: int, cv: str, n: int, moments: Moments, base: dict[str, Any]
     ) -> Iterable[CheckResult]:
         spec, prof = self.spec, self.profile
+        if n and scope.cohort is None:  # a property of rows, not of cohorts: overall only
+            yield self._era_result(scope.stats[(w, cv)], w, n, base)
         if n == 0 or n < spec.checks.min_rows:
             status: Status = "no_data" if n == 0 else "insufficient"
             why = (
@@ -223,6 +230,38 @@ class _Evaluator:
         yield from self._drift_results(scope, w, cv, base)
         yield from self._schema_results(scope, w, cv, n, base)
 
+    def _era_result(
+        self, stat: Mapping[str, Any], w: int, n: int, base: dict[str, Any]
+    ) -> CheckResult:
+        """Rows of the window with a timestamp outside the data's era (see ``_era``)."""
+        early, late = int(stat.get("era_early") or 0), int(stat.get("era_late") or 0)
+        earliest, latest = self.era
+        ids = [shorten(i) for i in self.era_ids.get(w, [])]
+        rows = early + late
+        where = []
+        if early:
+            where.append(f"{early} before the reference's first timestamp {earliest}")
+        if late:
+            where.append(f"{late} later than now + checks.timestamp_tolerance ({latest})")
+        return self._result(
+            base,
+            "timestamp_era",
+            None,
+            rows / n,
+            rows / n,
+            0.0,
+            "any row out of the data's era",
+            {
+                "rows": rows,
+                "before_reference": early,
+                "beyond_now": late,
+                "earliest_allowed": None if earliest is None else earliest.isoformat(),
+                "latest_allowed": None if latest is None else latest.isoformat(),
+                "ids": ids,
+                "summary": "; ".join(where) + (f"; ids {', '.join(ids)}" if ids else ""),
+            },
+        )
+
     def _result(
         self,
         base: dict[str, Any],
@@ -262,7 +301,7 @@ class _Evaluator:
             info = prof.columns_.get(col)
             if info is None:
                 continue
-            missing = int(feats[f"m{i}"])
+            missing = int(feats[f"m{i}"] or 0)
             p_ref = float(info["missing_fraction"])
             frac = missing / n
             sd = math.sqrt(p_ref * (1 - p_ref))
@@ -285,10 +324,14 @@ class _Evaluator:
             if present == 0:
                 continue
             if kind == "numeric" and f"lo{i}" in feats:
-                below, above = int(feats[f"lo{i}"]), int(feats[f"hi{i}"])
+                below, above = int(feats[f"lo{i}"] or 0), int(feats[f"hi{i}"] or 0)
+                non_finite = int(feats.get(f"nf{i}") or 0)  # +-inf: also below / above
                 rate = (below + above) / present
                 n_ref = max(int(prof.n_rows_ * (1 - p_ref)), 1)
                 bound, how = self.bounds.beyond_range(present, n_ref)
+                status: Status | None = None
+                if non_finite:  # no reference value is infinite: any one is an incident
+                    status, how = "alert", f"{how}; any +-inf value alerts"
                 yield self._result(
                     base,
                     "out_of_range",
@@ -300,11 +343,15 @@ class _Evaluator:
                     {
                         "below": below,
                         "above": above,
+                        "non_finite": non_finite,
+                        "non_finite_share": non_finite / present,
                         "reference_min": info["min"],
                         "reference_max": info["max"],
                         "summary": f"{below} below {info['min']:.4g}, {above} above "
-                        f"{info['max']:.4g}",
+                        f"{info['max']:.4g}"
+                        + (f" ({non_finite} of them +-inf)" if non_finite else ""),
                     },
+                    status=status,
                 )
             if kind == "categorical" and col in self._unseen_p0:
                 unseen = scope.cats.get((w, cv), {}).get(col, {}).get(OTHER, 0)
