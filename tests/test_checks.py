@@ -287,3 +287,28 @@ def test_merged_moments_equal_moments_of_the_union(a: list[float], b: list[float
         assert merged.var is not None
         assert whole.var is not None
         assert math.isclose(merged.var, whole.var, rel_tol=1e-7, abs_tol=1e-7 * scale**2)
+
+
+def test_long_logged_values_are_cut_in_results_and_alerts(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """A 1 MB category value reaches results, alerts and the report JSON cut to a
+    readable length with its full length stated, not whole."""
+    df = make_predictions(200, seed=5, id_prefix="p", start="2024-03-01")
+    df["ts"] = pd.date_range("2024-03-01", periods=len(df), freq="min", tz="UTC")  # one day
+    huge = "v" * 1_000_000
+    df.loc[:59, "color"] = huge
+    monitor.log_predictions(df)
+    report = monitor.check(persist=False)
+    unseen = [r for r in report.results_for("unseen_category") if r.details["unseen"]]
+    assert unseen
+    for r in unseen:
+        (key,) = [k for k in r.details["top_unseen"] if k.startswith("'v")]
+        assert key.endswith("(1,000,000 characters)")
+        assert len(key) < 120
+        assert len(r.details["summary"]) < 300
+    drift = report.results_for("feature_drift")
+    assert all(len(k) < 120 for r in drift for k in r.details.get("categories", {}))
+    assert any(a.check == "unseen_category" for a in report.alerts)
+    assert all(len(a.message) < 1000 for a in report.alerts)
+    assert len(report.to_json()) < 1_000_000

@@ -23,7 +23,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 
-from driftline.checks._evaluate import _Evaluator
+from driftline.checks._evaluate import _cut, _Evaluator
 from driftline.checks._registry import CHECKS, DRIFT_CHECKS, DRIFT_FLOORS, CheckInfo
 from driftline.checks._results import (
     Alert,
@@ -36,7 +36,7 @@ from driftline.checks._results import (
 from driftline.checks._scopes import _all_scopes, _Scope
 from driftline.engine import Engine
 from driftline.engine.summaries import OTHER, OVERALL, era_rows
-from driftline.errors import EmptyWindowError
+from driftline.errors import EmptyWindowError, shorten
 from driftline.methods import Calibration
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
@@ -201,7 +201,10 @@ def reference_excerpt(profile: Profile, max_categories: int = 50) -> dict[str, A
         top_items = sorted(counts.items(), key=lambda kv: -kv[1])[:max_categories]
         rest = sum(counts.values()) - sum(v for _, v in top_items)
         rest += int(profile.columns_.get(col, {}).get("other", 0))
-        cats[col] = {**dict(top_items), OTHER: rest}
+        shown: dict[str, int] = {}
+        for value, n in top_items:  # a long category is cut, as in every result
+            shown[_cut(value)] = shown.get(_cut(value), 0) + n
+        cats[col] = {**shown, OTHER: rest}
     return {
         "n_rows": profile.n_rows_,
         "columns": profile.columns_,
@@ -306,8 +309,8 @@ def _era_ids(
 
 
 def _alert(r: CheckResult) -> Alert:
-    where = "overall" if r.cohort is None else f"{r.cohort}={r.cohort_value}"
-    col = f" column {r.column!r}" if r.column else ""
+    where = "overall" if r.cohort is None else f"{_cut(r.cohort)}={_cut(r.cohort_value)}"
+    col = f" column {shorten(r.column)}" if r.column else ""
     value = "n/a" if r.value is None else f"{r.value:.4g}"
     bound = "n/a" if r.bound is None else f"{r.bound:.4g}"
     msg = (

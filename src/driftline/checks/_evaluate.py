@@ -18,7 +18,7 @@ from driftline.checks._registry import CHECKS, DRIFT_FLOORS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats
 from driftline.checks._scopes import _Scope
 from driftline.engine.summaries import OTHER
-from driftline.errors import shorten
+from driftline.errors import SHOWN_CHARS, shorten
 from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
@@ -190,7 +190,9 @@ class _Evaluator:
                     {"class": c, "reference_share": r, "current_share": s, "change": d}
                     for c, r, s, d in moved
                 ],
-                "summary": ", ".join(f"class {c!r} {r:.1%} -> {s:.1%}" for c, r, s, _ in moved),
+                "summary": ", ".join(
+                    f"class {shorten(c)} {r:.1%} -> {s:.1%}" for c, r, s, _ in moved
+                ),
             },
         )
         prior = prof.class_prior_
@@ -222,7 +224,7 @@ class _Evaluator:
                         for c, p, s in moved_prior
                     ],
                     "summary": ", ".join(
-                        f"class {c!r} prior {p:.1%}, now {s:.1%}" for c, p, s in moved_prior
+                        f"class {shorten(c)} prior {p:.1%}, now {s:.1%}" for c, p, s in moved_prior
                     ),
                 },
             )
@@ -358,8 +360,8 @@ class _Evaluator:
                 rate = unseen / present
                 p0 = self._unseen_p0[col]
                 bound, how = self.bounds.rate("unseen_category", p0, present, "Good-Turing")
-                top = scope.unseen.get((w, cv), {}).get(col, {})
-                shown = ", ".join(f"{v!r} ({c})" for v, c in top.items())
+                top = _cut_keys(scope.unseen.get((w, cv), {}).get(col, {}))
+                shown = ", ".join(f"{shorten(v)} ({c})" for v, c in top.items())
                 yield self._result(
                     base,
                     "unseen_category",
@@ -494,12 +496,15 @@ class _Evaluator:
                 frac,
                 0.0,
                 "any row without the column",
-                {"rows": missing_rows.get(col, 0), "summary": f"column {col!r} not logged"},
+                {
+                    "rows": missing_rows.get(col, 0),
+                    "summary": f"column {shorten(col)} not logged",
+                },
             )
         for col in self.kinds:
             frac = retyped_rows.get(col, 0) / n
             ref_family = (self.profile.columns_.get(col) or {}).get("family")
-            got = sorted(retyped_as.get(col, ()))
+            got = sorted(_cut(t) for t in retyped_as.get(col, ()))
             yield self._result(
                 base,
                 "type_change",
@@ -511,7 +516,9 @@ class _Evaluator:
                 {
                     "reference_family": ref_family,
                     "current_types": got,
-                    "summary": f"{col!r} was {ref_family}, now {', '.join(got)}" if got else "",
+                    "summary": f"{shorten(col)} was {ref_family}, now {', '.join(got)}"
+                    if got
+                    else "",
                 },
             )
         for col, rows in sorted(extra.items()):
@@ -523,7 +530,7 @@ class _Evaluator:
                 rows / n,
                 0.0,
                 "any unknown column",
-                {"rows": rows, "summary": f"unknown column {col!r} logged"},
+                {"rows": rows, "summary": f"unknown column {shorten(col)} logged"},
                 status="warn",
             )
 
@@ -631,10 +638,33 @@ class _DriftColumn:
         moved = _smallest(-np.abs(cur / n - self.ref_share), _MOVED)
         return {
             **self.source.details,
-            "categories": {names[i]: [self.source.ref[i], int(cur[i])] for i in moved},
+            "categories": {_cut(names[i]): [self.source.ref[i], int(cur[i])] for i in moved},
             "reference_total": self.n_ref,
             "current_total": n,
         }
+
+
+def _cut(value: Any) -> str:
+    """A logged value as text, whole when short, else cut as :func:`driftline.errors.shorten`
+    cuts it (with its full length stated): what a result's details may hold of it.
+
+    >>> _cut("red")
+    'red'
+    >>> _cut("x" * 100_000)[-40:]
+    "xxxxxxxxxxxxxxxxx…' (100,000 characters)"
+    """
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else shorten(text)
+
+
+def _cut_keys(counts: Mapping[str, int]) -> dict[str, int]:
+    """``counts`` with each long key cut (see :func:`_cut`); counts of
+    keys that cut alike add up."""
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        short = _cut(key)
+        out[short] = out.get(short, 0) + n
+    return out
 
 
 def _counter(names: Sequence[str]) -> Callable[[Mapping[str, int]], Sequence[int]]:
