@@ -89,11 +89,13 @@ def run_checks(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     calibrations: MutableMapping[str, Calibration] | None = None,
+    now: datetime | None = None,
 ) -> CheckReport:
     """Run every check per window and cohort value over ``[since, until)``.
 
     ``calibrations`` is a cache of alert-bound calibrations (see ``_Bounds``); new ones
-    are added to it.
+    are added to it. ``now`` (default: the current time) is the time of the check, which
+    the ``timestamp_era`` check measures "later than now" from.
     """
     profile.check_is_fitted()
     window = spec.window_parsed
@@ -116,7 +118,9 @@ def run_checks(
             f"no predictions between {lo or 'the start'} and {hi or 'the end'}; {held}. "
             "Widen --since/--until, or log predictions first."
         )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc) if now is None else now
+    if now.tzinfo is None:  # naive: UTC, as every stored timestamp
+        now = now.replace(tzinfo=timezone.utc)
     era = _era(spec, profile, now)
     scopes = _all_scopes(engine, t, spec, profile, window, era)
     batch_meta = {int(b["seq"]): b for b in batches}
