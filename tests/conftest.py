@@ -2,12 +2,16 @@
 
 The two agree on column names: ``id``, ``ts``, ``pred``, one score column per class
 (``score_a``, ...) or one list column ``probs``, ``label``, the cohort ``segment`` and the
-features ``x``, ``y`` (numeric) and ``color`` (categorical).
+features ``x``, ``y`` (numeric) and ``color`` (categorical). Also one local Spark
+session (``spark``) for every Spark test of the run.
+
+Nothing here skips. A test that asks for ``spark`` without pyspark installed fails and
+names the extra to install; deselect Spark tests explicitly with ``-m "not spark"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -79,3 +83,28 @@ def make_spec() -> SpecFactory:
 def make_predictions() -> PredictionsFactory:
     """``make_predictions(n=20, seed=0, id_prefix='r', start=..., list_scores=False)``."""
     return _predictions
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local Spark session (2 cores, UTC, no UI), stopped at the end of the session."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        pytest.fail(
+            f"the Spark engine tests need pyspark, which is not importable ({exc}); "
+            "install the extra with `pip install 'driftline[spark]'` (and Java 17), "
+            'or deselect them with `-m "not spark"`.',
+            pytrace=False,
+        )
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("driftline-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

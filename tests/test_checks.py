@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import driftline
+import driftline.errors
 from driftline.checks import CHECKS, Moments, merge_moments
 from driftline.errors import ConfigError, EmptyWindowError
 
@@ -77,9 +79,64 @@ def test_window_aggregates_match_pandas(monitor: Any, make_predictions: Predicti
             hi = np.quantile(rows["conf"], min(q + 0.02, 1), method="higher")
             assert lo - 1e-12 <= got <= hi + 1e-12
     assert seen >= 9 * 3
-    empty = [s for s in report.stats if s.window_start.startswith("2024-03-06")]
-    assert empty
-    assert all(s.n == 0 for s in empty)
+    # the empty day is not a window of the check: it is a gap, reported as a range
+    assert not [s for s in report.stats if s.window_start.startswith("2024-03-06")]
+    assert report.gaps == [
+        {"start": "2024-03-06T00:00:00Z", "end": "2024-03-07T00:00:00Z", "windows": 1}
+    ]
+    assert json.loads(report.to_json())["gaps"] == report.gaps
+
+
+def test_stray_timestamps_cost_their_rows_not_their_span(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """One row in 1970 and one in 2200 add a window each (not the 80,000 windows between
+    them), the empty stretches are compact gaps, and a ``timestamp_era`` result names
+    each stray row: before the reference's first timestamp, later than now + the
+    tolerance."""
+    df = make_predictions(300, seed=3, id_prefix="p", start="2024-03-01")
+    df.loc[0, "ts"] = pd.Timestamp("1970-01-02 10:00", tz="UTC")
+    df.loc[0, "id"] = "stray-" + "x" * 500  # a long id is shortened in the result
+    df.loc[1, "ts"] = pd.Timestamp("2200-06-01", tz="UTC")
+    monitor.log_predictions(df)
+    report = monitor.check(persist=False)
+    overall = sorted({s.window_start for s in report.stats if s.cohort is None})
+    days = sorted({str(d.date()) for d in df["ts"]})
+    assert overall == [f"{d}T00:00:00Z" for d in days]
+    assert [g["windows"] for g in report.gaps] == [
+        (pd.Timestamp(b) - pd.Timestamp(a)).days - 1
+        for a, b in itertools.pairwise(days)
+        if (pd.Timestamp(b) - pd.Timestamp(a)).days > 1
+    ]
+    assert report.gaps[0]["start"] == "1970-01-03T00:00:00Z"
+    era = {r.window_start[:10]: r for r in report.results_for("timestamp_era")}
+    assert set(era) == set(days)  # the overall scope of every window with rows
+    early, late = era["1970-01-02"], era["2200-06-01"]
+    assert (early.status, early.details["before_reference"], early.value) == ("alert", 1, 1.0)
+    assert early.details["ids"] == [driftline.errors.shorten(df.loc[0, "id"])]
+    assert len(early.details["ids"][0]) < 120
+    assert (late.status, late.details["beyond_now"], late.details["ids"]) == ("alert", 1, ["'p1'"])
+    assert all(r.status == "ok" and r.value == 0.0 for d, r in era.items() if d[:4] == "2024")
+    alerts = [a for a in report.alerts if a.check == "timestamp_era"]
+    assert len(alerts) == 2
+    assert "'p1'" in alerts[1].message
+    # windows with rows only: results grow with the rows, not with the span
+    assert len({r.window for r in report.results}) == len(days)
+
+
+def test_timestamp_tolerance_is_configurable(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    spec = make_spec(checks={"timestamp_tolerance": "3650d"})
+    with driftline.connect(tmp_path / "t.duckdb", spec, profile=tmp_path / "t.json") as mon:
+        mon.log_reference(make_predictions(300, seed=7, id_prefix="ref"))
+        df = make_predictions(50, seed=3, id_prefix="p", start="2024-03-01")
+        df.loc[0, "ts"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)
+        mon.log_predictions(df)
+        era = mon.check(persist=False).results_for("timestamp_era")
+    assert all(r.status == "ok" for r in era)
+    with pytest.raises(ConfigError, match="timestamp_tolerance"):
+        driftline.load_spec(make_spec(checks={"timestamp_tolerance": "100 rows"}))
 
 
 def test_rolling_mean_and_variance_match_a_time_range_window(
@@ -230,3 +287,28 @@ def test_merged_moments_equal_moments_of_the_union(a: list[float], b: list[float
         assert merged.var is not None
         assert whole.var is not None
         assert math.isclose(merged.var, whole.var, rel_tol=1e-7, abs_tol=1e-7 * scale**2)
+
+
+def test_long_logged_values_are_cut_in_results_and_alerts(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """A 1 MB category value reaches results, alerts and the report JSON cut to a
+    readable length with its full length stated, not whole."""
+    df = make_predictions(200, seed=5, id_prefix="p", start="2024-03-01")
+    df["ts"] = pd.date_range("2024-03-01", periods=len(df), freq="min", tz="UTC")  # one day
+    huge = "v" * 1_000_000
+    df.loc[:59, "color"] = huge
+    monitor.log_predictions(df)
+    report = monitor.check(persist=False)
+    unseen = [r for r in report.results_for("unseen_category") if r.details["unseen"]]
+    assert unseen
+    for r in unseen:
+        (key,) = [k for k in r.details["top_unseen"] if k.startswith("'v")]
+        assert key.endswith("(1,000,000 characters)")
+        assert len(key) < 120
+        assert len(r.details["summary"]) < 300
+    drift = report.results_for("feature_drift")
+    assert all(len(k) < 120 for r in drift for k in r.details.get("categories", {}))
+    assert any(a.check == "unseen_category" for a in report.alerts)
+    assert all(len(a.message) < 1000 for a in report.alerts)
+    assert len(report.to_json()) < 1_000_000

@@ -109,6 +109,7 @@ class Profile:
     text_: dict[str, dict[str, Any]]
     spec_fingerprint_: str
     fitted_at_: str
+    timestamps_: dict[str, str] | None
 
     def __init__(
         self,
@@ -207,6 +208,7 @@ class Profile:
             if spec.label and spec.label in t.columns
             else None
         )
+        self.timestamps_ = self._timestamps(engine, reference)
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
@@ -253,6 +255,17 @@ class Profile:
                 edges[name] = _edges(list(row[f"q{i}"]), row[f"min{i}"], row[f"max{i}"])
             stats[name] = info
         return stats, edges, row
+
+    def _timestamps(self, engine: Engine, t: ir.Table) -> dict[str, str] | None:
+        """The reference's first and last timestamp (ISO, naive UTC), when it has a
+        timestamp column of a timestamp type: the era checks compare serving rows with."""
+        col = self.spec.timestamp
+        if col not in t.columns or not t[col].type().is_timestamp():
+            return None
+        row = engine.run(t.aggregate(a=t[col].min(), b=t[col].max())).to_pylist()[0]
+        if row["a"] is None:
+            return None
+        return {"min": row["a"].isoformat(), "max": row["b"].isoformat()}
 
     def _vocabulary(self, engine: Engine, t: ir.Table, col: str) -> list[tuple[str, int]]:
         rows = engine.run(vocabulary(t, col, self.vocabulary_size)).to_pylist()
@@ -316,6 +329,7 @@ class Profile:
                 "vocabulary_size": self.vocabulary_size,
             },
             **{name.rstrip("_"): getattr(self, name) for name in _FITTED},
+            "timestamps": getattr(self, "timestamps_", None),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -347,6 +361,7 @@ class Profile:
         prof = cls(spec, **data["params"])
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
+        prof.timestamps_ = data.get("timestamps")  # optional: older profiles lack it
         return prof
 
     @classmethod

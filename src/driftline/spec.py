@@ -304,6 +304,24 @@ class Checks(_Strict):
     min_rows: int = Field(default=30, ge=1)
     min_effect: dict[str, float] = Field(default_factory=dict)
     fixed_bounds: dict[str, float] = Field(default_factory=dict)
+    #: how far beyond the time of the check a timestamp may lie (clock skew) before the
+    #: ``timestamp_era`` check flags it: a duration such as '1d' or '6h'
+    timestamp_tolerance: str = "1d"
+
+    @field_validator("timestamp_tolerance")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_window(value).seconds is None:
+            raise ValueError(
+                f"timestamp_tolerance is a duration such as '1d' or '6h'; got {value!r}"
+            )
+        return value
+
+    @property
+    def timestamp_tolerance_seconds(self) -> int:
+        seconds = parse_window(self.timestamp_tolerance).seconds
+        assert seconds is not None
+        return seconds
 
     @field_validator("min_effect", "fixed_bounds")
     @classmethod

@@ -13,7 +13,9 @@ nulls), a categorical feature with nulls and categories unseen in the reference,
 feature (nulls, empty texts, non-ASCII, every ASCII whitespace), scores for 3 classes,
 null predictions, NaN and null confidences, ``_batch`` numbers, timestamp ties across
 every 500-row window boundary, a row 0.6 s before the empty day, values lying exactly on
-bin edges and range bounds (17 significant digits), and a last day (and last 500-row
+bin edges and range bounds (17 significant digits), +inf and -inf in x1 and x2 (beyond
+the range: out of range, in the outer histogram bins, left out of the moments), and a
+last day (and last 500-row
 window) whose rows are all in one cohort. x1 and x2 are binned a second time on edges
 running from range bound to range bound, so values also lie exactly on the outer edges.
 
@@ -324,8 +326,9 @@ def _make_data() -> Data:
         ranges[col] = (float(lo), float(hi))
         # x3 is integer: repeated edges dropped, many values on edges
         edges[col] = _quantile_edges(v)
-    for col in ("x1", "x2"):  # current values exactly on every bound and inner edge
-        current = _put_values(current, col, [*ranges[col], *edges[col][1:-1]])
+    for col in ("x1", "x2"):  # current values exactly on every bound and inner edge, and
+        # +-inf (counted beyond the range, in the outer bins, not in the moments)
+        current = _put_values(current, col, [*ranges[col], *edges[col][1:-1], math.inf, -math.inf])
     # x1 and x2 again on edges from range bound to range bound: values lie exactly on the
     # outer edges (bins 0 and last, not -1 and len(edges) - 1) and beyond them
     range_edges = {
@@ -598,9 +601,10 @@ def _oracle_feature_stats(df: pd.DataFrame, data: Data) -> list[Row]:
             if kind == "numeric":
                 v = x.dropna().to_numpy(dtype=np.float64)
                 lo, hi = data.ranges[col]
-                row[f"lo{i}"] = int((v < lo).sum())
-                row[f"hi{i}"] = int((v > hi).sum())
-                row[f"mean{i}"], row[f"var{i}"] = _moments(v)
+                row[f"lo{i}"] = int((v < lo).sum())  # -inf included
+                row[f"hi{i}"] = int((v > hi).sum())  # +inf included
+                row[f"nf{i}"] = int(np.isinf(v).sum())
+                row[f"mean{i}"], row[f"var{i}"] = _moments(v[np.isfinite(v)])
         out.append(row)
     return out
 
@@ -1043,6 +1047,10 @@ def test_data_covers_the_edge_cases(data: Data) -> None:
     assert len(t) % ROW_WINDOW == 0
     assert len(t) - len(last_day) <= len(t) - ROW_WINDOW
     assert len(set(t["id"].to_pylist())) == len(t)
+    for col in ("x1", "x2"):  # +inf and -inf, beyond the range
+        v = _clean(t[col])
+        assert (v == math.inf).any(), col
+        assert (v == -math.inf).any(), col
     for name, edges in data.range_edges.items():  # on both outer edges, and beyond them
         v = _clean(t[name.removesuffix(RANGE_SUFFIX)])
         on_edges = [(v == edges[0]).any(), (v == edges[-1]).any()]
@@ -1345,6 +1353,7 @@ PROFILE_SECTIONS = [
     "confidence",
     "text",
     "spec_fingerprint",
+    "timestamps",
 ]
 
 
@@ -1373,6 +1382,8 @@ CHECK_RUNS: dict[str, datetime | None] = {
     "1d": None,
     f"{ROW_WINDOW} rows": None,
 }
+#: The time the checks run at (``timestamp_era`` measures "later than now" from it).
+CHECK_TIME = datetime(2024, 3, 12)
 #: Approximate, so not compared across engines (see the module docstring).
 APPROXIMATE_STATS = frozenset({"conf_p10", "conf_p50", "conf_p90"})
 
@@ -1404,6 +1415,7 @@ def _report(
             profile,
             batches=BATCHES,
             until=CHECK_RUNS[window],
+            now=CHECK_TIME,
         )
     return cache[(engine.name, window)]
 

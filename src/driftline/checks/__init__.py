@@ -18,11 +18,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 
 import ibis.expr.types as ir
 
-from driftline.checks._evaluate import _Evaluator
+from driftline.checks._evaluate import _cut, _Evaluator
 from driftline.checks._registry import CHECKS, DRIFT_CHECKS, DRIFT_FLOORS, CheckInfo
 from driftline.checks._results import (
     Alert,
@@ -34,7 +35,7 @@ from driftline.checks._results import (
 )
 from driftline.checks._scopes import _all_scopes, _Scope
 from driftline.engine import Engine
-from driftline.engine.summaries import OTHER, OVERALL
+from driftline.engine.summaries import OTHER, OVERALL, era_rows
 from driftline.errors import ConfigError, EmptyWindowError, shorten
 from driftline.methods import Calibration
 from driftline.profile import Profile
@@ -50,6 +51,7 @@ __all__ = [
     "CheckResult",
     "Moments",
     "WindowStats",
+    "gaps",
     "merge_moments",
     "run_checks",
 ]
@@ -105,11 +107,13 @@ def run_checks(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     calibrations: MutableMapping[str, Calibration] | None = None,
+    now: datetime | None = None,
 ) -> CheckReport:
     """Run every check per window and cohort value over ``[since, until)``.
 
     ``calibrations`` is a cache of alert-bound calibrations (see ``_Bounds``); new ones
-    are added to it.
+    are added to it. ``now`` (default: the current time) is the time of the check, which
+    the ``timestamp_era`` check measures "later than now" from.
     """
     profile.check_is_fitted()
     window = spec.window_parsed
@@ -132,12 +136,18 @@ def run_checks(
             f"no predictions between {lo or 'the start'} and {hi or 'the end'}; {held}. "
             "Widen --since/--until, or log predictions first."
         )
-    scopes = _all_scopes(engine, t, spec, profile, window)
+    now = datetime.now(timezone.utc) if now is None else now
+    if now.tzinfo is None:  # naive: UTC, as every stored timestamp
+        now = now.replace(tzinfo=timezone.utc)
+    era = _era(spec, profile, now)
+    scopes = _all_scopes(engine, t, spec, profile, window, era)
     batch_meta = {int(b["seq"]): b for b in batches}
     evaluator = _Evaluator(spec, profile, window, batch_meta, calibrations)
+    evaluator.era = era
+    evaluator.era_ids = _era_ids(engine, t, spec, window, era, scopes[0])
     stats: list[WindowStats] = []
     results: list[CheckResult] = []
-    keys = _window_keys(window, scopes[0], lo, hi)
+    keys = _window_keys(window, scopes[0])
     # a window's bounds come from the overall scope: a row-count window may hold no row
     # of some cohort value, and its bounds are the same for every cohort value anyway
     evaluator.spans = {
@@ -152,7 +162,6 @@ def run_checks(
                 stats.append(st)
                 results.extend(res)
     alerts = [_alert(r) for r in results if r.status == "alert"]
-    now = datetime.now(timezone.utc)
     drift = drift_summary(results)
     return CheckReport(
         run_id=uuid.uuid4().hex,
@@ -166,6 +175,7 @@ def run_checks(
         alerts=alerts,
         drift=drift,
         reference=reference_excerpt(profile),
+        gaps=gaps(window, keys, lo, hi),
     )
 
 
@@ -213,7 +223,10 @@ def reference_excerpt(profile: Profile, max_categories: int = 50) -> dict[str, A
         top_items = sorted(counts.items(), key=lambda kv: -kv[1])[:max_categories]
         rest = sum(counts.values()) - sum(v for _, v in top_items)
         rest += int(profile.columns_.get(col, {}).get("other", 0))
-        cats[col] = {**dict(top_items), OTHER: rest}
+        shown: dict[str, int] = {}
+        for value, n in top_items:  # a long category is cut, as in every result
+            shown[_cut(value)] = shown.get(_cut(value), 0) + n
+        cats[col] = {**shown, OTHER: rest}
     return {
         "n_rows": profile.n_rows_,
         "columns": profile.columns_,
@@ -250,26 +263,76 @@ def plan(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _window_keys(
-    window: Window, overall: _Scope, lo: datetime | None, hi: datetime | None
-) -> list[int]:
-    present = sorted({w for (w, _) in overall.stats})
-    if window.seconds is None or not present:
-        return present
+def _window_keys(window: Window, overall: _Scope) -> list[int]:
+    """The windows that hold data, in order: a check's cost follows its rows, not the
+    time span they cover (a stray row in 1970 adds one window, not 20,000)."""
+    return sorted({w for (w, _) in overall.stats})
+
+
+def gaps(
+    window: Window, keys: Sequence[int], lo: datetime | None, hi: datetime | None
+) -> list[dict[str, Any]]:
+    """The empty stretches of time windows between the windows of ``keys`` (and from
+    ``lo`` / to ``hi`` when given), as compact ranges ``{start, end, windows}``: ``end``
+    is exclusive, ``windows`` the number of empty windows. Row windows have no gaps.
+
+    >>> from driftline.spec import parse_window
+    >>> gaps(parse_window("1d"), [0, 86400 * 3], None, None)
+    [{'start': '1970-01-02T00:00:00Z', 'end': '1970-01-04T00:00:00Z', 'windows': 2}]
+    """
+    if window.seconds is None or not keys:
+        return []
     step = window.seconds
     epoch = datetime(1970, 1, 1)
-    first = present[0]
-    last = present[-1]
+    edges = list(keys)
+    first, last = edges[0], edges[-1]
     if lo is not None:
         first = min(first, int((lo - epoch).total_seconds()) // step * step)
     if hi is not None:
         last = max(last, (math.ceil((hi - epoch).total_seconds() / step) - 1) * step)
-    return list(range(first, last + 1, step))
+    out = []
+    bounds = [first - step, *edges, last + step]
+    for a, b in pairwise(bounds):
+        if b - a > step:
+            start, end = epoch + timedelta(seconds=a + step), epoch + timedelta(seconds=b)
+            out.append({"start": _iso(start), "end": _iso(end), "windows": (b - a) // step - 1})
+    return out
+
+
+def _era(spec: Spec, profile: Profile, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """Timestamps outside ``(earliest, latest)`` are out of the data's era: before the
+    reference's first timestamp (when the profile knows it), or later than the time of
+    the check plus ``checks.timestamp_tolerance``. Naive UTC, as stored."""
+    known = getattr(profile, "timestamps_", None) or {}
+    earliest = _ts(known["min"]) if known.get("min") else None
+    tolerance = timedelta(seconds=spec.checks.timestamp_tolerance_seconds)
+    latest = now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) + tolerance
+    return earliest, latest
+
+
+def _era_ids(
+    engine: Engine,
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    era: tuple[datetime | None, datetime | None],
+    overall: _Scope,
+) -> dict[int, list[str]]:
+    """The first ids (by timestamp) of the out-of-era rows of each window; queried only
+    when the window summaries counted some."""
+    if not any(
+        (st.get("era_early") or 0) + (st.get("era_late") or 0) for st in overall.stats.values()
+    ):
+        return {}
+    out: dict[int, list[str]] = defaultdict(list)
+    for r in engine.run(era_rows(t, spec, window, *era)).to_pylist():
+        out[int(r["window"])].append(str(r["id"]))
+    return dict(out)
 
 
 def _alert(r: CheckResult) -> Alert:
-    where = "overall" if r.cohort is None else f"{r.cohort}={r.cohort_value}"
-    col = f" column {r.column!r}" if r.column else ""
+    where = "overall" if r.cohort is None else f"{_cut(r.cohort)}={_cut(r.cohort_value)}"
+    col = f" column {shorten(r.column)}" if r.column else ""
     value = "n/a" if r.value is None else f"{r.value:.4g}"
     bound = "n/a" if r.bound is None else f"{r.bound:.4g}"
     msg = (

@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -17,6 +18,7 @@ from driftline.checks._registry import CHECKS, DRIFT_FLOORS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats
 from driftline.checks._scopes import _Scope
 from driftline.engine.summaries import OTHER
+from driftline.errors import SHOWN_CHARS, shorten
 from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
@@ -40,6 +42,9 @@ class _Evaluator:
         self.batches = batches
         self.bounds = _Bounds(spec, calibrations)
         self.spans: dict[int, tuple[str, str]] = {}
+        # the timestamp bounds of the data's era, and the first ids beyond them per window
+        self.era: tuple[datetime | None, datetime | None] = (None, None)
+        self.era_ids: dict[int, list[str]] = {}
         self.kinds = spec.feature_kinds
         # what the drift and unseen-category checks compare with depends on the profile
         # only: derive it once per run, not per window and cohort value
@@ -125,6 +130,8 @@ class _Evaluator:
         self, scope: _Scope, w: int, cv: str, n: int, moments: Moments, base: dict[str, Any]
     ) -> Iterable[CheckResult]:
         spec, prof = self.spec, self.profile
+        if n and scope.cohort is None:  # a property of rows, not of cohorts: overall only
+            yield self._era_result(scope.stats[(w, cv)], w, n, base)
         if n == 0 or n < spec.checks.min_rows:
             status: Status = "no_data" if n == 0 else "insufficient"
             why = (
@@ -183,7 +190,9 @@ class _Evaluator:
                     {"class": c, "reference_share": r, "current_share": s, "change": d}
                     for c, r, s, d in moved
                 ],
-                "summary": ", ".join(f"class {c!r} {r:.1%} -> {s:.1%}" for c, r, s, _ in moved),
+                "summary": ", ".join(
+                    f"class {shorten(c)} {r:.1%} -> {s:.1%}" for c, r, s, _ in moved
+                ),
             },
         )
         prior = prof.class_prior_
@@ -215,13 +224,45 @@ class _Evaluator:
                         for c, p, s in moved_prior
                     ],
                     "summary": ", ".join(
-                        f"class {c!r} prior {p:.1%}, now {s:.1%}" for c, p, s in moved_prior
+                        f"class {shorten(c)} prior {p:.1%}, now {s:.1%}" for c, p, s in moved_prior
                     ),
                 },
             )
         yield from self._feature_results(scope, w, cv, n, base)
         yield from self._drift_results(scope, w, cv, base)
         yield from self._schema_results(scope, w, cv, n, base)
+
+    def _era_result(
+        self, stat: Mapping[str, Any], w: int, n: int, base: dict[str, Any]
+    ) -> CheckResult:
+        """Rows of the window with a timestamp outside the data's era (see ``_era``)."""
+        early, late = int(stat.get("era_early") or 0), int(stat.get("era_late") or 0)
+        earliest, latest = self.era
+        ids = [shorten(i) for i in self.era_ids.get(w, [])]
+        rows = early + late
+        where = []
+        if early:
+            where.append(f"{early} before the reference's first timestamp {earliest}")
+        if late:
+            where.append(f"{late} later than now + checks.timestamp_tolerance ({latest})")
+        return self._result(
+            base,
+            "timestamp_era",
+            None,
+            rows / n,
+            rows / n,
+            0.0,
+            "any row out of the data's era",
+            {
+                "rows": rows,
+                "before_reference": early,
+                "beyond_now": late,
+                "earliest_allowed": None if earliest is None else earliest.isoformat(),
+                "latest_allowed": None if latest is None else latest.isoformat(),
+                "ids": ids,
+                "summary": "; ".join(where) + (f"; ids {', '.join(ids)}" if ids else ""),
+            },
+        )
 
     def _result(
         self,
@@ -262,7 +303,7 @@ class _Evaluator:
             info = prof.columns_.get(col)
             if info is None:
                 continue
-            missing = int(feats[f"m{i}"])
+            missing = int(feats[f"m{i}"] or 0)
             p_ref = float(info["missing_fraction"])
             frac = missing / n
             sd = math.sqrt(p_ref * (1 - p_ref))
@@ -285,10 +326,14 @@ class _Evaluator:
             if present == 0:
                 continue
             if kind == "numeric" and f"lo{i}" in feats:
-                below, above = int(feats[f"lo{i}"]), int(feats[f"hi{i}"])
+                below, above = int(feats[f"lo{i}"] or 0), int(feats[f"hi{i}"] or 0)
+                non_finite = int(feats.get(f"nf{i}") or 0)  # +-inf: also below / above
                 rate = (below + above) / present
                 n_ref = max(int(prof.n_rows_ * (1 - p_ref)), 1)
                 bound, how = self.bounds.beyond_range(present, n_ref)
+                status: Status | None = None
+                if non_finite:  # no reference value is infinite: any one is an incident
+                    status, how = "alert", f"{how}; any +-inf value alerts"
                 yield self._result(
                     base,
                     "out_of_range",
@@ -300,19 +345,23 @@ class _Evaluator:
                     {
                         "below": below,
                         "above": above,
+                        "non_finite": non_finite,
+                        "non_finite_share": non_finite / present,
                         "reference_min": info["min"],
                         "reference_max": info["max"],
                         "summary": f"{below} below {info['min']:.4g}, {above} above "
-                        f"{info['max']:.4g}",
+                        f"{info['max']:.4g}"
+                        + (f" ({non_finite} of them +-inf)" if non_finite else ""),
                     },
+                    status=status,
                 )
             if kind == "categorical" and col in self._unseen_p0:
                 unseen = scope.cats.get((w, cv), {}).get(col, {}).get(OTHER, 0)
                 rate = unseen / present
                 p0 = self._unseen_p0[col]
                 bound, how = self.bounds.rate("unseen_category", p0, present, "Good-Turing")
-                top = scope.unseen.get((w, cv), {}).get(col, {})
-                shown = ", ".join(f"{v!r} ({c})" for v, c in top.items())
+                top = _cut_keys(scope.unseen.get((w, cv), {}).get(col, {}))
+                shown = ", ".join(f"{shorten(v)} ({c})" for v, c in top.items())
                 yield self._result(
                     base,
                     "unseen_category",
@@ -447,12 +496,15 @@ class _Evaluator:
                 frac,
                 0.0,
                 "any row without the column",
-                {"rows": missing_rows.get(col, 0), "summary": f"column {col!r} not logged"},
+                {
+                    "rows": missing_rows.get(col, 0),
+                    "summary": f"column {shorten(col)} not logged",
+                },
             )
         for col in self.kinds:
             frac = retyped_rows.get(col, 0) / n
             ref_family = (self.profile.columns_.get(col) or {}).get("family")
-            got = sorted(retyped_as.get(col, ()))
+            got = sorted(_cut(t) for t in retyped_as.get(col, ()))
             yield self._result(
                 base,
                 "type_change",
@@ -464,7 +516,9 @@ class _Evaluator:
                 {
                     "reference_family": ref_family,
                     "current_types": got,
-                    "summary": f"{col!r} was {ref_family}, now {', '.join(got)}" if got else "",
+                    "summary": f"{shorten(col)} was {ref_family}, now {', '.join(got)}"
+                    if got
+                    else "",
                 },
             )
         for col, rows in sorted(extra.items()):
@@ -476,7 +530,7 @@ class _Evaluator:
                 rows / n,
                 0.0,
                 "any unknown column",
-                {"rows": rows, "summary": f"unknown column {col!r} logged"},
+                {"rows": rows, "summary": f"unknown column {shorten(col)} logged"},
                 status="warn",
             )
 
@@ -584,10 +638,33 @@ class _DriftColumn:
         moved = _smallest(-np.abs(cur / n - self.ref_share), _MOVED)
         return {
             **self.source.details,
-            "categories": {names[i]: [self.source.ref[i], int(cur[i])] for i in moved},
+            "categories": {_cut(names[i]): [self.source.ref[i], int(cur[i])] for i in moved},
             "reference_total": self.n_ref,
             "current_total": n,
         }
+
+
+def _cut(value: Any) -> str:
+    """A logged value as text, whole when short, else cut as :func:`driftline.errors.shorten`
+    cuts it (with its full length stated): what a result's details may hold of it.
+
+    >>> _cut("red")
+    'red'
+    >>> _cut("x" * 100_000)[-40:]
+    "xxxxxxxxxxxxxxxxx…' (100,000 characters)"
+    """
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else shorten(text)
+
+
+def _cut_keys(counts: Mapping[str, int]) -> dict[str, int]:
+    """``counts`` with each long key cut (see :func:`_cut`); counts of
+    keys that cut alike add up."""
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        short = _cut(key)
+        out[short] = out.get(short, 0) + n
+    return out
 
 
 def _counter(names: Sequence[str]) -> Callable[[Mapping[str, int]], Sequence[int]]:

@@ -77,6 +77,14 @@ CHECKS: dict[str, CheckInfo] = {
             "share of rows from batches whose column type differs from the reference",
         ),
         CheckInfo("extra_column", "schema", 0.0, "columns logged that the spec does not know"),
+        CheckInfo(
+            "timestamp_era",
+            "schema",
+            0.0,
+            "share of rows timestamped before the reference's first timestamp or later than "
+            "the time of the check plus checks.timestamp_tolerance (overall scope; names the "
+            "first ids)",
+        ),
     ]
 }
 

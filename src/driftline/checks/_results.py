@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -89,6 +90,9 @@ class CheckReport:
     alerts: list[Alert]
     drift: list[dict[str, Any]] = field(default_factory=list)
     reference: dict[str, Any] = field(default_factory=dict)
+    #: empty stretches of time windows, as ranges ``{start, end, windows}`` (``end``
+    #: exclusive): only windows holding data are checked and listed in ``stats``
+    gaps: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_alerts(self) -> bool:
@@ -173,7 +177,7 @@ class Moments:
 
     @classmethod
     def from_var(cls, n: int, mean: float | None, var: float | None) -> Moments:
-        if n == 0 or mean is None:
+        if n <= 0 or mean is None or not math.isfinite(float(mean)):
             return cls()
         return cls(n, float(mean), float(var or 0.0) * (n - 1))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import ibis.expr.types as ir
@@ -55,6 +56,7 @@ def _summaries(
     profile: Profile,
     window: Window,
     cohort: str | None,
+    era: tuple[datetime | None, datetime | None] | None = None,
 ) -> _Scope:
     """Every summary of one grouping: one wide scan for the row-level ones, small scans
     for class counts, batches, token-level text features and categories."""
@@ -70,6 +72,7 @@ def _summaries(
         edges=row_edges,
         values=text_feature_builders(list(profile.text_)),
         native=engine.native_histograms,
+        era=era,
     )
     stats: dict[tuple[int, str], dict[str, Any]] = {}
     hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
@@ -107,6 +110,11 @@ def _summaries(
     return _Scope(
         cohort, stats, dict(classes), stats, dict(batches), dict(hist), dict(cats), dict(unseen)
     )
+
+
+def _int(value: Any) -> int:
+    """A count of a summary row; a NULL count (a group with no value) is 0."""
+    return 0 if value is None else int(value)
 
 
 def _add_counts(into: dict[Any, int], more: Mapping[Any, int]) -> None:
@@ -150,16 +158,18 @@ def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float
             "ts_min": min(p["ts_min"] for p in parts),
             "ts_max": max(p["ts_max"] for p in parts),
         }
+        for count in ("era_early", "era_late"):
+            if count in parts[0]:
+                row[count] = sum(_int(p[count]) for p in parts)
         for i in range(n_features):
-            row[f"m{i}"] = sum(int(p[f"m{i}"]) for p in parts)
+            row[f"m{i}"] = sum(_int(p[f"m{i}"]) for p in parts)
             if f"lo{i}" in parts[0]:
-                row[f"lo{i}"] = sum(int(p[f"lo{i}"]) for p in parts)
-                row[f"hi{i}"] = sum(int(p[f"hi{i}"]) for p in parts)
+                for count in ("lo", "hi", "nf"):
+                    row[f"{count}{i}"] = sum(_int(p[f"{count}{i}"]) for p in parts)
                 m = Moments()
-                for p in parts:
-                    m = m + Moments.from_var(
-                        int(p["n"]) - int(p[f"m{i}"]), p[f"mean{i}"], p[f"var{i}"]
-                    )
+                for p in parts:  # moments are of the finite values
+                    finite = int(p["n"]) - _int(p[f"m{i}"]) - _int(p[f"nf{i}"])
+                    m = m + Moments.from_var(finite, p[f"mean{i}"], p[f"var{i}"])
                 row[f"mean{i}"] = m.mean if m.n else None
                 row[f"var{i}"] = m.var
         key = (w, OVERALL)
@@ -181,13 +191,19 @@ def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float
 
 
 def _all_scopes(
-    engine: Engine, t: ir.Table, spec: Spec, profile: Profile, window: Window
+    engine: Engine,
+    t: ir.Table,
+    spec: Spec,
+    profile: Profile,
+    window: Window,
+    era: tuple[datetime | None, datetime | None] | None = None,
 ) -> list[_Scope]:
     """Overall plus one scope per cohort column. The overall scope is merged from the
-    first cohort column's groups rather than scanned again."""
+    first cohort column's groups rather than scanned again. ``era``: the timestamp
+    bounds the overall scope counts rows beyond (see ``window_summary``)."""
     if not spec.cohorts:
-        return [_summaries(engine, t, spec, profile, window, None)]
-    first = _summaries(engine, t, spec, profile, window, spec.cohorts[0])
+        return [_summaries(engine, t, spec, profile, window, None, era)]
+    first = _summaries(engine, t, spec, profile, window, spec.cohorts[0], era)
     quantiles = {
         int(r["window"]): r["conf_q"]
         for r in _rows(engine.run(confidence_quantiles(t, spec, window)))

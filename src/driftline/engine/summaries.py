@@ -6,7 +6,22 @@ window's index (row-count windows, by ``row_number`` over timestamp then id). Th
 scope uses the cohort value :data:`OVERALL`; a null cohort value reads :data:`MISSING_COHORT`.
 
 Missing-value policy (one for every engine): a numeric value is missing when it is null
-*or* NaN. Histograms, moments and ranges skip missing values.
+*or* NaN. Histograms, moments and ranges skip missing values. ``+inf`` and ``-inf`` are
+values, not missing: they are counted as out of range (``lo{i}``/``hi{i}``, and on their
+own in ``nf{i}``) and fall in the outer histogram bins (below / above the edges, on the
+portable and the native form alike); moments (``mean{i}``/``var{i}``) skip them, so they
+stay finite.
+
+Every count is 0, never NULL, on a group with no non-missing value (e.g. a feature
+dropped from the batches of one window x cohort value): engines sum an all-NULL
+column to NULL, so the counts are filled at the engine boundary.
+
+Names: every column a summary adds inside a query starts with
+:data:`~driftline._catalog.INTERNAL_PREFIX` (``__dl_``), which no user column may take, so
+a feature named ``window``, ``n`` or ``_b0`` is never shadowed by one of ours. The output
+columns of the summaries (``window``, ``cohort_value``, ``column``, ``value``, ``bin``,
+``n``, ``m{i}``, ...) are aggregate outputs only: a query reads no user column through
+them.
 
 Summaries are mergeable: counts, sums and histogram counts add, and moments merge by
 Chan's parallel formula (:func:`driftline.checks.merge_moments`); only quantiles do not.
@@ -20,13 +35,15 @@ forms to the same oracle.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from driftline._catalog import MISSING_COHORT, OTHER, OVERALL
+from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OTHER, OVERALL
 from driftline.spec import Spec, Window
 
 __all__ = [
@@ -48,6 +65,7 @@ __all__ = [
     "category_summary",
     "class_counts",
     "confidence_quantiles",
+    "era_rows",
     "expand_histograms",
     "feature_stats",
     "histograms",
@@ -123,14 +141,32 @@ def window_key(t: ir.Table, spec: Spec, window: Window) -> ir.IntegerValue:
     return (rn // window.rows).cast("int64")
 
 
+#: Internal columns of a scoped table: the window key and the cohort value of each row.
+_WINDOW = f"{INTERNAL_PREFIX}window"
+_COHORT = f"{INTERNAL_PREFIX}cohort"
+_COLUMN = f"{INTERNAL_PREFIX}column"
+_BIN = f"{INTERNAL_PREFIX}bin"
+
+
 def _scoped(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
-    """Add ``window`` and ``cohort_value`` columns to ``t``."""
+    """Add the internal window key and cohort value columns to ``t`` (see :func:`_keys`)."""
     value: ir.StringValue
     if cohort is None:
         value = ibis.literal(OVERALL, type="string")
     else:
         value = t[cohort].cast("string").fill_null(MISSING_COHORT)
-    return t.mutate(window=window_key(t, spec, window), cohort_value=value)
+    return t.mutate(**{_WINDOW: window_key(t, spec, window), _COHORT: value})
+
+
+def _keys(s: ir.Table, **more: ir.Value) -> dict[str, ir.Value]:
+    """Group keys of a scoped table, named as the summaries' outputs: ``window``,
+    ``cohort_value``, then ``more``."""
+    return {"window": s[_WINDOW], "cohort_value": s[_COHORT], **more}
+
+
+def _rows_where(x: ir.BooleanValue) -> ir.IntegerValue:
+    """Rows where ``x`` holds: 0, not NULL, when it holds nowhere or is NULL everywhere."""
+    return x.cast("int64").sum().fill_null(0)
 
 
 def _clean(x: ir.Column) -> ir.Column:
@@ -144,6 +180,28 @@ def _missing(x: ir.Column) -> ir.BooleanValue:
     if x.type().is_floating():
         return x.isnull() | x.isnan().fill_null(False)
     return x.isnull()
+
+
+def _infinite(x: ir.NumericValue) -> ir.BooleanValue:
+    """``x`` is +inf or -inf, or NaN (engines sort NaN above every double): beyond the
+    largest double. (Ibis' ``isinf`` compares with ``CAST('Inf' AS DOUBLE)``, which Spark
+    reads as NULL.)"""
+    most = _float_literal(sys.float_info.max)
+    return (x > most) | (x < -most)
+
+
+def _finite(x: ir.Column) -> ir.Column:
+    """Numeric value with NaN and +-inf turned into null (what moments are taken of)."""
+    if x.type().is_floating():
+        return ibis.ifelse(x.isnan() | _infinite(x), ibis.null("float64"), x)
+    return x
+
+
+def _non_finite(x: ir.Column) -> ir.BooleanValue:
+    """Whether ``x`` is +inf or -inf (never NULL)."""
+    if x.type().is_floating():
+        return _infinite(_clean(x)).fill_null(False)  # NaN sorts above every double
+    return x.isnull() & ibis.literal(False)
 
 
 def _prediction_aggs(s: ir.Table, spec: Spec) -> dict[str, ir.Value]:
@@ -163,16 +221,14 @@ def _prediction_aggs(s: ir.Table, spec: Spec) -> dict[str, ir.Value]:
 def prediction_stats(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
     """Count, confidence moments and approximate quantiles per window and cohort value."""
     s = _scoped(t, spec, window, cohort)
-    return s.group_by(["window", "cohort_value"]).aggregate(**_prediction_aggs(s, spec))
+    return s.group_by(**_keys(s)).aggregate(**_prediction_aggs(s, spec))
 
 
 def confidence_quantiles(t: ir.Table, spec: Spec, window: Window) -> ir.Table:
     """Approximate confidence quantiles per window, overall (they do not merge)."""
     s = _scoped(t, spec, window, None)
     conf = _clean(s.confidence)
-    return s.group_by(["window", "cohort_value"]).aggregate(
-        conf_q=conf.approx_quantile(list(QUANTILES))
-    )
+    return s.group_by(**_keys(s)).aggregate(conf_q=conf.approx_quantile(list(QUANTILES)))
 
 
 def class_counts(
@@ -181,9 +237,8 @@ def class_counts(
     """Rows per predicted class (or per value of ``column``) per window and cohort value."""
     s = _scoped(t, spec, window, cohort)
     col = column or spec.prediction
-    return s.group_by(
-        ["window", "cohort_value", s[col].cast("string").fill_null(MISSING_COHORT).name("value")]
-    ).aggregate(n=s.count())
+    value = s[col].cast("string").fill_null(MISSING_COHORT)
+    return s.group_by(**_keys(s, value=value)).aggregate(n=s.count())
 
 
 def _feature_aggs(
@@ -192,14 +247,15 @@ def _feature_aggs(
     aggs: dict[str, ir.Value] = {}
     for i, (col, kind) in enumerate(spec.feature_kinds.items()):
         x = s[col]
-        aggs[f"m{i}"] = _missing(x).cast("int64").sum()
+        aggs[f"m{i}"] = _rows_where(_missing(x))
         if kind == "numeric" and col in ranges:
             lo, hi = ranges[col]
-            c = _clean(x)
-            aggs[f"lo{i}"] = (c < _float_literal(lo)).cast("int64").sum()
-            aggs[f"hi{i}"] = (c > _float_literal(hi)).cast("int64").sum()
-            aggs[f"mean{i}"] = c.mean()
-            aggs[f"var{i}"] = c.var(how="sample")
+            c, f = _clean(x), _finite(x)
+            aggs[f"lo{i}"] = _rows_where(c < _float_literal(lo))
+            aggs[f"hi{i}"] = _rows_where(c > _float_literal(hi))
+            aggs[f"nf{i}"] = _rows_where(_non_finite(x))
+            aggs[f"mean{i}"] = f.mean()
+            aggs[f"var{i}"] = f.var(how="sample")
     return aggs
 
 
@@ -214,13 +270,12 @@ def feature_stats(
     """One wide row per window and cohort value with, for feature number ``i``:
 
     ``m{i}`` missing count; numeric: ``lo{i}``/``hi{i}`` values below / above the
-    reference range, ``mean{i}``/``var{i}`` moments. (Values outside a categorical
+    reference range (+-inf included), ``nf{i}`` values +-inf, ``mean{i}``/``var{i}``
+    moments of the finite values. (Values outside a categorical
     column's reference categories are counted by :func:`category_counts`.)
     """
     s = _scoped(t, spec, window, cohort)
-    return s.group_by(["window", "cohort_value"]).aggregate(
-        n=s.count(), **_feature_aggs(s, spec, ranges)
-    )
+    return s.group_by(**_keys(s)).aggregate(n=s.count(), **_feature_aggs(s, spec, ranges))
 
 
 @ibis.udf.agg.builtin(name="histogram")  # type: ignore[untyped-decorator]
@@ -271,14 +326,14 @@ def _histogram_aggs(
                 c.cast("float64"), ibis.array([_float_literal(b) for b in bounds])
             )
             continue
-        bins[f"_b{k}"] = ibis.ifelse(
+        bins[f"{INTERNAL_PREFIX}b{k}"] = ibis.ifelse(
             c.isnull(), ibis.literal(-2, type="int64"), bin_index(c, e, outer=True)
         )
     sb = s.mutate(**bins) if bins else s
     for k, e in enumerate(edges.values()):
-        if f"_b{k}" in bins:
+        if f"{INTERNAL_PREFIX}b{k}" in bins:
             for j in range(len(e) + 1):
-                aggs[f"h{k}_{j}"] = (sb[f"_b{k}"] == j - 1).cast("int64").sum()
+                aggs[f"h{k}_{j}"] = (sb[f"{INTERNAL_PREFIX}b{k}"] == j - 1).cast("int64").sum()
     return sb, aggs
 
 
@@ -329,6 +384,7 @@ def window_summary(
     edges: Mapping[str, Sequence[float]],
     values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
     native: bool = False,
+    era: tuple[datetime | None, datetime | None] | None = None,
 ) -> ir.Table:
     """Everything row-level in ONE scan, one wide row per window and cohort value: the
     columns of :func:`prediction_stats` and :func:`feature_stats`, and histogram counts
@@ -336,17 +392,56 @@ def window_summary(
     bin + 1). Token-level text features need their own scan (:func:`histograms`).
     ``native`` (DuckDB only) computes the histograms with the engine's own aggregate;
     pass the result through :func:`expand_histograms` to get the same columns.
+    ``era = (earliest, latest)`` adds ``era_early`` / ``era_late``: rows with a timestamp
+    before ``earliest`` / after ``latest`` (a bound of None counts nothing).
 
     Rows come ordered by window and cohort value: engines return groups in no fixed order
     (DuckDB's differs run to run), and merges of the groups must not depend on it."""
     s = _scoped(t, spec, window, cohort)
     sb, hist = _histogram_aggs(s, edges, values or {}, native=native)
     aggs = {**_prediction_aggs(sb, spec), **_feature_aggs(sb, spec, ranges), **hist}
-    return (
-        sb.group_by(["window", "cohort_value"])
-        .aggregate(**aggs)
-        .order_by(["window", "cohort_value"])
+    if era is not None:
+        ts = sb[spec.timestamp]
+        for name, bound, beyond in (
+            ("era_early", era[0], ts.__lt__),
+            ("era_late", era[1], ts.__gt__),
+        ):
+            hit = (
+                beyond(ibis.literal(bound))
+                if bound is not None
+                else ts.isnull() & ibis.literal(False)
+            )
+            aggs[name] = _rows_where(hit)
+    return sb.group_by(**_keys(sb)).aggregate(**aggs).order_by(["window", "cohort_value"])
+
+
+def era_rows(
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    earliest: datetime | None,
+    latest: datetime | None,
+    top: int = 5,
+) -> ir.Table:
+    """``(window, id, ts)`` of the first ``top`` rows (by timestamp, then id) of each
+    window whose timestamp lies before ``earliest`` or after ``latest``: the rows the
+    ``timestamp_era`` check names. Run it only where :func:`window_summary` counted some."""
+    s = _scoped(t, spec, window, None)
+    ts = s[spec.timestamp]
+    hit = ts.isnull() & ibis.literal(False)
+    if earliest is not None:
+        hit = hit | (ts < ibis.literal(earliest))
+    if latest is not None:
+        hit = hit | (ts > ibis.literal(latest))
+    bad = s.filter(hit)
+    rank = ibis.row_number().over(
+        group_by=bad[_WINDOW], order_by=[bad[spec.timestamp], bad[spec.id]]
     )
+    ranked = bad.mutate(**{_RANK: rank})
+    ranked = ranked.filter(ranked[_RANK] < top)
+    return ranked.select(
+        window=ranked[_WINDOW], id=ranked[spec.id].cast("string"), ts=ranked[spec.timestamp]
+    ).order_by(["window", "ts", "id"])
 
 
 def _float_literal(value: float) -> ir.FloatingValue:
@@ -403,9 +498,7 @@ def histograms(
     token_cols = {name.rpartition(":")[0] for name in edges if name.endswith(TOKEN_FEATURES)}
     token_cols &= set(vocabularies or {})
     per_row = {
-        col: token_shares(
-            s, col, (vocabularies or {})[col], ["window", "cohort_value", *_row_key(s, spec)]
-        )
+        col: token_shares(s, col, (vocabularies or {})[col], [_WINDOW, _COHORT, *_row_key(s, spec)])
         for col in sorted(token_cols)
     }
     parts = []
@@ -419,11 +512,10 @@ def histograms(
             build = (values or {}).get(name)
             c = _clean(build(s) if build is not None else s[name])
         sub = base.filter(c.notnull()).mutate(
-            bin=bin_index(c, e, outer=True), column=ibis.literal(name)
+            **{_BIN: bin_index(c, e, outer=True), _COLUMN: ibis.literal(name)}
         )
-        parts.append(
-            sub.group_by(["window", "cohort_value", "column", "bin"]).aggregate(n=sub.count())
-        )
+        keys = _keys(sub, column=sub[_COLUMN], bin=sub[_BIN])
+        parts.append(sub.group_by(**keys).aggregate(n=sub.count()))
     if not parts:
         return None
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
@@ -447,22 +539,26 @@ def category_counts(
     :data:`OTHER`, so the result never grows with a column's cardinality.
     """
     s = _scoped(t, spec, window, cohort)
-    group = ["window", "cohort_value", "column", "value"]
     if isinstance(columns, Mapping):
         if not columns:
             return None
         values = _known_value_counts(s, columns)
         pooled = values.mutate(value=ibis.ifelse(values.new, OTHER, values.value))
+        group = ["window", "cohort_value", "column", "value"]
         return pooled.group_by(group).aggregate(n=pooled.n.sum())
     parts = []
     for col in columns:
-        sub = s.filter(s[col].notnull()).mutate(
-            value=s[col].cast("string"), column=ibis.literal(col)
-        )
-        parts.append(sub.group_by(group).aggregate(n=sub.count()))
+        sub = s.filter(s[col].notnull()).mutate(**{_COLUMN: ibis.literal(col)})
+        keys = _keys(sub, column=sub[_COLUMN], value=sub[col].cast("string"))
+        parts.append(sub.group_by(**keys).aggregate(n=sub.count()))
     if not parts:
         return None
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+_CAT = f"{INTERNAL_PREFIX}cat"
+_KNOWN = f"{INTERNAL_PREFIX}known"
+_RANK = f"{INTERNAL_PREFIX}rank"
 
 
 def _known_value_counts(s: ir.Table, known: Mapping[str, Sequence[str]]) -> ir.Table:
@@ -476,12 +572,12 @@ def _known_value_counts(s: ir.Table, known: Mapping[str, Sequence[str]]) -> ir.T
     parts = []
     for col, cats in known.items():
         rows = s.filter(s[col].notnull())
-        counts = rows.group_by(
-            ["window", "cohort_value", rows[col].cast("string").name("value")]
-        ).aggregate(n=rows.count())
-        table = pa.table({"_cat": pa.array(list(cats), pa.string())})
-        lookup = ibis.memtable(table).mutate(_known=ibis.literal(True))
-        joined = counts.left_join(lookup, counts.value == lookup._cat)
+        counts = rows.group_by(**_keys(rows, value=rows[col].cast("string"))).aggregate(
+            n=rows.count()
+        )
+        table = pa.table({_CAT: pa.array(list(cats), pa.string())})
+        lookup = ibis.memtable(table).mutate(**{_KNOWN: ibis.literal(True)})
+        joined = counts.left_join(lookup, counts.value == lookup[_CAT])
         parts.append(
             joined.select(
                 "window",
@@ -489,7 +585,7 @@ def _known_value_counts(s: ir.Table, known: Mapping[str, Sequence[str]]) -> ir.T
                 column=ibis.literal(col),
                 value=joined.value,
                 n=joined.n,
-                new=joined._known.isnull(),
+                new=joined[_KNOWN].isnull(),
             )
         )
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
@@ -523,8 +619,8 @@ def category_summary(
         new.group_by(group).aggregate(
             value=ibis.literal(OTHER), n=new.n.sum(), unseen=ibis.literal(False)
         ),
-        new.mutate(_rank=rank)
-        .filter(lambda r: r._rank < top)
+        new.mutate(**{_RANK: rank})
+        .filter(lambda r: r[_RANK] < top)
         .select(*group, "value", "n", unseen=ibis.literal(True)),
     )
     return out.order_by([*group, "unseen", ibis.desc("n"), "value"])
@@ -533,7 +629,7 @@ def category_summary(
 def batch_rows(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
     """Rows per ``(window, cohort_value, _batch)``: which batches fed which windows."""
     s = _scoped(t, spec, window, cohort)
-    return s.group_by(["window", "cohort_value", "_batch"]).aggregate(n=s.count())
+    return s.group_by(**_keys(s, _batch=s["_batch"])).aggregate(n=s.count())
 
 
 # --------------------------------------------------------------------------------------
@@ -611,19 +707,19 @@ def token_shares(
     Tokens are looked up in the vocabulary by a join (a hash join on every engine), not
     by an IN list inside a lambda, which engines evaluate token by token.
     """
-    toks = t.select(*keys, _tok=text_tokens(t[column]).unnest())
-    vocab = ibis.memtable(pa.table({"_vtok": pa.array(list(vocabulary), pa.string())}))
-    vocab = vocab.mutate(_known=ibis.literal(1, type="int64"))
-    j = toks.left_join(vocab, toks._tok == vocab._vtok)
-    unknown = j._known.isnull()
-    typo = unknown & j._tok.re_search("^[a-z]{3,}$")
+    tok, vtok, known = (f"{INTERNAL_PREFIX}{name}" for name in ("tok", "vtok", "known"))
+    toks = t.select(*keys, **{tok: text_tokens(t[column]).unnest()})
+    vocab = ibis.memtable(pa.table({vtok: pa.array(list(vocabulary), pa.string())}))
+    vocab = vocab.mutate(**{known: ibis.literal(1, type="int64")})
+    j = toks.left_join(vocab, toks[tok] == vocab[vtok])
+    unknown = j[known].isnull()
+    typo = unknown & j[tok].re_search("^[a-z]{3,}$")
+    n, oov, typos = (f"{INTERNAL_PREFIX}{name}" for name in ("n", "oov", "typo"))
     per = j.group_by(list(keys)).aggregate(
-        _n=j.count(),
-        _oov=unknown.cast("int64").sum(),
-        _typo=typo.cast("int64").sum(),
+        **{n: j.count(), oov: _rows_where(unknown), typos: _rows_where(typo)}
     )
-    n = per._n.cast("float64")
-    return per.select(*keys, oov=per._oov / n, typo=per._typo / n)
+    total = per[n].cast("float64")
+    return per.select(*keys, oov=per[oov] / total, typo=per[typos] / total)
 
 
 def _text_builder(col: str, name: str) -> Callable[[ir.Table], ir.NumericValue]:
