@@ -675,7 +675,8 @@ class Store:
         """How many staged prediction ids the store already holds (0 if none), found by
         one semi-join on the ids as stored (VARCHAR). Refuses the batch if there are any
         and ``on_duplicate`` is ``"refuse"``."""
-        if not self.has_table("predictions"):
+        stored = {c.casefold() for c in self._table_columns("predictions")}
+        if self.spec.id.casefold() not in stored:  # no table yet, or the id role is new
             return 0
         idc = quote(self.spec.id)
         found = self.con.execute(
