@@ -101,6 +101,7 @@ class IngestReport:
     """What one logged batch did to the store."""
 
     kind: str
+    #: the batch's key; ``""`` when nothing was stored (every id skipped) and none was given
     batch_id: str
     rows: int
     already_stored: bool = False
@@ -337,7 +338,7 @@ class Store:
             raise IngestError(
                 f"{problem}: rename or drop one of them before logging. Nothing was stored."
             )
-        if names != list(types):  # a renaming the checks above did not foresee
+        if set(names) != set(types):  # a renaming the checks above did not foresee
             raise IngestError(
                 f"the {what}'s columns {name_list(names)} were read as {name_list(types)}; "
                 "rename the columns to plain names before logging. Nothing was stored."
