@@ -297,3 +297,23 @@ def test_reference_with_columns_equal_up_to_case_is_refused(
     msg = refused(monitor, ref.assign(COLOR=ref["color"]), kind="reference")
     assert "columns 'color' (feature (categorical)) and 'COLOR' (not in the spec)" in msg
     assert not monitor.store.has_table("reference_reference")
+
+
+def test_dataframe_with_a_column_twice_is_refused(monitor: Monitor, batch: pd.DataFrame) -> None:
+    twice = pd.concat([batch, batch[["color"]]], axis=1)
+    msg = refused(monitor, twice)
+    assert "the batch (DataFrame) has column 'color' more than once" in msg
+    assert "rename or drop the copies before logging" in msg
+
+
+def test_csv_header_with_spaces_is_read_as_duckdb_trims_it(
+    monitor: Monitor, batch: pd.DataFrame, tmp_path: Path
+) -> None:
+    csv = tmp_path / "spaced.csv"
+    spaced = batch.rename(columns={"x": " x", "color": "color "}).assign(**{" note ": 1})
+    spaced.to_csv(csv, index=False)
+    report = monitor.log_predictions(csv)
+    assert (report.rows, report.missing_features, report.extra_columns) == (10, [], ["note"])
+    twice = tmp_path / "twice.csv"
+    batch.assign(**{"y ": 1.0}).to_csv(twice, index=False)  # 'y' and 'y ' are one name
+    assert "column 'y' (feature (numeric)) appears twice" in refused(monitor, twice)

@@ -717,3 +717,14 @@ def test_latest_label_per_id_wins_across_batches(monitor: Monitor) -> None:
     assert _latest(monitor) == {"r0": "a", "r1": "c", "r2": "c", "r3": "b"}
     columns = monitor.store.latest_labels().columns
     assert tuple(columns) == ("id", "label", "labelled_at", "ingested_at", "_batch")
+
+
+def test_new_id_column_in_the_spec_finds_no_stored_ids(
+    monitor: Monitor, make_spec: Any, make_predictions: Any
+) -> None:
+    monitor.close()
+    with driftline.connect(monitor.store.path, make_spec(id="request_id")) as m:
+        df = make_predictions(n=5).rename(columns={"id": "request_id"})
+        assert (m.log_predictions(df).rows, m.store.counts()["predictions"]) == (5, 25)
+        msg = refused(m, df)
+    assert "5 of the batch's 5 prediction ids are already stored (column 'request_id'" in msg

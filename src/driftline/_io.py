@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from driftline.errors import IngestError
+from driftline.errors import IngestError, name_list
 
 __all__ = ["describe_input", "file_format", "to_arrow"]
 
@@ -71,6 +71,12 @@ def _to_arrow(data: Any) -> pa.Table:
         return pajson.read_json(data)
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
+        twice = [str(c) for c in data.columns[data.columns.duplicated()].unique()]
+        if twice:  # pyarrow would raise a bare ValueError
+            raise IngestError(
+                f"the batch (DataFrame) has column {name_list(twice)} more than once; rename "
+                "or drop the copies before logging. Nothing was stored."
+            )
         return pa.Table.from_pandas(data, preserve_index=False)
     if module == "polars":
         table: pa.Table = data.to_arrow()

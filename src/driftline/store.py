@@ -102,6 +102,7 @@ class IngestReport:
     """What one logged batch did to the store."""
 
     kind: str
+    #: the batch's key; ``""`` when nothing was stored (every id skipped) and none was given
     batch_id: str
     rows: int
     already_stored: bool = False
@@ -360,7 +361,7 @@ class Store:
             raise IngestError(
                 f"{problem}: rename or drop one of them before logging. Nothing was stored."
             )
-        if names != list(types):  # a renaming the checks above did not foresee
+        if set(names) != set(types):  # a renaming the checks above did not foresee
             raise IngestError(
                 f"the {what}'s columns {name_list(names)} were read as {name_list(types)}; "
                 "rename the columns to plain names before logging. Nothing was stored."
@@ -704,7 +705,8 @@ class Store:
         """How many staged prediction ids the store already holds (0 if none), found by
         one semi-join on the ids as stored (VARCHAR). Refuses the batch if there are any
         and ``on_duplicate`` is ``"refuse"``."""
-        if not self.has_table("predictions"):
+        stored = {c.casefold() for c in self._table_columns("predictions")}
+        if self.spec.id.casefold() not in stored:  # no table yet, or the id role is new
             return 0
         idc = quote(self.spec.id)
         found = self.con.execute(
@@ -1097,28 +1099,36 @@ def _source_columns(con: duckdb.DuckDBPyConnection, data: Any, types: dict[str, 
         return list(data.column_names)
     path = str(data)
     fmt = file_format(path)
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
 
-        try:
             return list(pq.read_schema(path).names)
-        except (pa.ArrowException, OSError):  # DuckDB read it: keep the names it saw
-            return list(types)
-    if fmt == "csv":
-        sniffed = con.execute(
-            "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader FROM sniff_csv(?)", [path]
-        ).fetchone()
-        if sniffed is None or not sniffed[4]:  # no header: DuckDB's column0, column1, ...
-            return list(types)
-        delim, quote_char, escape, skip = ("" if v == "(empty)" else v for v in sniffed[:4])
-        header = con.execute(
-            "SELECT * FROM read_csv(?, header = false, all_varchar = true, delim = ?, "
-            "quote = ?, escape = ?, skip = ?) LIMIT 1",
-            [path, delim, quote_char, escape, skip],
-        ).fetchone()
-        return list(types) if header is None else ["" if v is None else v for v in header]
-    keys = con.execute(
-        f"SELECT json_keys(json) FROM (SELECT json FROM read_json_objects(?) LIMIT {_JSON_SAMPLE})",
-        [path],
-    ).fetchall()
-    return list(dict.fromkeys(k for row in keys for k in row[0] or []))
+        if fmt == "csv":
+            return _csv_header(con, path) or list(types)
+        keys = con.execute(
+            "SELECT json_keys(json) FROM (SELECT json FROM read_json_objects(?) "
+            f"LIMIT {_JSON_SAMPLE})",
+            [path],
+        ).fetchall()
+        return list(dict.fromkeys(k for row in keys for k in row[0] or []))
+    except (duckdb.Error, pa.ArrowException, OSError):  # DuckDB read it: keep what it saw
+        return list(types)
+
+
+def _csv_header(con: duckdb.DuckDBPyConnection, path: str) -> list[str] | None:
+    """The header of a CSV file, parsed with the dialect DuckDB sniffs and trimmed of
+    spaces as DuckDB trims it; None without one (DuckDB then names the columns column0,
+    column1, ...)."""
+    sniffed = con.execute(
+        "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader FROM sniff_csv(?)", [path]
+    ).fetchone()
+    if sniffed is None or not sniffed[4]:
+        return None
+    delim, quote_char, escape, skip = ("" if v == "(empty)" else v for v in sniffed[:4])
+    header = con.execute(
+        "SELECT * FROM read_csv(?, header = false, all_varchar = true, delim = ?, quote = ?, "
+        "escape = ?, skip = ?) LIMIT 1",
+        [path, delim, quote_char, escape, skip],
+    ).fetchone()
+    return None if header is None else ["" if v is None else v.strip(" ") for v in header]
