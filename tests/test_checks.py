@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import driftline
 import driftline.errors
+from driftline._catalog import DEFAULT_FLOORS
 from driftline.checks import CHECKS, Moments, merge_moments
 from driftline.errors import ConfigError, EmptyWindowError
 
@@ -223,10 +224,12 @@ def test_check_before_any_prediction_is_a_clear_error(monitor: Any) -> None:
         monitor.check()
 
 
-def test_bounds_shrink_with_window_size_but_never_below_the_floor(
+def test_bounds_shrink_with_window_size_and_the_floor_decides_on_large_windows(
     tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
 ) -> None:
-    floors = []
+    """The calibrated bound shrinks with the window; the floor does not, so on a large
+    window the floor is the higher threshold and says so."""
+    found = []
     for n in (200, 20000):
         mon = driftline.connect(
             tmp_path / f"{n}.duckdb", make_spec(window="1000d"), profile=tmp_path / f"{n}.json"
@@ -234,16 +237,25 @@ def test_bounds_shrink_with_window_size_but_never_below_the_floor(
         mon.log_reference(make_predictions(5000, seed=3, id_prefix="ref"))
         mon.log_predictions(make_predictions(n, seed=4, id_prefix="w", start="2024-01-01"))
         res = mon.check(persist=False).results_for("confidence_shift")
-        overall = next(r for r in res if r.cohort is None)
-        floors.append(overall.bound)
+        found.append(next(r for r in res if r.cohort is None))
         mon.close()
-    assert floors[1] < floors[0]
-    assert floors[1] >= CHECKS["confidence_shift"].min_effect
+    small, large = found
+    assert large.bound < small.bound
+    assert small.floor == large.floor == DEFAULT_FLOORS["mean_difference"]
+    assert small.floor_how == large.floor_how == "default floor of mean_difference"
+    assert (small.decided_by, large.decided_by) == ("bound", "floor")
+    assert large.bound < large.floor
 
 
 def test_unknown_check_in_spec_is_refused(make_spec: SpecFactory) -> None:
     with pytest.raises(ConfigError, match="unknown check 'confidnce_shift'"):
-        driftline.load_spec(make_spec(checks={"min_effect": {"confidnce_shift": 0.1}}))
+        driftline.load_spec(make_spec(checks={"floors": {"checks": {"confidnce_shift": 0.1}}}))
+
+
+@pytest.mark.parametrize("where", ["checks", "drift"])
+def test_min_effect_names_where_floors_moved(make_spec: SpecFactory, where: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{where}.min_effect is now checks.floors"):
+        driftline.load_spec(make_spec(**{where: {"min_effect": {"psi": 0.1}}}))
 
 
 def test_row_windows(

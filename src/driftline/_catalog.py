@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 __all__ = [
+    "DEFAULT_CHECK_FLOORS",
+    "DEFAULT_FLOORS",
     "INTERNAL_PREFIX",
     "MISSING_COHORT",
     "ON_DUPLICATE",
@@ -38,3 +40,28 @@ STORE_COLUMNS = frozenset({"confidence", "ingested_at", "_batch", "_raw"})
 #: rows and store the new ones. The CLI's ``--on-duplicate`` choices and the API check.
 OnDuplicate = Literal["refuse", "skip"]
 ON_DUPLICATE: tuple[str, ...] = get_args(OnDuplicate)
+
+#: Materiality floors: the smallest effect that alerts, per method, whatever the window
+#: size (``spec.checks.floors`` overrides them per method, per check and per column). A
+#: result beyond its calibrated no-drift bound but not beyond its floor *warns*: the
+#: change is real at this window size, too small to act on. Effects are the statistic
+#: itself, except ``chi2`` (Cramer's V) and ``wasserstein`` (in reference standard
+#: deviations). 0.1 is the classic "minor shift" line for PSI; the other distances are
+#: set to flag shifts of similar visibility. These are the floors driftline has always
+#: alerted with; ``benchmarks/bench_nannyml.py`` measures what lower ones would catch.
+DEFAULT_FLOORS: dict[str, float] = {
+    "chi2": 0.1,
+    "jensen_shannon": 0.1,
+    "ks": 0.1,
+    "psi": 0.1,
+    "wasserstein": 0.1,
+    "mean_difference": 0.02,
+    "missing_fraction_change": 0.05,
+    "rate": 0.01,
+    "schema": 0.0,
+}
+
+#: Default floors of single checks, over their method's: the predicted-class mix (and
+#: its distance from the class prior) alerts on smaller Jensen-Shannon distances than a
+#: feature does, since a moved class mix is the model's output moving.
+DEFAULT_CHECK_FLOORS: dict[str, float] = {"class_mix": 0.05, "class_prior": 0.05}

@@ -15,7 +15,7 @@ from driftline.engine import DuckDBEngine
 from driftline.errors import ConfigError, ProfileError, shorten
 from driftline.profile import Profile
 from driftline.spec import Spec, load_spec
-from driftline.store import IngestReport, Store
+from driftline.store import RESULT_COLUMNS, IngestReport, Store
 
 __all__ = ["Monitor", "check_output_path", "connect"]
 
@@ -193,27 +193,17 @@ class Monitor:
 
     def _persist(self, report: CheckReport) -> None:
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        rows = [
-            {
-                "run_id": report.run_id,
-                "created_at": now,
-                "window_start": _naive(r.window_start),
-                "window_end": _naive(r.window_end),
-                "cohort": r.cohort,
-                "cohort_value": r.cohort_value,
-                "check": r.check,
-                "column": r.column,
-                "method": r.method,
-                "value": r.value,
-                "bound": r.bound,
-                "effect": r.effect,
-                "status": r.status,
-                "n": r.n,
-                "bound_how": r.bound_how,
-                "details": json.dumps(r.details, default=str),
-            }
-            for r in report.results
-        ]
+        rows = []
+        for r in report.results:
+            row = {name: getattr(r, name, None) for name, _ in RESULT_COLUMNS}
+            row.update(
+                run_id=report.run_id,
+                created_at=now,
+                window_start=_naive(r.window_start),
+                window_end=_naive(r.window_end),
+                details=json.dumps(r.details, default=str),
+            )
+            rows.append(row)
         alerts = [
             {
                 "run_id": report.run_id,

@@ -30,7 +30,12 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from driftline._catalog import INTERNAL_PREFIX, STORE_COLUMNS
+from driftline._catalog import (
+    DEFAULT_CHECK_FLOORS,
+    DEFAULT_FLOORS,
+    INTERNAL_PREFIX,
+    STORE_COLUMNS,
+)
 from driftline.errors import ConfigError, name_list, shorten
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "Checks",
     "DriftConfig",
     "Features",
+    "Floors",
     "Scores",
     "Spec",
     "Window",
@@ -289,12 +295,95 @@ class Features(_Strict):
         return out
 
 
+class Floors(_Strict):
+    """Materiality floors, configured in this one place: a result *alerts* when it is
+    beyond its calibrated no-drift bound and its effect beyond its floor, and *warns*
+    when only the bound is passed (real at this window size, too small to act on).
+
+    One default per method (:data:`driftline._catalog.DEFAULT_FLOORS`; a few checks have
+    their own, :data:`~driftline._catalog.DEFAULT_CHECK_FLOORS`), overridden per method,
+    then per check, then per column (a text column's floor covers its style features):
+    ``Floors(methods={"psi": 0.01}, columns={"age": 0.05})``.
+
+    >>> Floors(checks={"class_mix": 0.05}).resolve("class_mix", "jensen_shannon", None)
+    (0.05, 'checks.floors.checks.class_mix')
+    >>> Floors().resolve("feature_drift", "psi", "age")
+    (0.1, 'default floor of psi')
+    """
+
+    methods: dict[str, float] = Field(default_factory=dict)
+    checks: dict[str, float] = Field(default_factory=dict)
+    columns: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_FLOORS))
+        if unknown:
+            raise ValueError(
+                f"unknown method {unknown[0]!r} in floors.methods; available: "
+                f"{', '.join(sorted(DEFAULT_FLOORS))}"
+            )
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, value: dict[str, float]) -> dict[str, float]:
+        from driftline.checks import CHECKS  # the one table of check names
+
+        unknown = sorted(set(value) - set(CHECKS))
+        if unknown:
+            raise ValueError(
+                f"unknown check {unknown[0]!r} in floors.checks; available: "
+                f"{', '.join(sorted(CHECKS))}"
+            )
+        return value
+
+    @field_validator("methods", "checks", "columns")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, floor in value.items():
+            if not floor >= 0:  # also refuses NaN
+                raise ValueError(f"floor of {name!r} is {floor!r}; floors are numbers >= 0")
+        return value
+
+    def resolve(self, check: str, method: str, column: str | None) -> tuple[float, str]:
+        """The floor of one result and where it was set."""
+        if column is not None:
+            for name in (column, column.rpartition(":")[0]):
+                if name in self.columns:
+                    return self.columns[name], f"checks.floors.columns.{name}"
+        if check in self.checks:
+            return self.checks[check], f"checks.floors.checks.{check}"
+        if check in DEFAULT_CHECK_FLOORS:
+            return DEFAULT_CHECK_FLOORS[check], f"default floor of {check}"
+        if method in self.methods:
+            return self.methods[method], f"checks.floors.methods.{method}"
+        return DEFAULT_FLOORS.get(method, 0.0), f"default floor of {method}"
+
+    def applied(self) -> dict[str, Any]:
+        """The floors every result is decided with: defaults merged with overrides."""
+        return {
+            "methods": {**DEFAULT_FLOORS, **self.methods},
+            "checks": {**DEFAULT_CHECK_FLOORS, **self.checks},
+            "columns": dict(self.columns),
+        }
+
+
+_MOVED_FLOORS = (
+    "{where}.min_effect is now checks.floors (one place for every floor): write "
+    "`floors: {{methods: {{psi: 0.01}}, checks: {{class_mix: 0.05}}, columns: {{age: 0.02}}}}` "
+    "under checks"
+)
+
+
 class Checks(_Strict):
-    """How alerts are decided. Bounds are calibrated on the reference, per window size.
+    """How results are decided. Bounds are calibrated on the reference, per window size.
 
     ``alert_quantile`` is the quantile of the no-drift statistic (simulated from the
-    reference at the window's size) used as the bound; ``min_effect`` is a floor on each
-    bound so that a shift too small to matter never alerts, whatever the window size.
+    reference at the window's size) used as the bound; ``floors`` (:class:`Floors`) are
+    the materiality floors: beyond the bound a result warns, beyond the bound and its
+    floor it alerts. ``fixed_bounds`` replaces the calibration for a check (no floor).
     """
 
     rolling_windows: int = Field(default=7, ge=1)
@@ -302,11 +391,18 @@ class Checks(_Strict):
     calibration_reps: int = Field(default=1000, ge=100, le=100_000)
     seed: int = 0
     min_rows: int = Field(default=30, ge=1)
-    min_effect: dict[str, float] = Field(default_factory=dict)
+    floors: Floors = Field(default_factory=Floors)
     fixed_bounds: dict[str, float] = Field(default_factory=dict)
     #: how far beyond the time of the check a timestamp may lie (clock skew) before the
     #: ``timestamp_era`` check flags it: a duration such as '1d' or '6h'
     timestamp_tolerance: str = "1d"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "min_effect" in data:
+            raise ValueError(_MOVED_FLOORS.format(where="checks"))
+        return data
 
     @field_validator("timestamp_tolerance")
     @classmethod
@@ -323,7 +419,7 @@ class Checks(_Strict):
         assert seconds is not None
         return seconds
 
-    @field_validator("min_effect", "fixed_bounds")
+    @field_validator("fixed_bounds")
     @classmethod
     def _known_checks(cls, value: dict[str, float]) -> dict[str, float]:
         from driftline.checks import CHECKS  # the one table of check names
@@ -342,8 +438,7 @@ class DriftConfig(_Strict):
     ``DriftConfig(numeric="psi", by_column={"age": "ks"})``. Text columns drift on their
     style features (length, digits, ...), which are numeric. ``bins`` is the number of
     reference-quantile bins per numeric feature (and text style feature) in the profile.
-    ``min_effect`` overrides the per-method floor below which no drift alerts
-    (see :data:`driftline.checks.DRIFT_FLOORS`).
+    Floors are configured in ``checks.floors`` (:class:`Floors`).
     """
 
     numeric: str = "psi"
@@ -351,7 +446,13 @@ class DriftConfig(_Strict):
     text: str = "psi"
     by_column: dict[str, str] = Field(default_factory=dict)
     bins: int = Field(default=20, ge=2, le=1000)
-    min_effect: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "min_effect" in data:
+            raise ValueError(_MOVED_FLOORS.format(where="drift"))
+        return data
 
     @model_validator(mode="after")
     def _known_methods(self) -> DriftConfig:
@@ -369,8 +470,6 @@ class DriftConfig(_Strict):
                     f"{where}: method {name!r} does not apply to {kind} columns; use one of "
                     f"{', '.join(available_methods(kind))}"
                 )
-        for name in self.min_effect:
-            get_method(name)
         return self
 
     def method_for(self, column: str, kind: str) -> str:
@@ -426,6 +525,13 @@ class Spec(_Strict):
                     "the data and in the spec"
                 )
         self._drift_overrides_apply()
+        kinds = self.feature_kinds
+        for col in self.checks.floors.columns:
+            if col not in kinds:
+                raise ValueError(
+                    f"checks.floors.columns names {shorten(col)}, which is not a feature of the "
+                    f"spec (features: {name_list(kinds)}); add it to features or remove the floor"
+                )
         return self
 
     def _drift_overrides_apply(self) -> None:

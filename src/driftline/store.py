@@ -48,9 +48,40 @@ from driftline.spec import Spec, column_name_problem
 if TYPE_CHECKING:
     import ibis
 
-__all__ = ["ON_DUPLICATE", "SCORE_SUM_TOLERANCE", "IngestReport", "Store", "quote"]
+__all__ = [
+    "ON_DUPLICATE",
+    "RESULT_COLUMNS",
+    "SCORE_SUM_TOLERANCE",
+    "IngestReport",
+    "Store",
+    "quote",
+]
 
 SCORE_SUM_TOLERANCE = 1e-3
+
+#: The results table, declared once: one row per window x scope x check (x column) of a
+#: stored run. ``Monitor`` writes the rows by these names.
+RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "VARCHAR"),
+    ("created_at", "TIMESTAMP"),
+    ("window_start", "TIMESTAMP"),
+    ("window_end", "TIMESTAMP"),
+    ("cohort", "VARCHAR"),
+    ("cohort_value", "VARCHAR"),
+    ("check", "VARCHAR"),
+    ("column", "VARCHAR"),
+    ("method", "VARCHAR"),
+    ("value", "DOUBLE"),
+    ("bound", "DOUBLE"),
+    ("effect", "DOUBLE"),
+    ("status", "VARCHAR"),
+    ("n", "BIGINT"),
+    ("bound_how", "VARCHAR"),
+    ("details", "JSON"),
+    ("floor", "DOUBLE"),
+    ("floor_how", "VARCHAR"),
+    ("decided_by", "VARCHAR"),
+)
 
 #: How many JSON objects are read for their keys (DuckDB's own schema sample size).
 _JSON_SAMPLE = 20480
@@ -188,12 +219,6 @@ class Store:
                 id VARCHAR, label VARCHAR, labelled_at TIMESTAMP,
                 ingested_at TIMESTAMP, _batch BIGINT
             );
-            CREATE TABLE IF NOT EXISTS results (
-                run_id VARCHAR, created_at TIMESTAMP, window_start TIMESTAMP,
-                window_end TIMESTAMP, cohort VARCHAR, cohort_value VARCHAR, "check" VARCHAR,
-                "column" VARCHAR, method VARCHAR, value DOUBLE, bound DOUBLE, effect DOUBLE,
-                status VARCHAR, n BIGINT, bound_how VARCHAR, details JSON
-            );
             CREATE TABLE IF NOT EXISTS calibrations (
                 key VARCHAR PRIMARY KEY, bound DOUBLE, n BIGINT, n_reference BIGINT,
                 reps BIGINT, quantile DOUBLE, mean DOUBLE, std DOUBLE, how VARCHAR
@@ -205,6 +230,11 @@ class Store:
             );
             """
         )
+        body = ", ".join(f"{quote(c)} {t}" for c, t in RESULT_COLUMNS)
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS results ({body})")
+        # a store written before the last columns were added gains them
+        for col, typ in RESULT_COLUMNS[-3:]:
+            self.con.execute(f"ALTER TABLE results ADD COLUMN IF NOT EXISTS {quote(col)} {typ}")
 
     def _prediction_columns(self) -> list[tuple[str, str]]:
         s = self.spec

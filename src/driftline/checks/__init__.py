@@ -1,14 +1,17 @@
 """Plan -> engine summaries -> methods -> typed results and alerts.
 
-:data:`CHECKS` is the one table of check names; the spec's ``checks.min_effect`` and
+:data:`CHECKS` is the one table of check names; the spec's ``checks.floors.checks`` and
 ``checks.fixed_bounds``, the CLI and the docs all read it.
 
-The decision rule is honest at any window size. Each check's alert bound is the
+The decision rule is honest at any window size, on two levels. Each check's bound is the
 ``alert_quantile`` (default 0.999) of its statistic under no drift, simulated from the
-reference at the window's size *and* the reference's size (both are samples), and never
-less than the check's ``min_effect`` floor, so a trivial shift on a million rows does not
-alert. ``fixed_bounds`` replaces the calibration for a check. Every result carries the
-value, the effect, the bound and how the bound was set.
+reference at the window's size *and* the reference's size (both are samples): beyond it,
+a result *warns* (the change is real at this window size). It *alerts* when its effect is
+also beyond the materiality floor (``spec.checks.floors``, defaults per method in
+:data:`driftline._catalog.DEFAULT_FLOORS`), so a trivial shift on a million rows does
+not alert. ``fixed_bounds`` replaces the calibration for a check. Every result carries
+the value, the effect, the calibrated bound, the floor, where each was set, and which of
+the two decided.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+from driftline._catalog import DEFAULT_FLOORS
 from driftline.checks._evaluate import _cut, _Evaluator
-from driftline.checks._registry import CHECKS, DRIFT_CHECKS, DRIFT_FLOORS, CheckInfo
+from driftline.checks._registry import CHECKS, DRIFT_CHECKS, CheckInfo
 from driftline.checks._results import (
     Alert,
     CheckReport,
@@ -44,7 +48,6 @@ from driftline.spec import Spec, Window
 __all__ = [
     "CHECKS",
     "DRIFT_CHECKS",
-    "DRIFT_FLOORS",
     "Alert",
     "CheckInfo",
     "CheckReport",
@@ -199,6 +202,7 @@ def drift_summary(results: Sequence[CheckResult], top: int = 5) -> list[dict[str
                 "cohort_value": value,
                 "columns": len(rs),
                 "drifted": sum(r.status == "alert" for r in rs),
+                "warned": sum(r.status == "warn" for r in rs),
                 "top": [
                     {
                         "column": r.column,
@@ -251,10 +255,21 @@ def plan(spec: Spec) -> dict[str, Any]:
         "seed": cfg.seed,
         "min_rows": cfg.min_rows,
         "rolling_windows": cfg.rolling_windows,
+        # the floors every result is decided with (defaults merged with the spec's)
+        "floors": cfg.floors.applied(),
+        "drift": {
+            "numeric": spec.drift.numeric,
+            "categorical": spec.drift.categorical,
+            "text": spec.drift.text,
+            "by_column": dict(spec.drift.by_column),
+            "bins": spec.drift.bins,
+        },
         "checks": {
             name: {
                 "method": info.method,
-                "min_effect": cfg.min_effect.get(name, info.min_effect),
+                "floor": cfg.floors.resolve(name, info.method, None)[0]
+                if info.method in DEFAULT_FLOORS or name in cfg.floors.checks
+                else None,
                 "fixed_bound": cfg.fixed_bounds.get(name),
                 "description": info.description,
             }

@@ -1,4 +1,5 @@
-"""Alert bounds: calibrated on the reference at the window's size, floored, cached."""
+"""Alert bounds calibrated on the reference at the window's size (cached), and the
+verdict of a result: ok, warn (beyond the bound), alert (beyond the bound and the floor)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
-from driftline.checks._registry import CHECKS
+from driftline.checks._registry import Status
 from driftline.methods import Calibration, Resampler, size_grid
 from driftline.spec import Spec
 
@@ -25,7 +27,7 @@ def _z(quantile: float) -> float:
 
 
 class _Bounds:
-    """Alert bounds for one run: calibrated on the reference, floored, cached.
+    """Alert bounds for one run: calibrated on the reference, cached.
 
     Calibrations are keyed by everything they depend on (method, reference counts,
     edges, the window size rounded down to the size grid, reps, quantile, seed), so the
@@ -77,17 +79,34 @@ class _Bounds:
         for calibrations in found:
             self.cache.update(calibrations)
 
-    def floor(self, check: str) -> float:
-        return self.cfg.min_effect.get(check, CHECKS[check].min_effect)
-
     def decide(self, check: str, calibrated: float, how: str) -> tuple[float, str]:
+        """The bound of ``check``: ``checks.fixed_bounds`` when set, else calibrated."""
         fixed = self.cfg.fixed_bounds.get(check)
         if fixed is not None:
             return fixed, f"fixed bound {fixed:g} (spec checks.fixed_bounds)"
-        floor = self.floor(check)
-        if calibrated >= floor:
-            return calibrated, f"calibrated: {how}; floor {floor:g}"
-        return floor, f"floor {floor:g} (min_effect; calibrated {calibrated:.3g}: {how})"
+        return calibrated, f"calibrated: {how}"
+
+    def verdict(
+        self,
+        check: str,
+        method: str,
+        column: str | None,
+        value: float,
+        effect: float,
+        bound: float,
+        to_value: Callable[[float], float] | None = None,
+    ) -> Verdict:
+        """``alert`` when ``value`` is beyond ``bound`` and ``effect`` beyond the floor
+        (``spec.checks.floors``); ``warn`` when only the bound is passed; else ``ok``.
+        With a fixed bound the floor does not apply. ``to_value`` turns the floor (in
+        effect units) into the value's units, to say which threshold was the higher."""
+        if check in self.cfg.fixed_bounds:
+            return Verdict("alert" if abs(value) > bound else "ok", None, None, "fixed")
+        floor, where = self.cfg.floors.resolve(check, method, column)
+        beyond = abs(value) > bound
+        status: Status = ("alert" if abs(effect) > floor else "warn") if beyond else "ok"
+        floor_value = to_value(floor) if to_value is not None else floor
+        return Verdict(status, floor, where, "floor" if floor_value > bound else "bound")
 
     def normal(self, check: str, sd: float, n: int, n_ref: int) -> tuple[float, str]:
         """Bound on |mean difference| between a window of n and a reference of n_ref."""
@@ -128,6 +147,16 @@ class _Bounds:
     ) -> tuple[float, str]:
         cal = self.calibrate(method, ref_counts, n)
         return self.decide(check, float(cal.bound), cal.how)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one result was decided (see :meth:`_Bounds.verdict`)."""
+
+    status: Status
+    floor: float | None
+    floor_how: str | None
+    decided_by: str
 
 
 class _Calibrator:

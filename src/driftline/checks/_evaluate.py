@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from driftline.checks._bounds import _Bounds
-from driftline.checks._registry import CHECKS, DRIFT_FLOORS, Status
+from driftline.checks._registry import CHECKS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats
 from driftline.checks._scopes import _Scope
 from driftline.engine.summaries import OTHER
@@ -227,6 +227,7 @@ class _Evaluator:
                         f"class {shorten(c)} prior {p:.1%}, now {s:.1%}" for c, p, s in moved_prior
                     ),
                 },
+                to_value=lambda floor: floor + baseline,
             )
         yield from self._feature_results(scope, w, cv, n, base)
         yield from self._drift_results(scope, w, cv, base)
@@ -276,20 +277,26 @@ class _Evaluator:
         details: dict[str, Any],
         status: Status | None = None,
         method: str | None = None,
+        to_value: Callable[[float], float] | None = None,
     ) -> CheckResult:
-        if status is None:
-            status = "alert" if abs(value) > bound else "ok"
+        """A decided result: its verdict (ok / warn / alert, the floor and which threshold
+        decided) from :meth:`_Bounds.verdict`, unless ``status`` is forced."""
+        method = method or CHECKS[check].method
+        verdict = self.bounds.verdict(check, method, column, value, effect, bound, to_value)
         return CheckResult(
             **base,
             check=check,
             column=column,
-            method=method or CHECKS[check].method,
+            method=method,
             value=float(value),
             effect=float(effect),
             bound=float(bound),
             bound_how=how,
-            status=status,
+            status=status or verdict.status,
             details=details,
+            floor=verdict.floor,
+            floor_how=verdict.floor_how,
+            decided_by=verdict.decided_by,
         )
 
     def _feature_results(
@@ -429,27 +436,21 @@ class _Evaluator:
         if observed is None or observed.value is None:
             why = f"{n_cur} non-missing values < checks.min_rows {self.spec.checks.min_rows}"
             return self._skip(base, src.check, src.name, method, "insufficient", why, n_cur)
-        value, n_ref, sd, floor = observed.value, col.n_ref, src.sd, col.floor
+        value, n_ref, sd = observed.value, col.n_ref, src.sd
+        to_value: Callable[[float], float] | None = None
         if method == "chi2":  # Cramer's V of the 2 x k table
             effect = math.sqrt(value / (n_ref + n_cur))
+            to_value = lambda floor: floor**2 * (n_ref + n_cur)  # noqa: E731
         elif method == "wasserstein" and sd > 0:  # in reference standard deviations
             effect = value / sd
+            to_value = lambda floor: floor * sd  # noqa: E731
         else:  # (a constant reference has no scale: the distance itself)
             effect = value
         if col.fixed is not None:
             bound, how = col.fixed, f"fixed bound {col.fixed:g} (spec checks.fixed_bounds)"
-            status: Status = "alert" if value > bound else "ok"
         else:
             cal = col.calibrate(n_cur)
-            if method == "chi2":
-                floor_value = floor**2 * (n_ref + n_cur)
-            elif method == "wasserstein" and sd > 0:
-                floor_value = floor * sd
-            else:
-                floor_value = floor
-            bound = max(float(cal.bound), floor_value)
-            how = f"calibrated: {cal.how}; effect floor {floor:g}"
-            status = "alert" if value > cal.bound and effect > floor else "ok"
+            bound, how = float(cal.bound), f"calibrated: {cal.how}"
         return self._result(
             {**base, "n": n_cur},
             src.check,
@@ -459,8 +460,8 @@ class _Evaluator:
             bound,
             how,
             observed.details,
-            status=status,
             method=method,
+            to_value=to_value,
         )
 
     def _schema_results(
@@ -590,9 +591,6 @@ class _DriftColumn:
         assert self.info.batch is not None
         self.batch = self.info.batch
         self.n_ref = sum(source.ref)
-        self.floor = spec.drift.min_effect.get(
-            method, spec.checks.min_effect.get(check, DRIFT_FLOORS.get(method, 0.1))
-        )
         self.fixed = spec.checks.fixed_bounds.get(check)
         self.ref = _arr(source.ref)
         self.ref_share = self.ref / (self.n_ref or 1)

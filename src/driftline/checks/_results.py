@@ -37,6 +37,12 @@ class CheckResult:
     status: Status
     n: int
     details: dict[str, Any] = field(default_factory=dict)
+    #: the materiality floor, in effect units (``spec.checks.floors``), and where it was set
+    floor: float | None = None
+    floor_how: str | None = None
+    #: which threshold the value had to pass to alert: "bound" (the calibrated no-drift
+    #: bound was the higher), "floor" (the floor was), "fixed" (``checks.fixed_bounds``)
+    decided_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ APP_JS = r"""
     var d = D.drift[i];
     var x = d.x.map(ts);
     var y = D.rows.map(function (r) { return pe(r.label); });
-    var z = [], text = [], ax = [], ay = [];
+    var z = [], text = [], ax = [], ay = [], wx = [], wy = [];
     for (var r = 0; r < D.rows.length; r++) {
       var zr = [], tr = [];
       for (var w = 0; w < x.length; w++) {
@@ -184,6 +184,7 @@ APP_JS = r"""
         }
         tr.push(t + "<br><i>click for the histogram</i>");
         if (st === "alert") { ax.push(x[w]); ay.push(y[r]); }
+        if (st === "warn") { wx.push(x[w]); wy.push(y[r]); }
       }
       z.push(zr);
       text.push(tr);
@@ -195,7 +196,9 @@ APP_JS = r"""
         colorbar: { title: { text: "value / bound" }, tickvals: [0, 1, 2, 3],
           ticktext: ["0", "1 (bound)", "2", "\u22653"] } },
       { type: "scatter", mode: "markers", x: ax, y: ay, name: "alert", hoverinfo: "skip",
-        marker: { symbol: "x-thin", size: 8, line: { width: 2, color: "#111" } } }
+        marker: { symbol: "x-thin", size: 8, line: { width: 2, color: "#111" } } },
+      { type: "scatter", mode: "markers", x: wx, y: wy, name: "warn (below the floor)",
+        hoverinfo: "skip", marker: { symbol: "circle-open", size: 7, color: "#555" } }
     ];
     Plotly.react(div, traces, baseLayout({
       title: { text: pe("drift severity, " + D.scopes[i].label), font: { size: 14 } },
