@@ -313,3 +313,32 @@ def test_profile_missing_fields_is_a_clear_error(tmp_path: Path, make_spec: Any)
     )
     with pytest.raises(ProfileError, match=r"lacks n_rows.*driftline fit"):
         Profile.load(path, spec)
+
+
+def test_infinite_reference_values_are_counted_apart(tmp_path: Path) -> None:
+    """+-inf in a reference column is a value, not missing, and nothing moments, ranges or
+    quantiles can be taken of: it gets its own share, and the rest stays finite."""
+    table, spec = _reference()
+    x = table.column("x").to_numpy(zero_copy_only=False).copy()
+    x[[30, 31, 32]] = np.inf
+    x[40] = -np.inf
+    valid = table.column("x").is_valid().to_numpy(zero_copy_only=False)
+    table = table.set_column(
+        table.schema.get_field_index("x"), "x", pa.array(x, mask=~valid, from_pandas=False)
+    )
+    spec_path = load_spec(spec).save(tmp_path / "driftline.yaml")
+    with driftline.connect(tmp_path / "store.duckdb", spec_path) as monitor:
+        monitor.log_reference(table)
+        prof = monitor.profile.to_dict()
+    info = prof["columns"]["x"]
+    finite = x[valid & np.isfinite(x)]
+    assert info["non_finite_fraction"] == 4 / N
+    assert info["missing_fraction"] == (9 + 11) / N  # NaN and null, as before
+    assert (info["min"], info["max"]) == (finite.min(), finite.max())
+    assert info["mean"] == pytest.approx(finite.mean(), abs=1e-9)
+    assert info["var"] == pytest.approx(finite.var(ddof=1), abs=1e-9)
+    edges = prof["bin_edges"]["x"]
+    assert all(np.isfinite(edges))
+    assert edges == pytest.approx(_expected_edges(finite, BINS), rel=1e-9)
+    assert sum(prof["bin_counts"]["x"]) == finite.size
+    assert prof["columns"]["k"]["non_finite_fraction"] == 0.0

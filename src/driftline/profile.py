@@ -13,6 +13,7 @@ into Python whole.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from driftline._catalog import INTERNAL_PREFIX
 from driftline.engine import Engine
 from driftline.engine.summaries import (
     MISSING_COHORT,
@@ -40,6 +42,8 @@ from driftline.store import type_family
 __all__ = ["PROFILE_VERSION", "Profile"]
 
 PROFILE_VERSION = 1
+#: The largest double: beyond it, +-inf (as a literal that every engine parses).
+_LARGEST = ibis.literal(repr(sys.float_info.max)).cast("float64")
 _FITTED = (
     "n_rows_",
     "columns_",
@@ -214,30 +218,50 @@ class Profile:
         n_total: int | None,
         extra: Mapping[str, ir.Value],
     ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], dict[str, Any]]:
-        """Missing share, moments, range and quantile edges of each source, in one scan.
+        """Missing and non-finite shares, moments, range and quantile edges of each
+        source, in one scan.
 
         ``n_total`` is the row count missing shares are taken of (default: ``t``'s rows).
+        NaN is missing; +-inf is a value, but not one moments, ranges or quantiles can be
+        taken of: it is counted on its own (``non_finite_fraction``) and otherwise set
+        aside, so the edges and moments stay finite. Each source's finite value is
+        computed once in a projection, and the aggregates read it: on a thousand
+        columns, the same expression repeated in every aggregate made the query minutes
+        long to plan and run.
         """
-        aggs: dict[str, ir.Value] = {"n": t.count(), **extra}
         names = list(sources)
+        value = {name: f"{INTERNAL_PREFIX}v{i}" for i, name in enumerate(names)}
+        infinite = {name: f"{INTERNAL_PREFIX}nf{i}" for i, name in enumerate(names)}
+        projected: dict[str, ir.Value] = {}
+        for name in names:
+            x = sources[name](t).cast("float64")
+            beyond = (x > _LARGEST) | (x < -_LARGEST)  # NaN too: engines sort it on top
+            projected[infinite[name]] = ibis.ifelse(x.isnan(), False, beyond).fill_null(False)
+            projected[value[name]] = ibis.ifelse(x.isnan() | beyond, ibis.null("float64"), x)
+        p = t.mutate(**projected)
+        aggs: dict[str, ir.Value] = {"n": p.count(), **extra}
         for i, name in enumerate(names):
-            c = sources[name](t)
-            c = ibis.ifelse(c.isnan(), ibis.null("float64"), c)
+            c = p[value[name]]
             nb = self.confidence_bins if name == "_conf_" else self.bins
-            aggs[f"m{i}"] = c.isnull().cast("int64").sum()
+            aggs[f"c{i}"] = c.count()
+            aggs[f"nf{i}"] = p[infinite[name]].cast("int64").sum().fill_null(0)
             aggs[f"min{i}"] = c.min()
             aggs[f"max{i}"] = c.max()
             aggs[f"mean{i}"] = c.mean()
             aggs[f"var{i}"] = c.var(how="sample")
             aggs[f"q{i}"] = c.quantile([k / nb for k in range(1, nb)])
-        row: dict[str, Any] = engine.run(t.aggregate(**aggs)).to_pylist()[0]
+        row: dict[str, Any] = engine.run(p.aggregate(**aggs)).to_pylist()[0]
         rows = int(row["n"])
         total = n_total if n_total is not None else rows
         stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
         for i, name in enumerate(names):
-            missing = int(row[f"m{i}"] or 0) + (total - rows)
-            info: dict[str, Any] = {"missing_fraction": missing / total if total else 1.0}
+            non_finite = int(row[f"nf{i}"] or 0)
+            missing = rows - int(row[f"c{i}"] or 0) - non_finite + (total - rows)
+            info: dict[str, Any] = {
+                "missing_fraction": missing / total if total else 1.0,
+                "non_finite_fraction": non_finite / total if total else 0.0,
+            }
             if row[f"min{i}"] is not None:
                 info.update(
                     min=row[f"min{i}"],
