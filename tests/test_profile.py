@@ -342,3 +342,27 @@ def test_infinite_reference_values_are_counted_apart(tmp_path: Path) -> None:
     assert edges == pytest.approx(_expected_edges(finite, BINS), rel=1e-9)
     assert sum(prof["bin_counts"]["x"]) == finite.size
     assert prof["columns"]["k"]["non_finite_fraction"] == 0.0
+
+
+def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
+    """The edges' quantiles, taken in numpy, are DuckDB's ``quantile_cont`` exactly."""
+    import duckdb
+
+    from driftline.engine import DuckDBEngine
+    from driftline.profile import _quantiles
+
+    rng = np.random.default_rng(7)
+    data = {
+        "normal": rng.normal(3.0, 2.0, 997),
+        "ties": rng.integers(0, 4, 997).astype(float),
+        "tiny": np.array([1e-300, 2.5, -7.0] + [np.nan] * 994),
+    }
+    table = pa.table({k: pa.array(v, from_pandas=True) for k, v in data.items()})
+    con = duckdb.connect()
+    con.register("t", table)
+    engine = DuckDBEngine.from_connection(con)
+    qs = [k / 7 for k in range(1, 7)]
+    got = _quantiles(engine, engine.table("t"), dict.fromkeys(data, qs), 997)
+    for name in data:
+        (expected,) = con.execute(f"SELECT quantile_cont({name}, {qs}) FROM t").fetchone()
+        assert got[name] == expected, name

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import pyarrow.compute as pc
 
 from driftline._catalog import INTERNAL_PREFIX
 from driftline.engine import Engine
@@ -84,6 +86,41 @@ def _edges(quantiles: list[float], lo: float, hi: float) -> list[float]:
         out.append(hi)
     if len(out) == 1:  # constant column: one bin of zero width
         out.append(lo)
+    return out
+
+
+#: Values of the reference held in memory at once while its quantiles are taken.
+_QUANTILE_VALUES = 2**24
+
+
+def _quantiles(
+    engine: Engine, t: ir.Table, wanted: Mapping[str, Sequence[float]], rows: int
+) -> dict[str, list[float]]:
+    """Exact quantiles ``wanted[column]`` of each column of ``t``, nulls skipped, as
+    DuckDB's ``quantile_cont`` computes them, bit for bit (``lo * (1 - d) + hi * d`` at
+    rank ``q * (n - 1)``; Spark's ``percentile`` rounds its interpolation differently, by
+    an ulp at most): the same edges on every engine.
+
+    Columns are fetched a few at a time (at most :data:`_QUANTILE_VALUES` values) and
+    selected with numpy's multi-rank partition: DuckDB's own quantile aggregate took
+    over two minutes for 1,000 columns of 100k rows, one sorted pass per quantile and
+    column on one core; this takes seconds.
+    """
+    out: dict[str, list[float]] = {}
+    names = list(wanted)
+    step = max(1, _QUANTILE_VALUES // max(rows, 1))
+    for start in range(0, len(names), step):
+        chunk = names[start : start + step]
+        table = engine.run(t.select(*chunk))
+        for name in chunk:
+            x = pc.drop_null(table.column(name)).to_numpy().astype(np.float64, copy=False)
+            qs = np.asarray(wanted[name], dtype=np.float64)
+            rank = qs * (x.size - 1)
+            lo, hi = np.floor(rank).astype(np.int64), np.ceil(rank).astype(np.int64)
+            part = np.partition(x, np.unique(np.concatenate([lo, hi])))
+            a, b = part[lo], part[hi]
+            d = rank - lo  # DuckDB's interpolation, operation for operation
+            out[name] = np.where(lo == hi, a, a * (1.0 - d) + b * d).tolist()
     return out
 
 
@@ -242,15 +279,19 @@ class Profile:
         aggs: dict[str, ir.Value] = {"n": p.count(), **extra}
         for i, name in enumerate(names):
             c = p[value[name]]
-            nb = self.confidence_bins if name == "_conf_" else self.bins
             aggs[f"c{i}"] = c.count()
             aggs[f"nf{i}"] = p[infinite[name]].cast("int64").sum().fill_null(0)
             aggs[f"min{i}"] = c.min()
             aggs[f"max{i}"] = c.max()
             aggs[f"mean{i}"] = c.mean()
             aggs[f"var{i}"] = c.var(how="sample")
-            aggs[f"q{i}"] = c.quantile([k / nb for k in range(1, nb)])
         row: dict[str, Any] = engine.run(p.aggregate(**aggs)).to_pylist()[0]
+        wanted: dict[str, list[float]] = {}
+        for i, name in enumerate(names):
+            if row[f"min{i}"] is not None:
+                nb = self.confidence_bins if name == "_conf_" else self.bins
+                wanted[value[name]] = [k / nb for k in range(1, nb)]
+        quantiles = _quantiles(engine, p, wanted, int(row["n"]))
         rows = int(row["n"])
         total = n_total if n_total is not None else rows
         stats: dict[str, dict[str, Any]] = {}
@@ -269,7 +310,7 @@ class Profile:
                     mean=row[f"mean{i}"],
                     var=row[f"var{i}"],
                 )
-                edges[name] = _edges(list(row[f"q{i}"]), row[f"min{i}"], row[f"max{i}"])
+                edges[name] = _edges(quantiles[value[name]], row[f"min{i}"], row[f"max{i}"])
             stats[name] = info
         return stats, edges, row
 
