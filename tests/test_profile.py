@@ -362,7 +362,8 @@ def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
     con.register("t", table)
     engine = DuckDBEngine.from_connection(con)
     qs = [k / 7 for k in range(1, 7)]
-    got = _quantiles(engine, engine.table("t"), dict.fromkeys(data, qs), 997)
+    t = engine.table("t")
+    got = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
     for name in data:
         (expected,) = con.execute(f"SELECT quantile_cont({name}, {qs}) FROM t").fetchone()
         assert got[name] == expected, name

@@ -94,12 +94,16 @@ _QUANTILE_VALUES = 2**24
 
 
 def _quantiles(
-    engine: Engine, t: ir.Table, wanted: Mapping[str, Sequence[float]], rows: int
+    engine: Engine,
+    t: ir.Table,
+    columns: Mapping[str, ir.Value],
+    wanted: Mapping[str, Sequence[float]],
+    rows: int,
 ) -> dict[str, list[float]]:
-    """Exact quantiles ``wanted[column]`` of each column of ``t``, nulls skipped, as
-    DuckDB's ``quantile_cont`` computes them, bit for bit (``lo * (1 - d) + hi * d`` at
-    rank ``q * (n - 1)``; Spark's ``percentile`` rounds its interpolation differently, by
-    an ulp at most): the same edges on every engine.
+    """Exact quantiles ``wanted[name]`` of ``columns[name]`` (an expression on ``t``),
+    nulls skipped, as DuckDB's ``quantile_cont`` computes them, bit for bit
+    (``lo * (1 - d) + hi * d`` at rank ``q * (n - 1)``; Spark's ``percentile`` rounds
+    its interpolation differently, by an ulp at most): the same edges on every engine.
 
     Columns are fetched a few at a time (at most :data:`_QUANTILE_VALUES` values) and
     selected with numpy's multi-rank partition: DuckDB's own quantile aggregate took
@@ -111,7 +115,9 @@ def _quantiles(
     step = max(1, _QUANTILE_VALUES // max(rows, 1))
     for start in range(0, len(names), step):
         chunk = names[start : start + step]
-        table = engine.run(t.select(*chunk))
+        # a projection of these columns only: compiling all of them per chunk cost more
+        # than the scan
+        table = engine.run(t.select(**{c: columns[c] for c in chunk}))
         for name in chunk:
             x = pc.drop_null(table.column(name)).to_numpy().astype(np.float64, copy=False)
             qs = np.asarray(wanted[name], dtype=np.float64)
@@ -291,7 +297,7 @@ class Profile:
             if row[f"min{i}"] is not None:
                 nb = self.confidence_bins if name == "_conf_" else self.bins
                 wanted[value[name]] = [k / nb for k in range(1, nb)]
-        quantiles = _quantiles(engine, p, wanted, int(row["n"]))
+        quantiles = _quantiles(engine, t, projected, wanted, int(row["n"]))
         rows = int(row["n"])
         total = n_total if n_total is not None else rows
         stats: dict[str, dict[str, Any]] = {}
