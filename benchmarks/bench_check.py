@@ -54,7 +54,9 @@ MIB = 2**20
 
 @dataclass(frozen=True)
 class Run:
-    """One child process: its command, exit code, wall seconds and peak RSS."""
+    """One child process: its command, exit code, wall seconds, peak RSS and CPU seconds
+    (user + system, of the child and what it waited for: on a shared machine, wall time
+    includes waiting for a core)."""
 
     cmd: list[str]
     exit_code: int
@@ -62,6 +64,7 @@ class Run:
     peak_rss_mib: float
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0
 
 
 def _gnu_time() -> bool:
@@ -107,6 +110,7 @@ class Runner:
                 peak_rss_mib=rss_kib / 1024,
                 stdout=out_path.read_text(),
                 stderr=err_path.read_text(),
+                cpu_seconds=usage.ru_utime + usage.ru_stime,
             )
 
 

@@ -84,3 +84,20 @@ def test_parallel_prefetch_fills_the_cache_as_one_by_one_calls_do(keep_bytes: in
     assert kept == ([True] * 4 if keep_bytes == _Bounds.KEEP_BYTES else [True] + [False] * 3)
     bounds.prefetch([(cal, sizes) for cal in cals])  # nothing missing: nothing recomputed
     assert parallel == one_by_one
+
+
+def test_prefetch_simulates_references_with_one_key_once() -> None:
+    """A thousand quantile-binned features mostly share their reference counts: prefetch
+    simulates each (counts, window size) once, and every column reads the same bounds."""
+    ref = [1, *([500] * 20), 1]
+    bounds = _Bounds(load_spec(SPEC), {})
+    columns = [bounds.calibrator("psi", ref) for _ in range(50)]
+    other = bounds.calibrator("psi", [1, *([499] * 20), 1])
+    bounds.prefetch([(cal, [100, 5000]) for cal in [*columns, other]])
+    # pseudo-references drawn (and kept) for two distinct references, not 51
+    assert bounds.kept_bytes == 2 * 100 * 22 * 8
+    assert len(bounds.cache) == 4
+    alone = _Bounds(load_spec(SPEC), {})
+    for n in (100, 5000):
+        expected = alone.calibrate("psi", ref, n)
+        assert all(cal(n) == expected for cal in columns)

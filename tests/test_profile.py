@@ -313,3 +313,57 @@ def test_profile_missing_fields_is_a_clear_error(tmp_path: Path, make_spec: Any)
     )
     with pytest.raises(ProfileError, match=r"lacks n_rows.*driftline fit"):
         Profile.load(path, spec)
+
+
+def test_infinite_reference_values_are_counted_apart(tmp_path: Path) -> None:
+    """+-inf in a reference column is a value, not missing, and nothing moments, ranges or
+    quantiles can be taken of: it gets its own share, and the rest stays finite."""
+    table, spec = _reference()
+    x = table.column("x").to_numpy(zero_copy_only=False).copy()
+    x[[30, 31, 32]] = np.inf
+    x[40] = -np.inf
+    valid = table.column("x").is_valid().to_numpy(zero_copy_only=False)
+    table = table.set_column(
+        table.schema.get_field_index("x"), "x", pa.array(x, mask=~valid, from_pandas=False)
+    )
+    spec_path = load_spec(spec).save(tmp_path / "driftline.yaml")
+    with driftline.connect(tmp_path / "store.duckdb", spec_path) as monitor:
+        monitor.log_reference(table)
+        prof = monitor.profile.to_dict()
+    info = prof["columns"]["x"]
+    finite = x[valid & np.isfinite(x)]
+    assert info["non_finite_fraction"] == 4 / N
+    assert info["missing_fraction"] == (9 + 11) / N  # NaN and null, as before
+    assert (info["min"], info["max"]) == (finite.min(), finite.max())
+    assert info["mean"] == pytest.approx(finite.mean(), abs=1e-9)
+    assert info["var"] == pytest.approx(finite.var(ddof=1), abs=1e-9)
+    edges = prof["bin_edges"]["x"]
+    assert all(np.isfinite(edges))
+    assert edges == pytest.approx(_expected_edges(finite, BINS), rel=1e-9)
+    assert sum(prof["bin_counts"]["x"]) == finite.size
+    assert prof["columns"]["k"]["non_finite_fraction"] == 0.0
+
+
+def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
+    """The edges' quantiles, taken in numpy, are DuckDB's ``quantile_cont`` exactly."""
+    import duckdb
+
+    from driftline.engine import DuckDBEngine
+    from driftline.profile import _quantiles
+
+    rng = np.random.default_rng(7)
+    data = {
+        "normal": rng.normal(3.0, 2.0, 997),
+        "ties": rng.integers(0, 4, 997).astype(float),
+        "tiny": np.array([1e-300, 2.5, -7.0] + [np.nan] * 994),
+    }
+    table = pa.table({k: pa.array(v, from_pandas=True) for k, v in data.items()})
+    con = duckdb.connect()
+    con.register("t", table)
+    engine = DuckDBEngine.from_connection(con)
+    qs = [k / 7 for k in range(1, 7)]
+    t = engine.table("t")
+    got = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
+    for name in data:
+        (expected,) = con.execute(f"SELECT quantile_cont({name}, {qs}) FROM t").fetchone()
+        assert got[name] == expected, name

@@ -63,8 +63,18 @@ class _Bounds:
         every (reference, window size) pair. numpy's multinomial draws and array
         arithmetic release the GIL, so a store's first check calibrates in parallel.
         Every calibration draws from its own seeded generator: the bounds are the same as
-        one by one, in any order."""
-        todo = [(cal, grids) for cal, sizes in wanted if (grids := cal.missing(sizes))]
+        one by one, in any order.
+
+        References that share a cache key (same method, counts and edges: quantile bins
+        give most numeric columns the same counts) are calibrated once: on a thousand
+        features that is a few dozen simulations instead of thousands."""
+        todo: list[tuple[_Calibrator, list[int]]] = []
+        claimed: set[str] = set()
+        for cal, sizes in wanted:
+            grids = [g for g in cal.missing(sizes) if cal.key(g) not in claimed]
+            claimed.update(cal.key(g) for g in grids)
+            if grids:
+                todo.append((cal, grids))
         # created in this thread: the memory budget of kept draws is counted in one place
         resamplers = [cal.resampler() for cal, _ in todo]
         jobs = [(cal, g) for cal, grids in todo for g in grids]
