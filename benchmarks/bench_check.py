@@ -198,6 +198,7 @@ def bench_size(
         runs.append(
             {
                 "seconds": round(run.seconds, 2),
+                "cpu_seconds": round(run.cpu_seconds, 2),
                 "peak_rss_mib": round(run.peak_rss_mib, 1),
                 "exit_code": run.exit_code,
                 # bytes on stdout besides the JSON report (e.g. a progress bar)
@@ -207,7 +208,7 @@ def bench_size(
             }
         )
         print(
-            f"[{name}] check {i + 1}/{repeat}: {run.seconds:.2f} s, "
+            f"[{name}] check {i + 1}/{repeat}: {run.seconds:.2f} s ({run.cpu_seconds:.1f} s CPU), "
             f"{run.peak_rss_mib:.0f} MiB, exit {run.exit_code}, load {runs[-1]['load']}",
             flush=True,
         )
