@@ -188,7 +188,7 @@ def _finite(x: ir.Column) -> ir.Column:
     ``isinf`` compares with ``CAST('Inf' AS DOUBLE)``, which Spark reads as NULL.)"""
     if x.type().is_floating():
         most = _float_literal(sys.float_info.max)
-        return ibis.ifelse((x <= most) & (x >= -most), x, ibis.null("float64"))
+        return ibis.ifelse(x.abs() <= most, x, ibis.null("float64"))
     return x
 
 
@@ -241,7 +241,8 @@ def _feature_aggs(
             c, f = _clean(x), _finite(x)
             aggs[f"lo{i}"] = _rows_where(c < _float_literal(lo))
             aggs[f"hi{i}"] = _rows_where(c > _float_literal(hi))
-            aggs[f"nf{i}"] = c.count() - f.count()  # +-inf: neither missing nor finite
+            # +-inf: neither missing nor finite (every count here the engine computes anyway)
+            aggs[f"nf{i}"] = s.count() - aggs[f"m{i}"] - f.count()
             aggs[f"mean{i}"] = f.mean()
             aggs[f"var{i}"] = f.var(how="sample")
     return aggs
