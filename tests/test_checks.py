@@ -133,8 +133,11 @@ def test_timestamp_tolerance_is_configurable(
         mon.log_reference(make_predictions(300, seed=7, id_prefix="ref"))
         df = make_predictions(50, seed=3, id_prefix="p", start="2024-03-01")
         df.loc[0, "ts"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)
+        # a serving row a minute before the reference's first: within the tolerance
+        df.loc[1, "ts"] = pd.Timestamp("2023-12-31 23:59", tz="UTC")
         mon.log_predictions(df)
         era = mon.check(persist=False).results_for("timestamp_era")
+    assert len(era) == len({r.window for r in era}) == 5  # 3 days, 2023-12-31, the future
     assert all(r.status == "ok" for r in era)
     with pytest.raises(ConfigError, match="timestamp_tolerance"):
         driftline.load_spec(make_spec(checks={"timestamp_tolerance": "100 rows"}))

@@ -393,8 +393,9 @@ class Checks(_Strict):
     min_rows: int = Field(default=30, ge=1)
     floors: Floors = Field(default_factory=Floors)
     fixed_bounds: dict[str, float] = Field(default_factory=dict)
-    #: how far beyond the time of the check a timestamp may lie (clock skew) before the
-    #: ``timestamp_era`` check flags it: a duration such as '1d' or '6h'
+    #: how far before the reference's first timestamp, or after the time of the check
+    #: (clock skew), a timestamp may lie before the ``timestamp_era`` check flags it: a
+    #: duration such as '1d' or '6h'
     timestamp_tolerance: str = "1d"
 
     @model_validator(mode="before")

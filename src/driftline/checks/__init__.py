@@ -12,6 +12,12 @@ also beyond the materiality floor (``spec.checks.floors``, defaults per method i
 not alert. ``fixed_bounds`` replaces the calibration for a check. Every result carries
 the value, the effect, the calibrated bound, the floor, where each was set, and which of
 the two decided.
+
+A check visits only the windows that hold rows, so its cost follows the rows, not the
+time span they cover; the empty stretches between them are reported as compact ranges
+(:attr:`CheckReport.gaps`). Rows dated before the reference's first timestamp, or after
+the time of the check, by more than ``checks.timestamp_tolerance``, are a
+``timestamp_era`` result of their own, naming the first ids.
 """
 
 from __future__ import annotations
@@ -315,12 +321,14 @@ def gaps(
 
 
 def _era(spec: Spec, profile: Profile, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """Timestamps outside ``(earliest, latest)`` are out of the data's era: before the
-    reference's first timestamp (when the profile knows it), or later than the time of
-    the check plus ``checks.timestamp_tolerance``. Naive UTC, as stored."""
+    """Timestamps outside ``(earliest, latest)`` are out of the data's era: earlier than
+    the reference's first timestamp (when the profile knows it) or later than the time of
+    the check, by more than ``checks.timestamp_tolerance`` either way (a reference and
+    its first serving rows may overlap by a little). Naive UTC, as stored."""
     known = getattr(profile, "timestamps_", None) or {}
-    earliest = _ts(known["min"]) if known.get("min") else None
     tolerance = timedelta(seconds=spec.checks.timestamp_tolerance_seconds)
+    first = _ts(known.get("min"))
+    earliest = first - tolerance if first is not None else None
     latest = now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) + tolerance
     return earliest, latest
 

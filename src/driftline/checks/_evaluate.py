@@ -243,9 +243,9 @@ class _Evaluator:
         rows = early + late
         where = []
         if early:
-            where.append(f"{early} before the reference's first timestamp {earliest}")
+            where.append(f"{early} before {earliest} (the reference's start - tolerance)")
         if late:
-            where.append(f"{late} later than now + checks.timestamp_tolerance ({latest})")
+            where.append(f"{late} after {latest} (now + checks.timestamp_tolerance)")
         return self._result(
             base,
             "timestamp_era",

@@ -70,9 +70,9 @@ CHECKS: dict[str, CheckInfo] = {
         CheckInfo(
             "timestamp_era",
             "schema",
-            "share of rows timestamped before the reference's first timestamp or later than "
-            "the time of the check plus checks.timestamp_tolerance (overall scope; names the "
-            "first ids)",
+            "share of rows timestamped before the reference's first timestamp or after the "
+            "time of the check, by more than checks.timestamp_tolerance (overall scope; names "
+            "the first ids)",
         ),
     ]
 }

@@ -185,26 +185,14 @@ def _missing(x: ir.Column) -> ir.BooleanValue:
     return x.isnull()
 
 
-def _infinite(x: ir.NumericValue) -> ir.BooleanValue:
-    """``x`` is +inf or -inf, or NaN (engines sort NaN above every double): beyond the
-    largest double. (Ibis' ``isinf`` compares with ``CAST('Inf' AS DOUBLE)``, which Spark
-    reads as NULL.)"""
-    most = _float_literal(sys.float_info.max)
-    return (x > most) | (x < -most)
-
-
 def _finite(x: ir.Column) -> ir.Column:
-    """Numeric value with NaN and +-inf turned into null (what moments are taken of)."""
+    """Numeric value with NaN and +-inf turned into null (what moments are taken of): the
+    values within the largest double. (Engines sort NaN above every double; Ibis'
+    ``isinf`` compares with ``CAST('Inf' AS DOUBLE)``, which Spark reads as NULL.)"""
     if x.type().is_floating():
-        return ibis.ifelse(x.isnan() | _infinite(x), ibis.null("float64"), x)
+        most = _float_literal(sys.float_info.max)
+        return ibis.ifelse(x.abs() <= most, x, ibis.null("float64"))
     return x
-
-
-def _non_finite(x: ir.Column) -> ir.BooleanValue:
-    """Whether ``x`` is +inf or -inf (never NULL)."""
-    if x.type().is_floating():
-        return _infinite(_clean(x)).fill_null(False)  # NaN sorts above every double
-    return x.isnull() & ibis.literal(False)
 
 
 def _prediction_aggs(s: ir.Table, spec: Spec) -> dict[str, ir.Value]:
@@ -256,7 +244,8 @@ def _feature_aggs(
             c, f = _clean(x), _finite(x)
             aggs[f"lo{i}"] = _rows_where(c < _float_literal(lo))
             aggs[f"hi{i}"] = _rows_where(c > _float_literal(hi))
-            aggs[f"nf{i}"] = _rows_where(_non_finite(x))
+            # +-inf: neither missing nor finite (every count here the engine computes anyway)
+            aggs[f"nf{i}"] = s.count() - aggs[f"m{i}"] - f.count()
             aggs[f"mean{i}"] = f.mean()
             aggs[f"var{i}"] = f.var(how="sample")
     return aggs
