@@ -227,6 +227,24 @@ def test_max_rows_caps_tables(rendered: Rendered, tmp_path: Path) -> None:
     assert f"Showing 3 of {len(rendered.report.alerts)} alerts" in page
 
 
+def test_gaps_and_era_results_are_shown(rendered: Rendered, tmp_path: Path) -> None:
+    data = rendered.report.to_dict()
+    data["gaps"] = [
+        {"start": "2024-01-09T00:00:00Z", "end": "2024-02-01T00:00:00Z", "windows": 23},
+        {"start": SCRIPT, "end": IMG, "windows": 1},
+    ]
+    era = dict(data["results"][0])
+    era.update(check="timestamp_era", column=None, status="alert", cohort=None)
+    era["details"] = {"summary": f"1 later than now; ids {SCRIPT}"}
+    data["results"] = [*data["results"], era]
+    page = render_report(data, tmp_path / "g.html").read_text()
+    assert "No predictions from 2024-01-09T00:00 to 2024-02-01T00:00 (23 windows)" in page
+    assert "No predictions from 2024-01-09T00:00 to 2024-02-01T00:00 (23 windows), " in page
+    assert "&lt;/script&gt;&lt;script to &lt;img src=x onerr (1 windows)" in page
+    table = page[page.index('<table id="schema-table">') :]
+    assert "timestamp_era" in table[: table.index("</table>")]
+
+
 # -- inputs -------------------------------------------------------------------------------------
 def test_every_input_form_renders_the_same_page(rendered: Rendered, tmp_path: Path) -> None:
     as_json = rendered.report.to_json()

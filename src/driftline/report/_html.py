@@ -149,6 +149,15 @@ def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int
         for k, v, bad in cards
     ]
     out.append("</div>")
+    gaps = list(data.get("gaps") or [])
+    if gaps:
+        shown = ", ".join(
+            f"{_e(str(g.get('start'))[:16])} to {_e(str(g.get('end'))[:16])} "
+            f"({int(g.get('windows') or 0):,} windows)"
+            for g in gaps[:max_rows]
+        )
+        more = f" and {len(gaps) - max_rows:,} more" if len(gaps) > max_rows else ""
+        out.append(f'<p class="note">No predictions from {shown}{more}.</p>')
 
     # alert counts per scope x check
     plan_checks = list((data.get("plan") or {}).get("checks") or {})

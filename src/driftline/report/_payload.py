@@ -42,6 +42,7 @@ SCHEMA_CHECKS = (
     "out_of_range",
     "unseen_category",
     "missing_fraction",
+    "timestamp_era",
 )
 
 Scope = tuple[str | None, str | None]
