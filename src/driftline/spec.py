@@ -295,6 +295,17 @@ class Features(_Strict):
         return out
 
 
+def _known(
+    value: dict[str, float], known: Iterable[str], what: str, where: str
+) -> dict[str, float]:
+    """``value`` when every key is a known name, else the error naming the first other."""
+    names = sorted(known)
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r} in {where}; available: {', '.join(names)}")
+    return value
+
+
 class Floors(_Strict):
     """Materiality floors, configured in this one place: a result *alerts* when it is
     beyond its calibrated no-drift bound and its effect beyond its floor, and *warns*
@@ -318,26 +329,14 @@ class Floors(_Strict):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(DEFAULT_FLOORS))
-        if unknown:
-            raise ValueError(
-                f"unknown method {unknown[0]!r} in floors.methods; available: "
-                f"{', '.join(sorted(DEFAULT_FLOORS))}"
-            )
-        return value
+        return _known(value, DEFAULT_FLOORS, "method", "floors.methods")
 
     @field_validator("checks")
     @classmethod
     def _known_checks(cls, value: dict[str, float]) -> dict[str, float]:
         from driftline.checks import CHECKS  # the one table of check names
 
-        unknown = sorted(set(value) - set(CHECKS))
-        if unknown:
-            raise ValueError(
-                f"unknown check {unknown[0]!r} in floors.checks; available: "
-                f"{', '.join(sorted(CHECKS))}"
-            )
-        return value
+        return _known(value, CHECKS, "check", "floors.checks")
 
     @field_validator("methods", "checks", "columns")
     @classmethod
@@ -425,12 +424,7 @@ class Checks(_Strict):
     def _known_checks(cls, value: dict[str, float]) -> dict[str, float]:
         from driftline.checks import CHECKS  # the one table of check names
 
-        unknown = sorted(set(value) - set(CHECKS))
-        if unknown:
-            raise ValueError(
-                f"unknown check {unknown[0]!r}; available: {', '.join(sorted(CHECKS))}"
-            )
-        return value
+        return _known(value, CHECKS, "check", "fixed_bounds")
 
 
 class DriftConfig(_Strict):
