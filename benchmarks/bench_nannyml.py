@@ -136,6 +136,8 @@ class Cells:
     alerts: set[tuple[int, str]] = field(default_factory=set)
     drifted: set[tuple[int, str]] = field(default_factory=set)
     clean: set[tuple[int, str]] = field(default_factory=set)
+    #: driftline only: cells beyond the calibrated bound but below the floor
+    warns: set[tuple[int, str]] = field(default_factory=set)
 
     @property
     def caught(self) -> int:
@@ -151,6 +153,8 @@ class Cells:
             "clean_cells": len(self.clean),
             "caught": self.caught,
             "false_alarms": self.false_alarms,
+            "warned_drifted": len(self.warns & self.drifted),
+            "warned_clean": len(self.warns & self.clean),
             "missed": sorted([list(c) for c in self.drifted - self.alerts]),
             "false_alarm_cells": sorted([list(c) for c in self.alerts & self.clean]),
         }
@@ -233,6 +237,11 @@ def driftline_cells(
         for r in report.results
         if r.check == "feature_drift" and r.cohort is None and r.status == "alert"
     }
+    warns = {
+        (r.window, str(r.column))
+        for r in report.results
+        if r.check == "feature_drift" and r.cohort is None and r.status == "warn"
+    }
     bounds = [
         r.bound
         for r in report.results
@@ -241,7 +250,7 @@ def driftline_cells(
     info = {"window": window, "windows": len(windows), "plan": report.plan.get("drift", {})}
     if bounds:
         info["bounds"] = [float(min(bounds)), float(max(bounds))]
-    return Cells(alerts, drifted, clean), info
+    return Cells(alerts, drifted, clean, warns), info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,15 +281,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(
         "| data set | windows | drifted cells | NannyML caught | NannyML false alarms "
-        "| driftline caught | driftline false alarms |"
+        "| driftline caught (alert) | driftline false alarms | driftline warn: drifted / clean |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for e in out:
         n, d = e["nannyml"], e["driftline"]
         print(
             f"| {e['dataset']} | {e['chunking']} | {d['drifted_cells']} "
             f"(NannyML: {n['drifted_cells']}) | {n['caught']} | {n['false_alarms']} "
-            f"| {d['caught']} | {d['false_alarms']} |"
+            f"| {d['caught']} | {d['false_alarms']} "
+            f"| {d['warned_drifted']} / {d['warned_clean']} |"
         )
     for e in out:
         dl = e["driftline"]
