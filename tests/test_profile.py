@@ -367,3 +367,24 @@ def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
     for name in data:
         (expected,) = con.execute(f"SELECT quantile_cont({name}, {qs}) FROM t").fetchone()
         assert got[name] == expected, name
+
+
+def test_features_named_like_the_fits_own_columns_are_profiled_as_themselves(
+    tmp_path: Path,
+    make_spec: Any,
+    make_predictions: Any,
+) -> None:
+    """The fit adds the confidence and a row key to the reference; a user's features
+    named ``_conf_`` or ``_rk`` (the names it used to add) keep their own statistics."""
+    ref = make_predictions(500, seed=3, id_prefix="ref")
+    ref["_conf_"] = np.linspace(100.0, 200.0, len(ref))
+    ref["_rk"] = np.arange(len(ref)) * 2.0
+    spec = make_spec(features={"numeric": ["x", "_conf_", "_rk"], "text": []})
+    with driftline.connect(tmp_path / "s.duckdb", spec, profile=tmp_path / "p.json") as mon:
+        mon.log_reference(ref)
+        prof = mon.profile
+    assert prof.columns_["_conf_"]["min"] == 100.0
+    assert prof.columns_["_conf_"]["max"] == 200.0
+    assert prof.columns_["_rk"]["mean"] == pytest.approx(ref["_rk"].mean())
+    scores = ref[["score_a", "score_b", "score_c"]].max(axis=1)
+    assert prof.confidence_["mean"] == pytest.approx(scores.mean())

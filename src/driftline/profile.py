@@ -45,6 +45,9 @@ from driftline.store import type_family
 __all__ = ["PROFILE_VERSION", "Profile"]
 
 PROFILE_VERSION = 1
+#: Columns the fit adds to the reference: names no user column can take
+_CONF = f"{INTERNAL_PREFIX}conf"
+_ROW = f"{INTERNAL_PREFIX}row"
 #: The largest double: beyond it, +-inf (as a literal that every engine parses).
 _LARGEST = ibis.literal(repr(sys.float_info.max)).cast("float64")
 _FITTED = (
@@ -181,7 +184,7 @@ class Profile:
         spec = self.spec
         source_types = source_types or {c: str(t) for c, t in reference.schema().items()}
         kinds = spec.feature_kinds
-        t = reference.mutate(_conf_=confidence_expr(reference, spec))
+        t = reference.mutate(**{_CONF: confidence_expr(reference, spec)})
         present = [c for c in kinds if c in t.columns]
         texts = [c for c in present if kinds[c] == "text"]
         vocab = {c: self._vocabulary(engine, t, c) for c in texts}
@@ -192,7 +195,7 @@ class Profile:
             if kinds[c] == "numeric" and t[c].type().is_numeric()
         }
         sources.update(text_feature_builders(texts))
-        sources["_conf_"] = numeric_column("_conf_")
+        sources[_CONF] = numeric_column(_CONF)
         others = [c for c in present if c not in sources]
         extra = {f"x{i}": t[col].isnull().cast("int64").sum() for i, col in enumerate(others)}
         stats, edges, row = self._numeric(engine, t, sources, None, extra)
@@ -200,14 +203,14 @@ class Profile:
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
         counts = self._bin_counts(engine, t, edges, sources)
-        keyed = t.mutate(_rk=ibis.row_number())
+        keyed = t.mutate(**{_ROW: ibis.row_number()})
         for col in texts:  # token-level features, one row per text with tokens
             # Leave one out: a reference token counts as known only if another occurrence
             # exists, so the reference's OOV share estimates (Good-Turing) the share a
             # new text shows against the full vocabulary. In-sample it would be ~0 and
             # every serving window would look drifted.
             seen_twice = [tok for tok, count in vocab[col] if count >= 2]
-            per_row = token_shares(keyed, col, seen_twice, ["_rk"])
+            per_row = token_shares(keyed, col, seen_twice, [_ROW])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
             st, ed, _ = self._numeric(engine, per_row, token_sources, n, {})
             stats.update(st)
@@ -223,19 +226,19 @@ class Profile:
                 columns[col] = {"kind": kind, "family": family, **stats[col]}
             else:
                 columns[col] = {"kind": kind, "family": family, "missing_fraction": missing_of[col]}
-        conf_stats = stats["_conf_"]
+        conf_stats = stats[_CONF]
         self.n_rows_ = n
         self.columns_ = columns
-        self.bin_edges_ = {k: v for k, v in edges.items() if k != "_conf_"}
-        self.bin_counts_ = {k: v for k, v in counts.items() if k != "_conf_"}
+        self.bin_edges_ = {k: v for k, v in edges.items() if k != _CONF}
+        self.bin_counts_ = {k: v for k, v in counts.items() if k != _CONF}
         self.confidence_ = {
             "n": n,
             "mean": conf_stats["mean"],
             "var": conf_stats["var"],
             "min": conf_stats["min"],
             "max": conf_stats["max"],
-            "edges": edges["_conf_"],
-            "counts": counts["_conf_"],
+            "edges": edges[_CONF],
+            "counts": counts[_CONF],
         }
         self.text_ = {
             col: {
@@ -302,7 +305,7 @@ class Profile:
         wanted: dict[str, list[float]] = {}
         for i, name in enumerate(names):
             if row[f"min{i}"] is not None:
-                nb = self.confidence_bins if name == "_conf_" else self.bins
+                nb = self.confidence_bins if name == _CONF else self.bins
                 wanted[value[name]] = [k / nb for k in range(1, nb)]
         quantiles = _quantiles(engine, t, projected, wanted, int(row["n"]))
         rows = int(row["n"])
