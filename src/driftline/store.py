@@ -414,6 +414,18 @@ class Store:
             f"(e.g. pandas.to_datetime(df[{col!r}], unit='s')) before logging."
         )
 
+    def _repeated_ids(self) -> tuple[int, str]:
+        """How many staged ids occur more than once, and the first five (by id) shown
+        with their counts, for the message that refuses the batch."""
+        rows = self.con.execute(
+            f"SELECT count(*) OVER (), i, n FROM (SELECT CAST({quote(self.spec.id)} AS VARCHAR) "
+            "AS i, count(*) AS n FROM __staging GROUP BY 1 HAVING count(*) > 1) ORDER BY i LIMIT 5"
+        ).fetchall()
+        if not rows:
+            return 0, ""
+        shown = ", ".join(f"{shorten(r[1])} ({r[2]}x)" for r in rows)
+        return int(rows[0][0]), shown + (" and more" if rows[0][0] > 5 else "")
+
     def _validate_required(self, types: dict[str, str], rows: int) -> str:
         """Refuse the batch (raise) if a required role is missing or invalid."""
         s = self.spec
@@ -442,12 +454,8 @@ class Store:
                 f"column {s.id!r} (id) has {n_null} null value(s); every prediction needs an "
                 "id: fill them or drop those rows. Nothing was stored."
             )
-        dup = self.con.execute(
-            f"SELECT CAST({idc} AS VARCHAR), count(*) FROM __staging GROUP BY 1 "
-            "HAVING count(*) > 1 ORDER BY 1 LIMIT 5"
-        ).fetchall()
-        if dup:
-            shown = ", ".join(f"{r[0]!r} ({r[1]}x)" for r in dup)
+        repeated, shown = self._repeated_ids()
+        if repeated:
             raise IngestError(
                 f"column {s.id!r} (id) has duplicate values in one batch: {shown}. Each "
                 "prediction needs a unique id; de-duplicate the batch. Nothing was stored."
@@ -785,15 +793,11 @@ class Store:
                     "label needs the id of its prediction: fill them or drop those rows. "
                     "Nothing was stored."
                 )
-            dup = self.con.execute(
-                f"SELECT count(*) OVER (), i, n FROM (SELECT CAST({quote(s.id)} AS VARCHAR) AS i, "
-                "count(*) AS n FROM __staging GROUP BY 1 HAVING count(*) > 1) ORDER BY i LIMIT 5"
-            ).fetchall()
-            if dup:
-                shown = ", ".join(f"{shorten(r[1])} ({r[2]}x)" for r in dup)
+            repeated, shown = self._repeated_ids()
+            if repeated:
                 raise IngestError(
-                    f"column {s.id!r} (id) of the labels batch gives {dup[0][0]:,} id(s) more "
-                    f"than one label: {shown}{' and more' if dup[0][0] > 5 else ''}. A batch "
+                    f"column {s.id!r} (id) of the labels batch gives {repeated:,} id(s) more "
+                    f"than one label: {shown}. A batch "
                     "holds one label per id: keep one (a correction goes in a later batch, "
                     "with a later labelled_at; the latest label per id wins). Nothing was "
                     "stored."
