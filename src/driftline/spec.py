@@ -369,11 +369,15 @@ class Floors(_Strict):
         }
 
 
-_MOVED_FLOORS = (
-    "{where}.min_effect is now checks.floors (one place for every floor): write "
-    "`floors: {{methods: {{psi: 0.01}}, checks: {{class_mix: 0.05}}, columns: {{age: 0.02}}}}` "
-    "under checks"
-)
+def _no_min_effect(data: Any, where: str) -> Any:
+    """``data`` unless it holds the old ``min_effect`` key, which names where it moved."""
+    if isinstance(data, Mapping) and "min_effect" in data:
+        raise ValueError(
+            f"{where}.min_effect is now checks.floors (one place for every floor): write "
+            "`floors: {methods: {psi: 0.01}, checks: {class_mix: 0.05}, columns: {age: 0.02}}` "
+            "under checks"
+        )
+    return data
 
 
 class Checks(_Strict):
@@ -400,9 +404,7 @@ class Checks(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _moved(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "min_effect" in data:
-            raise ValueError(_MOVED_FLOORS.format(where="checks"))
-        return data
+        return _no_min_effect(data, "checks")
 
     @field_validator("timestamp_tolerance")
     @classmethod
@@ -445,9 +447,7 @@ class DriftConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _moved(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "min_effect" in data:
-            raise ValueError(_MOVED_FLOORS.format(where="drift"))
-        return data
+        return _no_min_effect(data, "drift")
 
     @model_validator(mode="after")
     def _known_methods(self) -> DriftConfig:
