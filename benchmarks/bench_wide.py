@@ -48,13 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_check import Run, Runner, _gnu_time, _ok, _report, label, machine, snapshot  # noqa: E402
-from generate import parse_rows  # noqa: E402
-
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-CLASSES = ("a", "b", "c")
-ALPHA = np.array([3.0, 2.25, 1.5])
-REGIONS = ("north", "south", "east", "west")
-REGION_P = np.array([0.4, 0.3, 0.2, 0.1])
+from generate import CLASSES, parse_rows, prediction_columns  # noqa: E402
 
 
 def feature_names(features: int) -> list[str]:
@@ -107,16 +101,7 @@ def chunk(
 ) -> pa.RecordBatch:
     """Rows ``start_row`` .. ``start_row + n`` of a table of ``total`` rows."""
     rng = np.random.default_rng([seed, index])
-    rows = np.arange(start_row, start_row + n, dtype=np.int64)
-    ids = pa.array([f"{prefix}{r}" for r in rows.tolist()], pa.string())
-    span_us = days * 86400 * 1_000_000
-    offs = ((rows + rng.random(n)) * (span_us / total)).astype(np.int64)
-    start_us = int(START.timestamp() * 1_000_000)
-    ts = pa.array(offs + start_us, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    scores = rng.dirichlet(ALPHA, n)
-    pred = pa.array(np.array(CLASSES)[scores.argmax(axis=1)], pa.string())
-    region = pa.array(np.array(REGIONS)[rng.choice(len(REGIONS), n, p=REGION_P)], pa.string())
-    cols: list[pa.Array] = [ids, ts, pred, *[pa.array(scores[:, k]) for k in range(3)], region]
+    cols = prediction_columns(rng, start_row, n, total, days, prefix)
     values = _features(rng, n, features)
     for j in range(features):
         mask = rng.random(n) < 0.01 if j % 10 == 9 else None

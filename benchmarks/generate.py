@@ -128,11 +128,12 @@ def _labels(k: int) -> pa.Array:
     return _LABELS[k]
 
 
-def chunk(
-    seed: int, index: int, start_row: int, n: int, total: int, days: float, prefix: str
-) -> pa.RecordBatch:
-    """Rows ``start_row`` .. ``start_row + n`` of a file of ``total`` rows."""
-    rng = np.random.default_rng([seed, index])
+def prediction_columns(
+    rng: np.random.Generator, start_row: int, n: int, total: int, days: float, prefix: str
+) -> list[pa.Array]:
+    """``id``, ``ts``, ``prediction``, the three scores and ``region`` of rows
+    ``start_row`` .. ``start_row + n`` of a file of ``total`` rows spread over ``days``
+    (the features' draws follow, from the same generator)."""
     rows = np.arange(start_row, start_row + n, dtype=np.int64)
     ids = pc.binary_join_element_wise(prefix, pa.array(rows).cast(pa.string()), "")
     span_us = days * 86400 * 1_000_000
@@ -143,7 +144,15 @@ def chunk(
     scores = rng.dirichlet(ALPHA, n)
     pred = pa.array(np.array(CLASSES)[scores.argmax(axis=1)], pa.string())
     region = pa.array(np.array(REGIONS)[rng.choice(len(REGIONS), n, p=REGION_P)], pa.string())
-    cols: list[pa.Array] = [ids, ts, pred, *[pa.array(scores[:, j]) for j in range(3)], region]
+    return [ids, ts, pred, *[pa.array(scores[:, j]) for j in range(3)], region]
+
+
+def chunk(
+    seed: int, index: int, start_row: int, n: int, total: int, days: float, prefix: str
+) -> pa.RecordBatch:
+    """Rows ``start_row`` .. ``start_row + n`` of a file of ``total`` rows."""
+    rng = np.random.default_rng([seed, index])
+    cols = prediction_columns(rng, start_row, n, total, days, prefix)
     for f in NUMERIC:
         x = np.asarray(f.draw(rng, n), dtype=np.float64)
         if f.nan:
