@@ -41,7 +41,10 @@ Tolerances, for every cohort scope (overall and ``region``) and both window kind
 - ``window_summary``: as the oracles above, and equal on each engine to that engine's
   ``prediction_stats``, ``feature_stats`` and long histograms reshaped wide. On DuckDB
   also its ``native`` form (DuckDB's own ``histogram(x, boundaries)`` aggregate, the one
-  the checks run there), expanded by ``expand_histograms``: the same oracle, exactly.
+  the checks run there), expanded by ``expand_histograms``: the same oracle, exactly;
+  and the form the checks run on DuckDB, numeric features counted by
+  :func:`~driftline.engine.numeric.numeric_summary`'s kernel over streamed batches and
+  the rest by the query: the same oracle, counts exactly, moments to 1e-9.
 - row order: ``window_summary`` rows sorted by group, ``category_summary`` rows by
   group, column, ``unseen`` and rank; both exact (checks build ranked lists from them).
 - approximate quantiles (``conf_q``, also of ``confidence_quantiles``): a *rank*
@@ -86,6 +89,7 @@ import pytest
 
 from driftline.checks import CHECKS, CheckReport, CheckResult, run_checks
 from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine
+from driftline.engine.numeric import numeric_summary
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
     CATEGORY_SUMMARY_SCHEMA,
@@ -795,6 +799,7 @@ class Summary:
     #: the result as the checks read it (e.g. native histogram maps expanded)
     finish: Callable[[pa.Table, Data], pa.Table] = lambda table, data: table
     native: bool = False  # uses an engine's own aggregate: only where it has one
+    kernel: bool = False  # numeric features counted by the engine's kernel (see below)
 
 
 def _histograms(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
@@ -810,6 +815,46 @@ def _window_summary(
     return window_summary(
         t, SPEC, w, c, ranges=d.ranges, edges=_wide_edges(d), values=values, native=native
     )
+
+
+def _kernel_window_summary(
+    engine: Engine, t: ir.Table, w: Window, c: str | None, d: Data
+) -> pa.Table:
+    """``window_summary`` as the checks run it on DuckDB: the numeric features counted by
+    :func:`numeric_summary` over streamed batches, the rest by the query (native
+    histograms), put together with the ``h{k}`` numbering of the whole edges."""
+    edges = _wide_edges(d)
+    position = {name: k for k, name in enumerate(edges)}
+    numeric = {col for col, kind in SPEC.feature_kinds.items() if kind == "numeric"}
+    query_edges = {k: e for k, e in edges.items() if k not in numeric}
+    kernel_edges = {k: e for k, e in edges.items() if k in numeric}
+    values = {**_range_builders(d), **text_feature_builders(["comment"])}
+    expr = window_summary(
+        t,
+        SPEC,
+        w,
+        c,
+        ranges=d.ranges,
+        edges=query_edges,
+        values=values,
+        native=True,
+        numeric=False,
+    )
+    query = expand_histograms(engine.run(expr), query_edges)
+    keys = list(zip(query["window"].to_pylist(), query["cohort_value"].to_pylist(), strict=True))
+    counted = numeric_summary(engine, t, SPEC, w, c, keys, ranges=d.ranges, edges=kernel_edges)
+    assert counted["window"].to_pylist() == query["window"].to_pylist()
+    assert counted["cohort_value"].to_pylist() == query["cohort_value"].to_pylist()
+    out: dict[str, pa.ChunkedArray] = {}
+    for part, table in ((query_edges, query), (kernel_edges, counted)):
+        order = list(part)
+        for name in table.column_names:
+            column = table.column(name)
+            if re.fullmatch(r"h\d+_\d+", name):
+                k, _, j = name[1:].partition("_")
+                name = f"h{position[order[int(k)]]}_{j}"
+            out.setdefault(name, column)
+    return pa.table(out)
 
 
 def _known_counts(t: ir.Table, w: Window, c: str | None, d: Data) -> ir.Table:
@@ -900,6 +945,16 @@ SUMMARIES: dict[str, Summary] = {
         finish=lambda table, d: expand_histograms(table, _wide_edges(d)),
         native=True,
     ),
+    # numeric features counted by DuckDB's kernel over streamed batches, as the checks do
+    "window_summary_kernel": Summary(
+        lambda t, w, c, d: t,  # run by Results through _kernel_window_summary
+        None,
+        ("window", "cohort_value"),
+        _oracle_window_summary,
+        lambda name: name.startswith(("conf_", "mean", "var")) and name != "conf_q",
+        native=True,
+        kernel=True,
+    ),
     "confidence_quantiles": Summary(
         lambda t, w, c, d: confidence_quantiles(t, SPEC, w),
         None,
@@ -941,8 +996,12 @@ class Results:
         if key not in self._cache:
             s = SUMMARIES[summary]
             assert engine.native_histograms or not s.native, f"{engine.name}: no {summary}"
-            expr = s.build(engine.table("predictions"), parse_window(window), cohort, self.data)
-            self._cache[key] = s.finish(engine.run(expr, s.schema), self.data)
+            t, w = engine.table("predictions"), parse_window(window)
+            if s.kernel:
+                self._cache[key] = _kernel_window_summary(engine, t, w, cohort, self.data)
+            else:
+                expr = s.build(t, w, cohort, self.data)
+                self._cache[key] = s.finish(engine.run(expr, s.schema), self.data)
         return self._cache[key]
 
 
@@ -1157,6 +1216,7 @@ def test_spark_equals_duckdb(
 ORDERED: dict[str, Callable[[Row], tuple[Any, ...]]] = {
     "window_summary": lambda r: (r["window"], r["cohort_value"]),
     "window_summary_native": lambda r: (r["window"], r["cohort_value"]),
+    "window_summary_kernel": lambda r: (r["window"], r["cohort_value"]),
     "category_summary": lambda r: (
         r["window"],
         r["cohort_value"],

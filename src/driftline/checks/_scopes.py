@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ import pyarrow as pa
 
 from driftline.checks._results import Moments
 from driftline.engine import Engine
+from driftline.engine.numeric import numeric_summary
 from driftline.engine.summaries import (
     CATEGORY_SUMMARY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
@@ -63,25 +65,37 @@ def _summaries(
     token_names = {f"{c}:{f}" for c in profile.text_ for f in TOKEN_FEATURES}
     row_edges = {k: v for k, v in profile.bin_edges_.items() if k not in token_names}
     token_edges = {k: v for k, v in profile.bin_edges_.items() if k in token_names}
+    kernel = engine.numeric_kernel
+    numeric = {c for c, k in spec.feature_kinds.items() if k == "numeric"} if kernel else set()
+    query_edges = {k: v for k, v in row_edges.items() if k not in numeric}
+    kernel_edges = {k: v for k, v in row_edges.items() if k in numeric}
     wide = window_summary(
         t,
         spec,
         window,
         cohort,
         ranges=profile.ranges(),
-        edges=row_edges,
+        edges=query_edges,
         values=text_feature_builders(list(profile.text_)),
         native=engine.native_histograms,
         era=era,
+        numeric=not kernel,
     )
     stats: dict[tuple[int, str], dict[str, Any]] = {}
     hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
-    for r in _rows(expand_histograms(engine.run(wide), row_edges)):
+    for r in _rows(expand_histograms(engine.run(wide), query_edges)):
         key = (int(r["window"]), str(r["cohort_value"]))
         stats[key] = r
-        for k, (name, e) in enumerate(row_edges.items()):
-            # [below the reference range, bins..., above it]
-            hist[key][name] = [int(r[f"h{k}_{j}"]) for j in range(len(e) + 1)]
+        hist[key] = _histograms(r, query_edges)
+    if numeric:
+        # one streamed scan of the numeric features, counted by a kernel: the same columns
+        keys = list(stats)
+        counted = numeric_summary(
+            engine, t, spec, window, cohort, keys, ranges=profile.ranges(), edges=kernel_edges
+        )
+        for key, r in zip(keys, _rows(counted), strict=True):
+            hist[key].update(_histograms(r, kernel_edges))
+            stats[key].update((k, v) for k, v in r.items() if not _HISTOGRAM.match(k))
     if token_edges:
         vocab = {c: v["vocabulary"] for c, v in profile.text_.items()}
         expr = histograms(t, spec, window, cohort, token_edges, {}, vocab)
@@ -110,6 +124,20 @@ def _summaries(
     return _Scope(
         cohort, stats, dict(classes), stats, dict(batches), dict(hist), dict(cats), dict(unseen)
     )
+
+
+_HISTOGRAM = re.compile(r"h\d")
+
+
+def _histograms(
+    row: Mapping[str, Any], edges: Mapping[str, Sequence[float]]
+) -> dict[str, list[int]]:
+    """The ``h{k}_{j}`` counts of a summary row per source: [below the reference range,
+    bins..., above it]."""
+    return {
+        name: [int(row[f"h{k}_{j}"]) for j in range(len(e) + 1)]
+        for k, (name, e) in enumerate(edges.items())
+    }
 
 
 def _int(value: Any) -> int:

@@ -17,6 +17,9 @@ class Engine:
     #: whether summaries may use the engine's own ``histogram(x, boundaries)`` aggregate
     #: (see :func:`driftline.engine.summaries.window_summary`)
     native_histograms = False
+    #: whether numeric features are counted by a kernel over streamed batches
+    #: (see :mod:`driftline.engine.numeric`) rather than in the summary query
+    numeric_kernel = False
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
@@ -57,6 +60,12 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
     native_histograms = True
+    numeric_kernel = True
+
+    def batches(self, expr: ibis.Table, rows: int) -> pa.RecordBatchReader:
+        """Stream the result as Arrow record batches of about ``rows`` rows."""
+        reader: pa.RecordBatchReader = self.backend.to_pyarrow_batches(expr, chunk_size=rows)
+        return reader
 
     @classmethod
     def from_connection(cls, con: Any) -> DuckDBEngine:

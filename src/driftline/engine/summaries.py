@@ -233,10 +233,12 @@ def class_counts(
 
 
 def _feature_aggs(
-    s: ir.Table, spec: Spec, ranges: Mapping[str, tuple[float, float]]
+    s: ir.Table, spec: Spec, ranges: Mapping[str, tuple[float, float]], numeric: bool = True
 ) -> dict[str, ir.Value]:
     aggs: dict[str, ir.Value] = {}
     for i, (col, kind) in enumerate(spec.feature_kinds.items()):
+        if kind == "numeric" and not numeric:
+            continue
         x = s[col]
         aggs[f"m{i}"] = _rows_where(_missing(x))
         if kind == "numeric" and col in ranges:
@@ -412,6 +414,7 @@ def window_summary(
     values: Mapping[str, Callable[[ir.Table], ir.NumericValue]] | None = None,
     native: bool = False,
     era: tuple[datetime | None, datetime | None] | None = None,
+    numeric: bool = True,
 ) -> ir.Table:
     """Everything row-level in ONE scan, one wide row per window and cohort value: the
     columns of :func:`prediction_stats` and :func:`feature_stats`, and histogram counts
@@ -421,12 +424,15 @@ def window_summary(
     pass the result through :func:`expand_histograms` to get the same columns.
     ``era = (earliest, latest)`` adds ``era_early`` / ``era_late``: rows with a timestamp
     before ``earliest`` / after ``latest`` (a bound of None counts nothing).
+    ``numeric=False`` leaves the numeric features' columns out (``m{i}`` ... ``var{i}``;
+    leave their edges out of ``edges`` too), for engines that count them with
+    :func:`driftline.engine.numeric.numeric_summary`.
 
     Rows come ordered by window and cohort value: engines return groups in no fixed order
     (DuckDB's differs run to run), and merges of the groups must not depend on it."""
     s = _scoped(t, spec, window, cohort)
     sb, hist = _histogram_aggs(s, edges, values or {}, native=native)
-    aggs = {**_prediction_aggs(sb, spec), **_feature_aggs(sb, spec, ranges), **hist}
+    aggs = {**_prediction_aggs(sb, spec), **_feature_aggs(sb, spec, ranges, numeric), **hist}
     if era is not None:
         ts = sb[spec.timestamp]
         for name, bound, beyond in (

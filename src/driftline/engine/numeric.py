@@ -1,0 +1,261 @@
+"""Numeric feature summaries counted next to the engine: one scan streams the values, a
+compiled kernel counts them.
+
+A thousand numeric features make :func:`~driftline.engine.summaries.window_summary` a
+query of seven thousand aggregates: minutes to compile with Ibis and to run, and more
+memory than DuckDB's default cap. Here the engine scans the features once, as Arrow
+record batches of ``(window, cohort value, feature values)``, and a numba kernel
+counts each feature column, the columns of a batch split between threads while the
+engine reads the next batch. The summary is the same as the numeric part of
+``window_summary``, with the same names, so the checks read either:
+
+``m{i}`` values missing (null or NaN); for a feature with a reference range:
+``lo{i}`` / ``hi{i}`` values below / above it (+-inf included), ``nf{i}`` values +-inf,
+``mean{i}`` / ``var{i}`` mean and sample variance of the finite values (None below one
+resp. two of them); and ``h{k}_{j}`` the histogram counts on the k-th edges (``j = 0``
+below the edges, the last above them; bins as in
+:func:`~driftline.engine.summaries.bin_index`).
+
+Moments are exact to rounding: each batch's are taken in two passes (mean, then squared
+deviations) and merged across batches by Chan's parallel formula. DuckDB's engine uses
+this; the parity tests hold it to the Ibis form, which Spark runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import ibis.expr.types as ir
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from driftline.engine.summaries import _COHORT, _WINDOW, _scoped
+from driftline.spec import Spec, Window
+
+__all__ = ["numeric_summary"]
+
+_MOST = sys.float_info.max  # the largest finite double
+
+#: values per record batch (rows x features): about 128 MiB of doubles in flight
+_BATCH_VALUES = 1 << 24
+
+
+@numba.njit(nogil=True, cache=True)
+def _count(
+    x: np.ndarray,
+    groups: np.ndarray,
+    inner: np.ndarray,
+    first: float,
+    last: float,
+    lo: float,
+    hi: float,
+    hist: np.ndarray,
+    counts: np.ndarray,
+    moments: np.ndarray,
+    batch: np.ndarray,
+) -> None:  # pragma: no cover - compiled; the parity tests run it
+    """Add one batch of one feature to its state.
+
+    ``counts[g]``: missing, below ``lo``, above ``hi``, +-inf. ``moments[g]``: finite
+    count, mean, sum of squared deviations. ``hist[g]``: ``len(inner) + 3`` counts
+    (below ``first``, the bins, above ``last``); an empty ``hist`` skips it. ``batch``:
+    scratch of the same shape as ``moments``.
+    """
+    most = _MOST
+    width = hist.shape[1]
+    batch[:] = 0.0
+    for r in range(x.shape[0]):
+        v = x[r]
+        g = groups[r]
+        if v != v:
+            counts[g, 0] += 1
+            continue
+        if width:
+            if v < first:
+                j = 0
+            elif v > last:
+                j = width - 1
+            else:  # bins [e_i, e_i+1), the last closed: 1 + inner edges <= v
+                a, b = 0, inner.shape[0]
+                while a < b:
+                    mid = (a + b) >> 1
+                    if v < inner[mid]:
+                        b = mid
+                    else:
+                        a = mid + 1
+                j = a + 1
+            hist[g, j] += 1
+        if v < lo:
+            counts[g, 1] += 1
+        if v > hi:
+            counts[g, 2] += 1
+        if abs(v) <= most:
+            batch[g, 0] += 1.0
+            batch[g, 1] += v
+        else:
+            counts[g, 3] += 1
+    for g in range(batch.shape[0]):
+        if batch[g, 0] > 0:
+            batch[g, 1] /= batch[g, 0]
+    for r in range(x.shape[0]):
+        v = x[r]
+        if abs(v) <= most:  # False for NaN
+            d = v - batch[groups[r], 1]
+            batch[groups[r], 2] += d * d
+    for g in range(batch.shape[0]):
+        nb = batch[g, 0]
+        if nb == 0:
+            continue
+        na = moments[g, 0]
+        n = na + nb
+        delta = batch[g, 1] - moments[g, 1]
+        moments[g, 1] += delta * nb / n
+        moments[g, 2] += batch[g, 2] + delta * delta * na * nb / n
+        moments[g, 0] = n
+
+
+@dataclass
+class _Feature:
+    """One numeric feature's place in the summary and its counting state."""
+
+    index: int  # in spec.feature_kinds: the i of m{i}, lo{i}, ...
+    name: str
+    ranged: bool
+    lo: float
+    hi: float
+    hist_index: int | None  # the k of h{k}_{j}
+    edges: np.ndarray
+    hist: np.ndarray  # (groups, len(edges) + 1)
+    counts: np.ndarray  # (groups, 4): missing, below, above, +-inf
+    moments: np.ndarray  # (groups, 3): finite n, mean, M2
+    scratch: np.ndarray
+
+
+def numeric_summary(
+    engine: object,
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    cohort: str | None,
+    keys: Sequence[tuple[int, str]],
+    *,
+    ranges: Mapping[str, tuple[float, float]],
+    edges: Mapping[str, Sequence[float]],
+    threads: int | None = None,
+) -> pa.Table:
+    """The numeric feature columns of ``window_summary`` for the groups ``keys`` (every
+    ``(window, cohort value)`` the scan can meet, e.g. from ``window_summary`` itself),
+    one row per key in that order, starting with ``window`` and ``cohort_value``.
+
+    ``engine`` needs a ``batches(expr, rows)`` method streaming Arrow record batches.
+    """
+    kinds = spec.feature_kinds
+    order = list(edges)
+    numeric = [(i, c) for i, (c, k) in enumerate(kinds.items()) if k == "numeric"]
+    group_of = {key: g for g, key in enumerate(keys)}
+    n_groups = len(keys)
+    features: list[_Feature] = []
+    for i, col in numeric:
+        e = np.asarray(edges.get(col, ()), dtype=np.float64)
+        lo, hi = ranges.get(col, (np.nan, np.nan))
+        features.append(
+            _Feature(
+                index=i,
+                name=col,
+                ranged=col in ranges,
+                lo=float(lo),
+                hi=float(hi),
+                hist_index=order.index(col) if col in edges else None,
+                edges=e,
+                hist=np.zeros((n_groups, len(e) + 1 if len(e) else 0), dtype=np.int64),
+                counts=np.zeros((n_groups, 4), dtype=np.int64),
+                moments=np.zeros((n_groups, 3), dtype=np.float64),
+                scratch=np.zeros((n_groups, 3), dtype=np.float64),
+            )
+        )
+    if features and n_groups:
+        s = _scoped(t, spec, window, cohort)
+        values = {
+            f.name: s[f.name] if s[f.name].type().is_float64() else s[f.name].cast("float64")
+            for f in features
+        }
+        expr = s.select(s[_WINDOW], s[_COHORT], **values)
+        rows = max(2048, _BATCH_VALUES // len(features))
+        _scan(engine, expr, features, group_of, rows, threads or os.cpu_count() or 1)
+    return _table(keys, features)
+
+
+def _scan(
+    engine: object,
+    expr: ir.Table,
+    features: list[_Feature],
+    group_of: Mapping[tuple[int, str], int],
+    rows: int,
+    threads: int,
+) -> None:
+    """Stream ``expr``'s batches through the kernel: the columns of a batch are counted
+    on ``threads`` threads while the engine produces the next batch."""
+    parts = [features[p::threads] for p in range(threads)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: list[Future[None]] = []
+        for batch in engine.batches(expr, rows):  # type: ignore[attr-defined]
+            groups = _group_ids(batch, group_of)
+            for f in pending:
+                f.result()
+            pending = [pool.submit(_count_part, batch, part, groups) for part in parts if part]
+        for f in pending:
+            f.result()
+
+
+def _count_part(batch: pa.RecordBatch, part: list[_Feature], groups: np.ndarray) -> None:
+    for f in part:
+        x = batch.column(f.name).to_numpy(zero_copy_only=False)
+        e = f.edges
+        first, last = (float(e[0]), float(e[-1])) if len(e) else (0.0, 0.0)
+        _count(x, groups, e[1:-1], first, last, f.lo, f.hi, f.hist, f.counts, f.moments, f.scratch)
+
+
+def _group_ids(batch: pa.RecordBatch, group_of: Mapping[tuple[int, str], int]) -> np.ndarray:
+    """The group number of each row of ``batch`` (a window x cohort value key)."""
+    w = batch.column(_WINDOW).to_numpy(zero_copy_only=False)
+    cohort = pc.dictionary_encode(batch.column(_COHORT))
+    c = cohort.indices.to_numpy(zero_copy_only=False)
+    names = cohort.dictionary.to_pylist()
+    windows, wi = np.unique(w, return_inverse=True)
+    local, inverse = np.unique(wi.astype(np.int64) * len(names) + c, return_inverse=True)
+    try:
+        ids = np.array(
+            [group_of[(int(windows[k // len(names)]), names[k % len(names)])] for k in local],
+            dtype=np.intp,
+        )
+    except KeyError as exc:  # a caller bug: the keys must cover every group of the scan
+        raise RuntimeError(f"numeric summary met a group it was not given: {exc}") from None
+    return ids[inverse]
+
+
+def _table(keys: Sequence[tuple[int, str]], features: list[_Feature]) -> pa.Table:
+    cols: dict[str, pa.Array] = {
+        "window": pa.array([k[0] for k in keys], pa.int64()),
+        "cohort_value": pa.array([k[1] for k in keys], pa.string()),
+    }
+    for f in features:
+        i = f.index
+        cols[f"m{i}"] = pa.array(f.counts[:, 0])
+        if f.ranged:
+            n, mean, m2 = f.moments[:, 0], f.moments[:, 1], f.moments[:, 2]
+            cols[f"lo{i}"] = pa.array(f.counts[:, 1])
+            cols[f"hi{i}"] = pa.array(f.counts[:, 2])
+            cols[f"nf{i}"] = pa.array(f.counts[:, 3])
+            cols[f"mean{i}"] = pa.array(mean, mask=n < 1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cols[f"var{i}"] = pa.array(m2 / (n - 1), mask=n < 2)
+        if f.hist_index is not None:
+            for j in range(f.hist.shape[1]):
+                cols[f"h{f.hist_index}_{j}"] = pa.array(f.hist[:, j])
+    return pa.table(cols)
