@@ -24,9 +24,12 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = [
+    "COHORTS_DIFFER",
+    "COHORT_MIX",
     "NO_DRIFT",
     "SCENARIOS",
     "START",
+    "STATIONARY_COHORTS",
     "Scenario",
     "reference",
     "spec",
@@ -58,6 +61,9 @@ class Scenario:
     size: float = 1.0
     onset: int = 6
     cohort_value: str | None = None
+    #: regions differ from one another, in the reference and in serving alike (see
+    #: :data:`COHORTS_DIFFER`); kind ``cohort_mix`` moves traffic between them
+    cohorts_differ: bool = False
 
     @property
     def expect(self) -> tuple[str, str | None, str | None]:
@@ -68,6 +74,7 @@ class Scenario:
             "new_category": ("unseen_category", "payment", self.cohort_value),
             "class_prior": ("class_mix", None, self.cohort_value),
             "text_style": ("text_drift", "comment", self.cohort_value),
+            "cohort_mix": ("class_mix", None, None),
         }[self.kind]
 
 
@@ -80,6 +87,23 @@ SCENARIOS = (
     Scenario("typed, not pasted, text (60 %)", "text_style", 0.6),
     Scenario("mean shift 0.5 sd in apac only", "mean_shift", 0.5, cohort_value="apac"),
 )
+
+#: Streams whose regions each keep their own normal, the same in the reference and in
+#: serving: nothing drifts, so no scope may alert. Judged against the overall reference
+#: instead of its own, every region would alert in every window.
+STATIONARY_COHORTS = Scenario("regions differ, nothing drifts", "none", cohorts_differ=True)
+#: The same regions, and from the onset apac's share of traffic grows from 20 % to 60 %:
+#: the overall class mix and feature distributions move (a segment grew), no region does.
+COHORT_MIX = Scenario("apac grows from 20 % to 60 % of traffic", "cohort_mix", cohorts_differ=True)
+#: How regions differ in :data:`STATIONARY_COHORTS` and :data:`COHORT_MIX`: amount mean
+#: (in sd), latency spread (lognormal sigma), payment mix (apac pays by transfer and
+#: crypto).
+COHORTS_DIFFER = {
+    "eu": (0.0, 0.5, _SMALL_P),
+    "us": (-0.6, 0.35, np.array([0.55, 0.3, 0.1, 0.04, 0.01])),
+    "apac": (1.0, 0.8, np.array([0.15, 0.1, 0.35, 0.1, 0.3])),
+}
+_COHORT_MIX_P = (0.2, 0.2, 0.6)
 
 _WORDS = [
     "order",
@@ -149,7 +173,8 @@ def _texts(rng: np.random.Generator, n: int, typed: bool) -> np.ndarray:
 
 
 def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) -> dict[str, Any]:
-    region = rng.choice(REGIONS, n, p=_REGION_P)
+    mix = _COHORT_MIX_P if scenario.kind == "cohort_mix" and active else _REGION_P
+    region = rng.choice(REGIONS, n, p=mix)
     hit = (
         np.full(n, active)
         if scenario.cohort_value is None
@@ -163,6 +188,13 @@ def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) ->
     age[rng.random(n) < 0.05] = np.nan  # 5 % missing, as in the reference
     payment = rng.choice(SMALL, n, p=_SMALL_P).astype(object)
     merchant = rng.choice(BIG, n, p=_BIG_P)
+    if scenario.cohorts_differ:
+        for value, (shift, sigma, p) in COHORTS_DIFFER.items():
+            at = region == value
+            k = int(at.sum())
+            amount[at] += shift
+            latency[at] = rng.lognormal(0.0, sigma, k)
+            payment[at] = rng.choice(SMALL, k, p=p)
     typed = np.zeros(n, dtype=bool)
     if scenario.kind == "mean_shift":
         amount = np.where(hit, amount + scenario.size, amount)
@@ -218,10 +250,12 @@ def _table(cols: dict[str, Any], ids: list[str] | np.ndarray, ts: Any | None) ->
     return pa.table(data)
 
 
-def reference(n: int, seed: int = 0) -> pa.Table:
-    """The labelled holdout scored by the model (no drift, no timestamps)."""
+def reference(n: int, seed: int = 0, *, cohorts_differ: bool = False) -> pa.Table:
+    """The labelled holdout scored by the model (no drift, no timestamps); with
+    ``cohorts_differ``, of the streams whose regions differ (:data:`COHORTS_DIFFER`)."""
     rng = np.random.default_rng(seed)
-    cols = _rows(rng, n, NO_DRIFT, False)
+    base = STATIONARY_COHORTS if cohorts_differ else NO_DRIFT
+    cols = _rows(rng, n, base, False)
     return _table(cols, [f"ref-{i}" for i in range(n)], None)
 
 
