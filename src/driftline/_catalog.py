@@ -1,4 +1,5 @@
-"""Shared vocabulary: sentinels and reserved names every layer agrees on.
+"""Shared vocabulary: sentinels, reserved names, the table of checks and the type families
+every layer agrees on.
 
 A leaf module: it imports nothing from driftline, so the spec, the store, the engine and
 the renderers can all validate against it without importing one another.
@@ -6,18 +7,24 @@ the renderers can all validate against it without importing one another.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 __all__ = [
+    "CHECKS",
     "DEFAULT_CHECK_FLOORS",
     "DEFAULT_FLOORS",
+    "DRIFT_CHECKS",
     "INTERNAL_PREFIX",
     "MISSING_COHORT",
     "ON_DUPLICATE",
     "OTHER",
     "OVERALL",
     "STORE_COLUMNS",
+    "CheckInfo",
     "OnDuplicate",
+    "Status",
+    "type_family",
 ]
 
 #: Cohort value of the overall scope (every row of a window).
@@ -65,3 +72,119 @@ DEFAULT_FLOORS: dict[str, float] = {
 #: its distance from the class prior) alerts on smaller Jensen-Shannon distances than a
 #: feature does, since a moved class mix is the model's output moving.
 DEFAULT_CHECK_FLOORS: dict[str, float] = {"class_mix": 0.05, "class_prior": 0.05}
+
+
+# -- the checks ---------------------------------------------------------------------------
+Status = Literal["ok", "warn", "alert", "insufficient", "no_data"]
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    name: str
+    method: str
+    description: str
+
+
+CHECKS: dict[str, CheckInfo] = {
+    info.name: info
+    for info in [
+        CheckInfo(
+            "class_mix",
+            "jensen_shannon",
+            "predicted-class mix vs the reference's predicted mix (Jensen-Shannon distance)",
+        ),
+        CheckInfo(
+            "confidence_shift",
+            "mean_difference",
+            "mean confidence (max score) minus the reference's mean confidence",
+        ),
+        CheckInfo(
+            "missing_fraction",
+            "missing_fraction_change",
+            "share of missing (null or NaN) values minus the reference's share",
+        ),
+        CheckInfo(
+            "out_of_range",
+            "rate",
+            "share of non-missing values outside the reference's [min, max]",
+        ),
+        CheckInfo(
+            "unseen_category",
+            "rate",
+            "share of values not among the reference's categories (bound: Good-Turing)",
+        ),
+        CheckInfo(
+            "class_prior",
+            "jensen_shannon",
+            "predicted-class mix vs the training class prior (labels of the reference), beyond "
+            "the distance the model already had on the reference",
+        ),
+        CheckInfo(
+            "feature_drift",
+            "spec.drift",
+            "distribution of a numeric or categorical feature vs the reference, by the "
+            "method spec.drift chooses",
+        ),
+        CheckInfo(
+            "text_drift",
+            "spec.drift",
+            "distribution of a text style feature (length, digits, OOV rate, ...) vs the reference",
+        ),
+        CheckInfo("missing_column", "schema", "share of rows from batches lacking a column"),
+        CheckInfo(
+            "type_change",
+            "schema",
+            "share of rows from batches whose column type differs from the reference",
+        ),
+        CheckInfo("extra_column", "schema", "columns logged that the spec does not know"),
+        CheckInfo(
+            "timestamp_era",
+            "schema",
+            "share of rows timestamped before the reference's first timestamp or after the "
+            "time of the check, by more than checks.timestamp_tolerance (overall scope; names "
+            "the first ids)",
+        ),
+    ]
+}
+
+
+#: Checks that compare distributions column by column (the drift heatmap rows).
+DRIFT_CHECKS = ("feature_drift", "text_drift")
+
+
+# -- type families ------------------------------------------------------------------------
+_NUMERIC_TYPES = frozenset(
+    [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "REAL",
+    ]
+)
+_STRING_TYPES = frozenset({"VARCHAR", "STRING", "TEXT"})
+_TIME_TYPES = frozenset({"DATE", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"})
+
+
+def type_family(duck_type: str) -> str:
+    """Collapse a DuckDB type to the family the schema compares: numeric, string, ..."""
+    t = duck_type.upper()
+    if t.endswith("]") or t.startswith(("LIST", "ARRAY")):  # before 'VARCHAR[]' reads as string
+        return "list"
+    if t.startswith("DECIMAL") or t in _NUMERIC_TYPES:
+        return "numeric"
+    if t in _STRING_TYPES or t.startswith("VARCHAR"):
+        return "string"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t in _TIME_TYPES or t.startswith("TIMESTAMP"):
+        return "temporal"
+    return t.lower()

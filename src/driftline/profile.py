@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow.compute as pc
 
-from driftline._catalog import INTERNAL_PREFIX
+from driftline._catalog import INTERNAL_PREFIX, type_family
 from driftline.engine import Engine
 from driftline.engine.summaries import (
     MISSING_COHORT,
@@ -40,7 +40,6 @@ from driftline.engine.summaries import (
 )
 from driftline.errors import NotFittedError, ProfileError, shorten
 from driftline.spec import Spec
-from driftline.store import type_family
 
 __all__ = ["PROFILE_VERSION", "Profile"]
 

@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from driftline._catalog import (
+    CHECKS,
     DEFAULT_CHECK_FLOORS,
     DEFAULT_FLOORS,
     INTERNAL_PREFIX,
@@ -334,8 +335,6 @@ class Floors(_Strict):
     @field_validator("checks")
     @classmethod
     def _known_checks(cls, value: dict[str, float]) -> dict[str, float]:
-        from driftline.checks import CHECKS  # the one table of check names
-
         return _known(value, CHECKS, "check", "floors.checks")
 
     @field_validator("methods", "checks", "columns")
@@ -424,8 +423,6 @@ class Checks(_Strict):
     @field_validator("fixed_bounds")
     @classmethod
     def _known_checks(cls, value: dict[str, float]) -> dict[str, float]:
-        from driftline.checks import CHECKS  # the one table of check names
-
         return _known(value, CHECKS, "check", "fixed_bounds")
 
 

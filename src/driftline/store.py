@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from driftline._catalog import ON_DUPLICATE, OnDuplicate
+from driftline._catalog import ON_DUPLICATE, OnDuplicate, type_family
 from driftline._io import describe_input, file_format, to_arrow
 from driftline.errors import ConfigError, IngestError, StoreError, name_list, shorten
 from driftline.spec import Spec, column_name_problem
@@ -86,46 +86,10 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
 #: How many JSON objects are read for their keys (DuckDB's own schema sample size).
 _JSON_SAMPLE = 20480
 
-_NUMERIC_TYPES = frozenset(
-    [
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-        "UHUGEINT",
-        "FLOAT",
-        "DOUBLE",
-        "REAL",
-    ]
-)
-_STRING_TYPES = frozenset({"VARCHAR", "STRING", "TEXT"})
-_TIME_TYPES = frozenset({"DATE", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"})
-
 
 def quote(name: str) -> str:
     """Quote an identifier for DuckDB SQL: user strings never reach SQL unquoted."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def type_family(duck_type: str) -> str:
-    """Collapse a DuckDB type to the family the schema compares: numeric, string, ..."""
-    t = duck_type.upper()
-    if t.endswith("]") or t.startswith(("LIST", "ARRAY")):  # before 'VARCHAR[]' reads as string
-        return "list"
-    if t.startswith("DECIMAL") or t in _NUMERIC_TYPES:
-        return "numeric"
-    if t in _STRING_TYPES or t.startswith("VARCHAR"):
-        return "string"
-    if t == "BOOLEAN":
-        return "boolean"
-    if t in _TIME_TYPES or t.startswith("TIMESTAMP"):
-        return "temporal"
-    return t.lower()
 
 
 @dataclass(frozen=True)

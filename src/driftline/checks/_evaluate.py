@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from driftline._catalog import type_family
 from driftline.checks._bounds import _Bounds
 from driftline.checks._registry import CHECKS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats
@@ -22,7 +23,6 @@ from driftline.errors import SHOWN_CHARS, shorten
 from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
-from driftline.store import type_family
 
 
 class _Evaluator:

@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftline.checks import DRIFT_CHECKS
-from driftline.engine.summaries import OTHER
+from driftline._catalog import DRIFT_CHECKS, OTHER
 from driftline.errors import SchemaError
 
 if TYPE_CHECKING:
