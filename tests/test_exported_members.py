@@ -6,17 +6,26 @@ Pattern: httpx ``tests/test_exported_members.py``.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import driftline
 
 
 def _names_in_init() -> set[str]:
-    """Names ``driftline/__init__.py`` binds: imports, assignments, defs and classes."""
+    """Names ``driftline/__init__.py`` binds: imports (also those under ``if
+    TYPE_CHECKING:``, which name the lazily imported public API for type checkers),
+    assignments, defs and classes."""
     tree = ast.parse(Path(driftline.__file__).read_text())
     names: set[str] = set()
+    body = list(tree.body)
     for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            body += node.body
+    for node in body:
         if isinstance(node, ast.ImportFrom | ast.Import):
             names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.Assign):
@@ -46,18 +55,45 @@ def test_all_is_sorted() -> None:
 
 
 def test_all_lists_exactly_the_public_names_of_init() -> None:
-    public = {n for n in _names_in_init() if not n.startswith("_")}
+    public = {n for n in _names_in_init() if not n.startswith("_") and n not in _PLUMBING}
     public = {n for n in public if not inspect.ismodule(getattr(driftline, n))}
     assert set(driftline.__all__) == public
+
+
+#: What ``driftline/__init__.py`` imports to import the rest lazily.
+_PLUMBING = {"TYPE_CHECKING", "Any", "annotations"}
+
+
+def test_every_public_name_has_a_home() -> None:
+    """The lazy import table (``_HOME``) and ``__all__`` name the same things, and each
+    name is found in its home module."""
+    assert set(driftline._HOME) == set(driftline.__all__)
+    for name, home in driftline._HOME.items():
+        assert getattr(importlib.import_module(home), name) is getattr(driftline, name)
 
 
 def test_all_lists_every_public_attribute() -> None:
     public = {
         name
-        for name, value in vars(driftline).items()
-        if not name.startswith("_") and not inspect.ismodule(value)
+        for name in dir(driftline)
+        if not name.startswith("_")
+        and name not in _PLUMBING
+        and not inspect.ismodule(getattr(driftline, name))
     }
     assert set(driftline.__all__) == public
+
+
+def test_importing_driftline_loads_no_engine() -> None:
+    """``import driftline`` and rendering a saved report need neither Ibis nor DuckDB (a
+    renderer reads a JSON; the engine takes a second to import)."""
+    code = (
+        "import sys, driftline, driftline.report\n"
+        "_ = driftline.CHECKS, driftline.ConfigError, driftline.render_report\n"
+        "print(sorted(m for m in ('ibis', 'duckdb', 'pyspark', 'numba') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert "driftline" in sys.modules
 
 
 def test_every_exported_name_is_importable() -> None:

@@ -7,6 +7,8 @@ import hashlib
 import html
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +336,19 @@ def test_cli_report_prints_the_path_and_exits_0(store: tuple[Path, Path], tmp_pa
     assert result.output.strip() == str(out)
     assert out.stat().st_size > 1_000_000
     assert '<section id="drift">' in out.read_text()
+
+
+def test_rendering_a_saved_report_needs_no_engine(rendered: Rendered, tmp_path: Path) -> None:
+    """A saved results JSON renders in a process that never imports Ibis, DuckDB or
+    Spark: a renderer reads JSON (and the page is the same as from the report itself)."""
+    saved = tmp_path / "results.json"
+    saved.write_text(rendered.report.to_json(), encoding="utf-8")
+    code = (
+        "import sys, pathlib, driftline\n"
+        f"driftline.render_report(pathlib.Path({str(saved)!r}), {str(tmp_path / 'saved.html')!r})\n"
+        "print(sorted(m for m in ('ibis', 'duckdb', 'pyspark', 'numba') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+    direct = render_report(rendered.report, tmp_path / "direct.html").read_text()
+    assert (tmp_path / "saved.html").read_text() == direct
