@@ -138,6 +138,63 @@ def _quantiles(
     return out
 
 
+def _value_name(i: int) -> str:
+    """Column of the finite value of numeric source number ``i`` (see :func:`_finite_values`)."""
+    return f"{INTERNAL_PREFIX}v{i}"
+
+
+def _infinite_name(i: int) -> str:
+    return f"{INTERNAL_PREFIX}nf{i}"
+
+
+def _finite_values(
+    t: ir.Table, sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]]
+) -> dict[str, ir.Value]:
+    """Per numeric source ``i``, two columns to add to ``t``: its finite value
+    (:func:`_value_name`; NaN and +-inf set to null) and whether it is +-inf."""
+    projected: dict[str, ir.Value] = {}
+    for i, name in enumerate(sources):
+        x = sources[name](t).cast("float64")
+        beyond = (x > _LARGEST) | (x < -_LARGEST)  # NaN too: engines sort it on top
+        projected[_infinite_name(i)] = ibis.ifelse(x.isnan(), False, beyond).fill_null(False)
+        projected[_value_name(i)] = ibis.ifelse(x.isnan() | beyond, ibis.null("float64"), x)
+    return projected
+
+
+def _moment_aggs(p: ir.Table, names: Sequence[str]) -> dict[str, ir.Value]:
+    """Row count, and per source ``i`` of ``p`` (a table with :func:`_finite_values`):
+    finite values ``c{i}``, +-inf values ``nf{i}``, ``min{i}``, ``max{i}``, ``mean{i}``,
+    ``var{i}`` (sample variance) of the finite values. Grouped or not."""
+    aggs: dict[str, ir.Value] = {"n": p.count()}
+    for i in range(len(names)):
+        c = p[_value_name(i)]
+        aggs[f"c{i}"] = c.count()
+        aggs[f"nf{i}"] = p[_infinite_name(i)].cast("int64").sum().fill_null(0)
+        aggs[f"min{i}"] = c.min()
+        aggs[f"max{i}"] = c.max()
+        aggs[f"mean{i}"] = c.mean()
+        aggs[f"var{i}"] = c.var(how="sample")
+    return aggs
+
+
+def _moment_stats(row: Mapping[str, Any], i: int, total: int) -> dict[str, Any]:
+    """What the profile keeps of source ``i`` of an aggregate of :func:`_moment_aggs`:
+    missing and non-finite shares of ``total`` rows (rows beyond the aggregate's, e.g.
+    texts without tokens, are missing), and the moments and range of its finite values."""
+    rows = int(row["n"])
+    non_finite = int(row[f"nf{i}"] or 0)
+    missing = rows - int(row[f"c{i}"] or 0) - non_finite + (total - rows)
+    info: dict[str, Any] = {
+        "missing_fraction": missing / total if total else 1.0,
+        "non_finite_fraction": non_finite / total if total else 0.0,
+    }
+    if row[f"min{i}"] is not None:
+        info.update(
+            min=row[f"min{i}"], max=row[f"max{i}"], mean=row[f"mean{i}"], var=row[f"var{i}"]
+        )
+    return info
+
+
 class Profile:
     """Fit with :meth:`fit`; save with :meth:`save`; load with :meth:`load`.
 
@@ -283,51 +340,24 @@ class Profile:
         long to plan and run.
         """
         names = list(sources)
-        value = {name: f"{INTERNAL_PREFIX}v{i}" for i, name in enumerate(names)}
-        infinite = {name: f"{INTERNAL_PREFIX}nf{i}" for i, name in enumerate(names)}
-        projected: dict[str, ir.Value] = {}
-        for name in names:
-            x = sources[name](t).cast("float64")
-            beyond = (x > _LARGEST) | (x < -_LARGEST)  # NaN too: engines sort it on top
-            projected[infinite[name]] = ibis.ifelse(x.isnan(), False, beyond).fill_null(False)
-            projected[value[name]] = ibis.ifelse(x.isnan() | beyond, ibis.null("float64"), x)
+        projected = _finite_values(t, sources)
         p = t.mutate(**projected)
-        aggs: dict[str, ir.Value] = {"n": p.count(), **extra}
-        for i, name in enumerate(names):
-            c = p[value[name]]
-            aggs[f"c{i}"] = c.count()
-            aggs[f"nf{i}"] = p[infinite[name]].cast("int64").sum().fill_null(0)
-            aggs[f"min{i}"] = c.min()
-            aggs[f"max{i}"] = c.max()
-            aggs[f"mean{i}"] = c.mean()
-            aggs[f"var{i}"] = c.var(how="sample")
-        row: dict[str, Any] = engine.run(p.aggregate(**aggs)).to_pylist()[0]
+        row: dict[str, Any] = engine.run(
+            p.aggregate(**_moment_aggs(p, names), **extra)
+        ).to_pylist()[0]
         wanted: dict[str, list[float]] = {}
         for i, name in enumerate(names):
             if row[f"min{i}"] is not None:
                 nb = self.confidence_bins if name == _CONF else self.bins
-                wanted[value[name]] = [k / nb for k in range(1, nb)]
+                wanted[_value_name(i)] = [k / nb for k in range(1, nb)]
         quantiles = _quantiles(engine, t, projected, wanted, int(row["n"]))
-        rows = int(row["n"])
-        total = n_total if n_total is not None else rows
+        total = n_total if n_total is not None else int(row["n"])
         stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
         for i, name in enumerate(names):
-            non_finite = int(row[f"nf{i}"] or 0)
-            missing = rows - int(row[f"c{i}"] or 0) - non_finite + (total - rows)
-            info: dict[str, Any] = {
-                "missing_fraction": missing / total if total else 1.0,
-                "non_finite_fraction": non_finite / total if total else 0.0,
-            }
+            stats[name] = _moment_stats(row, i, total)
             if row[f"min{i}"] is not None:
-                info.update(
-                    min=row[f"min{i}"],
-                    max=row[f"max{i}"],
-                    mean=row[f"mean{i}"],
-                    var=row[f"var{i}"],
-                )
-                edges[name] = _edges(quantiles[value[name]], row[f"min{i}"], row[f"max{i}"])
-            stats[name] = info
+                edges[name] = _edges(quantiles[_value_name(i)], row[f"min{i}"], row[f"max{i}"])
         return stats, edges, row
 
     def _timestamps(self, engine: Engine, t: ir.Table) -> dict[str, str] | None:
