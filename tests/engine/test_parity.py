@@ -1352,6 +1352,7 @@ PROFILE_SECTIONS = [
     "predicted_mix",
     "confidence",
     "text",
+    "cohorts",
     "spec_fingerprint",
     "timestamps",
 ]
