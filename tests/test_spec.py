@@ -515,3 +515,27 @@ def test_spec_is_frozen(make_spec: Any) -> None:
     spec: Spec = load_spec(make_spec())
     with pytest.raises(ValueError, match="frozen"):
         spec.window = "1h"  # type: ignore[misc]
+
+
+# -- checks.cohort_baseline_min_rows ---------------------------------------------------------------
+def test_cohort_baseline_min_rows_defaults_and_needs_no_refit(make_spec: Any) -> None:
+    base = load_spec(make_spec())
+    assert base.checks.cohort_baseline_min_rows == 200
+    changed = load_spec(make_spec(checks={"cohort_baseline_min_rows": 50}))
+    assert changed.checks.cohort_baseline_min_rows == 50
+    assert changed.fingerprint() == base.fingerprint()  # read when checks run
+
+
+@pytest.mark.parametrize("value", [0, -5])
+def test_cohort_baseline_min_rows_below_one_names_the_fix(make_spec: Any, value: int) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(make_spec(checks={"cohort_baseline_min_rows": value}))
+    msg = str(info.value)
+    assert msg.startswith("checks.cohort_baseline_min_rows: the reference rows a cohort value")
+    assert "whole number of 1 or more, e.g. 200" in msg
+    assert f"(got '{value}')" in msg
+
+
+def test_cohort_baseline_min_rows_is_a_whole_number(make_spec: Any) -> None:
+    with pytest.raises(ConfigError, match=r"checks\.cohort_baseline_min_rows: Input should be"):
+        load_spec(make_spec(checks={"cohort_baseline_min_rows": 2.5}))

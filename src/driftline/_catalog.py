@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 __all__ = [
+    "BASELINE_KINDS",
     "CHECKS",
     "DEFAULT_CHECK_FLOORS",
     "DEFAULT_FLOORS",
@@ -21,6 +22,7 @@ __all__ = [
     "OTHER",
     "OVERALL",
     "STORE_COLUMNS",
+    "BaselineKind",
     "CheckInfo",
     "OnDuplicate",
     "Status",
@@ -33,6 +35,14 @@ OVERALL = "__all__"
 OTHER = "__other__"
 #: Cohort value shown for rows whose cohort column is null.
 MISSING_COHORT = "(missing)"
+
+#: Which reference a cohort value is judged against (``Profile.cohort_baseline``):
+#: ``own``, its own baseline; else the overall one, because the value has fewer reference
+#: rows than ``checks.cohort_baseline_min_rows`` (``few_rows``), never occurs in the
+#: reference (``new_value``: a new segment), or the profile holds no baselines of its
+#: column (``unavailable``: fitted by an older driftline, or the reference lacks it).
+BaselineKind = Literal["own", "few_rows", "new_value", "unavailable"]
+BASELINE_KINDS: tuple[str, ...] = get_args(BaselineKind)
 
 #: Prefix of every column driftline adds inside a query (window keys, bins, tokens, ...).
 #: No user column may start with it, so no user column can be shadowed by one of ours.

@@ -6,6 +6,12 @@ same way), bin and category counts, the class prior, the predicted-class mix and
 confidence distribution. Checks compare each window with it; the same profile is what
 "one schema validates training and serving" means.
 
+Per cohort value (each value of each cohort column of the spec), it also holds a
+baseline: the same statistics of that value's reference rows, on the overall bin edges
+and category sets. :meth:`Profile.baseline` gives it as a profile the checks can read in
+place of the overall one, or None (too few reference rows, a value the reference never
+had) with the reason from :meth:`Profile.baseline_reason`.
+
 Fitting runs on the engine (Ibis over DuckDB or Spark): the reference is never loaded
 into Python whole.
 """
@@ -15,7 +21,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,32 +31,51 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from driftline._catalog import INTERNAL_PREFIX, type_family
+from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
 from driftline.engine import Engine
 from driftline.engine.summaries import (
+    CATEGORY_SCHEMA,
+    CLASS_COUNTS_SCHEMA,
+    HISTOGRAM_SCHEMA,
     MISSING_COHORT,
+    OTHER,
     TEXT_FEATURES,
     TOKEN_FEATURES,
     bin_counts,
+    category_counts,
+    class_counts,
     expand_histograms,
+    histograms,
     numeric_column,
     text_feature_builders,
     token_shares,
     vocabulary,
+    window_summary,
 )
-from driftline.errors import NotFittedError, ProfileError, shorten
-from driftline.spec import Spec
+from driftline.errors import ConfigError, NotFittedError, ProfileError, name_list, shorten
+from driftline.spec import Spec, Window
 
-__all__ = ["PROFILE_VERSION", "Profile"]
+__all__ = ["PROFILE_VERSION", "CohortBaseline", "Profile"]
 
-PROFILE_VERSION = 1
+#: Version 2 added per-cohort baselines (``cohorts``); a version-1 profile still loads,
+#: with none, so every cohort value is judged against the overall baseline and says why.
+PROFILE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 #: Columns the fit adds to the reference: names no user column can take
 _CONF = f"{INTERNAL_PREFIX}conf"
 _ROW = f"{INTERNAL_PREFIX}row"
 #: The largest double: beyond it, +-inf (as a literal that every engine parses).
 _LARGEST = ibis.literal(repr(sys.float_info.max)).cast("float64")
+#: The cohort value of each row (with the cohort column's number), and the cohort column
+#: of each group, in the fit's grouped queries.
+_KEY = f"{INTERNAL_PREFIX}cohort_value"
+_OF = f"{INTERNAL_PREFIX}cohort_column"
+#: The window (in seconds) the reference is summarised in, as one: every row's timestamp
+#: is set to one instant for it.
+_ONE_WINDOW = 86400
 _FITTED = (
     "n_rows_",
     "columns_",
@@ -59,6 +86,7 @@ _FITTED = (
     "predicted_mix_",
     "confidence_",
     "text_",
+    "cohorts_",
     "spec_fingerprint_",
     "fitted_at_",
 )
@@ -137,6 +165,77 @@ def _quantiles(
     return out
 
 
+def _value_name(i: int) -> str:
+    """Column of the finite value of numeric source number ``i`` (see :func:`_finite_values`)."""
+    return f"{INTERNAL_PREFIX}v{i}"
+
+
+def _infinite_name(i: int) -> str:
+    return f"{INTERNAL_PREFIX}nf{i}"
+
+
+def _finite_values(
+    t: ir.Table, sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]]
+) -> dict[str, ir.Value]:
+    """Per numeric source ``i``, two columns to add to ``t``: its finite value
+    (:func:`_value_name`; NaN and +-inf set to null) and whether it is +-inf."""
+    projected: dict[str, ir.Value] = {}
+    for i, name in enumerate(sources):
+        x = sources[name](t).cast("float64")
+        beyond = (x > _LARGEST) | (x < -_LARGEST)  # NaN too: engines sort it on top
+        projected[_infinite_name(i)] = ibis.ifelse(x.isnan(), False, beyond).fill_null(False)
+        projected[_value_name(i)] = ibis.ifelse(x.isnan() | beyond, ibis.null("float64"), x)
+    return projected
+
+
+def _moment_aggs(p: ir.Table, names: Sequence[str]) -> dict[str, ir.Value]:
+    """Row count, and per source ``i`` of ``p`` (a table with :func:`_finite_values`):
+    finite values ``c{i}``, +-inf values ``nf{i}``, ``min{i}``, ``max{i}``, ``mean{i}``,
+    ``var{i}`` (sample variance) of the finite values. Grouped or not."""
+    aggs: dict[str, ir.Value] = {"n": p.count()}
+    for i in range(len(names)):
+        c = p[_value_name(i)]
+        aggs[f"c{i}"] = c.count()
+        aggs[f"nf{i}"] = p[_infinite_name(i)].cast("int64").sum().fill_null(0)
+        aggs[f"min{i}"] = c.min()
+        aggs[f"max{i}"] = c.max()
+        aggs[f"mean{i}"] = c.mean()
+        aggs[f"var{i}"] = c.var(how="sample")
+    return aggs
+
+
+def _union(parts: Sequence[ir.Table]) -> ir.Table:
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _tagged(schema: pa.Schema) -> pa.Schema:
+    """``schema`` of a summary, with the cohort column of each group."""
+    return schema.append(pa.field(_OF, pa.string()))
+
+
+def _no_tokens(sources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Statistics of token-level sources in a group none of whose texts has a token."""
+    return {name: {"missing_fraction": 1.0, "non_finite_fraction": 0.0} for name in sources}
+
+
+def _moment_stats(row: Mapping[str, Any], i: int, total: int) -> dict[str, Any]:
+    """What the profile keeps of source ``i`` of an aggregate of :func:`_moment_aggs`:
+    missing and non-finite shares of ``total`` rows (rows beyond the aggregate's, e.g.
+    texts without tokens, are missing), and the moments and range of its finite values."""
+    rows = int(row["n"])
+    non_finite = int(row[f"nf{i}"] or 0)
+    missing = rows - int(row[f"c{i}"] or 0) - non_finite + (total - rows)
+    info: dict[str, Any] = {
+        "missing_fraction": missing / total if total else 1.0,
+        "non_finite_fraction": non_finite / total if total else 0.0,
+    }
+    if row[f"min{i}"] is not None:
+        info.update(
+            min=row[f"min{i}"], max=row[f"max{i}"], mean=row[f"mean{i}"], var=row[f"var{i}"]
+        )
+    return info
+
+
 class Profile:
     """Fit with :meth:`fit`; save with :meth:`save`; load with :meth:`load`.
 
@@ -156,6 +255,11 @@ class Profile:
     predicted_mix_: dict[str, int]
     confidence_: dict[str, Any]
     text_: dict[str, dict[str, Any]]
+    #: per cohort column, per value: its baseline as saved (see :meth:`cohort_baseline`);
+    #: None for a profile fitted before per-cohort baselines (version 1)
+    cohorts_: dict[str, dict[str, dict[str, Any]]] | None
+    #: set on the baseline of a cohort value only (:meth:`cohort_baseline`): whose it is
+    baseline_of_: tuple[str, str]
     spec_fingerprint_: str
     fitted_at_: str
     timestamps_: dict[str, str] | None
@@ -203,12 +307,13 @@ class Profile:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
         counts = self._bin_counts(engine, t, edges, sources)
         keyed = t.mutate(**{_ROW: ibis.row_number()})
+        seen: dict[str, list[str]] = {}  # per text column, the tokens of its token shares
         for col in texts:  # token-level features, one row per text with tokens
             # Leave one out: a reference token counts as known only if another occurrence
             # exists, so the reference's OOV share estimates (Good-Turing) the share a
             # new text shows against the full vocabulary. In-sample it would be ~0 and
             # every serving window would look drifted.
-            seen_twice = [tok for tok, count in vocab[col] if count >= 2]
+            seen_twice = seen[col] = [tok for tok, count in vocab[col] if count >= 2]
             per_row = token_shares(keyed, col, seen_twice, [_ROW])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
             st, ed, _ = self._numeric(engine, per_row, token_sources, n, {})
@@ -258,9 +363,261 @@ class Profile:
             else None
         )
         self.timestamps_ = self._timestamps(engine, reference)
+        self.cohorts_ = self._fit_cohorts(engine, t, sources, others, seen, edges)
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
+
+    # -- per-cohort baselines ---------------------------------------------------------------
+    def _fit_cohorts(
+        self,
+        engine: Engine,
+        t: ir.Table,
+        sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
+        others: Sequence[str],
+        seen: Mapping[str, Sequence[str]],
+        edges: Mapping[str, list[float]],
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per cohort column of the spec that the reference holds, and per value of it (a
+        null reads :data:`MISSING_COHORT`, as the checks name it): the reference
+        statistics the checks read, counted on the overall bin edges, category sets and
+        vocabularies, so a cohort's serving summaries and its baseline share them.
+
+        One grouped query per kind of summary, whatever the number of cohort columns and
+        values: the moments by the same aggregates as the overall ones, then the window
+        summaries of :mod:`driftline.engine.summaries` over the reference as one window
+        (the builders the checks summarise serving rows with, on DuckDB and Spark), each
+        grouped by the values of every cohort column in turn.
+        """
+        spec = self.spec
+        cohorts = [c for c in spec.cohorts if c in t.columns]
+        if not cohorts:
+            return {}
+        token_names = {f"{c}:{f}" for c in seen for f in TOKEN_FEATURES}
+        row_edges = {k: v for k, v in edges.items() if k not in token_names}
+        token_edges = {k: v for k, v in edges.items() if k in token_names}
+        r = self._one_window(t, keyed=bool(seen))
+        keys = {c: f"{_KEY}{i}" for i, c in enumerate(cohorts)}
+        # each cohort column's value of a row, as the checks name it
+        rk = r.mutate(**{k: r[c].cast("string").fill_null(MISSING_COHORT) for c, k in keys.items()})
+        stats, nulls = self._grouped_moments(engine, rk, keys, sources, others, None)
+        n = {group: int(row["n"]) for group, row in nulls.items()}
+        for col in seen:  # token shares, per text with tokens
+            per_row = token_shares(rk, col, seen[col], [spec.id, *keys.values()])
+            token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
+            got, _ = self._grouped_moments(engine, per_row, keys, token_sources, [], n)
+            for group in n:
+                stats[group].update(got.get(group) or _no_tokens(token_sources))
+        window = Window(seconds=_ONE_WINDOW)
+        hist = self._grouped_bins(engine, r, window, cohorts, row_edges, token_edges, seen)
+        mix = self._grouped_classes(engine, r, window, cohorts, spec.prediction)
+        label = spec.label if spec.label and spec.label in t.columns else None
+        prior = self._grouped_classes(engine, r, window, cohorts, label) if label else None
+        cats = {c: list(v) for c, v in self.categories_.items()}
+        counted = self._grouped_categories(engine, r, window, cohorts, cats)
+        out: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in cohorts}
+        for group in sorted(n):
+            out[group[0]][group[1]] = self._baseline_of(
+                n[group],
+                stats[group],
+                nulls[group],
+                others,
+                hist.get(group, {}),
+                counted.get(group, {}),
+                mix.get(group, {}),
+                None if prior is None else prior.get(group, {}),
+            )
+        return out
+
+    def _one_window(self, t: ir.Table, *, keyed: bool) -> ir.Table:
+        """The reference as the window summaries read serving rows, all in one window: a
+        constant timestamp (the reference's own may be absent, null or of any type), its
+        confidence as the stored column, a null column per feature it lacks, and with
+        ``keyed`` a unique id per row (token shares are taken per row)."""
+        spec = self.spec
+        add: dict[str, ir.Value] = {
+            spec.timestamp: ibis.literal(datetime(1970, 1, 1)),
+            "confidence": t[_CONF],
+        }
+        for col, kind in spec.feature_kinds.items():
+            if col not in t.columns:
+                add[col] = ibis.null("float64" if kind == "numeric" else "string")
+        if keyed:
+            add[spec.id] = ibis.row_number()
+        return t.mutate(**add)
+
+    def _grouped_moments(
+        self,
+        engine: Engine,
+        t: ir.Table,
+        keys: Mapping[str, str],
+        sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
+        others: Sequence[str],
+        totals: Mapping[tuple[str, str], int] | None,
+    ) -> tuple[dict[tuple[str, str], dict[str, dict[str, Any]]], dict[tuple[str, str], Any]]:
+        """Per cohort column and value (``keys``: cohort column -> the column of ``t``
+        holding its value): the statistics of each numeric source, as the overall ones
+        (:func:`_moment_stats`), of ``totals[group]`` rows (default: the group's rows);
+        and the aggregate row, with the null count ``x{i}`` of each column of ``others``.
+        One query: a grouped aggregate per cohort column, in a union."""
+        names = list(sources)
+        p = t.mutate(**_finite_values(t, sources))
+        parts = []
+        for cohort, key in keys.items():
+            nulls = {f"x{i}": p[c].isnull().cast("int64").sum() for i, c in enumerate(others)}
+            part = p.group_by(**{_KEY: p[key]}).aggregate(**_moment_aggs(p, names), **nulls)
+            parts.append(part.mutate(**{_OF: ibis.literal(cohort)}))
+        stats: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        rows: dict[tuple[str, str], Any] = {}
+        for row in engine.run(_union(parts)).to_pylist():
+            group = (str(row[_OF]), str(row[_KEY]))
+            total = int(row["n"]) if totals is None else totals[group]
+            stats[group] = {name: _moment_stats(row, i, total) for i, name in enumerate(names)}
+            rows[group] = row
+        return stats, rows
+
+    def _grouped_bins(
+        self,
+        engine: Engine,
+        r: ir.Table,
+        window: Window,
+        cohorts: Sequence[str],
+        row_edges: Mapping[str, list[float]],
+        token_edges: Mapping[str, list[float]],
+        seen: Mapping[str, Sequence[str]],
+    ) -> dict[tuple[str, str], dict[str, list[int]]]:
+        """Per cohort column and value, the counts of every numeric source (confidence
+        included) in the bins of its overall edges: the window summary for the row-level
+        sources, the histogram summary for the token-level ones."""
+        spec = self.spec
+        out: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
+        values = {**text_feature_builders(list(seen)), _CONF: numeric_column(_CONF)}
+        wide = _union(
+            [
+                window_summary(
+                    r,
+                    spec,
+                    window,
+                    cohort,
+                    ranges={},
+                    edges=row_edges,
+                    values=values,
+                    native=engine.native_histograms,
+                ).mutate(**{_OF: ibis.literal(cohort)})
+                for cohort in cohorts
+            ]
+        )
+        for row in expand_histograms(engine.run(wide), row_edges).to_pylist():
+            # j = 0 and j = len(e) count values outside the edges: none in the reference
+            # the edges were fitted on
+            out[(str(row[_OF]), str(row["cohort_value"]))] = {
+                name: [int(row[f"h{k}_{j}"]) for j in range(1, len(e))]
+                for k, (name, e) in enumerate(row_edges.items())
+            }
+        if token_edges:
+            parts = []
+            for cohort in cohorts:
+                expr = histograms(r, spec, window, cohort, token_edges, {}, seen)
+                assert expr is not None
+                parts.append(expr.mutate(**{_OF: ibis.literal(cohort)}))
+            for row in engine.run(_union(parts), _tagged(HISTOGRAM_SCHEMA)).to_pylist():
+                name, b = str(row["column"]), int(row["bin"])
+                counts = out[(str(row[_OF]), str(row["cohort_value"]))].setdefault(
+                    name, [0] * (len(token_edges[name]) - 1)
+                )
+                if 0 <= b < len(counts):
+                    counts[b] += int(row["n"])
+        return dict(out)
+
+    def _grouped_classes(
+        self, engine: Engine, r: ir.Table, window: Window, cohorts: Sequence[str], column: str
+    ) -> dict[tuple[str, str], dict[str, int]]:
+        """Per cohort column and value, rows per value of ``column`` (every class of the
+        spec, 0 when it has none), as :meth:`_class_counts` counts them overall."""
+        parts = [
+            class_counts(r, self.spec, window, cohort, column).mutate(**{_OF: ibis.literal(cohort)})
+            for cohort in cohorts
+        ]
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for row in engine.run(_union(parts), _tagged(CLASS_COUNTS_SCHEMA)).to_pylist():
+            group = (str(row[_OF]), str(row["cohort_value"]))
+            counts = out.setdefault(group, dict.fromkeys(self.spec.classes, 0))
+            counts[str(row["value"])] = int(row["n"])
+        return out
+
+    def _grouped_categories(
+        self,
+        engine: Engine,
+        r: ir.Table,
+        window: Window,
+        cohorts: Sequence[str],
+        cats: Mapping[str, Sequence[str]],
+    ) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+        """Per cohort column and value, and per categorical column, the rows of each
+        overall category it holds. Values beyond them, pooled, are left out: a baseline
+        counts them from its present rows, as the overall profile does."""
+        if not cats:
+            return {}
+        parts = []
+        for cohort in cohorts:
+            expr = category_counts(r, self.spec, window, cohort, cats)
+            assert expr is not None
+            parts.append(expr.mutate(**{_OF: ibis.literal(cohort)}))
+        known = {c: set(v) for c, v in cats.items()}
+        out: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(dict)
+        for row in engine.run(_union(parts), _tagged(CATEGORY_SCHEMA)).to_pylist():
+            col, value = str(row["column"]), str(row["value"])
+            if value in known[col] and value != OTHER:
+                group = (str(row[_OF]), str(row["cohort_value"]))
+                out[group].setdefault(col, {})[value] = int(row["n"])
+        return dict(out)
+
+    def _baseline_of(
+        self,
+        n: int,
+        stats: Mapping[str, dict[str, Any]],
+        nulls: Mapping[str, Any],
+        others: Sequence[str],
+        hist: Mapping[str, list[int]],
+        counted: Mapping[str, dict[str, int]],
+        mix: Mapping[str, int],
+        prior: Mapping[str, int] | None,
+    ) -> dict[str, Any]:
+        """One cohort value's baseline, as saved (see :meth:`baseline` for its view)."""
+        spec = self.spec
+        null_count = {c: int(nulls[f"x{i}"] or 0) for i, c in enumerate(others)}
+        columns: dict[str, dict[str, Any]] = {}
+        for col in self.columns_:
+            if col in stats:
+                columns[col] = dict(stats[col])
+            elif col in null_count:
+                columns[col] = {"missing_fraction": null_count[col] / n}
+            else:  # the reference lacks the column
+                columns[col] = {"missing_fraction": 1.0}
+        categories = {c: dict(counted.get(c, {})) for c in self.categories_}
+        for c, counts in categories.items():  # values beyond max_categories, pooled
+            columns[c]["other"] = n - null_count[c] - sum(counts.values())
+        conf = stats[_CONF]
+        return {
+            "n_rows": n,
+            "columns": columns,
+            "bin_counts": {
+                name: list(hist.get(name) or [0] * (len(e) - 1))
+                for name, e in self.bin_edges_.items()
+            },
+            "categories": categories,
+            "predicted_mix": dict(mix) or dict.fromkeys(spec.classes, 0),
+            "class_prior": None if prior is None else dict(prior),
+            "confidence": {
+                "n": n,
+                **{k: conf.get(k) for k in _STATS},
+                "counts": list(hist[_CONF]),
+            },
+            "text": {
+                col: {"features": {f: stats[f"{col}:{f}"] for f in TEXT_FEATURES}}
+                for col in self.text_
+            },
+        }
 
     def _numeric(
         self,
@@ -282,51 +639,24 @@ class Profile:
         long to plan and run.
         """
         names = list(sources)
-        value = {name: f"{INTERNAL_PREFIX}v{i}" for i, name in enumerate(names)}
-        infinite = {name: f"{INTERNAL_PREFIX}nf{i}" for i, name in enumerate(names)}
-        projected: dict[str, ir.Value] = {}
-        for name in names:
-            x = sources[name](t).cast("float64")
-            beyond = (x > _LARGEST) | (x < -_LARGEST)  # NaN too: engines sort it on top
-            projected[infinite[name]] = ibis.ifelse(x.isnan(), False, beyond).fill_null(False)
-            projected[value[name]] = ibis.ifelse(x.isnan() | beyond, ibis.null("float64"), x)
+        projected = _finite_values(t, sources)
         p = t.mutate(**projected)
-        aggs: dict[str, ir.Value] = {"n": p.count(), **extra}
-        for i, name in enumerate(names):
-            c = p[value[name]]
-            aggs[f"c{i}"] = c.count()
-            aggs[f"nf{i}"] = p[infinite[name]].cast("int64").sum().fill_null(0)
-            aggs[f"min{i}"] = c.min()
-            aggs[f"max{i}"] = c.max()
-            aggs[f"mean{i}"] = c.mean()
-            aggs[f"var{i}"] = c.var(how="sample")
-        row: dict[str, Any] = engine.run(p.aggregate(**aggs)).to_pylist()[0]
+        row: dict[str, Any] = engine.run(
+            p.aggregate(**_moment_aggs(p, names), **extra)
+        ).to_pylist()[0]
         wanted: dict[str, list[float]] = {}
         for i, name in enumerate(names):
             if row[f"min{i}"] is not None:
                 nb = self.confidence_bins if name == _CONF else self.bins
-                wanted[value[name]] = [k / nb for k in range(1, nb)]
+                wanted[_value_name(i)] = [k / nb for k in range(1, nb)]
         quantiles = _quantiles(engine, t, projected, wanted, int(row["n"]))
-        rows = int(row["n"])
-        total = n_total if n_total is not None else rows
+        total = n_total if n_total is not None else int(row["n"])
         stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
         for i, name in enumerate(names):
-            non_finite = int(row[f"nf{i}"] or 0)
-            missing = rows - int(row[f"c{i}"] or 0) - non_finite + (total - rows)
-            info: dict[str, Any] = {
-                "missing_fraction": missing / total if total else 1.0,
-                "non_finite_fraction": non_finite / total if total else 0.0,
-            }
+            stats[name] = _moment_stats(row, i, total)
             if row[f"min{i}"] is not None:
-                info.update(
-                    min=row[f"min{i}"],
-                    max=row[f"max{i}"],
-                    mean=row[f"mean{i}"],
-                    var=row[f"var{i}"],
-                )
-                edges[name] = _edges(quantiles[value[name]], row[f"min{i}"], row[f"max{i}"])
-            stats[name] = info
+                edges[name] = _edges(quantiles[_value_name(i)], row[f"min{i}"], row[f"max{i}"])
         return stats, edges, row
 
     def _timestamps(self, engine: Engine, t: ir.Table) -> dict[str, str] | None:
@@ -377,6 +707,142 @@ class Profile:
             counts[str(r["value"])] = int(r["n"])
         return counts
 
+    # -- baselines of cohort values ---------------------------------------------------------
+    def cohort_baseline(self, column: str, value: str) -> CohortBaseline:
+        """Which reference the value ``value`` of cohort column ``column`` (as the checks
+        name it: a null is :data:`MISSING_COHORT`) is judged against, and why.
+
+        Its own (``kind == "own"``, ``profile`` set) when the reference holds at least
+        ``spec.checks.cohort_baseline_min_rows`` rows of it; else the overall one
+        (``profile`` None): too few rows, a value the reference never had (a new segment),
+        or no baselines of the column (a profile fitted by an older driftline, or a
+        reference without the column). ``reason`` says which, in words a result can carry.
+        """
+        self.check_is_fitted()
+        of = getattr(self, "baseline_of_", None)
+        if of is not None:
+            raise ProfileError(
+                f"this profile is itself the baseline of cohort {shorten(of[0])} = "
+                f"{shorten(of[1])}; ask the profile it came from for other baselines."
+            )
+        if column not in self.spec.cohorts:
+            raise ConfigError(
+                f"{shorten(column)} is not a cohort column of the spec (cohorts: "
+                f"{name_list(self.spec.cohorts)}); baselines exist for cohort columns only."
+            )
+        what = f"value {shorten(value)} of cohort {shorten(column)}"
+        overall = "the overall baseline: "
+        if self.cohorts_ is None:
+            return CohortBaseline(
+                column,
+                value,
+                "unavailable",
+                None,
+                None,
+                overall + "the profile was fitted by an older driftline, without per-cohort "
+                "baselines; refit it with `driftline fit` (or `Monitor.fit_profile()`)",
+            )
+        values = self.cohorts_.get(column)
+        if values is None:
+            return CohortBaseline(
+                column,
+                value,
+                "unavailable",
+                None,
+                None,
+                overall + f"the reference has no column {shorten(column)}",
+            )
+        data = values.get(value)
+        if data is None:
+            return CohortBaseline(
+                column,
+                value,
+                "new_value",
+                0,
+                None,
+                overall + f"{what} does not occur in the reference (a new segment)",
+            )
+        rows = int(data["n_rows"])
+        least = self.spec.checks.cohort_baseline_min_rows
+        if rows < least:
+            return CohortBaseline(
+                column,
+                value,
+                "few_rows",
+                rows,
+                None,
+                overall + f"{what} has {rows:,} reference rows, fewer than "
+                f"checks.cohort_baseline_min_rows ({least:,})",
+            )
+        views: dict[tuple[str, str], Profile] = self.__dict__.setdefault("_views", {})
+        if (column, value) not in views:
+            views[(column, value)] = self._view(column, value, data)
+        return CohortBaseline(
+            column,
+            value,
+            "own",
+            rows,
+            views[(column, value)],
+            f"its own baseline: {rows:,} reference rows of {what}",
+        )
+
+    def baseline(self, column: str, value: str) -> Profile | None:
+        """The baseline of a cohort value, to use in place of this profile (same
+        attributes, its own statistics), or None: use the overall baseline, for the
+        reason :meth:`baseline_reason` gives. See :meth:`cohort_baseline`."""
+        return self.cohort_baseline(column, value).profile
+
+    def baseline_reason(self, column: str, value: str) -> str:
+        """Which baseline :meth:`baseline` gives for a cohort value, and why."""
+        return self.cohort_baseline(column, value).reason
+
+    def _view(self, column: str, value: str, data: Mapping[str, Any]) -> Profile:
+        """A profile holding one cohort value's baseline, for the checks to read in place
+        of this one: its own row count, missing and non-finite shares, moments, bin
+        counts, category counts, class mixes, confidence and text style statistics. The
+        structure every scope is summarised on is shared with the overall profile: bin
+        edges, category sets, vocabularies, type families, and the ranges out-of-range
+        values are counted against (``columns_[c]["min"/"max"]`` and :meth:`ranges`; the
+        cohort's own range is ``cohort_min``/``cohort_max``)."""
+        view = Profile(
+            self.spec,
+            bins=self.bins,
+            confidence_bins=self.confidence_bins,
+            max_categories=self.max_categories,
+            vocabulary_size=self.vocabulary_size,
+        )
+        columns: dict[str, dict[str, Any]] = {}
+        for col, info in self.columns_.items():
+            own = dict(data["columns"][col])
+            low, high = own.pop("min", None), own.pop("max", None)
+            merged = {"kind": info["kind"], "family": info["family"], **own}
+            if "min" in info:
+                merged.update(min=info["min"], max=info["max"])
+                if low is not None:
+                    merged.update(cohort_min=low, cohort_max=high)
+            columns[col] = merged
+        view.n_rows_ = int(data["n_rows"])
+        view.columns_ = columns
+        view.bin_edges_ = self.bin_edges_
+        view.bin_counts_ = data["bin_counts"]
+        view.categories_ = {
+            col: {cat: int(data["categories"][col].get(cat, 0)) for cat in known}
+            for col, known in self.categories_.items()
+        }
+        view.class_prior_ = data["class_prior"]
+        view.predicted_mix_ = data["predicted_mix"]
+        view.confidence_ = {**data["confidence"], "edges": self.confidence_["edges"]}
+        view.text_ = {
+            col: {"vocabulary": text["vocabulary"], "features": data["text"][col]["features"]}
+            for col, text in self.text_.items()
+        }
+        view.cohorts_ = {}
+        view.spec_fingerprint_ = self.spec_fingerprint_
+        view.fitted_at_ = self.fitted_at_
+        view.timestamps_ = getattr(self, "timestamps_", None)
+        view.baseline_of_ = (column, value)
+        return view
+
     # -- fitted state -----------------------------------------------------------------
     def check_is_fitted(self) -> None:
         if not hasattr(self, "n_rows_"):
@@ -412,11 +878,14 @@ class Profile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], spec: Spec, where: str = "profile") -> Profile:
-        if data.get("version") != PROFILE_VERSION:
+        version = data.get("version")
+        if version not in _READABLE_VERSIONS or isinstance(version, bool):
             raise ProfileError(
-                f"{where} has version {data.get('version')!r}; this driftline reads version "
-                f"{PROFILE_VERSION}. Refit it with `driftline fit`."
+                f"{where} has version {version!r}; this driftline reads versions "
+                f"{', '.join(map(str, _READABLE_VERSIONS))}. Refit it with `driftline fit`."
             )
+        if version == 1:  # before per-cohort baselines: every cohort uses the overall one
+            data = {**data, "cohorts": None}
         if data.get("spec_fingerprint") != spec.fingerprint():
             raise ProfileError(
                 f"{where} was fitted on a different spec (fingerprint "
@@ -431,6 +900,7 @@ class Profile:
                 "driftline version or edited by hand. Refit it with `driftline fit`."
             )
         _validate(data, where)
+        _validate_cohorts(data, spec.cohorts, where)
         prof = cls(spec, **data["params"])
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
@@ -457,6 +927,24 @@ class Profile:
                 "it with `driftline fit`."
             )
         return cls.from_dict(data, spec, where=f"profile {str(p)!r}")
+
+
+@dataclass(frozen=True)
+class CohortBaseline:
+    """The reference one cohort value is judged against (:meth:`Profile.cohort_baseline`).
+
+    ``profile`` is its own baseline (a :class:`Profile` with the same attributes, to use in
+    place of the overall one), or None: use the overall profile. ``kind`` says which and
+    why (:data:`driftline._catalog.BaselineKind`), ``reference_rows`` is the value's rows in
+    the reference (None when the profile cannot tell), and ``reason`` says it in words.
+    """
+
+    column: str
+    value: str
+    kind: BaselineKind
+    reference_rows: int | None
+    profile: Profile | None
+    reason: str
 
 
 # -- structure of a saved profile: a hand edit must not reach the checks ---------------------------
@@ -569,3 +1057,90 @@ def _validate(data: Mapping[str, Any], where: str) -> None:
     for col, info in _mapping(data, "text", where).items():
         if not isinstance(info, dict) or not isinstance(info.get("vocabulary"), list):
             raise _refit(where, f"text column {shorten(col)} lacks its vocabulary")
+
+
+_BASELINE_KEYS = (
+    "n_rows",
+    "columns",
+    "bin_counts",
+    "categories",
+    "predicted_mix",
+    "class_prior",
+    "confidence",
+    "text",
+)
+
+
+def _same_names(found: Mapping[str, Any], want: Mapping[str, Any], what: str, where: str) -> None:
+    if set(found) != set(want):
+        odd = sorted(set(found) ^ set(want), key=str)
+        raise _refit(where, f"{what} name other columns than the overall profile's ({odd[:5]})")
+
+
+def _validate_cohorts(data: Mapping[str, Any], cohorts: Sequence[str], where: str) -> None:
+    """Refuse per-cohort baselines the checks cannot read in place of the overall
+    profile: each holds every column, bin and section of it, on its edges and categories."""
+    section = data["cohorts"]
+    if section is None:
+        return
+    section = _mapping(data, "cohorts", where)
+    edges, cats, texts = data["bin_edges"], data["categories"], data["text"]
+    for cohort, values in section.items():
+        if cohort not in cohorts:
+            raise _refit(
+                where,
+                f"cohorts names {shorten(cohort)}, which is not a cohort column of the spec "
+                f"({name_list(cohorts)})",
+            )
+        if not isinstance(values, dict):
+            raise _refit(where, f"cohort {shorten(cohort)} holds {shorten(values)}")
+        for value, base in values.items():
+            what = f"the baseline of {shorten(cohort)} = {shorten(value)}"
+            if not isinstance(base, dict):
+                raise _refit(where, f"{what} is {shorten(base)}")
+            lacking = [k for k in _BASELINE_KEYS if k not in base]
+            if lacking:
+                raise _refit(where, f"{what} lacks {', '.join(lacking)}")
+            if not _is_count(base["n_rows"]):
+                raise _refit(where, f"n_rows of {what} is {shorten(base['n_rows'])}")
+            columns = _mapping(base, "columns", where)
+            _same_names(columns, data["columns"], f"the columns of {what}", where)
+            for col, info in columns.items():
+                if not isinstance(info, dict):
+                    raise _refit(where, f"column {shorten(col)} of {what} is {shorten(info)}")
+                _check_stats(info, f"column {shorten(col)} of {what}", where)
+            counts = _mapping(base, "bin_counts", where)
+            _same_names(counts, edges, f"the bin counts of {what}", where)
+            for col, c in counts.items():
+                _check_bins(edges[col], c, f"column {shorten(col)} of {what}", where)
+            categories = _mapping(base, "categories", where)
+            _same_names(categories, cats, f"the categories of {what}", where)
+            for col, c in categories.items():
+                _check_counts(c, f"column {shorten(col)} of {what}", where)
+                unknown = [k for k in c if k not in cats[col]]
+                if unknown:
+                    raise _refit(
+                        where,
+                        f"column {shorten(col)} of {what} counts {shorten(unknown[0])}, which "
+                        "is not a category of the overall profile",
+                    )
+            _check_counts(_mapping(base, "predicted_mix", where), f"the mix of {what}", where)
+            prior = _mapping(base, "class_prior", where, nullable=True)
+            _check_counts(prior, f"the class prior of {what}", where)
+            conf = _mapping(base, "confidence", where)
+            _check_bins(
+                data["confidence"].get("edges"), conf.get("counts"), f"confidence of {what}", where
+            )
+            _check_stats(conf, f"the confidence of {what}", where)
+            text = _mapping(base, "text", where)
+            _same_names(text, texts, f"the text columns of {what}", where)
+            for col, info in text.items():
+                features = info.get("features") if isinstance(info, dict) else None
+                if not isinstance(features, dict):
+                    raise _refit(where, f"text column {shorten(col)} of {what} lacks its features")
+                for name, stats in features.items():
+                    if not isinstance(stats, dict):
+                        raise _refit(
+                            where, f"feature {shorten(name)} of {what} is {shorten(stats)}"
+                        )
+                    _check_stats(stats, f"feature {shorten(col)}:{shorten(name)} of {what}", where)

@@ -386,6 +386,10 @@ class Checks(_Strict):
     reference at the window's size) used as the bound; ``floors`` (:class:`Floors`) are
     the materiality floors: beyond the bound a result warns, beyond the bound and its
     floor it alerts. ``fixed_bounds`` replaces the calibration for a check (no floor).
+    ``cohort_baseline_min_rows`` is the number of reference rows a cohort value needs to
+    be judged against its own baseline (``Profile.baseline``); a value with fewer is
+    judged against the overall one. It is read when checks run: changing it needs no
+    refit.
     """
 
     rolling_windows: int = Field(default=7, ge=1)
@@ -393,6 +397,9 @@ class Checks(_Strict):
     calibration_reps: int = Field(default=1000, ge=100, le=100_000)
     seed: int = 0
     min_rows: int = Field(default=30, ge=1)
+    #: below ~200 rows a cohort's 20-bin reference histogram holds ~10 rows a bin and
+    #: its class mix misses rare classes: the overall baseline is the better guess
+    cohort_baseline_min_rows: int = 200
     floors: Floors = Field(default_factory=Floors)
     fixed_bounds: dict[str, float] = Field(default_factory=dict)
     #: how far before the reference's first timestamp, or after the time of the check
@@ -404,6 +411,17 @@ class Checks(_Strict):
     @classmethod
     def _moved(cls, data: Any) -> Any:
         return _no_min_effect(data, "checks")
+
+    @field_validator("cohort_baseline_min_rows")
+    @classmethod
+    def _min_rows_of_a_baseline(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(
+                "the reference rows a cohort value needs for its own baseline (with "
+                "fewer, the overall baseline is used) must be a whole number of 1 or "
+                "more, e.g. 200"
+            )
+        return value
 
     @field_validator("timestamp_tolerance")
     @classmethod

@@ -1412,6 +1412,7 @@ PROFILE_SECTIONS = [
     "predicted_mix",
     "confidence",
     "text",
+    "cohorts",
     "spec_fingerprint",
     "timestamps",
 ]
