@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
 from driftline.engine import Engine
+from driftline.engine.numeric import numeric_summary
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
@@ -400,8 +401,49 @@ class Profile:
         keys = {c: f"{_KEY}{i}" for i, c in enumerate(cohorts)}
         # each cohort column's value of a row, as the checks name it
         rk = r.mutate(**{k: r[c].cast("string").fill_null(MISSING_COHORT) for c, k in keys.items()})
-        stats, nulls = self._grouped_moments(engine, rk, keys, sources, others, None)
+        # numeric feature columns are counted by the engine's kernel where it has one
+        countable = self._kernel_columns(engine, t)
+        kernel = [c for c in sources if c in countable]
+        rest = {name: build for name, build in sources.items() if name not in kernel}
+        stats, nulls = self._grouped_moments(engine, rk, keys, rest, others, None)
         n = {group: int(row["n"]) for group, row in nulls.items()}
+        counted_bins: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
+        if kernel:
+            window = Window(seconds=_ONE_WINDOW)
+            kernel_edges = {c: edges[c] for c in kernel if c in edges}
+            index = {c: i for i, c in enumerate(spec.feature_kinds)}
+            for cohort in cohorts:
+                groups = [(0, value) for (of, value) in sorted(n) if of == cohort]
+                table = numeric_summary(
+                    engine,
+                    r,
+                    spec,
+                    window,
+                    cohort,
+                    groups,
+                    ranges=dict.fromkeys(kernel, (-math.inf, math.inf)),
+                    edges=kernel_edges,
+                    columns=kernel,
+                    extremes=True,
+                )
+                for row in table.to_pylist():
+                    group = (cohort, str(row["cohort_value"]))
+                    for c in kernel:
+                        i = index[c]
+                        finite = n[group] - int(row[f"m{i}"]) - int(row[f"nf{i}"])
+                        moments = {
+                            "n": n[group],
+                            "c0": finite,
+                            **{
+                                f"{k}0": row[f"{k}{i}"] for k in ("nf", "min", "max", "mean", "var")
+                            },
+                        }
+                        stats[group][c] = _moment_stats(moments, 0, n[group])
+                    for k, (name, e) in enumerate(kernel_edges.items()):
+                        # inner bins only: the reference holds no value beyond its own edges
+                        counted_bins[group][name] = [
+                            int(row[f"h{k}_{j}"]) for j in range(1, len(e))
+                        ]
         for col in seen:  # token shares, per text with tokens
             per_row = token_shares(rk, col, seen[col], [spec.id, *keys.values()])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
@@ -409,7 +451,10 @@ class Profile:
             for group in n:
                 stats[group].update(got.get(group) or _no_tokens(token_sources))
         window = Window(seconds=_ONE_WINDOW)
-        hist = self._grouped_bins(engine, r, window, cohorts, row_edges, token_edges, seen)
+        query_edges = {k: v for k, v in row_edges.items() if k not in kernel}
+        hist = self._grouped_bins(engine, r, window, cohorts, query_edges, token_edges, seen)
+        for group, more in counted_bins.items():
+            hist.setdefault(group, {}).update(more)
         mix = self._grouped_classes(engine, r, window, cohorts, spec.prediction)
         label = spec.label if spec.label and spec.label in t.columns else None
         prior = self._grouped_classes(engine, r, window, cohorts, label) if label else None
@@ -428,6 +473,14 @@ class Profile:
                 None if prior is None else prior.get(group, {}),
             )
         return out
+
+    def _kernel_columns(self, engine: Engine, t: ir.Table) -> set[str]:
+        """The numeric feature columns of ``t`` the engine's kernel counts (none on an
+        engine without one): see :mod:`driftline.engine.numeric`."""
+        if not engine.numeric_kernel:
+            return set()
+        kinds = self.spec.feature_kinds
+        return {c for c in t.columns if kinds.get(c) == "numeric" and t[c].type().is_numeric()}
 
     def _one_window(self, t: ir.Table, *, keyed: bool) -> ir.Table:
         """The reference as the window summaries read serving rows, all in one window: a
@@ -503,6 +556,7 @@ class Profile:
                     edges=row_edges,
                     values=values,
                     native=engine.native_histograms,
+                    numeric=False,  # only the histograms are read here
                 ).mutate(**{_OF: ibis.literal(cohort)})
                 for cohort in cohorts
             ]

@@ -72,7 +72,8 @@ def _count(
     """Add one batch of one feature to its state.
 
     ``counts[g]``: missing, below ``lo``, above ``hi``, +-inf. ``moments[g]``: finite
-    count, mean, sum of squared deviations. ``hist[g]``: ``len(inner) + 3`` counts
+    count, mean, sum of squared deviations, least and greatest finite value (start them
+    at +inf and -inf). ``hist[g]``: ``len(inner) + 3`` counts
     (below ``first``, the bins, above ``last``); an empty ``hist`` skips it. ``batch``:
     scratch of the same shape as ``moments``.
     """
@@ -113,6 +114,10 @@ def _count(
         if abs(v) <= most:
             batch[g, 0] += 1.0
             batch[g, 1] += v
+            if v < moments[g, 3]:
+                moments[g, 3] = v
+            if v > moments[g, 4]:
+                moments[g, 4] = v
         else:
             counts[g, 3] += 1
     for g in range(batch.shape[0]):
@@ -148,7 +153,7 @@ class _Feature:
     edges: np.ndarray
     hist: np.ndarray  # (groups, len(edges) + 1)
     counts: np.ndarray  # (groups, 4): missing, below, above, +-inf
-    moments: np.ndarray  # (groups, 3): finite n, mean, M2
+    moments: np.ndarray  # (groups, 5): finite n, mean, M2, min, max
     scratch: np.ndarray
 
 
@@ -162,17 +167,23 @@ def numeric_summary(
     *,
     ranges: Mapping[str, tuple[float, float]],
     edges: Mapping[str, Sequence[float]],
+    columns: Sequence[str] | None = None,
+    extremes: bool = False,
     threads: int | None = None,
 ) -> pa.Table:
     """The numeric feature columns of ``window_summary`` for the groups ``keys`` (every
     ``(window, cohort value)`` the scan can meet, e.g. from ``window_summary`` itself),
     one row per key in that order, starting with ``window`` and ``cohort_value``.
 
-    ``engine`` needs a ``batches(expr, rows)`` method streaming Arrow record batches.
+    ``columns`` limits it to those numeric features (default: every one in the spec);
+    ``extremes`` adds ``min{i}`` / ``max{i}``, the least and greatest finite value of a
+    feature with a range (None where it has none). ``engine`` needs a
+    ``batches(expr, rows)`` method streaming Arrow record batches.
     """
     kinds = spec.feature_kinds
     order = list(edges)
-    numeric = [(i, c) for i, (c, k) in enumerate(kinds.items()) if k == "numeric"]
+    wanted = set(kinds) if columns is None else set(columns)
+    numeric = [(i, c) for i, (c, k) in enumerate(kinds.items()) if k == "numeric" and c in wanted]
     group_of = {key: g for g, key in enumerate(keys)}
     n_groups = len(keys)
     features: list[_Feature] = []
@@ -190,7 +201,7 @@ def numeric_summary(
                 edges=e,
                 hist=np.zeros((n_groups, len(e) + 1 if len(e) else 0), dtype=np.int64),
                 counts=np.zeros((n_groups, 4), dtype=np.int64),
-                moments=np.zeros((n_groups, 3), dtype=np.float64),
+                moments=np.tile([0.0, 0.0, 0.0, np.inf, -np.inf], (n_groups, 1)),
                 scratch=np.zeros((n_groups, 3), dtype=np.float64),
             )
         )
@@ -204,7 +215,7 @@ def numeric_summary(
                 values = {f.name: _double(s[f.name]) for f in part}
                 expr = s.select(s[_WINDOW], s[_COHORT], **values)
                 _scan(engine, expr, part, group_of, pool, threads)
-    return _table(keys, features)
+    return _table(keys, features, extremes)
 
 
 def _double(x: ir.Column) -> ir.Column:
@@ -258,7 +269,7 @@ def _group_ids(batch: pa.RecordBatch, group_of: Mapping[tuple[int, str], int]) -
     return ids[inverse]
 
 
-def _table(keys: Sequence[tuple[int, str]], features: list[_Feature]) -> pa.Table:
+def _table(keys: Sequence[tuple[int, str]], features: list[_Feature], extremes: bool) -> pa.Table:
     cols: dict[str, pa.Array] = {
         "window": pa.array([k[0] for k in keys], pa.int64()),
         "cohort_value": pa.array([k[1] for k in keys], pa.string()),
@@ -274,6 +285,9 @@ def _table(keys: Sequence[tuple[int, str]], features: list[_Feature]) -> pa.Tabl
             cols[f"mean{i}"] = pa.array(mean, mask=n < 1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 cols[f"var{i}"] = pa.array(m2 / (n - 1), mask=n < 2)
+            if extremes:
+                cols[f"min{i}"] = pa.array(f.moments[:, 3], mask=n < 1)
+                cols[f"max{i}"] = pa.array(f.moments[:, 4], mask=n < 1)
         if f.hist_index is not None:
             for j in range(f.hist.shape[1]):
                 cols[f"h{f.hist_index}_{j}"] = pa.array(f.hist[:, j])
