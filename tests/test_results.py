@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 import driftline
-from driftline.checks import CheckReport, Moments
+from driftline.checks import Alert, CheckReport, CheckResult, Moments, WindowStats
 
 SpecFactory = Callable[..., dict[str, Any]]
 PredictionsFactory = Callable[..., pd.DataFrame]
@@ -49,3 +49,15 @@ def test_odd_values_serialise_as_asdict_did() -> None:
     copied = report.to_dict()
     copied["plan"]["details"]["pair"][1].append(4)
     assert details["pair"] == (1, [2, 3])  # a deep copy, as asdict's
+
+
+def test_every_record_serialises_its_fields_in_order() -> None:
+    result = CheckResult(
+        1, "s", "e", None, None, "class_mix", None, "m", 0.5, 0.5, 0.1, "h", "alert", 9
+    )
+    alert = Alert(1, "s", None, None, "class_mix", None, 0.5, 0.1, "message")
+    stats = WindowStats(1, "s", "e", None, None, 9, {"a": 9}, *[None] * 7, 0, None, None)
+    report = CheckReport("id", "now", "1d", None, None, {}, [stats], [result], [alert])
+    assert report.to_json() == old_json(report)
+    for record in (result, alert, stats):
+        assert list(vars(record)) == list(asdict(record))
