@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from driftline.checks._registry import Status
 
@@ -126,6 +127,7 @@ class CheckReport:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_Record = TypeVar("_Record", "CheckResult", "Alert", "WindowStats")
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
@@ -164,6 +166,24 @@ def _plain(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def record(cls: type[_Record], values: Iterable[Any]) -> _Record:
+    """``cls(*values)`` for one of the report's records, built at half the cost.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
+    this fills the instance's ``__dict__`` with every field at once, in field order, as
+    that ``__init__`` leaves it (the records have no ``__post_init__``, slots, or fields
+    outside ``__init__``). ``values`` holds every field, defaults included.
+
+    >>> r = record(Alert, (1, "s", None, None, "class_mix", None, 0.5, 0.1, "message"))
+    >>> r == Alert(1, "s", None, None, "class_mix", None, 0.5, 0.1, "message")
+    True
+    """
+    assert cls in _RECORDS
+    built: _Record = object.__new__(cls)
+    built.__dict__.update(zip(_field_names(cls), values, strict=True))
+    return built
+
+
 def _json_default(value: Any) -> Any:
     """What ``json.dumps`` cannot encode: a dataclass as the dict of its fields (the
     encoder handles their values), anything else as its ``str``.
@@ -179,7 +199,8 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-#: The report's records whose ``__dict__`` is the dict of their fields (see _json_default).
+#: The report's records: their ``__dict__`` is the dict of their fields, in field order
+#: (see :func:`record` and :func:`_json_default`).
 _RECORDS = frozenset({CheckResult, Alert, WindowStats})
 
 
