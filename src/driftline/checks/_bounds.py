@@ -51,6 +51,7 @@ class _Bounds:
         self.kept_bytes = 0
         self._floors: dict[tuple[str, str, str | None], tuple[float, str]] = {}
         self._known: dict[tuple[Any, ...], tuple[float, str]] = {}
+        self._grid: dict[int, int] = {}  # window size -> its size-grid point
 
     def calibrate(
         self, method: str, ref_counts: Sequence[float], n: int, edges: Any = None
@@ -94,6 +95,13 @@ class _Bounds:
             found = list(pool.map(lambda job: job[0].compute([job[1]]), jobs))
         for calibrations in found:
             self.cache.update(calibrations)
+
+    def grid(self, n: int) -> int:
+        """``size_grid(n)``, remembered: every column of a scope asks for the same sizes."""
+        found = self._grid.get(n)
+        if found is None:
+            found = self._grid[n] = size_grid(n)
+        return found
 
     def decide(self, check: str, calibrated: float, how: str) -> tuple[float, str]:
         """The bound of ``check``: ``checks.fixed_bounds`` when set, else calibrated."""
@@ -237,7 +245,7 @@ class _Calibrator:
 
     def missing(self, sizes: Iterable[int]) -> list[int]:
         """The size-grid points of ``sizes`` not in the cache yet."""
-        grids = sorted({size_grid(n) for n in sizes})
+        grids = sorted({self.bounds.grid(n) for n in sizes})
         return [g for g in grids if self.key(g) not in self.bounds.cache]
 
     def resampler(self) -> Resampler:
@@ -264,7 +272,7 @@ class _Calibrator:
     def __call__(self, n: int) -> Calibration:
         found = self._by_size.get(n)
         if found is None:
-            grid = size_grid(n)
+            grid = self.bounds.grid(n)
             key = self.key(grid)
             cache = self.bounds.cache
             if key not in cache:
