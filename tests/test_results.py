@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import FrozenInstanceError, asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import driftline
-from driftline.checks import CheckReport, Moments
+from driftline.checks import Alert, CheckReport, CheckResult, Moments, WindowStats
+from driftline.checks._results import record
 
 SpecFactory = Callable[..., dict[str, Any]]
 PredictionsFactory = Callable[..., pd.DataFrame]
@@ -49,3 +51,28 @@ def test_odd_values_serialise_as_asdict_did() -> None:
     copied = report.to_dict()
     copied["plan"]["details"]["pair"][1].append(4)
     assert details["pair"] == (1, [2, 3])  # a deep copy, as asdict's
+
+
+def test_every_record_serialises_its_fields_in_order() -> None:
+    result = CheckResult(
+        1, "s", "e", None, None, "class_mix", None, "m", 0.5, 0.5, 0.1, "h", "alert", 9
+    )
+    alert = Alert(1, "s", None, None, "class_mix", None, 0.5, 0.1, "message")
+    stats = WindowStats(1, "s", "e", None, None, 9, {"a": 9}, *[None] * 7, 0, None, None)
+    report = CheckReport("id", "now", "1d", None, None, {}, [stats], [result], [alert])
+    assert report.to_json() == old_json(report)
+    for one in (result, alert, stats):
+        assert list(vars(one)) == list(asdict(one))
+
+
+def test_a_record_built_at_once_is_the_record_init_builds() -> None:
+    values = (1, "s", "e", "c", "v", "class_mix", "x", "m", 0.5, 0.5, 0.1, "h", "alert", 9)
+    full = (*values, {"k": [1]}, 0.2, "f", "bound")
+    built = record(CheckResult, full)
+    assert built == CheckResult(*full)
+    assert list(vars(built)) == list(vars(CheckResult(*values)))
+    assert repr(built) == repr(CheckResult(*full))
+    with pytest.raises(FrozenInstanceError):
+        built.value = 1.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="zip"):  # every field, or none
+        record(CheckResult, values)

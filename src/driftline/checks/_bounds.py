@@ -32,6 +32,10 @@ class _Bounds:
     Calibrations are keyed by everything they depend on (method, reference counts,
     edges, the window size rounded down to the size grid, reps, quantile, seed), so the
     cache can outlive the run: the store keeps it, and a daily check reuses it.
+
+    A run asks for the same floors and closed-form bounds over and over (a thousand
+    features share a window's size, most share their missing share): each is worked out
+    once per run and remembered, by its arguments.
     """
 
     #: bytes of pseudo-reference draws a run may keep for reuse across window sizes
@@ -45,6 +49,9 @@ class _Bounds:
         self.z = _z(self.cfg.alert_quantile)
         self.cache: MutableMapping[str, Calibration] = {} if cache is None else cache
         self.kept_bytes = 0
+        self._floors: dict[tuple[str, str, str | None], tuple[float, str]] = {}
+        self._known: dict[tuple[Any, ...], tuple[float, str]] = {}
+        self._grid: dict[int, int] = {}  # window size -> its size-grid point
 
     def calibrate(
         self, method: str, ref_counts: Sequence[float], n: int, edges: Any = None
@@ -89,6 +96,13 @@ class _Bounds:
         for calibrations in found:
             self.cache.update(calibrations)
 
+    def grid(self, n: int) -> int:
+        """``size_grid(n)``, remembered: every column of a scope asks for the same sizes."""
+        found = self._grid.get(n)
+        if found is None:
+            found = self._grid[n] = size_grid(n)
+        return found
+
     def decide(self, check: str, calibrated: float, how: str) -> tuple[float, str]:
         """The bound of ``check``: ``checks.fixed_bounds`` when set, else calibrated."""
         fixed = self.cfg.fixed_bounds.get(check)
@@ -112,14 +126,36 @@ class _Bounds:
         effect units) into the value's units, to say which threshold was the higher."""
         if check in self.cfg.fixed_bounds:
             return Verdict("alert" if abs(value) > bound else "ok", None, None, "fixed")
-        floor, where = self.cfg.floors.resolve(check, method, column)
+        floor, where = self._floor(check, method, column)
         beyond = abs(value) > bound
         status: Status = ("alert" if abs(effect) > floor else "warn") if beyond else "ok"
         floor_value = to_value(floor) if to_value is not None else floor
         return Verdict(status, floor, where, "floor" if floor_value > bound else "bound")
 
+    def _floor(self, check: str, method: str, column: str | None) -> tuple[float, str]:
+        """``spec.checks.floors.resolve``, once per (check, method, column) and run."""
+        key = (check, method, column)
+        found = self._floors.get(key)
+        if found is None:
+            found = self._floors[key] = self.cfg.floors.resolve(check, method, column)
+        return found
+
+    def _remembered(
+        self, compute: Callable[..., tuple[float, str]], *args: Any
+    ) -> tuple[float, str]:
+        """``compute(*args)``, computed once per run: a bound and its ``how`` depend on
+        their arguments only."""
+        key = (compute.__name__, *args)
+        found = self._known.get(key)
+        if found is None:
+            found = self._known[key] = compute(*args)
+        return found
+
     def normal(self, check: str, sd: float, n: int, n_ref: int) -> tuple[float, str]:
         """Bound on |mean difference| between a window of n and a reference of n_ref."""
+        return self._remembered(self._normal, check, sd, n, n_ref)
+
+    def _normal(self, check: str, sd: float, n: int, n_ref: int) -> tuple[float, str]:
         se = sd * math.sqrt(1 / n + 1 / max(n_ref, 1))
         how = (
             f"q{self.cfg.alert_quantile:g} of the no-drift difference of means "
@@ -129,6 +165,9 @@ class _Bounds:
 
     def rate(self, check: str, p0: float, n: int, what: str) -> tuple[float, str]:
         """Bound on a rate whose no-drift expectation is p0 (binomial, one-sided)."""
+        return self._remembered(self._rate, check, p0, n, what)
+
+    def _rate(self, check: str, p0: float, n: int, what: str) -> tuple[float, str]:
         z1 = NormalDist().inv_cdf(self.cfg.alert_quantile)
         b = p0 + z1 * math.sqrt(max(p0 * (1 - p0), 0.0) / n) + 1.0 / n
         how = f"q{self.cfg.alert_quantile:g} of a binomial rate around {what} {p0:.3g} (n={n})"
@@ -142,6 +181,9 @@ class _Bounds:
         ``1 - (1 - q) ** (1 / n_ref)``; both tails together, plus the window's binomial
         noise, make the bound.
         """
+        return self._remembered(self._beyond_range, n, n_ref)
+
+    def _beyond_range(self, n: int, n_ref: int) -> tuple[float, str]:
         q = self.cfg.alert_quantile
         p0 = 2 * (1 - (1 - q) ** (1 / n_ref))
         z1 = NormalDist().inv_cdf(q)
@@ -188,6 +230,7 @@ class _Calibrator:
         # json.dumps([*head, *tail]) == json.dumps(head)[:-1] + ", " + json.dumps(tail)[1:]
         self._head = hashlib.sha256(json.dumps([method, self.counts, bins])[:-1].encode())
         self._keys: dict[int, str] = {}
+        self._by_size: dict[int, Calibration] = {}  # window size -> its calibration
         self._resampler: Resampler | None = None
 
     def key(self, grid: int) -> str:
@@ -202,7 +245,7 @@ class _Calibrator:
 
     def missing(self, sizes: Iterable[int]) -> list[int]:
         """The size-grid points of ``sizes`` not in the cache yet."""
-        grids = sorted({size_grid(n) for n in sizes})
+        grids = sorted({self.bounds.grid(n) for n in sizes})
         return [g for g in grids if self.key(g) not in self.bounds.cache]
 
     def resampler(self) -> Resampler:
@@ -227,9 +270,12 @@ class _Calibrator:
         return {self.key(g): resampler.bound(g) for g in grids}
 
     def __call__(self, n: int) -> Calibration:
-        grid = size_grid(n)
-        key = self.key(grid)
-        cache = self.bounds.cache
-        if key not in cache:
-            cache.update(self.compute([grid]))
-        return cache[key]
+        found = self._by_size.get(n)
+        if found is None:
+            grid = self.bounds.grid(n)
+            key = self.key(grid)
+            cache = self.bounds.cache
+            if key not in cache:
+                cache.update(self.compute([grid]))
+            found = self._by_size[n] = cache[key]
+        return found

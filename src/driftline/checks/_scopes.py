@@ -157,7 +157,11 @@ def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float
     by_window: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for key in scope.stats:
         by_window[key[0]].append(key)
-    n_features = len(spec.feature_kinds)
+    # each feature's keys in a summary row, spelled once (see window_summary)
+    keys_of = [
+        (f"m{i}", f"lo{i}", f"hi{i}", f"nf{i}", f"mean{i}", f"var{i}")
+        for i in range(len(spec.feature_kinds))
+    ]
     stats: dict[tuple[int, str], dict[str, Any]] = {}
     classes: dict[tuple[int, str], dict[str, int]] = {}
     batches: dict[tuple[int, str], dict[int, int]] = {}
@@ -189,17 +193,17 @@ def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float
         for count in ("era_early", "era_late"):
             if count in parts[0]:
                 row[count] = sum(_int(p[count]) for p in parts)
-        for i in range(n_features):
-            row[f"m{i}"] = sum(_int(p[f"m{i}"]) for p in parts)
-            if f"lo{i}" in parts[0]:
-                for count in ("lo", "hi", "nf"):
-                    row[f"{count}{i}"] = sum(_int(p[f"{count}{i}"]) for p in parts)
+        for missing, below, above, non_finite, mean, var in keys_of:
+            row[missing] = sum(_int(p[missing]) for p in parts)
+            if below in parts[0]:
+                for count in (below, above, non_finite):
+                    row[count] = sum(_int(p[count]) for p in parts)
                 m = Moments()
                 for p in parts:  # moments are of the finite values
-                    finite = int(p["n"]) - _int(p[f"m{i}"]) - _int(p[f"nf{i}"])
-                    m = m + Moments.from_var(finite, p[f"mean{i}"], p[f"var{i}"])
-                row[f"mean{i}"] = m.mean if m.n else None
-                row[f"var{i}"] = m.var
+                    finite = int(p["n"]) - _int(p[missing]) - _int(p[non_finite])
+                    m = m + Moments.from_var(finite, p[mean], p[var])
+                row[mean] = m.mean if m.n else None
+                row[var] = m.var
         key = (w, OVERALL)
         stats[key] = row
         classes[key], batches[key], hist[key] = {}, {}, {}
