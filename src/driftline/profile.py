@@ -22,7 +22,7 @@ import json
 import math
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +43,7 @@ from driftline.engine.summaries import (
     HISTOGRAM_SCHEMA,
     MISSING_COHORT,
     OTHER,
+    OVERALL,
     TEXT_FEATURES,
     TOKEN_FEATURES,
     bin_counts,
@@ -205,6 +206,10 @@ def _moment_aggs(p: ir.Table, names: Sequence[str]) -> dict[str, ir.Value]:
     return aggs
 
 
+#: The per-source aggregates of :func:`_moment_aggs`, numbered by source.
+_MOMENT_KEYS = frozenset({"c", "nf", "min", "max", "mean", "var"})
+
+
 def _union(parts: Sequence[ir.Table]) -> ir.Table:
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
@@ -302,11 +307,13 @@ class Profile:
         sources[_CONF] = numeric_column(_CONF)
         others = [c for c in present if c not in sources]
         extra = {f"x{i}": t[col].isnull().cast("int64").sum() for i, col in enumerate(others)}
-        stats, edges, row = self._numeric(engine, t, sources, None, extra)
+        # numeric feature columns are counted by the engine's kernel where it has one
+        kernel = self._kernel_columns(engine, t) & set(sources)
+        stats, edges, row = self._numeric(engine, t, sources, None, extra, kernel, reference)
         n = int(row["n"])
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
-        counts = self._bin_counts(engine, t, edges, sources)
+        counts = self._bin_counts(engine, t, edges, sources, kernel, reference)
         keyed = t.mutate(**{_ROW: ibis.row_number()})
         seen: dict[str, list[str]] = {}  # per text column, the tokens of its token shares
         for col in texts:  # token-level features, one row per text with tokens
@@ -364,7 +371,7 @@ class Profile:
             else None
         )
         self.timestamps_ = self._timestamps(engine, reference)
-        self.cohorts_ = self._fit_cohorts(engine, t, sources, others, seen, edges)
+        self.cohorts_ = self._fit_cohorts(engine, t, sources, others, seen, edges, reference)
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
@@ -378,6 +385,7 @@ class Profile:
         others: Sequence[str],
         seen: Mapping[str, Sequence[str]],
         edges: Mapping[str, list[float]],
+        raw: ir.Table,
     ) -> dict[str, dict[str, dict[str, Any]]]:
         """Per cohort column of the spec that the reference holds, and per value of it (a
         null reads :data:`MISSING_COHORT`, as the checks name it): the reference
@@ -416,7 +424,7 @@ class Profile:
                 groups = [(0, value) for (of, value) in sorted(n) if of == cohort]
                 table = numeric_summary(
                     engine,
-                    r,
+                    self._lean(raw, kernel, cohort),
                     spec,
                     window,
                     cohort,
@@ -481,6 +489,15 @@ class Profile:
             return set()
         kinds = self.spec.feature_kinds
         return {c for c in t.columns if kinds.get(c) == "numeric" and t[c].type().is_numeric()}
+
+    def _lean(self, raw: ir.Table, columns: Sequence[str], cohort: str | None) -> ir.Table:
+        """Of ``raw`` (the reference as logged), the numeric ``columns`` and the ``cohort``
+        column, in one window (a constant timestamp): what the numeric kernel reads. A
+        select from the logged table compiles in milliseconds; from the fit's working
+        table, with its added columns, in about a second per scan of a wide table."""
+        keep = [*([cohort] if cohort else []), *columns]
+        lean = raw.select(*keep)
+        return lean.mutate(**{self.spec.timestamp: ibis.literal(datetime(1970, 1, 1))})
 
     def _one_window(self, t: ir.Table, *, keyed: bool) -> ir.Table:
         """The reference as the window summaries read serving rows, all in one window: a
@@ -680,9 +697,13 @@ class Profile:
         sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
         n_total: int | None,
         extra: Mapping[str, ir.Value],
+        kernel: Collection[str] = (),
+        raw: ir.Table | None = None,
     ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], dict[str, Any]]:
         """Missing and non-finite shares, moments, range and quantile edges of each
-        source, in one scan.
+        source, in one scan (the numeric feature columns named in ``kernel`` in a scan of
+        the engine's numeric kernel instead, :meth:`_kernel_summary`, which reads them from
+        ``raw``, the reference as logged).
 
         ``n_total`` is the row count missing shares are taken of (default: ``t``'s rows).
         NaN is missing; +-inf is a value, but not one moments, ranges or quantiles can be
@@ -694,10 +715,29 @@ class Profile:
         """
         names = list(sources)
         projected = _finite_values(t, sources)
-        p = t.mutate(**projected)
-        row: dict[str, Any] = engine.run(
-            p.aggregate(**_moment_aggs(p, names), **extra)
-        ).to_pylist()[0]
+        rest = [name for name in names if name not in kernel]
+        at = [names.index(name) for name in rest]
+        # the query's aggregates are numbered within ``rest``: renumbered below
+        p = t.mutate(**_finite_values(t, {name: sources[name] for name in rest}))
+        got: dict[str, Any] = engine.run(p.aggregate(**_moment_aggs(p, rest), **extra)).to_pylist()[
+            0
+        ]
+        row: dict[str, Any] = {}
+        for key, value in got.items():
+            stem = key.rstrip("0123456789")
+            if stem in _MOMENT_KEYS and key != stem:
+                row[f"{stem}{at[int(key[len(stem) :])]}"] = value
+            else:
+                row[key] = value
+        if kernel:
+            assert raw is not None
+            counted = self._kernel_summary(engine, raw, [c for c in names if c in kernel], {})
+            index = {c: i for i, c in enumerate(self.spec.feature_kinds)}
+            for name in (c for c in names if c in kernel):
+                i, k = names.index(name), index[name]
+                row[f"c{i}"] = int(row["n"]) - int(counted[f"m{k}"]) - int(counted[f"nf{k}"])
+                for stem in ("nf", "min", "max", "mean", "var"):
+                    row[f"{stem}{i}"] = counted[f"{stem}{k}"]
         wanted: dict[str, list[float]] = {}
         for i, name in enumerate(names):
             if row[f"min{i}"] is not None:
@@ -734,17 +774,52 @@ class Profile:
         t: ir.Table,
         edges: dict[str, list[float]],
         sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
+        kernel: Collection[str] = (),
+        raw: ir.Table | None = None,
     ) -> dict[str, list[int]]:
-        if not edges:
-            return {}
-        expr = bin_counts(t, edges, sources, native=engine.native_histograms)
-        row = expand_histograms(engine.run(expr), edges).to_pylist()[0]
+        by_kernel = {name: e for name, e in edges.items() if name in kernel}
+        by_query = {name: e for name, e in edges.items() if name not in kernel}
+        rows: list[tuple[Mapping[str, list[float]], Mapping[str, Any]]] = []
+        if by_query:
+            expr = bin_counts(t, by_query, sources, native=engine.native_histograms)
+            rows.append((by_query, expand_histograms(engine.run(expr), by_query).to_pylist()[0]))
+        if by_kernel:
+            assert raw is not None
+            rows.append((by_kernel, self._kernel_summary(engine, raw, list(by_kernel), by_kernel)))
         # j = 0 and j = len(e) count values outside the edges: none in the reference the
         # edges were fitted on (its min and max are the outer edges)
         return {
             name: [int(row[f"h{k}_{j}"]) for j in range(1, len(e))]
-            for k, (name, e) in enumerate(edges.items())
+            for part, row in rows
+            for k, (name, e) in enumerate(part.items())
         }
+
+    def _kernel_summary(
+        self,
+        engine: Engine,
+        t: ir.Table,
+        columns: Sequence[str],
+        edges: Mapping[str, Sequence[float]],
+    ) -> dict[str, Any]:
+        """The numeric summary (:func:`~driftline.engine.numeric.numeric_summary`) of
+        ``columns`` over all of ``t``: per column ``m{i}``, ``nf{i}``, ``min{i}``,
+        ``max{i}``, ``mean{i}``, ``var{i}`` (i: its place among the spec's features) and
+        the ``h{k}_{j}`` counts on ``edges``."""
+        window = Window(seconds=_ONE_WINDOW)
+        table = numeric_summary(
+            engine,
+            self._lean(t, columns, None),
+            self.spec,
+            window,
+            None,
+            [(0, OVERALL)],
+            ranges=dict.fromkeys(columns, (-math.inf, math.inf)),
+            edges=edges,
+            columns=columns,
+            extremes=True,
+        )
+        row: dict[str, Any] = table.to_pylist()[0]
+        return row
 
     def _value_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
         v = t[col].cast("string")

@@ -206,12 +206,16 @@ def numeric_summary(
             )
         )
     if features and n_groups:
-        s = _scoped(t, spec, window, cohort)
         threads = threads or os.cpu_count() or 1
         per_scan = max(1, _BATCH_VALUES // _BATCH_ROWS)
+        # what the keys read: a narrow table compiles in a fraction of the time of a
+        # select from a wide one (Ibis' work grows with every column of every layer)
+        keyed = [spec.timestamp, *([spec.id] if window.rows else []), *([cohort] if cohort else [])]
         with ThreadPoolExecutor(max_workers=threads) as pool:
             for start in range(0, len(features), per_scan):
                 part = features[start : start + per_scan]
+                narrow = t.select(*dict.fromkeys([*keyed, *(f.name for f in part)]))
+                s = _scoped(narrow, spec, window, cohort)
                 values = {f.name: _double(s[f.name]) for f in part}
                 expr = s.select(s[_WINDOW], s[_COHORT], **values)
                 _scan(engine, expr, part, group_of, pool, threads)
