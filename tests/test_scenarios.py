@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import driftline
 from driftline import scenarios as sc
-from driftline.checks import CheckReport
+from driftline.checks import CheckReport, run_checks
+from driftline.engine import SparkEngine
 
 WINDOWS = 12
 ROWS = 2000
@@ -72,3 +75,96 @@ def test_no_drift_stream_raises_no_alert(tmp_path: Path, seed: int) -> None:
         "text_drift", status="ok"
     )
     assert len(tested) > WINDOWS * 4 * 8  # the checks really ran, per window and cohort
+
+
+# -- each cohort against its own baseline ------------------------------------------------------
+COHORT_WINDOWS = 20  # x 3 regions: 60 window x cohort value scopes
+
+
+def run_cohorts(tmp_path: Path, scenario: sc.Scenario, spark: Any = None) -> CheckReport:
+    """A stream whose regions differ, checked on DuckDB, or (given a Spark session) on
+    Spark over the same stored rows and the same profile."""
+    mon = driftline.connect(tmp_path / "c.duckdb", sc.spec(), profile=tmp_path / "c.json")
+    with mon:
+        mon.log_reference(sc.reference(5000, seed=100, cohorts_differ=True))
+        for i in range(COHORT_WINDOWS):
+            mon.log_predictions(sc.window(scenario, i, ROWS))
+        if spark is None:
+            return mon.check(persist=False)
+        # the raw JSON as plain text: what a Spark table holds
+        sql = "SELECT * REPLACE (CAST(_raw AS VARCHAR) AS _raw) FROM predictions"
+        stored = mon.store.con.execute(sql).to_arrow_table()
+        spark.createDataFrame(stored).createOrReplaceTempView("cohort_stream")
+        engine = SparkEngine(spark)
+        batches = mon.store.batches().to_pylist()
+        return run_checks(
+            engine, engine.table("cohort_stream"), mon.spec, mon.profile, batches=batches
+        )
+
+
+ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_regions_that_differ_raise_no_alert(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    """Each region keeps its own class mix and feature distributions, the same in the
+    reference and in serving: judged against its own baseline, no scope alerts or warns
+    (judged against the overall reference, every region alerted in every window)."""
+    spark = request.getfixturevalue("spark") if engine == "spark" else None
+    report = run_cohorts(tmp_path, sc.STATIONARY_COHORTS, spark)
+    assert report.alerts == [], [a.message for a in report.alerts][:10]
+    assert [r for r in report.results if r.status == "warn"] == []
+    judged = {
+        (r.window_start, r.cohort_value)
+        for r in report.results
+        if r.cohort == "region" and r.check == "class_mix" and r.status == "ok"
+    }
+    assert len(judged) >= 60
+    assert report.results_for("cohort_baseline") == []  # every region has its own
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_segment_that_grows_alerts_overall_at_onset_and_in_no_region(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    """apac grows from 20 % to 60 % of traffic: the overall class mix moves from the
+    onset on; no region changes, so no region alerts."""
+    spark = request.getfixturevalue("spark") if engine == "spark" else None
+    scenario = sc.COHORT_MIX
+    report = run_cohorts(tmp_path, scenario, spark)
+    overall = [a for a in report.alerts if a.cohort is None and a.check == "class_mix"]
+    assert overall, "no overall class_mix alert"
+    assert min(a.window_start for a in overall) == iso(scenario.onset)
+    assert [a for a in report.alerts if a.window_start < iso(scenario.onset)] == []
+    regions = [a.message for a in report.alerts if a.cohort is not None]
+    assert regions == [], regions[:10]
+
+
+def test_a_cohort_value_new_since_the_reference_warns_and_is_judged_overall(
+    tmp_path: Path,
+) -> None:
+    """A region the reference never had is judged against the overall baseline and says
+    so with a cohort_baseline warning; a region with too few reference rows likewise, as
+    ok (checks.cohort_baseline_min_rows)."""
+    spec = {**sc.spec(), "checks": {"cohort_baseline_min_rows": 1500}}
+    mon = driftline.connect(tmp_path / "n.duckdb", spec, profile=tmp_path / "n.json")
+    with mon:
+        mon.log_reference(sc.reference(5000, seed=100))  # apac: about 1,000 rows
+        for i in range(3):
+            w = sc.window(sc.NO_DRIFT, i, ROWS)
+            region = w["region"].to_pylist()
+            region[:150] = ["latam"] * 150
+            mon.log_predictions(
+                w.set_column(w.schema.get_field_index("region"), "region", pa.array(region))
+            )
+        report = mon.check(persist=False)
+    found = {
+        (r.cohort_value, r.status, r.details["kind"]) for r in report.results_for("cohort_baseline")
+    }
+    assert found == {("latam", "warn", "new_value"), ("apac", "ok", "few_rows")}
+    latam = [r for r in report.results_for("cohort_baseline") if r.cohort_value == "latam"]
+    assert len(latam) == 3
+    assert "latam" in latam[0].details["summary"]
+    assert "overall" in latam[0].details["summary"]

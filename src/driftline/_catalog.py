@@ -148,6 +148,13 @@ CHECKS: dict[str, CheckInfo] = {
         ),
         CheckInfo("extra_column", "schema", "columns logged that the spec does not know"),
         CheckInfo(
+            "cohort_baseline",
+            "schema",
+            "a cohort value judged against the overall reference rather than its own: too "
+            "few reference rows (checks.cohort_baseline_min_rows), a profile without "
+            "per-cohort baselines, or a value the reference never had (a new segment: warns)",
+        ),
+        CheckInfo(
             "timestamp_era",
             "schema",
             "share of rows timestamped before the reference's first timestamp or after the "

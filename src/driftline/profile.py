@@ -837,12 +837,15 @@ class Profile:
         return counts
 
     # -- baselines of cohort values ---------------------------------------------------------
-    def cohort_baseline(self, column: str, value: str) -> CohortBaseline:
+    def cohort_baseline(
+        self, column: str, value: str, min_rows: int | None = None
+    ) -> CohortBaseline:
         """Which reference the value ``value`` of cohort column ``column`` (as the checks
         name it: a null is :data:`MISSING_COHORT`) is judged against, and why.
 
         Its own (``kind == "own"``, ``profile`` set) when the reference holds at least
-        ``spec.checks.cohort_baseline_min_rows`` rows of it; else the overall one
+        ``min_rows`` rows of it (default: the profile spec's
+        ``checks.cohort_baseline_min_rows``; the checks pass their own); else the overall one
         (``profile`` None): too few rows, a value the reference never had (a new segment),
         or no baselines of the column (a profile fitted by an older driftline, or a
         reference without the column). ``reason`` says which, in words a result can carry.
@@ -892,7 +895,7 @@ class Profile:
                 overall + f"{what} does not occur in the reference (a new segment)",
             )
         rows = int(data["n_rows"])
-        least = self.spec.checks.cohort_baseline_min_rows
+        least = self.spec.checks.cohort_baseline_min_rows if min_rows is None else min_rows
         if rows < least:
             return CohortBaseline(
                 column,

@@ -50,7 +50,7 @@ from driftline.engine import Engine
 from driftline.engine.summaries import OTHER, OVERALL, era_rows
 from driftline.errors import ConfigError, EmptyWindowError, shorten
 from driftline.methods import Calibration
-from driftline.profile import Profile
+from driftline.profile import CohortBaseline, Profile
 from driftline.spec import Spec, Window
 
 __all__ = [
@@ -168,11 +168,24 @@ def run_checks(
         for scope in scopes:
             values = sorted({cv for (_, cv) in scope.stats})
             for cv in values:
+                judge, baseline = evaluator, None
+                if scope.cohort is not None:
+                    judge, baseline = _judge(evaluator, profile, scope.cohort, cv)
                 history: list[tuple[int, Moments]] = []
                 for w in keys:
-                    st, res = evaluator.evaluate(scope, w, cv, history)
+                    st, res = judge.evaluate(scope, w, cv, history)
                     stats.append(st)
                     results.extend(res)
+                    if baseline is not None and st.n:
+                        base = {
+                            "window": w,
+                            "window_start": st.window_start,
+                            "window_end": st.window_end,
+                            "cohort": scope.cohort,
+                            "cohort_value": cv,
+                            "n": st.n,
+                        }
+                        results.append(judge.baseline_result(base, baseline))
     alerts = [_alert(r) for r in results if r.status == "alert"]
     drift = drift_summary(results)
     return CheckReport(
@@ -207,6 +220,28 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _judge(
+    overall: _Evaluator, profile: Profile, cohort: str, value: str
+) -> tuple[_Evaluator, CohortBaseline | None]:
+    """The evaluator a cohort value is judged by: one against its own baseline, bounds
+    calibrated at its own reference size (columns it holds no reference value of judged
+    against the overall reference); or, with the reason, the overall one."""
+    baseline = profile.cohort_baseline(cohort, value, overall.spec.checks.cohort_baseline_min_rows)
+    if baseline.profile is None:
+        return overall, baseline
+    own = _Evaluator(
+        overall.spec,
+        baseline.profile,
+        overall.window,
+        overall.batches,
+        overall.bounds.cache,
+        only=value,
+    )
+    own.era, own.era_ids, own.spans = overall.era, overall.era_ids, overall.spans
+    own.lend(overall)
+    return own, None
 
 
 def drift_summary(results: Sequence[CheckResult], top: int = 5) -> list[dict[str, Any]]:

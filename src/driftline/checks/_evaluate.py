@@ -21,7 +21,7 @@ from driftline.checks._scopes import _Scope
 from driftline.engine.summaries import OTHER
 from driftline.errors import SHOWN_CHARS, shorten
 from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
-from driftline.profile import Profile
+from driftline.profile import CohortBaseline, Profile
 from driftline.spec import Spec, Window
 
 
@@ -35,9 +35,12 @@ class _Evaluator:
         window: Window,
         batches: Mapping[int, Mapping[str, Any]],
         calibrations: MutableMapping[str, Calibration] | None = None,
+        only: str | None = None,
     ) -> None:
         self.spec = spec
         self.profile = profile
+        #: the one cohort value this evaluator judges (against that value's own baseline)
+        self.only = only
         self.window = window
         self.batches = batches
         self.bounds = _Bounds(spec, calibrations)
@@ -88,6 +91,39 @@ class _Evaluator:
         # the drift statistics of the scope being evaluated, every window at once
         self._observed_scope: _Scope | None = None
         self._observed: list[dict[tuple[int, str], _Observed]] = []
+
+    def lend(self, overall: _Evaluator) -> None:
+        """Judge the columns this evaluator's baseline holds no value of (all missing in
+        that cohort value's reference) against the overall reference instead: an empty
+        histogram is no baseline."""
+        theirs = {col.source.name: col for col in overall._drift_columns}
+        self._drift_columns = [
+            theirs.get(col.source.name, col) if col.empty else col for col in self._drift_columns
+        ]
+
+    def baseline_result(self, base: dict[str, Any], baseline: CohortBaseline) -> CheckResult:
+        """Which reference a cohort value is judged against, when it is not its own: the
+        overall one, for a value with too few reference rows, a profile without per-cohort
+        baselines, or a value the reference never had (a new segment, which warns)."""
+        status: Status = "warn" if baseline.kind == "new_value" else "ok"
+        rows = baseline.reference_rows
+        return CheckResult(
+            **base,
+            check="cohort_baseline",
+            column=None,
+            method=CHECKS["cohort_baseline"].method,
+            value=None if rows is None else float(rows),
+            effect=None,
+            bound=None,
+            bound_how=baseline.reason,
+            status=status,
+            details={
+                "baseline": "overall",
+                "kind": baseline.kind,
+                "reference_rows": rows,
+                "summary": baseline.reason,
+            },
+        )
 
     def evaluate(
         self, scope: _Scope, w: int, cv: str, history: list[tuple[int, Moments]]
@@ -405,7 +441,9 @@ class _Evaluator:
     ) -> Iterable[CheckResult]:
         if scope is not self._observed_scope:
             min_rows = self.spec.checks.min_rows
-            self._observed = [col.observe(scope, min_rows) for col in self._drift_columns]
+            self._observed = [
+                col.observe(scope, min_rows, self.only) for col in self._drift_columns
+            ]
             self._observed_scope = scope
             # every bound this scope needs, computed up front and in parallel
             self.bounds.prefetch(
@@ -656,20 +694,30 @@ class _DriftColumn:
             _arr(source.edges) if source.edges is not None and self.info.needs_edges else None
         )
         self.calibrate = bounds.calibrator(method, source.ref, self.edges)
+        #: the reference holds no value of it (its numeric reference is the two pseudo-
+        #: counts of the outer bins; a categorical one is all zero)
+        self.empty = self.n_ref <= (0 if source.categories is not None else 2)
 
-    def observe(self, scope: _Scope, min_rows: int) -> dict[tuple[int, str], _Observed]:
-        """The statistic in every window x cohort value of ``scope`` that has at least
-        ``min_rows`` values, computed row by row by the method's vectorised form."""
+    def observe(
+        self, scope: _Scope, min_rows: int, only: str | None = None
+    ) -> dict[tuple[int, str], _Observed]:
+        """The statistic in every window x cohort value of ``scope`` (of cohort value
+        ``only``, if given) that has at least ``min_rows`` values, computed row by row by
+        the method's vectorised form."""
         src = self.source
         found: dict[tuple[int, str], Sequence[int]]
         if src.categories is None:
-            found = {key: per[src.name] for key, per in scope.hist.items() if src.name in per}
+            found = {
+                key: per[src.name]
+                for key, per in scope.hist.items()
+                if src.name in per and (only is None or key[1] == only)
+            }
         else:
             counts_of = _counter(src.categories)
             found = {
                 key: counts_of(got)
                 for key, per in scope.cats.items()
-                if (got := per.get(src.name)) is not None
+                if (got := per.get(src.name)) is not None and (only is None or key[1] == only)
             }
         out = {key: _Observed(sum(counts)) for key, counts in found.items()}
         enough = [key for key, obs in out.items() if obs.n >= min_rows]
