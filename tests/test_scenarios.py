@@ -126,6 +126,24 @@ def test_regions_that_differ_raise_no_alert(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_cohort_whose_mix_moves_alerts_in_that_cohort_at_onset(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    """From the onset apac's rows look like eu's: apac's class mix alerts at onset, and
+    neither eu nor us alerts."""
+    spark = request.getfixturevalue("spark") if engine == "spark" else None
+    scenario = sc.COHORT_MOVES
+    report = run_cohorts(tmp_path, scenario, spark)
+    check, _, value = scenario.expect
+    hits = [a for a in report.alerts if a.check == check and a.cohort_value == value]
+    assert hits, f"no {check} alert in {value}"
+    assert min(a.window_start for a in hits) == iso(scenario.onset)
+    assert [a for a in report.alerts if a.window_start < iso(scenario.onset)] == []
+    others = [a.message for a in report.alerts if a.cohort_value in ("eu", "us")]
+    assert others == [], others[:10]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_segment_that_grows_alerts_overall_at_onset_and_in_no_region(
     request: pytest.FixtureRequest, tmp_path: Path, engine: str
 ) -> None:
@@ -164,7 +182,11 @@ def test_a_cohort_value_new_since_the_reference_warns_and_is_judged_overall(
         (r.cohort_value, r.status, r.details["kind"]) for r in report.results_for("cohort_baseline")
     }
     assert found == {("latam", "warn", "new_value"), ("apac", "ok", "few_rows")}
+    assert report.plan["cohort_baseline_min_rows"] == 1500
     latam = [r for r in report.results_for("cohort_baseline") if r.cohort_value == "latam"]
     assert len(latam) == 3
     assert "latam" in latam[0].details["summary"]
     assert "overall" in latam[0].details["summary"]
+    # 150 of the window's 2,000 rows
+    assert [r.details["traffic_share"] for r in latam] == [0.075] * 3
+    assert latam[0].details["summary"].startswith("7.5% of the window's rows")

@@ -26,6 +26,7 @@ import pyarrow as pa
 __all__ = [
     "COHORTS_DIFFER",
     "COHORT_MIX",
+    "COHORT_MOVES",
     "NO_DRIFT",
     "SCENARIOS",
     "START",
@@ -75,6 +76,7 @@ class Scenario:
             "class_prior": ("class_mix", None, self.cohort_value),
             "text_style": ("text_drift", "comment", self.cohort_value),
             "cohort_mix": ("class_mix", None, None),
+            "cohort_moves": ("class_mix", None, self.cohort_value),
         }[self.kind]
 
 
@@ -104,6 +106,11 @@ COHORTS_DIFFER = {
     "apac": (1.0, 0.8, np.array([0.15, 0.1, 0.35, 0.1, 0.3])),
 }
 _COHORT_MIX_P = (0.2, 0.2, 0.6)
+#: The same regions, and from the onset apac's rows look like eu's (its amounts, latency
+#: and payment mix, hence its class mix, become eu's): apac alone changes.
+COHORT_MOVES = Scenario(
+    "apac's mix becomes eu's", "cohort_moves", cohort_value="apac", cohorts_differ=True
+)
 
 _WORDS = [
     "order",
@@ -190,6 +197,8 @@ def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) ->
     merchant = rng.choice(BIG, n, p=_BIG_P)
     if scenario.cohorts_differ:
         for value, (shift, sigma, p) in COHORTS_DIFFER.items():
+            if scenario.kind == "cohort_moves" and active and value == scenario.cohort_value:
+                shift, sigma, p = COHORTS_DIFFER["eu"]
             at = region == value
             k = int(at.sum())
             amount[at] += shift

@@ -185,7 +185,9 @@ def run_checks(
                             "cohort_value": cv,
                             "n": st.n,
                         }
-                        results.append(judge.baseline_result(base, baseline))
+                        whole = scopes[0].stats.get((w, OVERALL)) or {}
+                        share = st.n / max(int(whole.get("n") or 0), st.n)
+                        results.append(judge.baseline_result(base, baseline, share))
     alerts = [_alert(r) for r in results if r.status == "alert"]
     drift = drift_summary(results)
     return CheckReport(
@@ -316,6 +318,7 @@ def plan(spec: Spec) -> dict[str, Any]:
         "calibration_reps": cfg.calibration_reps,
         "seed": cfg.seed,
         "min_rows": cfg.min_rows,
+        "cohort_baseline_min_rows": cfg.cohort_baseline_min_rows,
         "rolling_windows": cfg.rolling_windows,
         # the floors every result is decided with (defaults merged with the spec's)
         "floors": cfg.floors.applied(),

@@ -101,10 +101,13 @@ class _Evaluator:
             theirs.get(col.source.name, col) if col.empty else col for col in self._drift_columns
         ]
 
-    def baseline_result(self, base: dict[str, Any], baseline: CohortBaseline) -> CheckResult:
+    def baseline_result(
+        self, base: dict[str, Any], baseline: CohortBaseline, share: float
+    ) -> CheckResult:
         """Which reference a cohort value is judged against, when it is not its own: the
         overall one, for a value with too few reference rows, a profile without per-cohort
-        baselines, or a value the reference never had (a new segment, which warns)."""
+        baselines, or a value the reference never had (a new segment, which warns).
+        ``share``: the value's share of the window's rows."""
         status: Status = "warn" if baseline.kind == "new_value" else "ok"
         rows = baseline.reference_rows
         return CheckResult(
@@ -121,7 +124,8 @@ class _Evaluator:
                 "baseline": "overall",
                 "kind": baseline.kind,
                 "reference_rows": rows,
-                "summary": baseline.reason,
+                "traffic_share": share,
+                "summary": f"{share:.1%} of the window's rows; judged against {baseline.reason}",
             },
         )
 

@@ -42,6 +42,7 @@ SCHEMA_CHECKS = (
     "unseen_category",
     "missing_fraction",
     "timestamp_era",
+    "cohort_baseline",
 )
 
 Scope = tuple[str | None, str | None]
