@@ -240,6 +240,7 @@ def _judge(
         overall.batches,
         overall.bounds.cache,
         only=value,
+        prior=profile,
     )
     own.era, own.era_ids, own.spans = overall.era, overall.era_ids, overall.spans
     own.lend(overall)
