@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
 from driftline.engine import Engine
-from driftline.engine.numeric import numeric_summary
+from driftline.engine.numeric import numeric_summary, uses_kernel
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
@@ -483,12 +483,11 @@ class Profile:
         return out
 
     def _kernel_columns(self, engine: Engine, t: ir.Table) -> set[str]:
-        """The numeric feature columns of ``t`` the engine's kernel counts (none on an
-        engine without one): see :mod:`driftline.engine.numeric`."""
-        if not engine.numeric_kernel:
-            return set()
+        """The numeric feature columns of ``t`` the engine's kernel counts: none on an
+        engine without one, or below ``MIN_FEATURES`` (see :mod:`driftline.engine.numeric`)."""
         kinds = self.spec.feature_kinds
-        return {c for c in t.columns if kinds.get(c) == "numeric" and t[c].type().is_numeric()}
+        found = {c for c in t.columns if kinds.get(c) == "numeric" and t[c].type().is_numeric()}
+        return found if uses_kernel(engine, len(found)) else set()
 
     def _lean(self, raw: ir.Table, columns: Sequence[str], cohort: str | None) -> ir.Table:
         """Of ``raw`` (the reference as logged), the numeric ``columns`` and the ``cohort``

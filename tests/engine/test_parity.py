@@ -88,7 +88,7 @@ import pyarrow.compute as pc
 import pytest
 
 from driftline.checks import CHECKS, CheckReport, CheckResult, run_checks
-from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine
+from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine, numeric
 from driftline.engine.numeric import numeric_summary
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
@@ -1563,6 +1563,39 @@ def test_run_checks_spark_equals_duckdb(
     _assert_tree_close(spark.drift, duck.drift, "drift")
     for part in ("window", "since", "until", "plan", "reference"):
         assert getattr(spark, part) == getattr(duck, part), part
+
+
+@pytest.mark.parametrize("window", list(CHECK_RUNS))
+def test_run_checks_same_with_the_numeric_kernel(
+    duckdb_engine: DuckDBEngine,
+    reference_profile: Profile,
+    reports: dict[tuple[str, str], CheckReport],
+    window: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DuckDB counts the numeric features of a wide table (``MIN_FEATURES`` or more) by
+    the kernel, of a narrow one by the summary query: end to end, ``run_checks`` gives
+    the same report either way (results in the same order, statuses exactly, floats to
+    1e-9)."""
+    query = _report(duckdb_engine, window, reference_profile, reports)
+    monkeypatch.setattr(numeric, "MIN_FEATURES", 1)
+    assert numeric.uses_kernel(duckdb_engine, 1)
+    kernel = run_checks(
+        duckdb_engine,
+        duckdb_engine.table("stored"),
+        _check_spec(window),
+        reference_profile,
+        batches=BATCHES,
+        until=CHECK_RUNS[window],
+        now=CHECK_TIME,
+    )
+    assert [_result_key(r) for r in kernel.results] == [_result_key(r) for r in query.results]
+    _assert_tree_close(
+        [asdict(r) for r in kernel.results], [asdict(r) for r in query.results], "results"
+    )
+    _assert_tree_close(
+        [asdict(a) for a in kernel.alerts], [asdict(a) for a in query.alerts], "alerts"
+    )
 
 
 def test_row_window_without_a_cohort_value(

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from driftline.checks._results import Moments
 from driftline.engine import Engine
-from driftline.engine.numeric import numeric_summary
+from driftline.engine.numeric import numeric_summary, uses_kernel
 from driftline.engine.summaries import (
     CATEGORY_SUMMARY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
@@ -65,8 +65,10 @@ def _summaries(
     token_names = {f"{c}:{f}" for c in profile.text_ for f in TOKEN_FEATURES}
     row_edges = {k: v for k, v in profile.bin_edges_.items() if k not in token_names}
     token_edges = {k: v for k, v in profile.bin_edges_.items() if k in token_names}
-    kernel = engine.numeric_kernel
-    numeric = {c for c, k in spec.feature_kinds.items() if k == "numeric"} if kernel else set()
+    numeric = {c for c, k in spec.feature_kinds.items() if k == "numeric"}
+    kernel = uses_kernel(engine, len(numeric))
+    if not kernel:
+        numeric = set()
     query_edges = {k: v for k, v in row_edges.items() if k not in numeric}
     kernel_edges = {k: v for k, v in row_edges.items() if k in numeric}
     wide = window_summary(

@@ -19,19 +19,20 @@ below the edges, the last above them; bins as in
 
 Moments are exact to rounding: each batch's are taken in two passes (mean, then squared
 deviations) and merged across batches by Chan's parallel formula. DuckDB's engine uses
-this; the parity tests hold it to the Ibis form, which Spark runs.
+this for tables of :data:`MIN_FEATURES` numeric features or more; the parity tests hold
+it to the Ibis form, which Spark and narrower tables run.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import ibis.expr.types as ir
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,9 +40,31 @@ import pyarrow.compute as pc
 from driftline.engine.summaries import _COHORT, _WINDOW, _scoped
 from driftline.spec import Spec, Window
 
-__all__ = ["numeric_summary"]
+__all__ = ["MIN_FEATURES", "numeric_summary", "uses_kernel"]
 
-_MOST = sys.float_info.max  # the largest finite double
+#: The kernel counts a table with at least this many numeric features; fewer are counted
+#: in the summary query. Loading numba and the compiled kernel costs a process about
+#: 0.8 s, more than the query spends on a dozen features (the 1M benchmark's 14 took
+#: 4.1 s in all by the query, 4.7 s with the kernel); the query's compile time grows
+#: with every feature (15 ms each), the kernel's does not.
+MIN_FEATURES = 50
+
+
+def uses_kernel(engine: object, features: int) -> bool:
+    """Whether ``features`` numeric features are counted by the kernel on ``engine``."""
+    return bool(getattr(engine, "numeric_kernel", False)) and features >= MIN_FEATURES
+
+
+@cache
+def _compiled() -> Callable[..., None]:
+    """The kernel, compiled by numba on first use (and cached on disk by it)."""
+    import numba
+
+    kernel: Callable[..., None] = numba.njit(nogil=True, cache=True)(_count)
+    return kernel
+
+
+_MOST = sys.float_info.max  # the largest finite double (a global: numba reads it)
 
 #: up to this many inner edges a value's bin is found by comparing it with each edge,
 #: above by binary search: a binary search's branches mispredict on most values (30 ns
@@ -55,7 +78,6 @@ _BATCH_ROWS = 1 << 17
 _BATCH_VALUES = 1 << 24
 
 
-@numba.njit(nogil=True, cache=True)
 def _count(
     x: np.ndarray,
     groups: np.ndarray,
@@ -248,11 +270,12 @@ def _scan(
 
 
 def _count_part(batch: pa.RecordBatch, part: list[_Feature], groups: np.ndarray) -> None:
+    kernel = _compiled()
     for f in part:
         x = batch.column(f.name).to_numpy(zero_copy_only=False)
         e = f.edges
         first, last = (float(e[0]), float(e[-1])) if len(e) else (0.0, 0.0)
-        _count(x, groups, e[1:-1], first, last, f.lo, f.hi, f.hist, f.counts, f.moments, f.scratch)
+        kernel(x, groups, e[1:-1], first, last, f.lo, f.hi, f.hist, f.counts, f.moments, f.scratch)
 
 
 def _group_ids(batch: pa.RecordBatch, group_of: Mapping[tuple[int, str], int]) -> np.ndarray:
