@@ -76,8 +76,10 @@ class _Evaluator:
             singletons = sum(1 for c in counts if c == 1)
             names: list[str] = [*known, OTHER]
             ref: list[float] = [*counts, pooled + singletons]
+            shown: list[int] | None = None
             if prior is not None and col in prior.categories_:
                 names, ref = _shrunk(known, pooled, prior.categories_[col], prior, col)
+                shown = [*(known.get(c, 0) for c in names[:-1]), pooled]
             sources.append(
                 _DriftSource(
                     name=col,
@@ -88,6 +90,7 @@ class _Evaluator:
                     sd=0.0,
                     details={"kind": "categorical"},
                     categories=names,
+                    shown=shown,
                 )
             )
             p0 = float(good_turing_unseen(_arr(counts))) if counts else 0.0
@@ -671,6 +674,9 @@ class _DriftSource:
     sd: float
     details: dict[str, Any]
     categories: list[str] | None = None
+    #: the reference counts a result shows, where ``ref`` is not them (a cohort value's
+    #: own counts, ``ref`` being them shrunk toward the overall shares)
+    shown: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -754,10 +760,11 @@ class _DriftColumn:
         names = self.source.categories
         assert names is not None
         moved = _smallest(-np.abs(cur / n - self.ref_share), _MOVED)
+        shown = self.source.shown or self.source.ref
         return {
             **self.source.details,
-            "categories": {_cut(names[i]): [self.source.ref[i], int(cur[i])] for i in moved},
-            "reference_total": self.n_ref,
+            "categories": {_cut(names[i]): [shown[i], int(cur[i])] for i in moved},
+            "reference_total": sum(shown),
             "current_total": n,
         }
 
