@@ -862,47 +862,32 @@ class Profile:
                 f"{name_list(self.spec.cohorts)}); baselines exist for cohort columns only."
             )
         what = f"value {shorten(value)} of cohort {shorten(column)}"
-        overall = "the overall baseline: "
+
+        def overall(kind: BaselineKind, rows: int | None, why: str) -> CohortBaseline:
+            return CohortBaseline(column, value, kind, rows, None, f"the overall baseline: {why}")
+
         if self.cohorts_ is None:
-            return CohortBaseline(
-                column,
-                value,
+            return overall(
                 "unavailable",
                 None,
-                None,
-                overall + "the profile was fitted by an older driftline, without per-cohort "
+                "the profile was fitted by an older driftline, without per-cohort "
                 "baselines; refit it with `driftline fit` (or `Monitor.fit_profile()`)",
             )
         values = self.cohorts_.get(column)
         if values is None:
-            return CohortBaseline(
-                column,
-                value,
-                "unavailable",
-                None,
-                None,
-                overall + f"the reference has no column {shorten(column)}",
-            )
+            return overall("unavailable", None, f"the reference has no column {shorten(column)}")
         data = values.get(value)
         if data is None:
-            return CohortBaseline(
-                column,
-                value,
-                "new_value",
-                0,
-                None,
-                overall + f"{what} does not occur in the reference (a new segment)",
+            return overall(
+                "new_value", 0, f"{what} does not occur in the reference (a new segment)"
             )
         rows = int(data["n_rows"])
         least = self.spec.checks.cohort_baseline_min_rows if min_rows is None else min_rows
         if rows < least:
-            return CohortBaseline(
-                column,
-                value,
+            return overall(
                 "few_rows",
                 rows,
-                None,
-                overall + f"{what} has {rows:,} reference rows, fewer than "
+                f"{what} has {rows:,} reference rows, fewer than "
                 f"checks.cohort_baseline_min_rows ({least:,})",
             )
         views: dict[tuple[str, str], Profile] = self.__dict__.setdefault("_views", {})

@@ -177,17 +177,9 @@ def run_checks(
                     stats.append(st)
                     results.extend(res)
                     if baseline is not None and st.n:
-                        base = {
-                            "window": w,
-                            "window_start": st.window_start,
-                            "window_end": st.window_end,
-                            "cohort": scope.cohort,
-                            "cohort_value": cv,
-                            "n": st.n,
-                        }
                         whole = scopes[0].stats.get((w, OVERALL)) or {}
                         share = st.n / max(int(whole.get("n") or 0), st.n)
-                        results.append(judge.baseline_result(base, baseline, share))
+                        results.append(judge.baseline_result(st, baseline, share))
     alerts = [_alert(r) for r in results if r.status == "alert"]
     drift = drift_summary(results)
     return CheckReport(

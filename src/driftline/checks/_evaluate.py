@@ -115,7 +115,7 @@ class _Evaluator:
         self._unseen_p0 = overall._unseen_p0
 
     def baseline_result(
-        self, base: dict[str, Any], baseline: CohortBaseline, share: float
+        self, stats: WindowStats, baseline: CohortBaseline, share: float
     ) -> CheckResult:
         """Which reference a cohort value is judged against, when it is not its own: the
         overall one, for a value with too few reference rows, a profile without per-cohort
@@ -124,7 +124,7 @@ class _Evaluator:
         status: Status = "warn" if baseline.kind == "new_value" else "ok"
         rows = baseline.reference_rows
         return CheckResult(
-            **base,
+            **_base(stats),
             check="cohort_baseline",
             column=None,
             method=CHECKS["cohort_baseline"].method,
@@ -178,15 +178,7 @@ class _Evaluator:
             rolling_mean=rolling.mean if rolling.n else None,
             rolling_var=rolling.var,
         )
-        base = {
-            "window": w,
-            "window_start": start,
-            "window_end": end,
-            "cohort": cohort,
-            "cohort_value": cvalue,
-            "n": n,
-        }
-        return stats, list(self._results(scope, w, cv, n, moments, base))
+        return stats, list(self._results(scope, w, cv, n, moments, _base(stats)))
 
     # -- individual checks ----------------------------------------------------------------
     def _results(
@@ -767,6 +759,18 @@ class _DriftColumn:
             "reference_total": sum(shown),
             "current_total": n,
         }
+
+
+def _base(stats: WindowStats) -> dict[str, Any]:
+    """The fields every result of a window x cohort value shares with its stats."""
+    return {
+        "window": stats.window,
+        "window_start": stats.window_start,
+        "window_end": stats.window_end,
+        "cohort": stats.cohort,
+        "cohort_value": stats.cohort_value,
+        "n": stats.n,
+    }
 
 
 def _cut(value: Any) -> str:
