@@ -190,12 +190,15 @@ def _finite_values(
     return projected
 
 
-def _moment_aggs(p: ir.Table, names: Sequence[str]) -> dict[str, ir.Value]:
-    """Row count, and per source ``i`` of ``p`` (a table with :func:`_finite_values`):
-    finite values ``c{i}``, +-inf values ``nf{i}``, ``min{i}``, ``max{i}``, ``mean{i}``,
-    ``var{i}`` (sample variance) of the finite values. Grouped or not."""
+def _moment_aggs(
+    p: ir.Table, names: Sequence[str], only: Collection[int] | None = None
+) -> dict[str, ir.Value]:
+    """Row count, and per source ``i`` of ``p`` (a table with :func:`_finite_values`;
+    only the sources numbered in ``only``, if given): finite values ``c{i}``, +-inf
+    values ``nf{i}``, ``min{i}``, ``max{i}``, ``mean{i}``, ``var{i}`` (sample variance)
+    of the finite values. Grouped or not."""
     aggs: dict[str, ir.Value] = {"n": p.count()}
-    for i in range(len(names)):
+    for i in range(len(names)) if only is None else sorted(only):
         c = p[_value_name(i)]
         aggs[f"c{i}"] = c.count()
         aggs[f"nf{i}"] = p[_infinite_name(i)].cast("int64").sum().fill_null(0)
@@ -204,10 +207,6 @@ def _moment_aggs(p: ir.Table, names: Sequence[str]) -> dict[str, ir.Value]:
         aggs[f"mean{i}"] = c.mean()
         aggs[f"var{i}"] = c.var(how="sample")
     return aggs
-
-
-#: The per-source aggregates of :func:`_moment_aggs`, numbered by source.
-_MOMENT_KEYS = frozenset({"c", "nf", "min", "max", "mean", "var"})
 
 
 def _union(parts: Sequence[ir.Table]) -> ir.Table:
@@ -714,20 +713,13 @@ class Profile:
         """
         names = list(sources)
         projected = _finite_values(t, sources)
-        rest = [name for name in names if name not in kernel]
-        at = [names.index(name) for name in rest]
-        # the query's aggregates are numbered within ``rest``: renumbered below
-        p = t.mutate(**_finite_values(t, {name: sources[name] for name in rest}))
-        got: dict[str, Any] = engine.run(p.aggregate(**_moment_aggs(p, rest), **extra)).to_pylist()[
-            0
-        ]
-        row: dict[str, Any] = {}
-        for key, value in got.items():
-            stem = key.rstrip("0123456789")
-            if stem in _MOMENT_KEYS and key != stem:
-                row[f"{stem}{at[int(key[len(stem) :])]}"] = value
-            else:
-                row[key] = value
+        # the sources the kernel does not count: their finite values, and aggregates
+        rest = [i for i, name in enumerate(names) if name not in kernel]
+        wanted_columns = {_value_name(i) for i in rest} | {_infinite_name(i) for i in rest}
+        p = t.mutate(**{k: v for k, v in projected.items() if k in wanted_columns})
+        row: dict[str, Any] = engine.run(
+            p.aggregate(**_moment_aggs(p, names, rest), **extra)
+        ).to_pylist()[0]
         if kernel:
             assert raw is not None
             counted = self._kernel_summary(engine, raw, [c for c in names if c in kernel], {})

@@ -1435,6 +1435,23 @@ def test_profile_spark_equals_duckdb(
     _assert_tree_close(spark[section], duck[section], f"profile.{section}")
 
 
+def test_profile_same_with_the_numeric_kernel(
+    duckdb_engine: DuckDBEngine,
+    profiles: dict[str, Profile],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a wide reference (``MIN_FEATURES`` numeric features or more) DuckDB fits the
+    numeric columns' moments, ranges, bin counts and per-cohort baselines through the
+    numeric kernel: the same ``to_dict()`` as by the queries, counts exact, floats to
+    1e-9."""
+    query = _profile(duckdb_engine, profiles)
+    monkeypatch.setattr(numeric, "MIN_FEATURES", 1)
+    kernel = _profile(duckdb_engine, {})  # fitted again, not cached
+    assert sorted(kernel) == sorted(query)
+    for section in query:
+        _assert_tree_close(kernel[section], query[section], f"profile.{section}")
+
+
 # -- end to end: run_checks -----------------------------------------------------------------
 #: ``run_checks`` windows, each with the end of the span checked (None: all of it; the
 #: last row window holds one cohort value only, see
