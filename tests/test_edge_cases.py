@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -46,7 +47,7 @@ import pytest
 import driftline
 from driftline._catalog import MISSING_COHORT
 from driftline.checks import CheckReport, CheckResult, run_checks
-from driftline.engine import DuckDBEngine, Engine, SparkEngine
+from driftline.engine import DuckDBEngine, Engine, SparkEngine, numeric
 from driftline.profile import Profile
 from driftline.spec import Spec
 
@@ -489,6 +490,32 @@ def test_edge_case_spark_equals_duckdb(
         [asdict(r) for r in _results(built, engine, scenario)] for engine in ("duckdb", "spark")
     )
     diff = _close(spark, duck, f"{layout} {scenario}")
+    assert not diff, "\n".join(diff[:10])
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_edge_cases_same_with_the_numeric_kernel(
+    stores: dict[str, Any], layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole edge-case matrix with DuckDB counting the numeric feature by the kernel
+    (the path of tables of ``MIN_FEATURES`` numeric features or more) gives the same
+    results as by the summary query: all null in a group, dropped, retyped, +-inf,
+    single-row windows, absent, null and unseen cohort values."""
+    built, stored, batches = stores[layout]
+    con = duckdb.connect()
+    try:
+        con.register("stored", stored)
+        con.execute("CREATE TABLE predictions AS SELECT * FROM stored")
+        engine = DuckDBEngine.from_connection(con)
+        monkeypatch.setattr(numeric, "MIN_FEATURES", 1)
+        assert numeric.uses_kernel(engine, 1)
+        report = run_checks(
+            engine, engine.table("predictions"), built.spec, built.profile, batches=batches, now=NOW
+        )
+    finally:
+        con.close()
+    query = [asdict(r) for r in built.reports["duckdb"].results]
+    diff = _close([asdict(r) for r in report.results], query, layout)
     assert not diff, "\n".join(diff[:10])
 
 
