@@ -725,6 +725,18 @@ def test_system_exit_and_base_exceptions_are_not_swallowed() -> None:
         cli.run(["check"], _boundary_app(GeneratorExit()))
 
 
+def test_ctrl_c_reported_by_duckdb_as_text_is_an_interruption() -> None:
+    """Ctrl-C landing while DuckDB runs Python code of its own (reading a logged
+    DataFrame) comes back as a ``duckdb.Error`` with only the text of the
+    ``KeyboardInterrupt`` (seen by the demo test below, whose signal lands wherever it
+    lands): 130, like the other forms; other DuckDB errors stay errors."""
+    assert cli._interrupted(duckdb.Error("KeyboardInterrupt: <EMPTY MESSAGE>"))
+    query = RuntimeError("Query interrupted")
+    query.__cause__ = KeyboardInterrupt()  # as DuckDB raises it, from the interrupt
+    assert cli._interrupted(query)
+    assert not cli._interrupted(duckdb.Error("Catalog Error: Table x does not exist"))
+
+
 def test_process_ctrl_c_exits_130_even_inside_a_query(tmp_path: Path) -> None:
     """Ctrl-C while the demo logs and checks (mostly inside DuckDB, which turns it into
     ``RuntimeError('Query interrupted')``) is 130, not an internal error."""

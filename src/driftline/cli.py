@@ -460,11 +460,13 @@ def run(argv: list[str] | None = None, application: typer.Typer | None = None) -
 
 def _interrupted(exc: BaseException) -> bool:
     """Ctrl-C inside a DuckDB query surfaces as ``RuntimeError('Query interrupted')``
-    raised from the ``KeyboardInterrupt``: still an interruption, not a bug."""
+    raised from the ``KeyboardInterrupt``, or, when it lands while DuckDB runs Python
+    code of its own (reading a logged DataFrame), as a ``duckdb.Error`` carrying only the
+    text ``KeyboardInterrupt: <EMPTY MESSAGE>``: still an interruption, not a bug."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt):
+        if isinstance(current, KeyboardInterrupt) or str(current).startswith("KeyboardInterrupt"):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
