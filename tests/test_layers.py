@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("_io", "methods", "scenarios"),
     ("spec",),
     ("engine",),
-    ("store", "profile"),
+    ("_ingest", "store", "profile"),
     ("checks",),
     ("report", "monitor", "demo"),
     ("cli", "__main__", ""),  # "" is the package itself: the public API imports everything

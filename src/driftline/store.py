@@ -5,19 +5,9 @@ connection (see :mod:`driftline.engine`). A batch is validated with SQL over a s
 view *before* the transaction that stores it begins, and the insert itself runs in one
 transaction, so a refused batch leaves the store exactly as it was.
 
-Ingest policy: a batch lacking a required role (id, timestamp, prediction, scores) or
-carrying invalid scores is refused whole. A batch whose *features* differ from the spec -
-a column missing or new, values of another type - is stored as it came (a missing
-feature as null; values that do not fit the column's type, and extra columns, kept raw as
-JSON in ``_raw``), and the difference is recorded per batch in ``batches`` so checks
-report it as schema skew.
-
-Scores must be finite, in [0, 1], and sum to 1 within :data:`SCORE_SUM_TOLERANCE`
-(absolute), which admits float32 softmax outputs over thousands of classes.
-
-Every column of a batch, also those the spec does not know, must have a name driftline
-can take (:func:`driftline.spec.column_name_problem`), and no two names may be equal up
-to case: names are checked as the user wrote them, before DuckDB renames any. A
+The ingest policy (what is refused whole, what is stored as it came and recorded per
+batch in ``batches`` as schema skew) is :mod:`driftline._ingest`; this module stages the
+batch, stores it and keeps the runs. A
 prediction id already stored refuses the batch (or, with ``on_duplicate="skip"``, its
 row is left out); a ``batch_id`` already stored makes the call a no-op. Labels are
 append-only, one per id and batch; the latest ``labelled_at`` per id wins
@@ -40,10 +30,22 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from driftline._catalog import ON_DUPLICATE, OnDuplicate, type_family
+from driftline._catalog import ON_DUPLICATE, OnDuplicate
+from driftline._ingest import (
+    SCORE_SUM_TOLERANCE,
+    Item,
+    Staged,
+    check_names,
+    check_on_duplicate,
+    feature_select,
+    quote,
+    validate_labels,
+    validate_predictions,
+    validate_reference,
+)
 from driftline._io import describe_input, file_format, to_arrow
 from driftline.errors import ConfigError, IngestError, StoreError, name_list, shorten
-from driftline.spec import Spec, column_name_problem
+from driftline.spec import Spec
 
 if TYPE_CHECKING:
     import ibis
@@ -56,8 +58,6 @@ __all__ = [
     "Store",
     "quote",
 ]
-
-SCORE_SUM_TOLERANCE = 1e-3
 
 #: The results table, declared once: one row per window x scope x check (x column) of a
 #: stored run. ``Monitor`` writes the rows by these names.
@@ -87,11 +87,6 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
 _JSON_SAMPLE = 20480
 
 
-def quote(name: str) -> str:
-    """Quote an identifier for DuckDB SQL: user strings never reach SQL unquoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 @dataclass(frozen=True)
 class IngestReport:
     """What one logged batch did to the store."""
@@ -111,20 +106,6 @@ class IngestReport:
         return asdict(self)
 
 
-#: One item of a SELECT list: (SQL expression, output column name). The name is quoted
-#: once, where the statement is assembled; nothing is recovered by parsing SQL text.
-_Item = tuple[str, str]
-
-
-@dataclass
-class _FeatureSelect:
-    items: list[_Item]
-    raw_parts: list[str]
-    missing: list[str]
-    extra: list[str]
-    retyped: dict[str, str]
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -138,7 +119,6 @@ class Store:
         beyond it rather than growing with the data."""
         self.path = str(path)
         self.spec = spec
-        self._staged_has_id = True
         self.con = _connect(Path(path))
         opened = False
         try:
@@ -278,7 +258,6 @@ class Store:
         try:
             rows = self.con.execute(f"DESCRIBE {name}").fetchall()
             types = {r[0]: r[1] for r in rows}
-            self._staged_has_id = self.spec.id in types
             yield types
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:
             # DuckDB reads a file lazily: damaged pages surface in whichever query first
@@ -302,278 +281,11 @@ class Store:
         row = self.con.execute(sql, params or []).fetchone()
         return None if row is None else row[0]
 
-    def _row_id(self) -> str:
-        """SQL naming a staged row in messages: its id (a reference may have none)."""
-        if self._staged_has_id:
-            return f"CAST({quote(self.spec.id)} AS VARCHAR)"
-        return "CAST('(no id column)' AS VARCHAR)"
-
-    def _first_bad(self, condition: str, show: str, order: str | None = None) -> Any:
-        """The first staged row (by id) where ``condition`` holds, as (id, shown value)."""
-        row_id = self._row_id()
-        order_by = order or row_id
-        return self.con.execute(
-            f"SELECT {row_id}, {show} FROM __staging WHERE {condition} ORDER BY {order_by} LIMIT 1"
-        ).fetchone()
-
-    # -- validation ---------------------------------------------------------------------
-    def _check_names(self, names: list[str], types: dict[str, str], what: str) -> None:
-        """Refuse a batch with a column name driftline cannot take (see
-        :func:`driftline.spec.column_name_problem`), two columns of one name up to case,
-        or names DuckDB read otherwise than they are. Every column counts, also those the
-        spec does not know (they are kept raw). A labels batch stores only its id, label
-        and labelled_at, so its other columns may carry the store's own names."""
-        s = self.spec
-        if what == "labels batch":
-            roles = {s.id: "id", s.label or "label": "label", "labelled_at": "labelled_at"}
-        else:
-            roles = {c: r for r, c in s.column_roles()}
-
-        def named(col: str) -> str:
-            return f"{shorten(col)} ({roles.get(col, 'not in the spec')})"
-
-        seen: dict[str, str] = {}
-        for col in names:
-            problem = column_name_problem(col, own_columns=what != "labels batch")
-            if problem is not None:
-                raise IngestError(
-                    f"{what} column {named(col)} {problem}; rename or drop the column before "
-                    "logging. Nothing was stored."
-                )
-            other = seen.get(col.casefold())
-            if other is None:
-                seen[col.casefold()] = col
-                continue
-            if other == col:
-                problem = f"column {named(col)} appears twice in the {what}"
-            else:
-                problem = (
-                    f"columns {named(other)} and {named(col)} differ only in case; DuckDB "
-                    "and Spark compare column names case-insensitively and would read one as "
-                    "the other"
-                )
-            raise IngestError(
-                f"{problem}: rename or drop one of them before logging. Nothing was stored."
-            )
-        if set(names) != set(types):  # a renaming the checks above did not foresee
-            raise IngestError(
-                f"the {what}'s columns {name_list(names)} were read as {name_list(types)}; "
-                "rename the columns to plain names before logging. Nothing was stored."
-            )
-
-    def _timestamp_expr(self, col: str, duck_type: str) -> str:
-        fam = type_family(duck_type)
-        c = quote(col)
-        if fam == "temporal":
-            return (
-                f"CAST({c} AS TIMESTAMP)"
-                if "TIME ZONE" not in duck_type.upper()
-                else (f"CAST(timezone('UTC', {c}) AS TIMESTAMP)")
-            )
-        if fam == "string":
-            return f"CAST(timezone('UTC', TRY_CAST({c} AS TIMESTAMPTZ)) AS TIMESTAMP)"
-        raise IngestError(
-            f"column {col!r} (timestamp) is {duck_type}; expected a timestamp or an ISO-8601 "
-            f"string such as '2024-05-01T12:00:00Z'. Convert epoch numbers to timestamps "
-            f"(e.g. pandas.to_datetime(df[{col!r}], unit='s')) before logging."
+    def _staged(self, types: dict[str, str]) -> Staged:
+        """The staged batch as ingest validation queries it (see :mod:`driftline._ingest`)."""
+        return Staged(
+            self.spec, types, lambda sql, params: self.con.execute(sql, params).fetchall()
         )
-
-    def _repeated_ids(self) -> tuple[int, str]:
-        """How many staged ids occur more than once, and the first five (by id) shown
-        with their counts, for the message that refuses the batch."""
-        rows = self.con.execute(
-            f"SELECT count(*) OVER (), i, n FROM (SELECT CAST({quote(self.spec.id)} AS VARCHAR) "
-            "AS i, count(*) AS n FROM __staging GROUP BY 1 HAVING count(*) > 1) ORDER BY i LIMIT 5"
-        ).fetchall()
-        if not rows:
-            return 0, ""
-        shown = ", ".join(f"{shorten(r[1])} ({r[2]}x)" for r in rows)
-        return int(rows[0][0]), shown + (" and more" if rows[0][0] > 5 else "")
-
-    def _validate_required(self, types: dict[str, str], rows: int) -> str:
-        """Refuse the batch (raise) if a required role is missing or invalid."""
-        s = self.spec
-        missing = [c for c in s.required_columns() if c not in types]
-        if missing:
-            roles = {c: r for r, c in s.column_roles()}
-            col = missing[0]
-            raise IngestError(
-                f"batch is missing required column {col!r} (role: {roles.get(col)}); columns "
-                f"present: {name_list(types)}. Add the column, or map the role to another "
-                "column in the spec. Nothing was stored."
-            )
-        if rows == 0:
-            raise IngestError(
-                "the batch has 0 rows; log a batch with at least one row. Nothing was stored."
-            )
-        idc = quote(s.id)
-        if type_family(types[s.id]) not in ("numeric", "string"):
-            raise IngestError(
-                f"column {s.id!r} (id) is {types[s.id]}; ids must be strings or integers. "
-                "Cast the column. Nothing was stored."
-            )
-        n_null = self._scalar(f"SELECT count(*) FROM __staging WHERE {idc} IS NULL")
-        if n_null:
-            raise IngestError(
-                f"column {s.id!r} (id) has {n_null} null value(s); every prediction needs an "
-                "id: fill them or drop those rows. Nothing was stored."
-            )
-        repeated, shown = self._repeated_ids()
-        if repeated:
-            raise IngestError(
-                f"column {s.id!r} (id) has duplicate values in one batch: {shown}. Each "
-                "prediction needs a unique id; de-duplicate the batch. Nothing was stored."
-            )
-        ts_expr = self._timestamp_expr(s.timestamp, types[s.timestamp])
-        tsc = quote(s.timestamp)
-        bad = self._first_bad(f"{tsc} IS NULL", "NULL")
-        if bad:
-            raise IngestError(
-                f"column {s.timestamp!r} (timestamp) is null for id {bad[0]!r}; every "
-                "prediction needs a timestamp: fill it or drop the row. Nothing was stored."
-            )
-        bad = self._first_bad(f"({ts_expr}) IS NULL", f"CAST({tsc} AS VARCHAR)")
-        if bad:
-            raise IngestError(
-                f"column {s.timestamp!r} (timestamp) has unparsable value {bad[1]!r} (id "
-                f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z'. Nothing was stored."
-            )
-        self._validate_prediction(types)
-        self._validate_scores(types)
-        return ts_expr
-
-    def _validate_prediction(self, types: dict[str, str]) -> None:
-        s = self.spec
-        pc = quote(s.prediction)
-        if type_family(types[s.prediction]) not in ("numeric", "string", "boolean"):
-            raise IngestError(
-                f"column {s.prediction!r} (prediction) is {types[s.prediction]}; expected the "
-                f"predicted class, one of {name_list(s.classes)}. Nothing was stored."
-            )
-        row_id = self._row_id()
-        bad = self.con.execute(
-            f"SELECT {row_id}, CAST({pc} AS VARCHAR) FROM __staging "
-            f"WHERE {pc} IS NULL OR CAST({pc} AS VARCHAR) NOT IN (SELECT unnest(?)) "
-            f"ORDER BY {row_id} LIMIT 1",
-            [s.classes],
-        ).fetchone()
-        if bad:
-            raise IngestError(
-                f"column {s.prediction!r} (prediction) has value {bad[1]!r} (id {bad[0]!r}), "
-                f"which is not a class of the spec ({name_list(s.classes)}). Log the predicted "
-                "class label, or add the class to scores in the spec. Nothing was stored."
-            )
-
-    def _validate_scores(self, types: dict[str, str]) -> None:
-        s = self.spec
-        k = len(s.classes)
-        if s.scores.layout != "list":
-            for col in s.score_columns:
-                if type_family(types[col]) != "numeric":
-                    raise IngestError(
-                        f"column {col!r} (scores) is {types[col]}; scores must be numbers in "
-                        "[0, 1]. Cast the column. Nothing was stored."
-                    )
-            for col in s.score_columns:
-                c = quote(col)
-                bad = self._first_bad(
-                    f"{c} IS NULL OR NOT isfinite(CAST({c} AS DOUBLE)) OR {c} < 0 OR {c} > 1",
-                    f"coalesce(CAST({c} AS VARCHAR), 'null (NaN or missing)')",
-                )
-                if bad:
-                    raise IngestError(
-                        f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
-                        "scores must be finite probabilities in [0, 1] (apply softmax to "
-                        "logits). Nothing was stored."
-                    )
-            if s.scores.layout == "binary":  # one probability: nothing to sum
-                return
-            total = " + ".join(f"CAST({quote(c)} AS DOUBLE)" for c in s.score_columns)
-        else:
-            col = s.score_columns[0]
-            c = quote(col)
-            element = types[col].rsplit("[", 1)[0]
-            if type_family(types[col]) != "list" or type_family(element) != "numeric":
-                raise IngestError(
-                    f"column {col!r} (scores) is {types[col]}; expected a list of {k} "
-                    "probabilities per row. Nothing was stored."
-                )
-            bad = self._first_bad(
-                f"{c} IS NULL OR len({c}) != {k}", f"coalesce(CAST({c} AS VARCHAR), 'null')"
-            )
-            if bad:
-                raise IngestError(
-                    f"column {col!r} (scores) has value {bad[1]!r} (id {bad[0]!r}); expected "
-                    f"{k} probabilities, one per class {name_list(s.classes)}. Nothing was "
-                    "stored."
-                )
-            fc = f"CAST({c} AS DOUBLE[])"
-            bad = self._first_bad(
-                f"NOT isfinite(list_sum({fc})) OR list_min({fc}) < 0 OR list_max({fc}) > 1 "
-                f"OR list_count({fc}) != {k}",
-                f"CAST({c} AS VARCHAR)",
-            )
-            if bad:
-                raise IngestError(
-                    f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
-                    "scores must be finite probabilities in [0, 1]. Nothing was stored."
-                )
-            total = f"list_sum({fc})"
-        bad = self._first_bad(
-            f"abs(({total}) - 1) > {SCORE_SUM_TOLERANCE}", f"CAST(({total}) AS VARCHAR)"
-        )
-        if bad:
-            raise IngestError(
-                f"scores ({name_list(s.score_columns)}) sum to {bad[1]} for id {bad[0]!r}; "
-                f"they must sum to 1 within {SCORE_SUM_TOLERANCE} (apply softmax, or log the "
-                "probabilities of every class). Nothing was stored."
-            )
-
-    # -- feature columns, stored as they came ---------------------------------------------
-    def _feature_select(self, types: dict[str, str]) -> _FeatureSelect:
-        """SQL expressions for cohort/feature columns, plus what differed from the spec."""
-        s = self.spec
-        kinds = s.feature_kinds
-        items: list[_Item] = []
-        raw_parts: list[str] = []
-        missing: list[str] = []
-        retyped: dict[str, str] = {}
-        for col in [c for c in s.cohorts if c not in kinds]:
-            if col in types:
-                items.append((f"CAST({quote(col)} AS VARCHAR)", col))
-            else:
-                missing.append(col)
-                items.append(("CAST(NULL AS VARCHAR)", col))
-        for col, kind in kinds.items():
-            q = quote(col)
-            if col not in types:
-                missing.append(col)
-                typ = "DOUBLE" if kind == "numeric" else "VARCHAR"
-                items.append((f"CAST(NULL AS {typ})", col))
-                continue
-            fam = type_family(types[col])
-            if kind == "numeric":
-                if fam == "numeric":
-                    items.append((f"CAST({q} AS DOUBLE)", col))
-                else:
-                    retyped[col] = types[col]
-                    items.append((f"TRY_CAST({q} AS DOUBLE)", col))
-                    raw_parts.append(f"{_json_key(col)}: CAST({q} AS VARCHAR)")
-            else:
-                if fam not in ("string", "boolean") or (kind == "text" and fam != "string"):
-                    retyped[col] = types[col]
-                items.append((f"CAST({q} AS VARCHAR)", col))
-        if s.embedding:
-            q = quote(s.embedding)
-            if s.embedding in types:
-                items.append((f"TRY_CAST({q} AS DOUBLE[])", s.embedding))
-            else:
-                missing.append(s.embedding)
-                items.append(("CAST(NULL AS DOUBLE[])", s.embedding))
-        known = {c for _, c in s.column_roles()}
-        extra = [c for c in types if c not in known]
-        raw_parts += [f"{_json_key(c)}: {quote(c)}" for c in extra]
-        return _FeatureSelect(items, raw_parts, missing, extra, retyped)
 
     # -- public writes --------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -604,21 +316,21 @@ class Store:
         (``on_duplicate="skip"``; the report counts them in ``skipped``). A ``batch_id``
         already stored returns its report without reading the data, so a retry is a no-op.
         """
-        _check_on_duplicate(on_duplicate)
+        check_on_duplicate(on_duplicate)
         if (done := self._already(batch_id, "predictions")) is not None:
             return done
         s = self.spec
         data = _in_memory(data)
         with self._staging(data) as types:
-            self._check_names(_source_columns(self.con, data, types), types, "batch")
+            check_names(s, _source_columns(self.con, data, types), types, "batch")
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
-            ts_expr = self._validate_required(types, rows)
+            ts_expr = validate_predictions(self._staged(types), rows)
             skipped = self._stored_ids(rows, on_duplicate)
             if skipped == rows:  # every row already stored: nothing to add, no empty batch
                 return IngestReport(
                     kind="predictions", batch_id=batch_id or "", rows=0, skipped=skipped
                 )
-            feats = self._feature_select(types)
+            feats = feature_select(s, types)
             if s.scores.layout == "binary":
                 c = quote(s.score_columns[0])
                 score_items = [(f"CAST({c} AS DOUBLE)", s.score_columns[0])]
@@ -634,7 +346,7 @@ class Store:
                 c = quote(s.score_columns[0])
                 score_items = [(f"CAST({c} AS DOUBLE[])", s.score_columns[0])]
                 conf = f"list_max(CAST({c} AS DOUBLE[]))"
-            label: list[_Item] = []
+            label: list[Item] = []
             if s.label:
                 if s.label in types:
                     label = [(f"CAST({quote(s.label)} AS VARCHAR)", s.label)]
@@ -655,7 +367,7 @@ class Store:
             with self._transaction():
                 self._ensure_predictions()
                 seq = self._next_seq()
-                select: list[_Item] = [
+                select: list[Item] = [
                     (f"CAST({quote(s.id)} AS VARCHAR)", s.id),
                     (ts_expr, s.timestamp),
                     (f"CAST({quote(s.prediction)} AS VARCHAR)", s.prediction),
@@ -737,64 +449,9 @@ class Store:
         label_col = s.label or "label"
         data = _in_memory(data)
         with self._staging(data) as types:
-            self._check_names(_source_columns(self.con, data, types), types, "labels batch")
+            check_names(s, _source_columns(self.con, data, types), types, "labels batch")
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
-            for col in (s.id, label_col):
-                if col not in types:
-                    raise IngestError(
-                        f"labels batch is missing column {col!r}; labels need {s.id!r} and "
-                        f"{label_col!r} (optionally 'labelled_at'); columns present: "
-                        f"{name_list(types)}. Nothing was stored."
-                    )
-            if rows == 0:
-                raise IngestError(
-                    "the labels batch has 0 rows; log at least one label. Nothing was stored."
-                )
-            n_null = self._scalar(f"SELECT count(*) FROM __staging WHERE {quote(s.id)} IS NULL")
-            if n_null:
-                raise IngestError(
-                    f"column {s.id!r} (id) of the labels batch has {n_null} null value(s); a "
-                    "label needs the id of its prediction: fill them or drop those rows. "
-                    "Nothing was stored."
-                )
-            repeated, shown = self._repeated_ids()
-            if repeated:
-                raise IngestError(
-                    f"column {s.id!r} (id) of the labels batch gives {repeated:,} id(s) more "
-                    f"than one label: {shown}. A batch "
-                    "holds one label per id: keep one (a correction goes in a later batch, "
-                    "with a later labelled_at; the latest label per id wins). Nothing was "
-                    "stored."
-                )
-            bad = self._first_bad(f"{quote(label_col)} IS NULL", "NULL")
-            if bad:
-                raise IngestError(
-                    f"column {label_col!r} (label) is null for id {bad[0]!r}; drop unlabelled "
-                    "rows before logging labels. Nothing was stored."
-                )
-            bad = self.con.execute(
-                f"SELECT CAST({quote(label_col)} AS VARCHAR) FROM __staging "
-                f"WHERE CAST({quote(label_col)} AS VARCHAR) NOT IN (SELECT unnest(?)) LIMIT 1",
-                [s.classes],
-            ).fetchone()
-            if bad:
-                raise IngestError(
-                    f"column {label_col!r} (label) has value {bad[0]!r}, which is not a class of "
-                    f"the spec ({name_list(s.classes)}). Nothing was stored."
-                )
-            at = (
-                self._timestamp_expr("labelled_at", types["labelled_at"])
-                if "labelled_at" in types
-                else "CAST(? AS TIMESTAMP)"
-            )
-            if "labelled_at" in types:
-                bad = self._first_bad(f"({at}) IS NULL", "CAST(labelled_at AS VARCHAR)")
-                if bad:
-                    raise IngestError(
-                        f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
-                        f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
-                        "column to use the time of logging. Nothing was stored."
-                    )
+            at = validate_labels(self._staged(types), rows)
             now = _now()
             batch = batch_id or uuid.uuid4().hex
             params: list[Any] = [] if "labelled_at" in types else [now]
@@ -818,23 +475,9 @@ class Store:
         table = "reference_" + name
         data = _in_memory(data)
         with self._staging(data) as types:
-            self._check_names(_source_columns(self.con, data, types), types, "reference")
+            check_names(self.spec, _source_columns(self.con, data, types), types, "reference")
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
-            if rows == 0:
-                raise IngestError(f"reference {name!r} has no rows; nothing was stored.")
-            missing = [
-                c for c in [*self.spec.score_columns, self.spec.prediction] if c not in types
-            ]
-            if missing:
-                raise IngestError(
-                    f"reference {name!r} lacks column {missing[0]!r}; the reference is the "
-                    "labelled holdout scored by the model, with the same columns as "
-                    "predictions. Nothing was stored."
-                )
-            # the profile's class mixes and confidence come from these: same rules as
-            # for predictions
-            self._validate_prediction(types)
-            self._validate_scores(types)
+            validate_reference(self._staged(types), rows, name)
             with self._transaction():
                 self.con.execute(
                     f"CREATE OR REPLACE TABLE {quote(table)} AS SELECT * FROM __staging"
@@ -1061,19 +704,6 @@ _CALIBRATION_FIELDS = ("bound", "n", "n_reference", "reps", "quantile", "mean", 
 def _sql_string(value: str) -> str:
     """Escape a value for a single-quoted SQL literal (settings take no parameters)."""
     return value.replace("'", "''")
-
-
-def _json_key(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
-
-
-def _check_on_duplicate(value: object) -> None:
-    if value not in ON_DUPLICATE:
-        raise ConfigError(
-            f"on_duplicate {shorten(value)} is not understood; use one of "
-            f"{', '.join(repr(v) for v in ON_DUPLICATE)} ('refuse' keeps a batch holding "
-            "stored prediction ids out whole, 'skip' stores only its new rows)."
-        )
 
 
 def _in_memory(data: Any) -> Any:

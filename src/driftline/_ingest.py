@@ -1,0 +1,461 @@
+"""Ingest validation: what a batch must be to be stored, and what of it is kept as data.
+
+Pure rules over the batch being logged, which the store stages as the SQL view
+``__staging`` (DuckDB reads files lazily, so a batch is validated where it lies, never
+loaded whole into memory). This module holds no connection and touches no table: the
+store runs its queries through :class:`Staged`, and decides what to write.
+
+Ingest policy: a batch lacking a required role (id, timestamp, prediction, scores) or
+carrying invalid scores is refused whole, with an error naming the column, the value and
+the fix. A batch whose *features* differ from the spec - a column missing or new, values
+of another type - is stored as it came (a missing feature as null; values that do not fit
+the column's type, and extra columns, kept raw as JSON in ``_raw``), and the difference
+(:class:`FeatureSelect`) is recorded per batch so checks report it as schema skew.
+
+Scores must be finite, in [0, 1], and sum to 1 within :data:`SCORE_SUM_TOLERANCE`
+(absolute), which admits float32 softmax outputs over thousands of classes.
+
+Every column of a batch, also those the spec does not know, must have a name driftline
+can take (:func:`driftline.spec.column_name_problem`), and no two names may be equal up
+to case: names are checked as the user wrote them, before DuckDB renames any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from driftline._catalog import ON_DUPLICATE, type_family
+from driftline.errors import ConfigError, IngestError, name_list, shorten
+from driftline.spec import Spec, column_name_problem
+
+__all__ = [
+    "SCORE_SUM_TOLERANCE",
+    "FeatureSelect",
+    "Item",
+    "Staged",
+    "check_names",
+    "check_on_duplicate",
+    "feature_select",
+    "quote",
+    "timestamp_expr",
+    "validate_labels",
+    "validate_predictions",
+    "validate_reference",
+]
+
+SCORE_SUM_TOLERANCE = 1e-3
+
+#: Runs one SQL query (with parameters) over the staged batch and returns its rows.
+Fetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+#: One item of a SELECT list: (SQL expression, output column name). The name is quoted
+#: once, where the statement is assembled; nothing is recovered by parsing SQL text.
+Item = tuple[str, str]
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB SQL: user strings never reach SQL unquoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The batch being logged: the view ``__staging``, its column ``types`` as DuckDB
+    read them, the spec it is logged against, and ``fetch`` to query it."""
+
+    spec: Spec
+    types: dict[str, str]
+    fetch: Fetch
+
+    def first(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self.fetch(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.first(sql, params)
+        return None if row is None else row[0]
+
+    def row_id(self) -> str:
+        """SQL naming a staged row in messages: its id (a reference may have none)."""
+        if self.spec.id in self.types:
+            return f"CAST({quote(self.spec.id)} AS VARCHAR)"
+        return "CAST('(no id column)' AS VARCHAR)"
+
+    def first_bad(self, condition: str, show: str, order: str | None = None) -> Any:
+        """The first staged row (by id) where ``condition`` holds, as (id, shown value)."""
+        row_id = self.row_id()
+        order_by = order or row_id
+        return self.first(
+            f"SELECT {row_id}, {show} FROM __staging WHERE {condition} ORDER BY {order_by} LIMIT 1"
+        )
+
+    def repeated_ids(self) -> tuple[int, str]:
+        """How many staged ids occur more than once, and the first five (by id) shown
+        with their counts, for the message that refuses the batch."""
+        rows = self.fetch(
+            f"SELECT count(*) OVER (), i, n FROM (SELECT CAST({quote(self.spec.id)} AS VARCHAR) "
+            "AS i, count(*) AS n FROM __staging GROUP BY 1 HAVING count(*) > 1) ORDER BY i LIMIT 5",
+            (),
+        )
+        if not rows:
+            return 0, ""
+        shown = ", ".join(f"{shorten(r[1])} ({r[2]}x)" for r in rows)
+        return int(rows[0][0]), shown + (" and more" if rows[0][0] > 5 else "")
+
+
+@dataclass
+class FeatureSelect:
+    """How the cohort, feature and embedding columns are stored, and how they differed
+    from the spec (kept as data: the batch's schema skew)."""
+
+    items: list[Item]
+    raw_parts: list[str]
+    missing: list[str]
+    extra: list[str]
+    retyped: dict[str, str]
+
+
+def check_on_duplicate(value: object) -> None:
+    if value not in ON_DUPLICATE:
+        raise ConfigError(
+            f"on_duplicate {shorten(value)} is not understood; use one of "
+            f"{', '.join(repr(v) for v in ON_DUPLICATE)} ('refuse' keeps a batch holding "
+            "stored prediction ids out whole, 'skip' stores only its new rows)."
+        )
+
+
+def check_names(spec: Spec, names: list[str], types: dict[str, str], what: str) -> None:
+    """Refuse a batch with a column name driftline cannot take (see
+    :func:`driftline.spec.column_name_problem`), two columns of one name up to case,
+    or names DuckDB read otherwise than they are. Every column counts, also those the
+    spec does not know (they are kept raw). A labels batch stores only its id, label
+    and labelled_at, so its other columns may carry the store's own names."""
+    s = spec
+    if what == "labels batch":
+        roles = {s.id: "id", s.label or "label": "label", "labelled_at": "labelled_at"}
+    else:
+        roles = {c: r for r, c in s.column_roles()}
+
+    def named(col: str) -> str:
+        return f"{shorten(col)} ({roles.get(col, 'not in the spec')})"
+
+    seen: dict[str, str] = {}
+    for col in names:
+        problem = column_name_problem(col, own_columns=what != "labels batch")
+        if problem is not None:
+            raise IngestError(
+                f"{what} column {named(col)} {problem}; rename or drop the column before "
+                "logging. Nothing was stored."
+            )
+        other = seen.get(col.casefold())
+        if other is None:
+            seen[col.casefold()] = col
+            continue
+        if other == col:
+            problem = f"column {named(col)} appears twice in the {what}"
+        else:
+            problem = (
+                f"columns {named(other)} and {named(col)} differ only in case; DuckDB "
+                "and Spark compare column names case-insensitively and would read one as "
+                "the other"
+            )
+        raise IngestError(
+            f"{problem}: rename or drop one of them before logging. Nothing was stored."
+        )
+    if set(names) != set(types):  # a renaming the checks above did not foresee
+        raise IngestError(
+            f"the {what}'s columns {name_list(names)} were read as {name_list(types)}; "
+            "rename the columns to plain names before logging. Nothing was stored."
+        )
+
+
+def timestamp_expr(col: str, duck_type: str) -> str:
+    fam = type_family(duck_type)
+    c = quote(col)
+    if fam == "temporal":
+        return (
+            f"CAST({c} AS TIMESTAMP)"
+            if "TIME ZONE" not in duck_type.upper()
+            else (f"CAST(timezone('UTC', {c}) AS TIMESTAMP)")
+        )
+    if fam == "string":
+        return f"CAST(timezone('UTC', TRY_CAST({c} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+    raise IngestError(
+        f"column {col!r} (timestamp) is {duck_type}; expected a timestamp or an ISO-8601 "
+        f"string such as '2024-05-01T12:00:00Z'. Convert epoch numbers to timestamps "
+        f"(e.g. pandas.to_datetime(df[{col!r}], unit='s')) before logging."
+    )
+
+
+def validate_predictions(staged: Staged, rows: int) -> str:
+    """Refuse the batch (raise) if a required role is missing or invalid."""
+    s, types = staged.spec, staged.types
+    missing = [c for c in s.required_columns() if c not in types]
+    if missing:
+        roles = {c: r for r, c in s.column_roles()}
+        col = missing[0]
+        raise IngestError(
+            f"batch is missing required column {col!r} (role: {roles.get(col)}); columns "
+            f"present: {name_list(types)}. Add the column, or map the role to another "
+            "column in the spec. Nothing was stored."
+        )
+    if rows == 0:
+        raise IngestError(
+            "the batch has 0 rows; log a batch with at least one row. Nothing was stored."
+        )
+    idc = quote(s.id)
+    if type_family(types[s.id]) not in ("numeric", "string"):
+        raise IngestError(
+            f"column {s.id!r} (id) is {types[s.id]}; ids must be strings or integers. "
+            "Cast the column. Nothing was stored."
+        )
+    n_null = staged.scalar(f"SELECT count(*) FROM __staging WHERE {idc} IS NULL")
+    if n_null:
+        raise IngestError(
+            f"column {s.id!r} (id) has {n_null} null value(s); every prediction needs an "
+            "id: fill them or drop those rows. Nothing was stored."
+        )
+    repeated, shown = staged.repeated_ids()
+    if repeated:
+        raise IngestError(
+            f"column {s.id!r} (id) has duplicate values in one batch: {shown}. Each "
+            "prediction needs a unique id; de-duplicate the batch. Nothing was stored."
+        )
+    ts_expr = timestamp_expr(s.timestamp, types[s.timestamp])
+    tsc = quote(s.timestamp)
+    bad = staged.first_bad(f"{tsc} IS NULL", "NULL")
+    if bad:
+        raise IngestError(
+            f"column {s.timestamp!r} (timestamp) is null for id {bad[0]!r}; every "
+            "prediction needs a timestamp: fill it or drop the row. Nothing was stored."
+        )
+    bad = staged.first_bad(f"({ts_expr}) IS NULL", f"CAST({tsc} AS VARCHAR)")
+    if bad:
+        raise IngestError(
+            f"column {s.timestamp!r} (timestamp) has unparsable value {bad[1]!r} (id "
+            f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z'. Nothing was stored."
+        )
+    _validate_prediction(staged)
+    _validate_scores(staged)
+    return ts_expr
+
+
+def _validate_prediction(staged: Staged) -> None:
+    s, types = staged.spec, staged.types
+    pc = quote(s.prediction)
+    if type_family(types[s.prediction]) not in ("numeric", "string", "boolean"):
+        raise IngestError(
+            f"column {s.prediction!r} (prediction) is {types[s.prediction]}; expected the "
+            f"predicted class, one of {name_list(s.classes)}. Nothing was stored."
+        )
+    row_id = staged.row_id()
+    bad = staged.first(
+        f"SELECT {row_id}, CAST({pc} AS VARCHAR) FROM __staging "
+        f"WHERE {pc} IS NULL OR CAST({pc} AS VARCHAR) NOT IN (SELECT unnest(?)) "
+        f"ORDER BY {row_id} LIMIT 1",
+        [s.classes],
+    )
+    if bad:
+        raise IngestError(
+            f"column {s.prediction!r} (prediction) has value {bad[1]!r} (id {bad[0]!r}), "
+            f"which is not a class of the spec ({name_list(s.classes)}). Log the predicted "
+            "class label, or add the class to scores in the spec. Nothing was stored."
+        )
+
+
+def _validate_scores(staged: Staged) -> None:
+    s, types = staged.spec, staged.types
+    k = len(s.classes)
+    if s.scores.layout != "list":
+        for col in s.score_columns:
+            if type_family(types[col]) != "numeric":
+                raise IngestError(
+                    f"column {col!r} (scores) is {types[col]}; scores must be numbers in "
+                    "[0, 1]. Cast the column. Nothing was stored."
+                )
+        for col in s.score_columns:
+            c = quote(col)
+            bad = staged.first_bad(
+                f"{c} IS NULL OR NOT isfinite(CAST({c} AS DOUBLE)) OR {c} < 0 OR {c} > 1",
+                f"coalesce(CAST({c} AS VARCHAR), 'null (NaN or missing)')",
+            )
+            if bad:
+                raise IngestError(
+                    f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
+                    "scores must be finite probabilities in [0, 1] (apply softmax to "
+                    "logits). Nothing was stored."
+                )
+        if s.scores.layout == "binary":  # one probability: nothing to sum
+            return
+        total = " + ".join(f"CAST({quote(c)} AS DOUBLE)" for c in s.score_columns)
+    else:
+        col = s.score_columns[0]
+        c = quote(col)
+        element = types[col].rsplit("[", 1)[0]
+        if type_family(types[col]) != "list" or type_family(element) != "numeric":
+            raise IngestError(
+                f"column {col!r} (scores) is {types[col]}; expected a list of {k} "
+                "probabilities per row. Nothing was stored."
+            )
+        bad = staged.first_bad(
+            f"{c} IS NULL OR len({c}) != {k}", f"coalesce(CAST({c} AS VARCHAR), 'null')"
+        )
+        if bad:
+            raise IngestError(
+                f"column {col!r} (scores) has value {bad[1]!r} (id {bad[0]!r}); expected "
+                f"{k} probabilities, one per class {name_list(s.classes)}. Nothing was "
+                "stored."
+            )
+        fc = f"CAST({c} AS DOUBLE[])"
+        bad = staged.first_bad(
+            f"NOT isfinite(list_sum({fc})) OR list_min({fc}) < 0 OR list_max({fc}) > 1 "
+            f"OR list_count({fc}) != {k}",
+            f"CAST({c} AS VARCHAR)",
+        )
+        if bad:
+            raise IngestError(
+                f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
+                "scores must be finite probabilities in [0, 1]. Nothing was stored."
+            )
+        total = f"list_sum({fc})"
+    bad = staged.first_bad(
+        f"abs(({total}) - 1) > {SCORE_SUM_TOLERANCE}", f"CAST(({total}) AS VARCHAR)"
+    )
+    if bad:
+        raise IngestError(
+            f"scores ({name_list(s.score_columns)}) sum to {bad[1]} for id {bad[0]!r}; "
+            f"they must sum to 1 within {SCORE_SUM_TOLERANCE} (apply softmax, or log the "
+            "probabilities of every class). Nothing was stored."
+        )
+
+
+# -- feature columns, stored as they came ---------------------------------------------
+def feature_select(spec: Spec, types: dict[str, str]) -> FeatureSelect:
+    """SQL expressions for cohort/feature columns, plus what differed from the spec."""
+    s = spec
+    kinds = s.feature_kinds
+    items: list[Item] = []
+    raw_parts: list[str] = []
+    missing: list[str] = []
+    retyped: dict[str, str] = {}
+    for col in [c for c in s.cohorts if c not in kinds]:
+        if col in types:
+            items.append((f"CAST({quote(col)} AS VARCHAR)", col))
+        else:
+            missing.append(col)
+            items.append(("CAST(NULL AS VARCHAR)", col))
+    for col, kind in kinds.items():
+        q = quote(col)
+        if col not in types:
+            missing.append(col)
+            typ = "DOUBLE" if kind == "numeric" else "VARCHAR"
+            items.append((f"CAST(NULL AS {typ})", col))
+            continue
+        fam = type_family(types[col])
+        if kind == "numeric":
+            if fam == "numeric":
+                items.append((f"CAST({q} AS DOUBLE)", col))
+            else:
+                retyped[col] = types[col]
+                items.append((f"TRY_CAST({q} AS DOUBLE)", col))
+                raw_parts.append(f"{_json_key(col)}: CAST({q} AS VARCHAR)")
+        else:
+            if fam not in ("string", "boolean") or (kind == "text" and fam != "string"):
+                retyped[col] = types[col]
+            items.append((f"CAST({q} AS VARCHAR)", col))
+    if s.embedding:
+        q = quote(s.embedding)
+        if s.embedding in types:
+            items.append((f"TRY_CAST({q} AS DOUBLE[])", s.embedding))
+        else:
+            missing.append(s.embedding)
+            items.append(("CAST(NULL AS DOUBLE[])", s.embedding))
+    known = {c for _, c in s.column_roles()}
+    extra = [c for c in types if c not in known]
+    raw_parts += [f"{_json_key(c)}: {quote(c)}" for c in extra]
+    return FeatureSelect(items, raw_parts, missing, extra, retyped)
+
+
+def validate_labels(staged: Staged, rows: int) -> str:
+    """Refuse a labels batch (raise) unless it holds one known class per id; return the
+    SQL of its ``labelled_at`` (a parameter, the time of logging, when it has none)."""
+    s, types = staged.spec, staged.types
+    label_col = s.label or "label"
+    for col in (s.id, label_col):
+        if col not in types:
+            raise IngestError(
+                f"labels batch is missing column {col!r}; labels need {s.id!r} and "
+                f"{label_col!r} (optionally 'labelled_at'); columns present: "
+                f"{name_list(types)}. Nothing was stored."
+            )
+    if rows == 0:
+        raise IngestError(
+            "the labels batch has 0 rows; log at least one label. Nothing was stored."
+        )
+    n_null = staged.scalar(f"SELECT count(*) FROM __staging WHERE {quote(s.id)} IS NULL")
+    if n_null:
+        raise IngestError(
+            f"column {s.id!r} (id) of the labels batch has {n_null} null value(s); a "
+            "label needs the id of its prediction: fill them or drop those rows. "
+            "Nothing was stored."
+        )
+    repeated, shown = staged.repeated_ids()
+    if repeated:
+        raise IngestError(
+            f"column {s.id!r} (id) of the labels batch gives {repeated:,} id(s) more "
+            f"than one label: {shown}. A batch "
+            "holds one label per id: keep one (a correction goes in a later batch, "
+            "with a later labelled_at; the latest label per id wins). Nothing was "
+            "stored."
+        )
+    bad = staged.first_bad(f"{quote(label_col)} IS NULL", "NULL")
+    if bad:
+        raise IngestError(
+            f"column {label_col!r} (label) is null for id {bad[0]!r}; drop unlabelled "
+            "rows before logging labels. Nothing was stored."
+        )
+    bad = staged.first(
+        f"SELECT CAST({quote(label_col)} AS VARCHAR) FROM __staging "
+        f"WHERE CAST({quote(label_col)} AS VARCHAR) NOT IN (SELECT unnest(?)) LIMIT 1",
+        [s.classes],
+    )
+    if bad:
+        raise IngestError(
+            f"column {label_col!r} (label) has value {bad[0]!r}, which is not a class of "
+            f"the spec ({name_list(s.classes)}). Nothing was stored."
+        )
+    if "labelled_at" not in types:
+        return "CAST(? AS TIMESTAMP)"
+    at = timestamp_expr("labelled_at", types["labelled_at"])
+    bad = staged.first_bad(f"({at}) IS NULL", "CAST(labelled_at AS VARCHAR)")
+    if bad:
+        raise IngestError(
+            f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
+            f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
+            "column to use the time of logging. Nothing was stored."
+        )
+    return at
+
+
+def validate_reference(staged: Staged, rows: int, name: str) -> None:
+    """Refuse a reference table (raise) without rows, predictions or scores, or whose
+    predictions or scores break the rules for predictions (the profile's class mixes and
+    confidence come from them)."""
+    if rows == 0:
+        raise IngestError(f"reference {name!r} has no rows; nothing was stored.")
+    spec = staged.spec
+    missing = [c for c in [*spec.score_columns, spec.prediction] if c not in staged.types]
+    if missing:
+        raise IngestError(
+            f"reference {name!r} lacks column {missing[0]!r}; the reference is the "
+            "labelled holdout scored by the model, with the same columns as "
+            "predictions. Nothing was stored."
+        )
+    _validate_prediction(staged)
+    _validate_scores(staged)
+
+
+def _json_key(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
