@@ -599,6 +599,31 @@ def test_store_caps_duckdb_memory_and_keeps_stdout_clean(tmp_path: Path, make_sp
         Store(tmp_path / "n.duckdb", load_spec(make_spec()), memory_limit="lots")
 
 
+# -- the tables of a stored run, declared once ---------------------------------------------------
+def test_run_tables_are_created_as_declared(monitor: Monitor) -> None:
+    from driftline.store import ALERT_COLUMNS, RESULT_COLUMNS
+
+    for table, declared in (("results", RESULT_COLUMNS), ("alerts", ALERT_COLUMNS)):
+        described = monitor.store.con.execute(f"DESCRIBE {table}").fetchall()
+        assert [(r[0], r[1]) for r in described] == list(declared)
+
+
+def test_stored_run_rows_take_the_declared_types(monitor: Monitor) -> None:
+    from driftline.store import RESULT_COLUMNS
+
+    row: dict[str, Any] = dict.fromkeys((c for c, _ in RESULT_COLUMNS), None)
+    row.update(run_id="r", check="class_mix", n=12)  # value, bound, ... null in every row
+    monitor.store.save_run([row], [])
+    stored_row = monitor.store.con.execute(
+        "SELECT typeof(value), value, n FROM results WHERE run_id = 'r'"
+    ).fetchall()
+    assert stored_row == [("DOUBLE", None, 12)]
+    before = snapshot(monitor)
+    with pytest.raises(ValueError, match="the table declares"):
+        monitor.store.save_run([{**row, "vaule": 1.0}], [])  # a misspelt column
+    assert snapshot(monitor) == before
+
+
 def test_reference_with_invalid_scores_or_predictions_is_refused(
     tmp_path: Path, make_spec: Any, make_predictions: Any
 ) -> None:

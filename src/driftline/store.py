@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import ibis
 
 __all__ = [
+    "ALERT_COLUMNS",
     "ON_DUPLICATE",
     "RESULT_COLUMNS",
     "SCORE_SUM_TOLERANCE",
@@ -60,7 +61,9 @@ __all__ = [
 ]
 
 #: The results table, declared once: one row per window x scope x check (x column) of a
-#: stored run. ``Monitor`` writes the rows by these names.
+#: stored run. ``Monitor`` writes the rows by these names; the table's DDL, the columns a
+#: store written by an older driftline gains, and the Arrow schema the rows are converted
+#: to on their way in all come from this tuple.
 RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "VARCHAR"),
     ("created_at", "TIMESTAMP"),
@@ -82,6 +85,30 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("floor_how", "VARCHAR"),
     ("decided_by", "VARCHAR"),
 )
+
+#: The alerts table, declared once like the results table: one row per alert of a run.
+ALERT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "VARCHAR"),
+    ("created_at", "TIMESTAMP"),
+    ("window_start", "TIMESTAMP"),
+    ("cohort", "VARCHAR"),
+    ("cohort_value", "VARCHAR"),
+    ("check", "VARCHAR"),
+    ("column", "VARCHAR"),
+    ("message", "VARCHAR"),
+)
+
+#: The Arrow type of each DuckDB type the declared tables use (JSON arrives as its text).
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "DOUBLE": pa.float64(),
+    "BIGINT": pa.int64(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+
+#: The tables of a stored run, by name: their columns as declared.
+_RUN_TABLES = {"results": RESULT_COLUMNS, "alerts": ALERT_COLUMNS}
 
 #: How many JSON objects are read for their keys (DuckDB's own schema sample size).
 _JSON_SAMPLE = 20480
@@ -167,18 +194,19 @@ class Store:
                 key VARCHAR PRIMARY KEY, bound DOUBLE, n BIGINT, n_reference BIGINT,
                 reps BIGINT, quantile DOUBLE, mean DOUBLE, std DOUBLE, how VARCHAR
             );
-            CREATE TABLE IF NOT EXISTS alerts (
-                run_id VARCHAR, created_at TIMESTAMP, window_start TIMESTAMP,
-                cohort VARCHAR, cohort_value VARCHAR, "check" VARCHAR, "column" VARCHAR,
-                message VARCHAR
-            );
             """
         )
-        body = ", ".join(f"{quote(c)} {t}" for c, t in RESULT_COLUMNS)
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS results ({body})")
-        # a store written before the last columns were added gains them
-        for col, typ in RESULT_COLUMNS[-3:]:
-            self.con.execute(f"ALTER TABLE results ADD COLUMN IF NOT EXISTS {quote(col)} {typ}")
+        for table, columns in _RUN_TABLES.items():
+            body = ", ".join(f"{quote(c)} {t}" for c, t in columns)
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            # a store written before a column was declared gains it (older rows read null);
+            # the names from an empty scan: information_schema costs more memory than a
+            # low memory_limit leaves when the store opens
+            scan = self.con.execute(f"SELECT * FROM {table} LIMIT 0").description or []
+            have = {d[0] for d in scan}
+            for col, typ in columns:
+                if col not in have:
+                    self.con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
 
     def _prediction_columns(self) -> list[tuple[str, str]]:
         s = self.spec
@@ -540,10 +568,12 @@ class Store:
 
     def _insert_rows(self, table: str, rows: list[dict[str, Any]], *, skip_existing: bool) -> None:
         """Append ``rows`` (dicts named like the table's columns) through Arrow; call
-        inside a transaction. ``skip_existing`` leaves rows whose key is stored alone."""
+        inside a transaction. ``skip_existing`` leaves rows whose key is stored alone. The
+        rows of a declared table (:data:`RESULT_COLUMNS`, :data:`ALERT_COLUMNS`) are
+        converted to its declared types, and must carry exactly its columns."""
         if not rows:
             return
-        arrow = pa.Table.from_pylist(rows)
+        arrow = _to_arrow(table, rows)
         self.con.register("__rows", arrow)
         try:
             names = ", ".join(quote(c) for c in arrow.column_names)
@@ -578,6 +608,21 @@ class Store:
             if self.has_table(table):
                 out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
         return out
+
+
+def _to_arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """``rows`` as Arrow: typed by the table's declaration when it has one (the types are
+    then not guessed from the values, e.g. a column of nulls), inferred otherwise."""
+    columns = _RUN_TABLES.get(table)
+    if columns is None:
+        return pa.Table.from_pylist(rows)
+    names = [c for c, _ in columns]
+    for row in rows:
+        if row.keys() != set(names):  # a misspelt key would be dropped, a missing one null
+            raise ValueError(
+                f"a row for the {table} table has columns {sorted(row)}; the table declares {names}"
+            )
+    return pa.Table.from_pylist(rows, schema=pa.schema([(c, _ARROW_TYPES[t]) for c, t in columns]))
 
 
 # -- opening the file: say what failed and how to fix it ------------------------------------------
