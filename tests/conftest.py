@@ -3,7 +3,8 @@
 The two agree on column names: ``id``, ``ts``, ``pred``, one score column per class
 (``score_a``, ...) or one list column ``probs``, ``label``, the cohort ``segment`` and the
 features ``x``, ``y`` (numeric) and ``color`` (categorical). Also one local Spark
-session (``spark``) for every Spark test of the run.
+session (``spark``) for every Spark test of the run, and ``run_cli``, the command line
+run in this process through its real exit-code boundary.
 
 Nothing here skips. A test that asks for ``spark`` without pyspark installed fails and
 names the extra to install; deselect Spark tests explicitly with ``-m "not spark"``.
@@ -11,8 +12,11 @@ names the extra to install; deselect Spark tests explicitly with ``-m "not spark
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -108,3 +112,60 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one ``driftline`` command did: its exit code and everything it printed."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def output(self) -> str:
+        return self.out + self.err
+
+
+class RunCli(Protocol):
+    def __call__(
+        self, *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> CliResult: ...
+
+
+@pytest.fixture
+def run_cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """``run_cli(*args, cwd=None, env=None)``: ``driftline ARGS`` in this process.
+
+    It runs ``driftline.cli.main`` with ``sys.argv`` set as the installed entry point
+    sets it, so the exit code comes from the one boundary that maps exceptions to codes
+    (``cli.run``; Typer's ``CliRunner`` would bypass it) and usage messages name the
+    program ``driftline``. Output is captured at the file descriptors, as a subprocess's
+    would be: not a terminal, so no colour, and anything DuckDB wrote to the real stdout
+    would show. ``cwd`` and ``env`` apply to the one call; ``DRIFTLINE_DEBUG`` is unset
+    for the test unless it sets it (the consoles print data as text whatever the
+    environment; tests with hostile values check that).
+    """
+    from driftline import cli
+
+    monkeypatch.delenv("DRIFTLINE_DEBUG", raising=False)
+
+    def run(
+        *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> CliResult:
+        capfd.readouterr()  # what the test printed before is not the command's
+        with monkeypatch.context() as scoped:
+            if cwd is not None:
+                scoped.chdir(cwd)
+            for name, value in (env or {}).items():
+                scoped.setenv(name, value)
+            scoped.setattr(sys, "argv", ["driftline", *map(str, args)])
+            try:
+                cli.main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capfd.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -1,29 +1,29 @@
-"""The command line as a user runs it: real processes, real files, exit codes."""
+"""The command line as a user runs it: real files, exit codes, what it prints.
+
+Every command runs in this process through ``run_cli`` (``tests/conftest.py``), which
+goes through the same exit-code boundary as the installed ``driftline``; one smoke test
+runs the installed entry point itself as a real process.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pytest
 import yaml
 
+if TYPE_CHECKING:
+    from conftest import CliResult, RunCli
+
 PredictionsFactory = Callable[..., pd.DataFrame]
-
-
-def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "driftline", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+LogCmd = Callable[..., "CliResult"]
 
 
 @pytest.fixture
@@ -33,9 +33,9 @@ def project(tmp_path: Path, make_predictions: PredictionsFactory) -> Path:
     return tmp_path
 
 
-def test_init_infers_a_spec_and_refuses_to_overwrite(project: Path) -> None:
-    done = cli("init", "--reference", "reference.parquet", "--timestamp", "ts", cwd=project)
-    assert done.returncode == 0, done.stderr
+def test_init_infers_a_spec_and_refuses_to_overwrite(project: Path, run_cli: RunCli) -> None:
+    done = run_cli("init", "--reference", "reference.parquet", "--timestamp", "ts", cwd=project)
+    assert done.code == 0, done.err
     spec = yaml.safe_load((project / "driftline.yaml").read_text())
     assert spec["id"] == "id"
     assert spec["prediction"] == "pred"
@@ -44,81 +44,83 @@ def test_init_infers_a_spec_and_refuses_to_overwrite(project: Path) -> None:
     assert spec["cohorts"] == ["cohort"]
     assert spec["features"] == {"numeric": ["x", "y"], "categorical": ["color"]}
     assert spec["window"] == "1d"
-    again = cli("init", "--reference", "reference.parquet", cwd=project)
-    assert again.returncode == 2
-    assert "--force" in again.stderr
+    again = run_cli("init", "--reference", "reference.parquet", cwd=project)
+    assert again.code == 2
+    assert "--force" in again.err
 
 
-def test_log_and_check_gate_on_alerts(project: Path, make_predictions: PredictionsFactory) -> None:
-    assert cli("init", "--reference", "reference.parquet", cwd=project).returncode == 0
-    logged = cli("log", "--reference", "reference.parquet", cwd=project)
-    assert logged.returncode == 0, logged.stderr
+def test_log_and_check_gate_on_alerts(
+    project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
+) -> None:
+    assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
+    logged = run_cli("log", "--reference", "reference.parquet", cwd=project)
+    assert logged.code == 0, logged.err
     assert (project / "driftline.profile.json").exists()
 
     calm = make_predictions(2000, seed=2, id_prefix="p", start="2024-02-01")
     calm["ts"] = pd.date_range("2024-02-01", periods=2000, freq="min", tz="UTC")
     calm.rename(columns={"segment": "cohort"}).to_csv(project / "calm.csv", index=False)
-    assert cli("log", "calm.csv", cwd=project).returncode == 0
-    ok = cli("check", "--json", cwd=project)
-    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr
-    assert json.loads(ok.stdout)["alerts"] == []
+    assert run_cli("log", "calm.csv", cwd=project).code == 0
+    ok = run_cli("check", "--json", cwd=project)
+    assert ok.code == 0, ok.out[-2000:] + ok.err
+    assert json.loads(ok.out)["alerts"] == []
 
     shifted = make_predictions(2000, seed=3, id_prefix="q", start="2024-04-01")
     shifted["ts"] = pd.date_range("2024-04-01", periods=2000, freq="min", tz="UTC")
     shifted["x"] = shifted["x"] + 3.0  # a feature moves by three sd
     shifted.rename(columns={"segment": "cohort"}).to_parquet(project / "shifted.parquet")
-    assert cli("log", "shifted.parquet", cwd=project).returncode == 0
-    gate = cli("check", "--json", "--since", "2024-04-01", cwd=project)
-    assert gate.returncode == 1
-    alerts = json.loads(gate.stdout)["alerts"]
+    assert run_cli("log", "shifted.parquet", cwd=project).code == 0
+    gate = run_cli("check", "--json", "--since", "2024-04-01", cwd=project)
+    assert gate.code == 1
+    alerts = json.loads(gate.out)["alerts"]
     assert any(a["check"] == "feature_drift" and a["column"] == "x" for a in alerts)
-    human = cli("check", "--since", "2024-04-01", cwd=project)
-    assert human.returncode == 1
-    assert "feature_drift column 'x'" in human.stdout
+    human = run_cli("check", "--since", "2024-04-01", cwd=project)
+    assert human.code == 1
+    assert "feature_drift column 'x'" in human.out
 
 
 def test_bad_input_exits_2_with_the_fix(
-    project: Path, make_predictions: PredictionsFactory
+    project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
 ) -> None:
-    assert cli("init", "--reference", "reference.parquet", cwd=project).returncode == 0
-    assert cli("log", "--reference", "reference.parquet", cwd=project).returncode == 0
+    assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
+    assert run_cli("log", "--reference", "reference.parquet", cwd=project).code == 0
     bad = make_predictions(10, seed=4).rename(columns={"segment": "cohort"})
     bad.loc[3, "score_a"] = -0.5
     bad.to_parquet(project / "bad.parquet")
-    done = cli("log", "bad.parquet", cwd=project)
-    assert done.returncode == 2
-    assert "'score_a'" in done.stderr
-    assert "-0.5" in done.stderr
-    assert "Nothing was stored" in done.stderr
-    empty = cli("check", "--since", "2030-01-01", cwd=project)
-    assert empty.returncode == 2
-    assert "holds no predictions yet; log some" in empty.stderr
+    done = run_cli("log", "bad.parquet", cwd=project)
+    assert done.code == 2
+    assert "'score_a'" in done.err
+    assert "-0.5" in done.err
+    assert "Nothing was stored" in done.err
+    empty = run_cli("check", "--since", "2030-01-01", cwd=project)
+    assert empty.code == 2
+    assert "holds no predictions yet; log some" in empty.err
 
 
-def test_unknown_spec_key_exits_2(project: Path) -> None:
-    assert cli("init", "--reference", "reference.parquet", cwd=project).returncode == 0
+def test_unknown_spec_key_exits_2(project: Path, run_cli: RunCli) -> None:
+    assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
     spec: dict[str, Any] = yaml.safe_load((project / "driftline.yaml").read_text())
     spec["cohort"] = ["cohort"]
     (project / "driftline.yaml").write_text(yaml.safe_dump(spec))
-    done = cli("check", cwd=project)
-    assert done.returncode == 2
-    assert "unknown key 'cohort'" in done.stderr
+    done = run_cli("check", cwd=project)
+    assert done.code == 2
+    assert "unknown key 'cohort'" in done.err
 
 
-def test_missing_spec_exits_2_with_the_fix(tmp_path: Path) -> None:
-    done = cli("check", cwd=tmp_path)
-    assert done.returncode == 2
-    assert "driftline init --reference" in done.stderr
+def test_missing_spec_exits_2_with_the_fix(tmp_path: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", cwd=tmp_path)
+    assert done.code == 2
+    assert "driftline init --reference" in done.err
 
 
-def test_usage_errors_exit_2_with_the_usage(tmp_path: Path) -> None:
-    done = cli("check", "--bogus", cwd=tmp_path)
-    assert done.returncode == 2
-    assert "No such option: --bogus" in done.stderr
-    assert "driftline check --help" in done.stderr
+def test_usage_errors_exit_2_with_the_usage(tmp_path: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", "--bogus", cwd=tmp_path)
+    assert done.code == 2
+    assert "No such option: --bogus" in done.err
+    assert "driftline check --help" in done.err
 
 
-# -- `driftline log`, in process (Typer's CliRunner) --------------------------------------------
+# -- `driftline log` -------------------------------------------------------------------------------
 def _logged(project: Path) -> tuple[dict[str, int], tuple[Any, ...]]:
     """Row counts and a hash of every stored prediction (the store left as it was?)."""
     import driftline
@@ -130,8 +132,24 @@ def _logged(project: Path) -> tuple[dict[str, int], tuple[Any, ...]]:
 
 
 @pytest.fixture
+def log_cmd(run_cli: RunCli) -> LogCmd:
+    """``log_cmd(project, *args)``: ``driftline log ARGS`` on the project's spec and store,
+    data files named relative to the project."""
+
+    def log(project: Path, *args: str) -> CliResult:
+        store = ["--spec", str(project / "spec.yaml"), "--store", str(project / "s.duckdb")]
+        files = [str(project / a) if a.endswith((".parquet", ".csv")) else a for a in args]
+        return run_cli("log", *files, *store)
+
+    return log
+
+
+@pytest.fixture
 def logged(
-    tmp_path: Path, make_spec: Callable[..., dict[str, Any]], make_predictions: PredictionsFactory
+    tmp_path: Path,
+    make_spec: Callable[..., dict[str, Any]],
+    make_predictions: PredictionsFactory,
+    log_cmd: LogCmd,
 ) -> Path:
     """A spec, a store holding first.parquet (ids r0..r19), and fresh files to log."""
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(make_spec()))
@@ -141,26 +159,16 @@ def logged(
     bad = make_predictions(10, seed=3, id_prefix="b")
     bad.loc[3, "pred"] = "[/oops]"  # rich markup in a value: printed as text
     bad.to_parquet(tmp_path / "bad.parquet")
-    assert log_cmd(tmp_path, "first.parquet").exit_code == 0
+    assert log_cmd(tmp_path, "first.parquet").code == 0
     return tmp_path
 
 
-def log_cmd(project: Path, *args: str) -> Any:
-    from typer.testing import CliRunner
-
-    from driftline.cli import app
-
-    store = ["--spec", str(project / "spec.yaml"), "--store", str(project / "s.duckdb")]
-    files = [str(project / a) if a.endswith((".parquet", ".csv")) else a for a in args]
-    return CliRunner().invoke(app, ["log", *files, *store])
-
-
-def test_log_says_which_files_were_stored_and_which_not(logged: Path) -> None:
+def test_log_says_which_files_were_stored_and_which_not(logged: Path, log_cmd: LogCmd) -> None:
     done = log_cmd(logged, "new.parquet", "bad.parquet", "first.parquet", "more.csv")
-    assert done.exit_code == 2, done.output
-    assert f"{logged / 'new.parquet'}: stored 10 predictions" in done.stdout
-    assert f"{logged / 'more.csv'}: stored 5 predictions" in done.stdout
-    refusals = done.stderr
+    assert done.code == 2, done.output
+    assert f"{logged / 'new.parquet'}: stored 10 predictions" in done.out
+    assert f"{logged / 'more.csv'}: stored 5 predictions" in done.out
+    refusals = done.err
     assert f"{logged / 'bad.parquet'}: refused: column 'pred' (prediction) has value '[/oops]'" in (
         refusals
     )
@@ -172,97 +180,91 @@ def test_log_says_which_files_were_stored_and_which_not(logged: Path) -> None:
     assert (counts["predictions"], counts["batches"]) == (20 + 10 + 5, 3)
 
 
-def test_log_refuses_a_file_logged_twice_and_leaves_the_store(logged: Path) -> None:
+def test_log_refuses_a_file_logged_twice_and_leaves_the_store(
+    logged: Path, log_cmd: LogCmd
+) -> None:
     before = _logged(logged)
     done = log_cmd(logged, "first.parquet")
-    assert done.exit_code == 2
-    assert "refused: 20 of the batch's 20 prediction ids are already stored" in done.stderr
-    assert "--on-duplicate skip" in done.stderr
-    assert "Nothing was stored" in done.stderr
+    assert done.code == 2
+    assert "refused: 20 of the batch's 20 prediction ids are already stored" in done.err
+    assert "--on-duplicate skip" in done.err
+    assert "Nothing was stored" in done.err
     assert _logged(logged) == before
 
 
 def test_log_on_duplicate_skip_stores_the_new_rows(
-    logged: Path, make_predictions: PredictionsFactory
+    logged: Path, make_predictions: PredictionsFactory, log_cmd: LogCmd
 ) -> None:
     mixed = pd.concat([make_predictions(4), make_predictions(6, seed=9, id_prefix="z")])
     mixed.to_parquet(logged / "mixed.parquet")
     done = log_cmd(logged, "mixed.parquet", "first.parquet", "--on-duplicate", "skip")
-    assert done.exit_code == 0, done.output
+    assert done.code == 0, done.output
     assert f"{logged / 'mixed.parquet'}: stored 6 predictions, skipped 4 already stored" in (
-        done.stdout
+        done.out
     )
     assert f"{logged / 'first.parquet'}: stored 0 predictions, skipped 20 already stored" in (
-        done.stdout
+        done.out
     )
     counts, _ = _logged(logged)
     assert (counts["predictions"], counts["batches"]) == (26, 2)
 
 
-def test_log_batch_id_retry_says_already_stored(logged: Path) -> None:
-    assert log_cmd(logged, "new.parquet", "--batch-id", "b-7").exit_code == 0
+def test_log_batch_id_retry_says_already_stored(logged: Path, log_cmd: LogCmd) -> None:
+    assert log_cmd(logged, "new.parquet", "--batch-id", "b-7").code == 0
     before = _logged(logged)
     again = log_cmd(logged, "new.parquet", "--batch-id", "b-7")
-    assert again.exit_code == 0, again.output
-    assert f"{logged / 'new.parquet'}: already stored (batch 'b-7', 10 predictions)" in again.stdout
+    assert again.code == 0, again.output
+    assert f"{logged / 'new.parquet'}: already stored (batch 'b-7', 10 predictions)" in again.out
     assert _logged(logged) == before
 
 
-def test_log_unknown_on_duplicate_exits_2_with_the_choices(logged: Path) -> None:
+def test_log_unknown_on_duplicate_exits_2_with_the_choices(logged: Path, log_cmd: LogCmd) -> None:
     done = log_cmd(logged, "new.parquet", "--on-duplicate", "ignore")
-    assert done.exit_code == 2
-    shown = " ".join(done.stderr.replace("│", " ").split())  # unwrap the error box
+    assert done.code == 2
+    shown = " ".join(done.err.replace("│", " ").split())  # unwrap the error box
     assert "Invalid value for '--on-duplicate'" in shown
     assert "'ignore' is not one of 'refuse', 'skip'" in shown
 
 
 def test_log_extra_column_with_markup_in_its_name_is_printed_as_text(
-    logged: Path, make_predictions: PredictionsFactory
+    logged: Path, make_predictions: PredictionsFactory, log_cmd: LogCmd
 ) -> None:
     make_predictions(3, seed=4, id_prefix="k").assign(**{"[/x]": 1}).to_parquet(
         logged / "odd.parquet"
     )
     done = log_cmd(logged, "odd.parquet", "new.parquet")
-    assert done.exit_code == 0, done.output
-    assert "schema skew: unknown column '[/x]' (kept raw)" in done.stderr
-    assert f"{logged / 'new.parquet'}: stored 10 predictions" in done.stdout
+    assert done.code == 0, done.output
+    assert "schema skew: unknown column '[/x]' (kept raw)" in done.err
+    assert f"{logged / 'new.parquet'}: stored 10 predictions" in done.out
 
 
-def test_log_on_duplicate_with_labels_exits_2(tmp_path: Path) -> None:
-    done = cli("log", "--labels", "--on-duplicate", "skip", "labels.csv", cwd=tmp_path)
-    assert done.returncode == 2
-    assert "--on-duplicate applies to predictions" in done.stderr
+def test_log_on_duplicate_with_labels_exits_2(tmp_path: Path, run_cli: RunCli) -> None:
+    done = run_cli("log", "--labels", "--on-duplicate", "skip", "labels.csv", cwd=tmp_path)
+    assert done.code == 2
+    assert "--on-duplicate applies to predictions" in done.err
 
 
-def test_init_prints_the_spec_path_as_text(project: Path) -> None:
-    from typer.testing import CliRunner
-
-    from driftline.cli import app
-
+def test_init_prints_the_spec_path_as_text(project: Path, run_cli: RunCli) -> None:
     out = project / "[bold]spec.yaml"  # markup would eat the brackets
     args = ["init", "--reference", str(project / "reference.parquet"), "--out", str(out)]
-    done = CliRunner().invoke(app, args)
-    assert done.exit_code == 0, done.output
-    assert f"wrote {out}; review the roles" in done.stdout
+    done = run_cli(*args)
+    assert done.code == 0, done.output
+    assert f"wrote {out}; review the roles" in done.out
     assert out.exists()
 
 
-def test_debug_is_a_global_option() -> None:
-    from typer.testing import CliRunner
-
-    from driftline.cli import app
-
-    done = CliRunner().invoke(app, ["--help"])
-    assert done.exit_code == 0
+def test_debug_is_a_global_option(run_cli: RunCli) -> None:
+    done = run_cli("--help")
+    assert done.code == 0
     assert "--debug" in done.output
     assert "DRIFTLINE_DEBUG" in done.output
 
 
-def test_usage_error_shows_a_hostile_argument_as_text(tmp_path: Path) -> None:
-    done = cli("check", "[/oops]", ":smile:", cwd=tmp_path)
-    assert done.returncode == 2
-    assert "[/oops]" in done.stderr
-    assert "Traceback" not in done.stderr
+def test_usage_error_shows_a_hostile_argument_as_text(tmp_path: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", "[/oops]", ":smile:", cwd=tmp_path)
+    assert done.code == 2
+    assert "[/oops]" in done.err
+    assert "Traceback" not in done.err
 
 
 def test_help_documents_the_exit_codes() -> None:
@@ -271,3 +273,40 @@ def test_help_documents_the_exit_codes() -> None:
     doc = module.__doc__ or ""
     for line in ("- 0: fine", "- 1: ``check`` found alerts", "- 2: bad input", "- 3: internal"):
         assert line in doc
+
+
+# -- the installed entry point, as a real process -------------------------------------------------
+def test_installed_driftline_runs_as_a_process(
+    tmp_path: Path, make_spec: Callable[..., dict[str, Any]], make_predictions: PredictionsFactory
+) -> None:
+    """The one subprocess test: the ``driftline`` script pip installed (not ``python -m``)
+    starts, prints its help, checks a tiny store, and exits with the code the boundary
+    gives (0 calm, 2 bad input with the message on stderr and no traceback)."""
+    import driftline
+
+    exe = shutil.which("driftline") or shutil.which(
+        "driftline", path=str(Path(sys.executable).parent)
+    )
+    if exe is None:
+        pytest.fail("the driftline entry point is not installed: pip install -e '.[test]'")
+    (tmp_path / "driftline.yaml").write_text(yaml.safe_dump(make_spec()))
+    with driftline.connect(tmp_path / "driftline.duckdb", tmp_path / "driftline.yaml") as mon:
+        mon.log_reference(make_predictions(600, seed=1, id_prefix="ref"))
+        mon.log_predictions(make_predictions(120, seed=2, id_prefix="p", start="2024-02-01"))
+
+    def driftline_process(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [exe, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+
+    helped = driftline_process("--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "check" in helped.stdout
+    assert "--debug" in helped.stdout
+    calm = driftline_process("check")
+    assert calm.returncode == 0, calm.stderr
+    assert "no alerts" in calm.stdout
+    bad = driftline_process("check", "--since", "[/oops]")
+    assert bad.returncode == 2, bad.stderr
+    assert "--since '[/oops]' is not an ISO-8601" in bad.stderr
+    assert "Traceback" not in bad.stderr

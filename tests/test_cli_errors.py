@@ -2,9 +2,12 @@
 readable message (what, where, what we got, the fix), no traceback without ``--debug``,
 data printed as text (never terminal markup), and the store left as it was.
 
-Most cases run ``driftline.cli.main`` in this process with ``sys.argv`` set (the real
-boundary that maps exceptions to exit codes; Typer's ``CliRunner`` would bypass it);
-one real subprocess per exit code proves the installed entry point behaves the same.
+Every case runs ``driftline.cli.main`` in this process with ``sys.argv`` set, through
+``run_cli`` (``tests/conftest.py``): the real boundary that maps exceptions to exit codes
+(Typer's ``CliRunner`` would bypass it), output captured at the file descriptors. The
+installed entry point as a real process is tested once, in ``test_cli.py``. Processes
+remain where the test needs one: another process holding the store's lock, one that
+obeys file permissions as root does not.
 """
 
 from __future__ import annotations
@@ -15,11 +18,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -34,49 +36,16 @@ from driftline.profile import Profile
 from driftline.spec import load_spec
 from driftline.store import Store
 
+if TYPE_CHECKING:
+    from conftest import CliResult, RunCli
+
 PredictionsFactory = Callable[..., pd.DataFrame]
 HOSTILE = ["[/oops]", "[link=http://x]click[/link]", "[bold]x[/bold]", ":smile:"]
 
 
-@dataclass
-class Done:
-    code: int
-    out: str
-    err: str
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Done:
-    """``driftline ARGS`` through ``cli.main`` in this process."""
-    argv = sys.argv
-    sys.argv = ["driftline", *map(str, args)]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return Done(code, captured.out, captured.err)
-
-
-def subprocess_cli(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "driftline", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def assert_no_traceback(done: Done | subprocess.CompletedProcess[str]) -> None:
-    text = done.err if isinstance(done, Done) else done.stderr
-    assert "Traceback" not in text
-    assert 'File "' not in text
+def assert_no_traceback(done: CliResult) -> None:
+    assert "Traceback" not in done.err
+    assert 'File "' not in done.err
 
 
 @pytest.fixture
@@ -113,10 +82,10 @@ def counts(project: Path) -> dict[str, int]:
     [("--since", "yesterday-ish"), ("--since", "2026-02-30"), ("--until", "2026-13-01")],
 )
 def test_unparsable_time_option_exits_2_naming_option_value_and_form(
-    in_project: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+    in_project: Path, run_cli: RunCli, option: str, value: str
 ) -> None:
     before = counts(in_project)
-    done = run_main(capsys, "check", option, value)
+    done = run_cli("check", option, value)
     assert done.code == 2, done.err
     assert f"{option} {value!r}" in done.err
     assert "ISO-8601" in done.err
@@ -125,8 +94,8 @@ def test_unparsable_time_option_exits_2_naming_option_value_and_form(
     assert counts(in_project) == before
 
 
-def test_empty_time_range_exits_2(in_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    done = run_main(capsys, "check", "--since", "2024-02-10", "--until", "2024-02-01")
+def test_empty_time_range_exits_2(in_project: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", "--since", "2024-02-10", "--until", "2024-02-01")
     assert done.code == 2, done.err
     assert "--since '2024-02-10' is not before --until '2024-02-01'" in done.err
     with (
@@ -138,7 +107,7 @@ def test_empty_time_range_exits_2(in_project: Path, capsys: pytest.CaptureFixtur
 
 def test_spec_that_gained_a_feature_checks_before_the_next_batch(
     in_project: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
     make_spec: Callable[..., dict[str, Any]],
     make_predictions: PredictionsFactory,
 ) -> None:
@@ -150,17 +119,15 @@ def test_spec_that_gained_a_feature_checks_before_the_next_batch(
         mon.log_predictions(busy)
     spec = make_spec(features={"numeric": ["x", "y", "z"], "categorical": ["color"]})
     (in_project / "driftline.yaml").write_text(yaml.safe_dump(spec))
-    assert run_main(capsys, "fit").code == 0
-    done = run_main(capsys, "check", "--json", "--since", "2024-03-01")
+    assert run_cli("fit").code == 0
+    done = run_cli("check", "--json", "--since", "2024-03-01")
     assert done.code in (0, 1), done.err
     results = json.loads(done.out)["results"]
     assert {r["check"] for r in results if r["column"] == "z"}, results
 
 
-def test_huge_time_option_is_shown_cut_with_its_length(
-    in_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    done = run_main(capsys, "check", "--since", "y" * 5000)
+def test_huge_time_option_is_shown_cut_with_its_length(in_project: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", "--since", "y" * 5000)
     assert done.code == 2
     assert "(5,000 characters)" in done.err
     assert len(done.err) < 1000
@@ -175,10 +142,10 @@ def test_api_check_refuses_an_unparsable_since(project: Path) -> None:
 
 
 def test_report_out_directory_exits_2_with_a_file_path_to_use(
-    in_project: Path, capsys: pytest.CaptureFixture[str]
+    in_project: Path, run_cli: RunCli
 ) -> None:
     (in_project / "reports").mkdir()
-    done = run_main(capsys, "report", "--out", "reports")
+    done = run_cli("report", "--out", "reports")
     assert done.code == 2, done.err
     assert "--out 'reports' is a directory; give a file path such as reports/report.html" in (
         done.err
@@ -194,39 +161,37 @@ def test_api_report_to_a_directory_is_a_config_error(project: Path) -> None:
         mon.report(project)
 
 
-def test_demo_with_too_few_days_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    done = run_main(capsys, "demo", "--dir", tmp_path / "d", "--days", "10")
+def test_demo_with_too_few_days_exits_2(tmp_path: Path, run_cli: RunCli) -> None:
+    done = run_cli("demo", "--dir", tmp_path / "d", "--days", "10")
     assert done.code == 2, done.err
     assert "at least 60 days" in done.err
     assert_no_traceback(done)
 
 
-def test_report_out_under_a_file_exits_2_naming_the_path(
-    in_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_report_out_under_a_file_exits_2_naming_the_path(in_project: Path, run_cli: RunCli) -> None:
     (in_project / "notes.txt").write_text("a file, not a folder")
-    done = run_main(capsys, "report", "--out", "notes.txt/report.html")
+    done = run_cli("report", "--out", "notes.txt/report.html")
     assert done.code == 2, done.err
     assert "'notes.txt' is a file, not a directory" in done.err
     assert_no_traceback(done)
 
 
 def test_os_error_outside_driftline_checks_exits_2_naming_the_path(
-    in_project: Path, capsys: pytest.CaptureFixture[str], make_predictions: PredictionsFactory
+    in_project: Path, run_cli: RunCli, make_predictions: PredictionsFactory
 ) -> None:
     make_predictions(50).to_parquet(in_project / "ref.parquet", index=False)
     (in_project / "notes.txt").write_text("a file, not a folder")
-    done = run_main(capsys, "init", "--reference", "ref.parquet", "--out", "notes.txt/x.yaml")
+    done = run_cli("init", "--reference", "ref.parquet", "--out", "notes.txt/x.yaml")
     assert done.code == 2, done.err
     assert "notes.txt" in done.err
     assert_no_traceback(done)
 
 
 def test_memory_cap_too_low_exits_2_naming_the_variable(
-    in_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    in_project: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRIFTLINE_MEMORY_LIMIT", "1MB")  # DuckDB accepts it, then runs out
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 2, done.err
     assert "running checks ran out of memory: DuckDB may use 1MB (DRIFTLINE_MEMORY_LIMIT)" in (
         done.err
@@ -236,20 +201,20 @@ def test_memory_cap_too_low_exits_2_naming_the_variable(
 
 
 def test_memory_cap_duckdb_refuses_exits_2(
-    in_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    in_project: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRIFTLINE_MEMORY_LIMIT", "lots")
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 2, done.err
     assert "memory_limit 'lots' is not a size DuckDB understands" in done.err
     assert "DRIFTLINE_MEMORY_LIMIT" in done.err
 
 
 def test_binary_file_as_spec_exits_2(
-    in_project: Path, capsys: pytest.CaptureFixture[str], make_predictions: PredictionsFactory
+    in_project: Path, run_cli: RunCli, make_predictions: PredictionsFactory
 ) -> None:
     make_predictions(10).to_parquet(in_project / "data.parquet", index=False)
-    done = run_main(capsys, "check", "--spec", "data.parquet")
+    done = run_cli("check", "--spec", "data.parquet")
     assert done.code == 2, done.err
     assert "data.parquet is not valid YAML" in done.err
     assert_no_traceback(done)
@@ -266,12 +231,12 @@ def _corrupt_parquet(df: pd.DataFrame, path: Path) -> Path:
 
 
 def test_parquet_with_corrupt_pages_exits_2_and_stores_nothing(
-    in_project: Path, capsys: pytest.CaptureFixture[str], make_predictions: PredictionsFactory
+    in_project: Path, run_cli: RunCli, make_predictions: PredictionsFactory
 ) -> None:
     bad = _corrupt_parquet(make_predictions(2000, seed=5, id_prefix="c"), in_project / "c.parquet")
     assert duckdb.connect().read_parquet(str(bad)).aggregate("count(*)").fetchone() == (2000,)
     before = counts(in_project)
-    done = run_main(capsys, "log", "c.parquet")
+    done = run_cli("log", "c.parquet")
     assert done.code == 2, done.err
     assert "'c.parquet'" in done.err
     assert "Nothing was stored" in done.err
@@ -327,11 +292,9 @@ def test_hand_edited_profile_is_refused_at_load(
     assert "driftline.profile.json" in str(info.value)
 
 
-def test_profile_with_decreasing_edges_exits_2(
-    in_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_profile_with_decreasing_edges_exits_2(in_project: Path, run_cli: RunCli) -> None:
     _edit_profile(in_project, lambda d: d["bin_edges"]["x"].reverse())
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 2, done.err
     assert "column 'x'" in done.err
     assert "driftline fit" in done.err
@@ -369,9 +332,9 @@ def lock_holder(project: Path) -> Iterator[subprocess.Popen[str]]:
 
 
 def test_store_locked_by_another_process_names_it_and_the_fix(
-    in_project: Path, capsys: pytest.CaptureFixture[str], lock_holder: subprocess.Popen[str]
+    in_project: Path, run_cli: RunCli, lock_holder: subprocess.Popen[str]
 ) -> None:
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 2, done.err
     assert f"PID {lock_holder.pid}" in done.err
     assert "'driftline.duckdb'" in done.err
@@ -393,7 +356,7 @@ def test_api_locked_store_is_a_store_error(
 @pytest.mark.parametrize(("name", "kind"), [("data.csv", "CSV"), ("data.parquet", "Parquet")])
 def test_data_file_passed_as_store_is_not_a_duckdb_database(
     in_project: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
     make_predictions: PredictionsFactory,
     name: str,
     kind: str,
@@ -405,7 +368,7 @@ def test_data_file_passed_as_store_is_not_a_duckdb_database(
     else:
         df.to_parquet(path, index=False)
     before = path.read_bytes()
-    done = run_main(capsys, "check", "--store", name)
+    done = run_cli("check", "--store", name)
     assert done.code == 2, done.err
     assert f"{name!r} is not a DuckDB database" in done.err
     assert f"looks like a {kind} file" in done.err
@@ -415,7 +378,7 @@ def test_data_file_passed_as_store_is_not_a_duckdb_database(
 
 
 def test_corrupt_store_shows_the_checksum_message_and_the_fix(
-    in_project: Path, capsys: pytest.CaptureFixture[str]
+    in_project: Path, run_cli: RunCli
 ) -> None:
     shutil.copy(in_project / "driftline.duckdb", in_project / "broken.duckdb")
     with (in_project / "broken.duckdb").open("r+b") as f:
@@ -423,7 +386,7 @@ def test_corrupt_store_shows_the_checksum_message_and_the_fix(
         block = f.read(64)
         f.seek(4106)
         f.write(bytes(b ^ 0xFF for b in block))
-    done = run_main(capsys, "check", "--store", "broken.duckdb")
+    done = run_cli("check", "--store", "broken.duckdb")
     assert done.code == 2, done.err
     assert "'broken.duckdb' is corrupt" in done.err
     assert "checksum" in done.err
@@ -431,19 +394,17 @@ def test_corrupt_store_shows_the_checksum_message_and_the_fix(
     assert_no_traceback(done)
 
 
-def test_store_path_that_is_a_directory(
-    in_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_store_path_that_is_a_directory(in_project: Path, run_cli: RunCli) -> None:
     (in_project / "stores").mkdir()
-    done = run_main(capsys, "check", "--store", "stores")
+    done = run_cli("check", "--store", "stores")
     assert done.code == 2, done.err
     assert "'stores' is a directory" in done.err
     assert "stores/driftline.duckdb" in done.err
     assert_no_traceback(done)
 
 
-def test_store_in_a_missing_directory(in_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    done = run_main(capsys, "check", "--store", "nowhere/driftline.duckdb")
+def test_store_in_a_missing_directory(in_project: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", "--store", "nowhere/driftline.duckdb")
     assert done.code == 2, done.err
     assert "directory 'nowhere' does not exist" in done.err
     assert "mkdir" in done.err
@@ -517,16 +478,19 @@ def _without(module: str, code: str, cwd: Path) -> subprocess.CompletedProcess[s
     )
 
 
-def test_demo_without_scikit_learn_names_the_extra(tmp_path: Path) -> None:
-    done = _without(
-        "sklearn",
-        "sys.argv = ['driftline', 'demo', '--dir', 'd']\nfrom driftline.cli import main\nmain()",
-        tmp_path,
-    )
-    assert done.returncode == 2, done.stderr
-    assert "pip install 'driftline[demo]'" in done.stderr
-    assert "scikit-learn" in done.stderr
-    assert "Traceback" not in done.stderr
+def test_demo_without_scikit_learn_names_the_extra(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing scikit-learn fails, as when it is not installed: ``None`` in
+    ``sys.modules`` for it and every submodule an earlier test imported."""
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    done = run_cli("demo", "--dir", "d", cwd=tmp_path)
+    assert done.code == 2, done.err
+    assert "pip install 'driftline[demo]'" in done.err
+    assert "scikit-learn" in done.err
+    assert "Traceback" not in done.err
 
 
 def test_spark_engine_without_pyspark_names_the_extra(tmp_path: Path) -> None:
@@ -546,7 +510,7 @@ def test_spark_engine_without_pyspark_names_the_extra(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_prediction_value_is_shown_as_text_in_the_error(
     in_project: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
     make_predictions: PredictionsFactory,
     value: str,
 ) -> None:
@@ -554,7 +518,7 @@ def test_hostile_prediction_value_is_shown_as_text_in_the_error(
     bad.loc[4, "pred"] = value
     bad.to_parquet(in_project / "h.parquet", index=False)
     before = counts(in_project)
-    done = run_main(capsys, "log", "h.parquet")
+    done = run_cli("log", "h.parquet")
     assert done.code == 2, done.err
     assert repr(value) in done.err
     assert "\x1b]8;" not in done.err  # no terminal hyperlink
@@ -564,7 +528,7 @@ def test_hostile_prediction_value_is_shown_as_text_in_the_error(
 
 
 def test_hostile_extra_column_name_is_printed_and_the_next_file_logged(
-    in_project: Path, capsys: pytest.CaptureFixture[str], make_predictions: PredictionsFactory
+    in_project: Path, run_cli: RunCli, make_predictions: PredictionsFactory
 ) -> None:
     first = make_predictions(10, seed=8, id_prefix="e", start="2024-03-01")
     for i, name in enumerate(HOSTILE):
@@ -574,7 +538,7 @@ def test_hostile_extra_column_name_is_printed_and_the_next_file_logged(
         in_project / "f.parquet", index=False
     )
     before = counts(in_project)
-    done = run_main(capsys, "log", "e.parquet", "f.parquet")
+    done = run_cli("log", "e.parquet", "f.parquet")
     assert done.code == 0, done.err
     for name in HOSTILE:
         assert repr(name) in done.err
@@ -588,7 +552,7 @@ def test_hostile_extra_column_name_is_printed_and_the_next_file_logged(
 def test_hostile_cohort_value_in_check_output_is_text(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
     make_spec: Callable[..., dict[str, Any]],
     make_predictions: PredictionsFactory,
     value: str,
@@ -604,7 +568,7 @@ def test_hostile_cohort_value_in_check_output_is_text(
         mon.log_reference(ref)
         mon.log_predictions(now)
     monkeypatch.chdir(tmp_path)
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 1, done.err
     assert f"segment={value!r}" in done.out or f"segment={value}" in done.out
     assert value in done.out
@@ -615,7 +579,7 @@ def test_hostile_cohort_value_in_check_output_is_text(
 def test_huge_cohort_value_in_check_output_is_bounded(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
     make_spec: Callable[..., dict[str, Any]],
     make_predictions: PredictionsFactory,
 ) -> None:
@@ -631,7 +595,7 @@ def test_huge_cohort_value_in_check_output_is_bounded(
         mon.log_reference(ref)
         mon.log_predictions(now)
     monkeypatch.chdir(tmp_path)
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 1, done.err
     assert max(len(line) for line in done.out.splitlines()) < 2100
     assert "characters)" in done.out
@@ -647,11 +611,9 @@ def _hand_edit_store(project: Path) -> None:
     con.close()
 
 
-def test_internal_error_is_one_line_naming_the_step(
-    in_project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_internal_error_is_one_line_naming_the_step(in_project: Path, run_cli: RunCli) -> None:
     _hand_edit_store(in_project)
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 3, done.err
     lines = done.err.strip().splitlines()
     assert len(lines) == 1, done.err
@@ -661,15 +623,15 @@ def test_internal_error_is_one_line_naming_the_step(
 
 
 def test_debug_option_and_variable_show_the_traceback(
-    in_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    in_project: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _hand_edit_store(in_project)
-    done = run_main(capsys, "--debug", "check")
+    done = run_cli("--debug", "check")
     assert done.code == 3
     assert "Traceback (most recent call last)" in done.err
     assert "internal error while running checks: AttributeError" in done.err
     monkeypatch.setenv("DRIFTLINE_DEBUG", "1")
-    done = run_main(capsys, "check")
+    done = run_cli("check")
     assert done.code == 3
     assert "Traceback (most recent call last)" in done.err
 
@@ -737,62 +699,74 @@ def test_ctrl_c_reported_by_duckdb_as_text_is_an_interruption() -> None:
     assert not cli._interrupted(duckdb.Error("Catalog Error: Table x does not exist"))
 
 
-def test_process_ctrl_c_exits_130_even_inside_a_query(tmp_path: Path) -> None:
+def test_ctrl_c_exits_130_even_inside_a_query(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ctrl-C while the demo logs and checks (mostly inside DuckDB, which turns it into
-    ``RuntimeError('Query interrupted')``) is 130, not an internal error."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "driftline", "demo", "--dir", "d"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "DRIFTLINE_DEBUG": ""},
-    )
+    ``RuntimeError('Query interrupted')``) is 130, not an internal error. A real SIGINT
+    to this process, sent 2 s after the demo (trained) logs its first day; the demo runs
+    far longer, and the timer is cancelled before the command returns either way."""
+    from driftline.monitor import Monitor
+
+    log = Monitor.log_predictions
+    sent = threading.Event()
+
+    def interrupt() -> None:
+        sent.set()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(2.0, interrupt)
+
+    def log_and_arm(self: Monitor, *args: Any, **kwargs: Any) -> Any:
+        if timer.ident is None:
+            timer.start()  # not a timing assertion: lands the signal inside the logging
+        return log(self, *args, **kwargs)
+
+    monkeypatch.setattr(Monitor, "log_predictions", log_and_arm)
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("digits:")  # trained; logging begins
-        time.sleep(2)  # not a timing assertion: lands the signal inside the logging
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        done = run_cli("demo", "--dir", "d", cwd=tmp_path)
     finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 130, err
-    assert "internal error" not in err
-    assert "Traceback" not in err
+        timer.cancel()
+    assert sent.is_set(), done.out + done.err
+    assert done.code == 130, done.err
+    assert done.out.startswith("digits:")  # the signal came after the training
+    assert "internal error" not in done.err
+    assert "Traceback" not in done.err
 
 
-# -- one real process per exit code ------------------------------------------------------------
-def test_process_exit_0_when_calm(project: Path) -> None:
-    done = subprocess_cli("check", cwd=project)
-    assert done.returncode == 0, done.stderr
-    assert "no alerts" in done.stdout
+# -- every exit code from a real command ------------------------------------------------------
+def test_exit_0_when_calm(project: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", cwd=project)
+    assert done.code == 0, done.err
+    assert "no alerts" in done.out
 
 
-def test_process_exit_1_on_alerts(project: Path, make_predictions: PredictionsFactory) -> None:
+def test_exit_1_on_alerts(
+    project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
+) -> None:
     shifted = make_predictions(1000, seed=3, id_prefix="q")
     shifted["ts"] = pd.date_range("2024-04-01", periods=1000, freq="min", tz="UTC")
     shifted["x"] = shifted["x"] + 3.0
     with driftline.connect(project / "driftline.duckdb", project / "driftline.yaml") as mon:
         mon.log_predictions(shifted)
-    done = subprocess_cli("check", "--since", "2024-04-01", cwd=project)
-    assert done.returncode == 1, done.stderr
-    assert "alert(s)" in done.stdout
+    done = run_cli("check", "--since", "2024-04-01", cwd=project)
+    assert done.code == 1, done.err
+    assert "alert(s)" in done.out
 
 
-def test_process_exit_2_on_bad_input(project: Path) -> None:
-    done = subprocess_cli("check", "--since", "[/oops]", cwd=project)
-    assert done.returncode == 2, done.stderr
-    assert "--since '[/oops]' is not an ISO-8601" in done.stderr
+def test_exit_2_on_bad_input(project: Path, run_cli: RunCli) -> None:
+    done = run_cli("check", "--since", "[/oops]", cwd=project)
+    assert done.code == 2, done.err
+    assert "--since '[/oops]' is not an ISO-8601" in done.err
     assert_no_traceback(done)
 
 
-def test_process_exit_3_on_internal_error(project: Path) -> None:
+def test_exit_3_on_internal_error(project: Path, run_cli: RunCli) -> None:
     _hand_edit_store(project)
-    done = subprocess_cli("check", cwd=project, env={"DRIFTLINE_DEBUG": ""})
-    assert done.returncode == 3, done.stderr
-    assert done.stderr.startswith("internal error while running checks: AttributeError")
+    done = run_cli("check", cwd=project, env={"DRIFTLINE_DEBUG": ""})
+    assert done.code == 3, done.err
+    assert done.err.startswith("internal error while running checks: AttributeError")
     assert_no_traceback(done)
-    debug = subprocess_cli("--debug", "check", cwd=project)
-    assert debug.returncode == 3
-    assert "Traceback (most recent call last)" in debug.stderr
+    debug = run_cli("--debug", "check", cwd=project)
+    assert debug.code == 3
+    assert "Traceback (most recent call last)" in debug.err
