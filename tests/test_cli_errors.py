@@ -699,6 +699,7 @@ def test_ctrl_c_reported_by_duckdb_as_text_is_an_interruption() -> None:
     assert not cli._interrupted(duckdb.Error("Catalog Error: Table x does not exist"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_even_inside_a_query(
     tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,9 @@ import pytest
 
 from driftline.demo import INCIDENTS, DemoResult, Incident, run_demo
 
+#: The demo trains a model and logs and checks 60 days: every test here waits for it.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:

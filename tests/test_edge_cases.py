@@ -659,6 +659,7 @@ def _assert_names_do_not_matter(reports: dict[str, Any]) -> None:
         assert ("feature_drift", name) in checks
 
 
+@pytest.mark.slow
 def test_internal_names_cannot_shadow_user_columns_duckdb(tmp_path: Path) -> None:
     import ibis
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ def test_smallest_is_a_stable_sort_prefix(values: list[int], k: int) -> None:
     assert _smallest(keys, k) == expected
 
 
+@pytest.mark.slow  # 200 examples: about 5 s
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.text(max_size=3), min_size=1, max_size=20, unique=True),

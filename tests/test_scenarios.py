@@ -32,6 +32,7 @@ def iso(index: int) -> str:
     return (sc.START + timedelta(days=index)).isoformat().replace("+00:00", "Z")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", sc.SCENARIOS, ids=lambda s: s.name)
 def test_drift_is_alerted_within_one_window_of_onset(tmp_path: Path, scenario: sc.Scenario) -> None:
     report = run(tmp_path, scenario)
@@ -67,6 +68,7 @@ def test_drift_in_one_cohort_stays_in_that_cohort(tmp_path: Path) -> None:
     assert elsewhere == [], [a.message for a in elsewhere]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_no_drift_stream_raises_no_alert(tmp_path: Path, seed: int) -> None:
     """No drift, no alert where a bound is a floor's business: overall and in the large
@@ -116,6 +118,7 @@ def run_cohorts(tmp_path: Path, scenario: sc.Scenario, spark: Any = None) -> Che
 ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_regions_that_differ_raise_no_alert(
     request: pytest.FixtureRequest, tmp_path: Path, engine: str
@@ -136,6 +139,7 @@ def test_regions_that_differ_raise_no_alert(
     assert report.results_for("cohort_baseline") == []  # every region has its own
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_cohort_whose_mix_moves_alerts_in_that_cohort_at_onset(
     request: pytest.FixtureRequest, tmp_path: Path, engine: str
@@ -154,6 +158,7 @@ def test_a_cohort_whose_mix_moves_alerts_in_that_cohort_at_onset(
     assert others == [], others[:10]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_segment_that_grows_alerts_overall_at_onset_and_in_no_region(
     request: pytest.FixtureRequest, tmp_path: Path, engine: str
@@ -171,6 +176,7 @@ def test_a_segment_that_grows_alerts_overall_at_onset_and_in_no_region(
     assert regions == [], regions[:10]
 
 
+@pytest.mark.slow
 def test_a_cohort_value_new_since_the_reference_warns_and_is_judged_overall(
     tmp_path: Path,
 ) -> None:
