@@ -21,6 +21,7 @@ import driftline
 from driftline.checks import CHECKS, DRIFT_CHECKS, CheckReport, run_checks
 from driftline.engine import SparkEngine
 from driftline.engine.scores import score_builders
+from driftline.errors import ProfileError
 from driftline.methods.psi import EPSILON
 from driftline.profile import Profile
 from driftline.spec import load_spec
@@ -346,3 +347,57 @@ def test_list_scores_on_spark_equal_duckdb(
             w["details"]["current"],
         )
         assert g["value"] == pytest.approx(w["value"], rel=1e-9)
+
+
+def test_a_feature_named_like_a_score_source_keeps_its_name(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    """A numeric feature called ``score:a`` is binned as the feature it is; class a then
+    has no score source (b and c do), rather than two sources sharing one name."""
+    spec = make_spec(features={"numeric": ["x", "score:a"], "categorical": ["color"]}, window="30d")
+    ref = make_predictions(1000, seed=7, id_prefix="ref")
+    ref["score:a"] = np.linspace(100.0, 200.0, len(ref))
+    with driftline.connect(tmp_path / "n.duckdb", spec) as mon:
+        mon.log_reference(ref)
+        prof = mon.profile
+        now = make_predictions(300, seed=8, id_prefix="now", start="2024-02-01")
+        mon.log_predictions(now.assign(**{"score:a": np.linspace(100.0, 200.0, len(now))}))
+        report = mon.check(persist=False)
+    assert list(prof.scores_) == ["score:b", "score:c"]
+    assert prof.bin_edges_["score:a"][0] == 100.0
+    assert prof.bin_edges_["score:a"][-1] == 200.0
+    overall = [r for r in report.results if r.cohort is None and r.column == "score:a"]
+    assert {r.check for r in overall} >= {"feature_drift"}
+    assert "score_drift" not in {r.check for r in overall}
+    assert {r.column for r in report.results_for("score_drift")} == {"score:b", "score:c"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(scores=[]), "scores is a JSON list, expected an object"),
+        (
+            lambda d: d["scores"]["score:a"].update(mean=float("nan")),
+            "mean of score source 'score:a' of the profile is 'nan'",
+        ),
+        (
+            lambda d: d["cohorts"]["segment"]["north"]["scores"].update({"score:a": 1}),
+            "score source 'score:a' of the baseline of 'segment' = 'north' is '1'",
+        ),
+    ],
+    ids=["not an object", "not finite", "baseline entry"],
+)
+def test_a_damaged_score_section_is_refused(
+    tmp_path: Path,
+    make_spec: SpecFactory,
+    make_predictions: PredictionsFactory,
+    edit: Any,
+    message: str,
+) -> None:
+    with _monitor(tmp_path, make_spec, make_predictions) as mon:
+        data = json.loads(json.dumps(mon.profile.to_dict()))
+        spec = mon.spec
+    edit(data)
+    with pytest.raises(ProfileError, match="refit it") as caught:
+        Profile.from_dict(data, spec)
+    assert message in str(caught.value)
