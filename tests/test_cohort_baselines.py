@@ -29,6 +29,7 @@ from driftline import ConfigError, Profile, ProfileError, load_spec
 from driftline._catalog import MISSING_COHORT
 from driftline.checks import reference_excerpt
 from driftline.engine import DuckDBEngine, Engine, SparkEngine
+from driftline.profile import PROFILE_VERSION
 from driftline.spec import Spec
 
 N = 1200
@@ -392,7 +393,8 @@ def test_a_version_1_profile_loads_without_baselines(fitted: Profile, spec: Spec
     assert (got.kind, got.profile, got.reference_rows) == ("unavailable", None, None)
     assert "fitted by an older driftline" in got.reason
     assert "refit it with `driftline fit`" in got.reason
-    assert prof.to_dict()["version"] == 2  # saved again: version 2, still without baselines
+    # saved again: the current version, still without baselines
+    assert prof.to_dict()["version"] == PROFILE_VERSION
     assert Profile.from_dict(prof.to_dict(), spec).cohorts_ is None
 
 

@@ -207,3 +207,36 @@ def test_a_cohort_value_new_since_the_reference_warns_and_is_judged_overall(
     # 150 of the window's 2,000 rows
     assert [r.details["traffic_share"] for r in latam] == [0.075] * 3
     assert latam[0].details["summary"].startswith("7.5% of the window's rows")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_scores_that_move_under_a_steady_class_mix_alert_score_drift_at_onset(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    """From the onset the runner-up class takes most of what the top class leaves: every
+    row keeps its predicted class and its confidence, so class_mix and confidence_shift
+    stay quiet, and score_drift alerts at onset, overall and in every region."""
+    spark = request.getfixturevalue("spark") if engine == "spark" else None
+    scenario = sc.SCORE_SHIFT
+    report = run_cohorts(tmp_path, scenario, spark)
+    check, column, _ = scenario.expect
+    assert [a.message for a in report.alerts if a.window_start < iso(scenario.onset)] == []
+    for value in (None, *sc.REGIONS):
+        hits = [
+            a
+            for a in report.alerts
+            if a.check == check
+            and a.cohort_value == value
+            and (a.column or "").split(":")[0] == column
+        ]
+        assert hits, f"no {check} alert in {value or 'overall'}"
+        assert min(a.window_start for a in hits) == iso(scenario.onset)
+    quiet = [r for r in report.results if r.check in ("class_mix", "confidence_shift")]
+    assert len(quiet) == 2 * COHORT_WINDOWS * (1 + len(sc.REGIONS))
+    assert [(r.check, r.cohort_value, r.status) for r in quiet if r.status != "ok"] == []
+    moved = {
+        r.column
+        for r in report.results_for("score_drift", status="alert")
+        if r.cohort is None and r.window_start == iso(scenario.onset)
+    }
+    assert moved == {f"score:{c}" for c in sc.CLASSES}

@@ -140,6 +140,13 @@ CHECKS: dict[str, CheckInfo] = {
             "spec.drift",
             "distribution of a text style feature (length, digits, OOV rate, ...) vs the reference",
         ),
+        CheckInfo(
+            "score_drift",
+            "spec.drift",
+            "distribution of each class's score (column score:<class>; a binary model: the "
+            "positive class) vs the reference, by spec.drift's numeric method: scores can move "
+            "before the predicted class or the mean confidence does",
+        ),
         CheckInfo("missing_column", "schema", "share of rows from batches lacking a column"),
         CheckInfo(
             "type_change",
@@ -166,7 +173,7 @@ CHECKS: dict[str, CheckInfo] = {
 
 
 #: Checks that compare distributions column by column (the drift heatmap rows).
-DRIFT_CHECKS = ("feature_drift", "text_drift")
+DRIFT_CHECKS = ("feature_drift", "text_drift", "score_drift")
 
 
 # -- type families ------------------------------------------------------------------------

@@ -12,6 +12,11 @@ and category sets. :meth:`Profile.baseline` gives it as a profile the checks can
 place of the overall one, or None (too few reference rows, a value the reference never
 had) with the reason from :meth:`Profile.baseline_reason`.
 
+Each class's score is a numeric source too (``score:<class>``, see
+:mod:`driftline.engine.scores`): its bin edges and counts sit in ``bin_edges_`` and
+``bin_counts_`` next to the features', its moments and missing share in ``scores_``
+(and per cohort value in its baseline), for the ``score_drift`` check.
+
 Fitting runs on the engine (Ibis over DuckDB or Spark): the reference is never loaded
 into Python whole.
 """
@@ -37,6 +42,7 @@ import pyarrow.compute as pc
 from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
+from driftline.engine.scores import score_builders
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
@@ -64,8 +70,12 @@ __all__ = ["PROFILE_VERSION", "CohortBaseline", "Profile"]
 
 #: Version 2 added per-cohort baselines (``cohorts``); a version-1 profile still loads,
 #: with none, so every cohort value is judged against the overall baseline and says why.
-PROFILE_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: Version 3 added each class's score as a binned source (``score:<class>`` in
+#: ``bin_edges``/``bin_counts``, statistics in ``scores``); an older profile loads with
+#: none, so it raises no ``score_drift`` result until refitted. (A driftline before
+#: version 3 would read the score edges as columns of the predictions: it refuses them.)
+PROFILE_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 #: Columns the fit adds to the reference: names no user column can take
 _CONF = f"{INTERNAL_PREFIX}conf"
 _ROW = f"{INTERNAL_PREFIX}row"
@@ -88,6 +98,7 @@ _FITTED = (
     "predicted_mix_",
     "confidence_",
     "text_",
+    "scores_",
     "cohorts_",
     "spec_fingerprint_",
     "fitted_at_",
@@ -260,6 +271,10 @@ class Profile:
     predicted_mix_: dict[str, int]
     confidence_: dict[str, Any]
     text_: dict[str, dict[str, Any]]
+    #: per class score source (``score:<class>``): its missing share, moments and range;
+    #: its edges and counts are in ``bin_edges_`` and ``bin_counts_``. Empty in a profile
+    #: fitted before score drift (version 1 or 2).
+    scores_: dict[str, dict[str, Any]]
     #: per cohort column, per value: its baseline as saved (see :meth:`cohort_baseline`);
     #: None for a profile fitted before per-cohort baselines (version 1)
     cohorts_: dict[str, dict[str, dict[str, Any]]] | None
@@ -303,6 +318,10 @@ class Profile:
             if kinds[c] == "numeric" and t[c].type().is_numeric()
         }
         sources.update(text_feature_builders(texts))
+        # each class's score; a name a feature already has (a numeric feature called
+        # "score:a") keeps the feature's, and the class gets no score source
+        scored = {k: v for k, v in score_builders(spec).items() if k not in sources}
+        sources.update(scored)
         sources[_CONF] = numeric_column(_CONF)
         others = [c for c in present if c not in sources]
         extra = {f"x{i}": t[col].isnull().cast("int64").sum() for i, col in enumerate(others)}
@@ -338,6 +357,7 @@ class Profile:
             else:
                 columns[col] = {"kind": kind, "family": family, "missing_fraction": missing_of[col]}
         conf_stats = stats[_CONF]
+        self.scores_ = {name: stats[name] for name in scored}
         self.n_rows_ = n
         self.columns_ = columns
         self.bin_edges_ = {k: v for k, v in edges.items() if k != _CONF}
@@ -559,7 +579,11 @@ class Profile:
         sources, the histogram summary for the token-level ones."""
         spec = self.spec
         out: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
-        values = {**text_feature_builders(list(seen)), _CONF: numeric_column(_CONF)}
+        values = {
+            **text_feature_builders(list(seen)),
+            **score_builders(spec, self.scores_),
+            _CONF: numeric_column(_CONF),
+        }
         wide = _union(
             [
                 window_summary(
@@ -686,6 +710,7 @@ class Profile:
                 col: {"features": {f: stats[f"{col}:{f}"] for f in TEXT_FEATURES}}
                 for col in self.text_
             },
+            "scores": {name: stats[name] for name in self.scores_},
         }
 
     def _numeric(
@@ -944,6 +969,7 @@ class Profile:
             col: {"vocabulary": text["vocabulary"], "features": data["text"][col]["features"]}
             for col, text in self.text_.items()
         }
+        view.scores_ = data.get("scores") or {}
         view.cohorts_ = {}
         view.spec_fingerprint_ = self.spec_fingerprint_
         view.fitted_at_ = self.fitted_at_
@@ -994,6 +1020,8 @@ class Profile:
             )
         if version == 1:  # before per-cohort baselines: every cohort uses the overall one
             data = {**data, "cohorts": None}
+        if version in (1, 2):  # before score drift: no score sources
+            data = {**data, "scores": {}}
         if data.get("spec_fingerprint") != spec.fingerprint():
             raise ProfileError(
                 f"{where} was fitted on a different spec (fingerprint "
@@ -1165,6 +1193,19 @@ def _validate(data: Mapping[str, Any], where: str) -> None:
     for col, info in _mapping(data, "text", where).items():
         if not isinstance(info, dict) or not isinstance(info.get("vocabulary"), list):
             raise _refit(where, f"text column {shorten(col)} lacks its vocabulary")
+    _check_scores(_mapping(data, "scores", where), edges, "the profile", where)
+
+
+def _check_scores(
+    scores: Mapping[str, Any], edges: Mapping[str, Any], what: str, where: str
+) -> None:
+    """Score sources: statistics per source, and only of sources with edges or none."""
+    for name, stats in scores.items():
+        if not isinstance(stats, dict):
+            raise _refit(where, f"score source {shorten(name)} of {what} is {shorten(stats)}")
+        _check_stats(stats, f"score source {shorten(name)} of {what}", where)
+        if name not in edges and "min" in stats:
+            raise _refit(where, f"score source {shorten(name)} of {what} has no bin edges")
 
 
 _BASELINE_KEYS = (
@@ -1240,6 +1281,8 @@ def _validate_cohorts(data: Mapping[str, Any], cohorts: Sequence[str], where: st
                 data["confidence"].get("edges"), conf.get("counts"), f"confidence of {what}", where
             )
             _check_stats(conf, f"the confidence of {what}", where)
+            if "scores" in base:  # absent from baselines before version 3
+                _check_scores(_mapping(base, "scores", where), edges, what, where)
             text = _mapping(base, "text", where)
             _same_names(text, texts, f"the text columns of {what}", where)
             for col, info in text.items():

@@ -29,6 +29,7 @@ __all__ = [
     "COHORT_MOVES",
     "NO_DRIFT",
     "SCENARIOS",
+    "SCORE_SHIFT",
     "START",
     "STATIONARY_COHORTS",
     "Scenario",
@@ -77,6 +78,8 @@ class Scenario:
             "text_style": ("text_drift", "comment", self.cohort_value),
             "cohort_mix": ("class_mix", None, None),
             "cohort_moves": ("class_mix", None, self.cohort_value),
+            # any class's score: score:<class>
+            "score_shift": ("score_drift", "score", self.cohort_value),
         }[self.kind]
 
 
@@ -110,6 +113,17 @@ _COHORT_MIX_P = (0.2, 0.2, 0.6)
 #: and payment mix, hence its class mix, become eu's): apac alone changes.
 COHORT_MOVES = Scenario(
     "apac's mix becomes eu's", "cohort_moves", cohort_value="apac", cohorts_differ=True
+)
+#: The same regions, and from the onset the runner-up class changes: of the score the
+#: top class leaves, the class after it (a -> b -> c -> a) takes 90 %, the other the rest.
+#: Each row's predicted class and confidence (max score) stay as they were, so the
+#: class mix and the mean confidence do not move; each class's score distribution does.
+#: Not in :data:`SCENARIOS`: the benchmarks' Evidently comparison watches no score column.
+SCORE_SHIFT = Scenario(
+    "the runner-up class takes 90 % of what the top class leaves",
+    "score_shift",
+    0.9,
+    cohorts_differ=True,
 )
 
 _WORDS = [
@@ -229,6 +243,8 @@ def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) ->
     cum = proba.cumsum(axis=1)
     u = rng.random((n, 1))
     label = np.asarray(CLASSES)[(u > cum).sum(axis=1).clip(0, 2)]
+    if scenario.kind == "score_shift":
+        proba = _runner_up_takes(proba, hit, scenario.size)
     return {
         "region": region,
         "amount_z": amount,
@@ -246,6 +262,26 @@ def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) ->
         "label": label,
         "_hit": hit,
     }
+
+
+def _runner_up_takes(proba: np.ndarray, hit: np.ndarray, share: float) -> np.ndarray:
+    """``proba`` with, in the ``hit`` rows, ``share`` of what the top class leaves given to
+    the class after it and the rest to the third (never reaching the top score: a row
+    where it would keeps its scores). Each row's top class and top score are unchanged.
+
+    >>> p = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3]])
+    >>> _runner_up_takes(p, np.array([True, True]), 0.9).round(2).tolist()
+    [[0.6, 0.36, 0.04], [0.05, 0.5, 0.45]]
+    """
+    rows = np.arange(len(proba))
+    top = proba.argmax(axis=1)
+    rest = 1.0 - proba[rows, top]
+    shifted = proba.copy()
+    shifted[rows, (top + 1) % 3] = share * rest
+    shifted[rows, (top + 2) % 3] = (1.0 - share) * rest
+    keep = ~hit | (shifted.argmax(axis=1) != top)
+    shifted[keep] = proba[keep]
+    return shifted
 
 
 def _table(cols: dict[str, Any], ids: list[str] | np.ndarray, ts: Any | None) -> pa.Table:

@@ -25,7 +25,9 @@ histograms, category counts, batch rows), the one-scan ``window_summary`` the ch
 mapping form of ``category_counts`` (unknown values pooled as OTHER, by a join with an
 in-memory table; one column with no known value) and ``category_summary`` (known counts,
 OTHER, and the top 5 values outside the known ones, ties broken by value: ids and texts
-are nearly all ties). Then ``run_checks`` end to end, on a copy of
+are nearly all ties). Each class's score is a binned source of the profile (checked
+against numpy like a numeric feature) and of the checks' ``score_drift``. Then
+``run_checks`` end to end, on a copy of
 the data shaped as the store writes it, with the DuckDB-fitted profile on both engines.
 
 Tolerances, for every cohort scope (overall and ``region``) and both window kinds
@@ -1373,6 +1375,11 @@ def test_profile_matches_numpy(engine: Engine, data: Data, profiles: dict[str, P
     for key, col in (("predicted_mix", "pred"), ("class_prior", "label")):
         counts = pd.Series(ref[col].to_pylist()).fillna(MISSING_COHORT).value_counts().to_dict()
         assert got[key] == {**dict.fromkeys(CLASSES, 0), **counts}, key
+    assert sorted(got["scores"]) == sorted(f"score:{c}" for c in CLASSES)
+    for c in CLASSES:  # each class's score: a binned source of its own
+        info = got["scores"][f"score:{c}"]
+        assert info["missing_fraction"] == 0.0, c
+        _assert_source_matches(got, info, f"score:{c}", _clean(ref[f"score_{c}"]))
     conf = np.max(np.column_stack([ref[f"score_{c}"].to_numpy() for c in CLASSES]), axis=1)
     assert _close(got["confidence"]["mean"], conf.mean())
     assert _close(got["confidence"]["var"], conf.var(ddof=1))
@@ -1412,6 +1419,7 @@ PROFILE_SECTIONS = [
     "predicted_mix",
     "confidence",
     "text",
+    "scores",
     "cohorts",
     "spec_fingerprint",
     "timestamps",

@@ -21,7 +21,7 @@ from driftline.checks import DRIFT_CHECKS
 from driftline.report import build_payload, load_report, render_report
 from driftline.report._html import safe_json
 
-from .conftest import IMG, LINK, SCRIPT, Rendered, spec
+from .conftest import CLASSES, IMG, LINK, SCRIPT, Rendered, spec
 
 SECTIONS = ("overview", "confidence", "class-mix", "drift", "schema", "text")
 SCRIPT_RE = re.compile(r"<script([^>]*)>(.*?)</script>", re.S)
@@ -167,6 +167,14 @@ def test_payload_round_trips_the_report(rendered: Rendered) -> None:
         checked += 1
     assert checked > 50
 
+    for cls in CLASSES:  # each class's score: a numeric row with the reference's bins
+        row = payload["rows"][rows[("score_drift", f"score:{cls}")]]
+        assert (row["kind"], row["key"], row["label"]) == (
+            "numeric",
+            f"score:{cls}",
+            f"score:{cls}",
+        )
+        assert f"score:{cls}" in payload["bins"]
     color = payload["drift"][0]["cur"][rows[("feature_drift", "color")]]
     assert any(IMG in cell for cell in color if cell)
     for key, bins in payload["bins"].items():

@@ -18,6 +18,7 @@ from driftline.checks._bounds import _Bounds
 from driftline.checks._registry import CHECKS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats, record
 from driftline.checks._scopes import _Scope
+from driftline.checks._score_drift import score_sources
 from driftline.engine.summaries import OTHER
 from driftline.errors import SHOWN_CHARS, shorten
 from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
@@ -875,6 +876,7 @@ def _numeric_sources(spec: Spec, profile: Profile) -> list[_DriftSource]:
             if name in profile.bin_edges_:
                 info = {"text_column": col, "feature": feature}
                 found.append((name, "text_drift", drift.method_for(col, "text"), stats, info))
+    found.extend(score_sources(spec, profile))
     out = []
     for name, check, method, stats, info in found:
         kind = "text" if check == "text_drift" else "numeric"

@@ -15,6 +15,7 @@ import pyarrow as pa
 from driftline.checks._results import Moments
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
+from driftline.engine.scores import score_builders
 from driftline.engine.summaries import (
     CATEGORY_SUMMARY_SCHEMA,
     CLASS_COUNTS_SCHEMA,
@@ -78,7 +79,10 @@ def _summaries(
         cohort,
         ranges=profile.ranges(),
         edges=query_edges,
-        values=text_feature_builders(list(profile.text_)),
+        values={
+            **text_feature_builders(list(profile.text_)),
+            **score_builders(spec, profile.scores_),
+        },
         native=engine.native_histograms,
         era=era,
         numeric=not kernel,

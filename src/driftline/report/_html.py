@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from string import Template
 from typing import Any
 
+from driftline._catalog import DRIFT_CHECKS
 from driftline.report._assets import APP_JS, CSS
 from driftline.report._payload import SCHEMA_CHECKS, Scope, num, scope_label
 
@@ -134,7 +135,7 @@ def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int
     drifted = {
         (r.get("check"), r.get("column"))
         for r in data["results"]
-        if r.get("check") in ("feature_drift", "text_drift") and r.get("status") == "alert"
+        if r.get("check") in DRIFT_CHECKS and r.get("status") == "alert"
     }
     cards = [
         ("windows", windows, False),
@@ -244,10 +245,14 @@ def _mix(payload: Mapping[str, Any]) -> str:
 
 def _drift(payload: Mapping[str, Any]) -> str:
     if not payload["rows"]:
-        return '<p class="note">No feature or text drift results (the spec has no features).</p>'
+        return (
+            '<p class="note">No feature, text or score drift results (the spec has no '
+            "features, and the profile no score bins: refit it).</p>"
+        )
     return (
         '<p class="note">Severity is the statistic over its alert bound (1 = the bound); '
-        "crosses mark alerts. Click a cell to compare the reference with that window.</p>"
+        "crosses mark alerts. Rows <code>score:&lt;class&gt;</code> are the distribution of "
+        "that class's score. Click a cell to compare the reference with that window.</p>"
         + _select("drift-scope", payload["scopes"], "scope")
         + '<div class="chart" id="drift-heatmap"></div>'
         + '<p id="drill-caption" class="note">Click a heatmap cell to draw the reference '

@@ -1,0 +1,37 @@
+"""The ``score_drift`` check's sources: each class's score distribution, per window and
+scope, against the reference's.
+
+A class's score (``score:<class>``, see :mod:`driftline.engine.scores`) is judged as a
+numeric feature is: histogram counts on the bin edges fitted on the reference, the
+statistic of ``spec.drift.numeric`` (by default ``psi``), its calibrated no-drift bound,
+the materiality floor (``checks.floors.checks.score_drift``, else the method's) and the
+warn / alert levels. Each scope
+is judged against its own baseline, a cohort value with too few reference rows against
+the overall one. A binary model's single probability yields one result, of the positive
+class.
+
+A profile fitted before score drift (version 1 or 2) holds no score sources: it raises
+no ``score_drift`` result until it is refitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftline.engine.scores import SCORE_PREFIX
+from driftline.profile import Profile
+from driftline.spec import Spec
+
+__all__ = ["score_sources"]
+
+
+def score_sources(spec: Spec, profile: Profile) -> list[tuple[str, str, str, Any, dict[str, Any]]]:
+    """``(name, check, method, statistics, details)`` of each class score ``profile``
+    holds a binned baseline of, in class order: the form ``_numeric_sources`` turns
+    into drift sources."""
+    method = spec.drift.numeric
+    return [
+        (name, "score_drift", method, stats, {"kind": "score", "class": name[len(SCORE_PREFIX) :]})
+        for name, stats in getattr(profile, "scores_", {}).items()
+        if name in profile.bin_edges_
+    ]
