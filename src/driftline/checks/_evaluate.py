@@ -18,6 +18,7 @@ from driftline.checks._bounds import _Bounds
 from driftline.checks._registry import CHECKS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats, record
 from driftline.checks._scopes import _Scope
+from driftline.engine.records import WindowSummary
 from driftline.engine.summaries import OTHER
 from driftline.errors import SHOWN_CHARS, shorten
 from driftline.methods import Calibration, get_method, good_turing_unseen, jensen_shannon
@@ -54,8 +55,8 @@ class _Evaluator:
         # what the checks compare with depends on the spec and profile only: derive it
         # once per run, not per window and cohort value
         self._features = [
-            _Feature.of(i, col, kind, profile)
-            for i, (col, kind) in enumerate(self.kinds.items())
+            _Feature.of(col, kind, profile)
+            for col, kind in self.kinds.items()
             if profile.columns_.get(col) is not None
         ]
         self._schema_columns = {
@@ -145,12 +146,12 @@ class _Evaluator:
     def evaluate(
         self, scope: _Scope, w: int, cv: str, history: list[tuple[int, Moments]]
     ) -> tuple[WindowStats, list[CheckResult]]:
-        stat = scope.stats.get((w, cv))
-        n = int(stat["n"]) if stat else 0
+        stat = scope.summaries.get((w, cv))
+        n = stat.n if stat else 0
         start, end = self.spans[w]
         cohort = scope.cohort
         cvalue = None if cohort is None else cv
-        moments = Moments.from_var(n, stat["conf_mean"], stat["conf_var"]) if stat else Moments()
+        moments = Moments.from_var(n, stat.conf_mean, stat.conf_var) if stat else Moments()
         history.append((w, moments))
         k = self.spec.checks.rolling_windows
         span = (self.window.seconds or 1) * k
@@ -158,7 +159,7 @@ class _Evaluator:
         for hw, hm in history:
             if hw > w - span:
                 rolling = rolling + hm
-        q = (stat or {}).get("conf_q") or [None, None, None]
+        q: Sequence[float | None] = (stat.conf_q if stat else None) or (None, None, None)
         stats = WindowStats(
             window=w,
             window_start=start,
@@ -169,8 +170,8 @@ class _Evaluator:
             class_counts=dict(scope.classes.get((w, cv), {})),
             conf_mean=moments.mean if n else None,
             conf_var=moments.var,
-            conf_min=stat["conf_min"] if stat else None,
-            conf_max=stat["conf_max"] if stat else None,
+            conf_min=stat.conf_min if stat else None,
+            conf_max=stat.conf_max if stat else None,
             conf_p10=q[0],
             conf_p50=q[1],
             conf_p90=q[2],
@@ -186,7 +187,7 @@ class _Evaluator:
     ) -> Iterable[CheckResult]:
         spec, prof = self.spec, self.profile
         if n and scope.cohort is None:  # a property of rows, not of cohorts: overall only
-            yield self._era_result(scope.stats[(w, cv)], w, n, base)
+            yield self._era_result(scope.summaries[(w, cv)], w, n, base)
         if n == 0 or n < spec.checks.min_rows:
             status: Status = "no_data" if n == 0 else "insufficient"
             why = (
@@ -288,11 +289,9 @@ class _Evaluator:
         yield from self._drift_results(scope, w, cv, base)
         yield from self._schema_results(scope, w, cv, n, base)
 
-    def _era_result(
-        self, stat: Mapping[str, Any], w: int, n: int, base: dict[str, Any]
-    ) -> CheckResult:
+    def _era_result(self, stat: WindowSummary, w: int, n: int, base: dict[str, Any]) -> CheckResult:
         """Rows of the window with a timestamp outside the data's era (see ``_era``)."""
-        early, late = int(stat.get("era_early") or 0), int(stat.get("era_late") or 0)
+        early, late = stat.era_early, stat.era_late
         earliest, latest = self.era
         ids = [shorten(i) for i in self.era_ids.get(w, [])]
         rows = early + late
@@ -368,12 +367,14 @@ class _Evaluator:
         self, scope: _Scope, w: int, cv: str, n: int, base: dict[str, Any]
     ) -> Iterable[CheckResult]:
         prof = self.profile
-        feats = scope.features.get((w, cv))
-        if feats is None:
+        summary = scope.summaries.get((w, cv))
+        if summary is None:
             return
+        feats = summary.features
         for feature in self._features:
             col, kind, info, p_ref = feature.name, feature.kind, feature.info, feature.p_ref
-            missing = int(feats[feature.missing] or 0)
+            counts = feats[col]
+            missing = counts.missing
             frac = missing / n
             bound, how = self.bounds.normal("missing_fraction", feature.sd, n, prof.n_rows_)
             yield self._result(
@@ -393,9 +394,9 @@ class _Evaluator:
             present = n - missing
             if present == 0:
                 continue
-            if kind == "numeric" and feature.below in feats:
-                below, above = int(feats[feature.below] or 0), int(feats[feature.above] or 0)
-                non_finite = int(feats.get(feature.non_finite) or 0)  # +-inf: also beyond
+            if kind == "numeric" and counts.ranged:
+                below, above = counts.below or 0, counts.above or 0
+                non_finite = counts.non_finite or 0  # +-inf: also beyond
                 rate = (below + above) / present
                 bound, how = self.bounds.beyond_range(present, feature.n_present)
                 status: Status | None = None
@@ -620,12 +621,6 @@ class _Feature:
     name: str
     kind: str
     info: dict[str, Any]
-    #: its keys in a window's summary: missing, below and above the reference's range,
-    #: non-finite (see ``window_summary``)
-    missing: str
-    below: str
-    above: str
-    non_finite: str
     #: the reference's missing share, the standard deviation of its missing indicator
     #: and its rows with a value
     p_ref: float
@@ -633,18 +628,14 @@ class _Feature:
     n_present: int
 
     @classmethod
-    def of(cls, index: int, name: str, kind: str, profile: Profile) -> _Feature:
-        """Feature ``index`` of the spec's features, ``name``, with its profile entry."""
+    def of(cls, name: str, kind: str, profile: Profile) -> _Feature:
+        """Feature ``name`` of the spec, with its profile entry."""
         info = profile.columns_[name]
         p_ref = float(info["missing_fraction"])
         return cls(
             name=name,
             kind=kind,
             info=info,
-            missing=f"m{index}",
-            below=f"lo{index}",
-            above=f"hi{index}",
-            non_finite=f"nf{index}",
             p_ref=p_ref,
             sd=math.sqrt(p_ref * (1 - p_ref)),
             n_present=max(int(profile.n_rows_ * (1 - p_ref)), 1),
@@ -720,9 +711,10 @@ class _DriftColumn:
         found: dict[tuple[int, str], Sequence[int]]
         if src.categories is None:
             found = {
-                key: per[src.name]
-                for key, per in scope.hist.items()
-                if src.name in per and (only is None or key[1] == only)
+                key: per
+                for key, summary in scope.summaries.items()
+                if (per := summary.histograms.get(src.name)) is not None
+                and (only is None or key[1] == only)
             }
         else:
             counts_of = _counter(src.categories)
