@@ -2,6 +2,10 @@
 
 :data:`CHECKS` is the one table of check names; the spec's ``checks.floors.checks`` and
 ``checks.fixed_bounds``, the CLI and the docs all read it.
+Each check is one small function registered under its name
+(:func:`driftline.checks._registry.check`), receiving the run's resolved context and one
+window x cohort value's typed summaries (:mod:`driftline.checks._context`) and returning
+typed results; the evaluator calls them in a fixed order.
 
 The decision rule is honest at any window size, on two levels. Each check's bound is the
 ``alert_quantile`` (default 0.999) of its statistic under no drift, simulated from the

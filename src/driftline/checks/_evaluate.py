@@ -53,6 +53,7 @@ from driftline.checks._schema_checks import (
     type_change,
 )
 from driftline.checks._scopes import _Scope
+from driftline.engine.records import FeatureCounts
 from driftline.engine.summaries import OTHER
 from driftline.errors import shorten
 from driftline.methods import Calibration, good_turing_unseen
@@ -70,7 +71,9 @@ _WINDOW_CHECKS: tuple[Callable[[_Run, _Window], Iterable[CheckResult]], ...] = (
     class_mix,
     class_prior,
 )
-_FEATURE_CHECKS: tuple[Callable[[_Run, _Window, _Feature], CheckResult | None], ...] = (
+_FEATURE_CHECKS: tuple[
+    Callable[[_Run, _Window, _Feature, FeatureCounts], CheckResult | None], ...
+] = (
     missing_fraction,
     out_of_range,
     unseen_category,
@@ -260,11 +263,13 @@ class _Evaluator:
         run = self.run
         for window_check in _WINDOW_CHECKS:
             yield from window_check(run, win)
-        if not win.decidable:
+        if not win.decidable or win.summary is None:
             return
+        features = win.summary.features
         for feature in run.features:
+            counts = features[feature.name]
             for feature_check in _FEATURE_CHECKS:
-                result = feature_check(run, win, feature)
+                result = feature_check(run, win, feature, counts)
                 if result is not None:
                     yield result
         for col, observed in zip(run.drift_columns, self._observed_in(scope), strict=True):

@@ -2,9 +2,10 @@
 unseen categories, and drift of each feature's (or text style feature's) distribution.
 One function per check (see :mod:`driftline.checks._context` for what they receive).
 
-The per-feature checks return one result or None; the drift checks receive the
-statistic their column's method computed for every window of the scope at once
-(:meth:`~driftline.checks._context._DriftColumn.observe`)."""
+The per-feature checks receive the feature's counts in the window
+(:class:`~driftline.engine.records.FeatureCounts`) and return one result or None; the
+drift checks receive the statistic their column's method computed for every window of
+the scope at once (:meth:`~driftline.checks._context._DriftColumn.observe`)."""
 
 from __future__ import annotations
 
@@ -23,16 +24,18 @@ from driftline.checks._context import (
 )
 from driftline.checks._registry import Status, check
 from driftline.checks._results import CheckResult
+from driftline.engine.records import FeatureCounts
 from driftline.engine.summaries import OTHER
 from driftline.errors import shorten
 
 
 @check("missing_fraction")
-def missing_fraction(run: _Run, win: _Window, feature: _Feature) -> CheckResult | None:
+def missing_fraction(
+    run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
+) -> CheckResult | None:
     """The feature's missing share against the reference's."""
-    assert win.summary is not None
     n, p_ref = win.n, feature.p_ref
-    frac = win.summary.features[feature.name].missing / n
+    frac = counts.missing / n
     bound, how = run.bounds.normal("missing_fraction", feature.sd, n, run.profile.n_rows_)
     return decided(
         run,
@@ -52,13 +55,13 @@ def missing_fraction(run: _Run, win: _Window, feature: _Feature) -> CheckResult 
 
 
 @check("out_of_range")
-def out_of_range(run: _Run, win: _Window, feature: _Feature) -> CheckResult | None:
+def out_of_range(
+    run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
+) -> CheckResult | None:
     """A numeric feature's share of values beyond the reference's range; any +-inf
     value alerts."""
     if feature.kind != "numeric":
         return None
-    assert win.summary is not None
-    counts = win.summary.features[feature.name]
     present = win.n - counts.missing
     if present == 0 or not counts.ranged:
         return None
@@ -94,14 +97,15 @@ def out_of_range(run: _Run, win: _Window, feature: _Feature) -> CheckResult | No
 
 
 @check("unseen_category")
-def unseen_category(run: _Run, win: _Window, feature: _Feature) -> CheckResult | None:
+def unseen_category(
+    run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
+) -> CheckResult | None:
     """A categorical feature's share of values outside the reference's categories,
     against the reference's own estimate of it (Good-Turing)."""
     col = feature.name
     if feature.kind != "categorical" or col not in run.unseen_p0:
         return None
-    assert win.summary is not None
-    present = win.n - win.summary.features[col].missing
+    present = win.n - counts.missing
     if present == 0:
         return None
     unseen = win.categories.get(col, {}).get(OTHER, 0)
