@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ibis
 import ibis.expr.types as ir
@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
+from driftline.engine.records import FeatureCounts, read_feature_counts, read_histograms
 from driftline.engine.scores import score_builders
 from driftline.engine.summaries import (
     CATEGORY_SCHEMA,
@@ -55,7 +56,6 @@ from driftline.engine.summaries import (
     bin_counts,
     category_counts,
     class_counts,
-    expand_histograms,
     histograms,
     numeric_column,
     text_feature_builders,
@@ -207,7 +207,7 @@ def _moment_aggs(
     """Row count, and per source ``i`` of ``p`` (a table with :func:`_finite_values`;
     only the sources numbered in ``only``, if given): finite values ``c{i}``, +-inf
     values ``nf{i}``, ``min{i}``, ``max{i}``, ``mean{i}``, ``var{i}`` (sample variance)
-    of the finite values. Grouped or not."""
+    of the finite values. Grouped or not. Read by :func:`_read_moments` only."""
     aggs: dict[str, ir.Value] = {"n": p.count()}
     for i in range(len(names)) if only is None else sorted(only):
         c = p[_value_name(i)]
@@ -218,6 +218,69 @@ def _moment_aggs(
         aggs[f"mean{i}"] = c.mean()
         aggs[f"var{i}"] = c.var(how="sample")
     return aggs
+
+
+def _null_aggs(p: ir.Table, others: Sequence[str]) -> dict[str, ir.Value]:
+    """The null count ``x{i}`` of each column of ``others`` (read by :func:`_read_moments`)."""
+    return {f"x{i}": p[c].isnull().cast("int64").sum() for i, c in enumerate(others)}
+
+
+class _SourceMoments(NamedTuple):
+    """One numeric source in an aggregate of the fit: its finite and +-inf values, and
+    the range and moments of the finite ones (None without any)."""
+
+    finite: int
+    non_finite: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    var: float | None
+
+    @classmethod
+    def of(cls, rows: int, counts: FeatureCounts) -> _SourceMoments:
+        """A feature as the numeric kernel counted it over ``rows`` rows."""
+        non_finite = counts.non_finite or 0
+        finite = rows - counts.missing - non_finite
+        c = counts
+        return cls(finite, non_finite, c.finite_min, c.finite_max, c.mean, c.var)
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """A row of a moment aggregate (:func:`_moment_aggs`, :func:`_null_aggs`): its rows,
+    each numeric source's moments and each other column's null count, by name."""
+
+    n: int
+    sources: dict[str, _SourceMoments]
+    nulls: dict[str, int]
+
+
+def _read_moments(table: pa.Table, names: Sequence[str], others: Sequence[str]) -> list[_Moments]:
+    """The rows of a moment aggregate over ``names`` (the sources it was built with, in
+    that order; those it did not aggregate are left out) and ``others``, as records: the
+    one reader of its ``c{i}`` ... ``x{i}`` columns. A NULL count is 0."""
+    present = set(table.column_names)
+
+    def counts(name: str) -> list[int]:
+        column = table.column(name)
+        found: list[int] = (pc.fill_null(column, 0) if column.null_count else column).to_pylist()
+        return found
+
+    per_source: dict[str, list[_SourceMoments]] = {}
+    for i, name in enumerate(names):
+        if f"c{i}" not in present:
+            continue
+        values = [table.column(f"{stem}{i}").to_pylist() for stem in ("min", "max", "mean", "var")]
+        per_source[name] = list(map(_SourceMoments, counts(f"c{i}"), counts(f"nf{i}"), *values))
+    nulls = {c: counts(f"x{i}") for i, c in enumerate(others)}
+    return [
+        _Moments(
+            int(n),
+            {name: found[r] for name, found in per_source.items()},
+            {c: found[r] for c, found in nulls.items()},
+        )
+        for r, n in enumerate(table.column("n").to_pylist())
+    ]
 
 
 def _union(parts: Sequence[ir.Table]) -> ir.Table:
@@ -234,21 +297,17 @@ def _no_tokens(sources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: {"missing_fraction": 1.0, "non_finite_fraction": 0.0} for name in sources}
 
 
-def _moment_stats(row: Mapping[str, Any], i: int, total: int) -> dict[str, Any]:
-    """What the profile keeps of source ``i`` of an aggregate of :func:`_moment_aggs`:
-    missing and non-finite shares of ``total`` rows (rows beyond the aggregate's, e.g.
-    texts without tokens, are missing), and the moments and range of its finite values."""
-    rows = int(row["n"])
-    non_finite = int(row[f"nf{i}"] or 0)
-    missing = rows - int(row[f"c{i}"] or 0) - non_finite + (total - rows)
+def _moment_stats(m: _SourceMoments, rows: int, total: int) -> dict[str, Any]:
+    """What the profile keeps of a source of an aggregate of ``rows`` rows: missing and
+    non-finite shares of ``total`` rows (rows beyond the aggregate's, e.g. texts without
+    tokens, are missing), and the moments and range of its finite values."""
+    missing = rows - m.finite - m.non_finite + (total - rows)
     info: dict[str, Any] = {
         "missing_fraction": missing / total if total else 1.0,
-        "non_finite_fraction": non_finite / total if total else 0.0,
+        "non_finite_fraction": m.non_finite / total if total else 0.0,
     }
-    if row[f"min{i}"] is not None:
-        info.update(
-            min=row[f"min{i}"], max=row[f"max{i}"], mean=row[f"mean{i}"], var=row[f"var{i}"]
-        )
+    if m.min is not None:
+        info.update(min=m.min, max=m.max, mean=m.mean, var=m.var)
     return info
 
 
@@ -324,11 +383,10 @@ class Profile:
         sources.update(scored)
         sources[_CONF] = numeric_column(_CONF)
         others = [c for c in present if c not in sources]
-        extra = {f"x{i}": t[col].isnull().cast("int64").sum() for i, col in enumerate(others)}
         # numeric feature columns are counted by the engine's kernel where it has one
         kernel = self._kernel_columns(engine, t) & set(sources)
-        stats, edges, row = self._numeric(engine, t, sources, None, extra, kernel, reference)
-        n = int(row["n"])
+        stats, edges, agg = self._numeric(engine, t, sources, None, others, kernel, reference)
+        n = agg.n
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
         counts = self._bin_counts(engine, t, edges, sources, kernel, reference)
@@ -342,11 +400,11 @@ class Profile:
             seen_twice = seen[col] = [tok for tok, count in vocab[col] if count >= 2]
             per_row = token_shares(keyed, col, seen_twice, [_ROW])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
-            st, ed, _ = self._numeric(engine, per_row, token_sources, n, {})
+            st, ed, _ = self._numeric(engine, per_row, token_sources, n, [])
             stats.update(st)
             edges.update(ed)
             counts.update(self._bin_counts(engine, per_row, ed, token_sources))
-        missing_of = {c: row[f"x{i}"] / n for i, c in enumerate(others)}
+        missing_of = {c: agg.nulls[c] / n for c in others}
         columns: dict[str, dict[str, Any]] = {}
         for col, kind in kinds.items():
             family = type_family(source_types[col]) if col in source_types else None
@@ -433,12 +491,11 @@ class Profile:
         kernel = [c for c in sources if c in countable]
         rest = {name: build for name, build in sources.items() if name not in kernel}
         stats, nulls = self._grouped_moments(engine, rk, keys, rest, others, None)
-        n = {group: int(row["n"]) for group, row in nulls.items()}
+        n = {group: agg.n for group, agg in nulls.items()}
         counted_bins: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
         if kernel:
             window = Window(seconds=_ONE_WINDOW)
             kernel_edges = {c: edges[c] for c in kernel if c in edges}
-            index = {c: i for i, c in enumerate(spec.feature_kinds)}
             for cohort in cohorts:
                 groups = [(0, value) for (of, value) in sorted(n) if of == cohort]
                 table = numeric_summary(
@@ -453,24 +510,15 @@ class Profile:
                     columns=kernel,
                     extremes=True,
                 )
-                for row in table.to_pylist():
-                    group = (cohort, str(row["cohort_value"]))
+                features, bins = read_feature_counts(table, spec, kernel_edges)
+                values = table.column("cohort_value").to_pylist()
+                for value, counts, binned in zip(values, features, bins, strict=True):
+                    group = (cohort, str(value))
                     for c in kernel:
-                        i = index[c]
-                        finite = n[group] - int(row[f"m{i}"]) - int(row[f"nf{i}"])
-                        moments = {
-                            "n": n[group],
-                            "c0": finite,
-                            **{
-                                f"{k}0": row[f"{k}{i}"] for k in ("nf", "min", "max", "mean", "var")
-                            },
-                        }
-                        stats[group][c] = _moment_stats(moments, 0, n[group])
-                    for k, (name, e) in enumerate(kernel_edges.items()):
-                        # inner bins only: the reference holds no value beyond its own edges
-                        counted_bins[group][name] = [
-                            int(row[f"h{k}_{j}"]) for j in range(1, len(e))
-                        ]
+                        moments = _SourceMoments.of(n[group], counts[c])
+                        stats[group][c] = _moment_stats(moments, n[group], n[group])
+                    # inner bins only: the reference holds no value beyond its own edges
+                    counted_bins[group].update((k, v[1:-1]) for k, v in binned.items())
         for col in seen:  # token shares, per text with tokens
             per_row = token_shares(rk, col, seen[col], [spec.id, *keys.values()])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
@@ -542,26 +590,30 @@ class Profile:
         sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
         others: Sequence[str],
         totals: Mapping[tuple[str, str], int] | None,
-    ) -> tuple[dict[tuple[str, str], dict[str, dict[str, Any]]], dict[tuple[str, str], Any]]:
+    ) -> tuple[dict[tuple[str, str], dict[str, dict[str, Any]]], dict[tuple[str, str], _Moments]]:
         """Per cohort column and value (``keys``: cohort column -> the column of ``t``
         holding its value): the statistics of each numeric source, as the overall ones
         (:func:`_moment_stats`), of ``totals[group]`` rows (default: the group's rows);
-        and the aggregate row, with the null count ``x{i}`` of each column of ``others``.
+        and the aggregate, with the null count of each column of ``others``.
         One query: a grouped aggregate per cohort column, in a union."""
         names = list(sources)
         p = t.mutate(**_finite_values(t, sources))
         parts = []
         for cohort, key in keys.items():
-            nulls = {f"x{i}": p[c].isnull().cast("int64").sum() for i, c in enumerate(others)}
+            nulls = _null_aggs(p, others)
             part = p.group_by(**{_KEY: p[key]}).aggregate(**_moment_aggs(p, names), **nulls)
             parts.append(part.mutate(**{_OF: ibis.literal(cohort)}))
+        table = engine.run(_union(parts))
         stats: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-        rows: dict[tuple[str, str], Any] = {}
-        for row in engine.run(_union(parts)).to_pylist():
-            group = (str(row[_OF]), str(row[_KEY]))
-            total = int(row["n"]) if totals is None else totals[group]
-            stats[group] = {name: _moment_stats(row, i, total) for i, name in enumerate(names)}
-            rows[group] = row
+        rows: dict[tuple[str, str], _Moments] = {}
+        of, key_values = (table.column(name).to_pylist() for name in (_OF, _KEY))
+        for cohort, value, agg in zip(
+            of, key_values, _read_moments(table, names, others), strict=True
+        ):
+            group = (str(cohort), str(value))
+            total = agg.n if totals is None else totals[group]
+            stats[group] = {name: _moment_stats(m, agg.n, total) for name, m in agg.sources.items()}
+            rows[group] = agg
         return stats, rows
 
     def _grouped_bins(
@@ -600,13 +652,12 @@ class Profile:
                 for cohort in cohorts
             ]
         )
-        for row in expand_histograms(engine.run(wide), row_edges).to_pylist():
-            # j = 0 and j = len(e) count values outside the edges: none in the reference
+        table = engine.run(wide)
+        of, values = (table.column(name).to_pylist() for name in (_OF, "cohort_value"))
+        for cohort, value, hist in zip(of, values, read_histograms(table, row_edges), strict=True):
+            # the first and last count values outside the edges: none in the reference
             # the edges were fitted on
-            out[(str(row[_OF]), str(row["cohort_value"]))] = {
-                name: [int(row[f"h{k}_{j}"]) for j in range(1, len(e))]
-                for k, (name, e) in enumerate(row_edges.items())
-            }
+            out[(str(cohort), str(value))] = {name: v[1:-1] for name, v in hist.items()}
         if token_edges:
             parts = []
             for cohort in cohorts:
@@ -669,7 +720,7 @@ class Profile:
         self,
         n: int,
         stats: Mapping[str, dict[str, Any]],
-        nulls: Mapping[str, Any],
+        nulls: _Moments,
         others: Sequence[str],
         hist: Mapping[str, list[int]],
         counted: Mapping[str, dict[str, int]],
@@ -678,7 +729,7 @@ class Profile:
     ) -> dict[str, Any]:
         """One cohort value's baseline, as saved (see :meth:`baseline` for its view)."""
         spec = self.spec
-        null_count = {c: int(nulls[f"x{i}"] or 0) for i, c in enumerate(others)}
+        null_count = dict(nulls.nulls)
         columns: dict[str, dict[str, Any]] = {}
         for col in self.columns_:
             if col in stats:
@@ -719,10 +770,10 @@ class Profile:
         t: ir.Table,
         sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
         n_total: int | None,
-        extra: Mapping[str, ir.Value],
+        others: Sequence[str],
         kernel: Collection[str] = (),
         raw: ir.Table | None = None,
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], dict[str, Any]]:
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], _Moments]:
         """Missing and non-finite shares, moments, range and quantile edges of each
         source, in one scan (the numeric feature columns named in ``kernel`` in a scan of
         the engine's numeric kernel instead, :meth:`_kernel_summary`, which reads them from
@@ -742,32 +793,28 @@ class Profile:
         rest = [i for i, name in enumerate(names) if name not in kernel]
         wanted_columns = {_value_name(i) for i in rest} | {_infinite_name(i) for i in rest}
         p = t.mutate(**{k: v for k, v in projected.items() if k in wanted_columns})
-        row: dict[str, Any] = engine.run(
-            p.aggregate(**_moment_aggs(p, names, rest), **extra)
-        ).to_pylist()[0]
+        aggregate = p.aggregate(**_moment_aggs(p, names, rest), **_null_aggs(p, others))
+        agg = _read_moments(engine.run(aggregate), names, others)[0]
         if kernel:
             assert raw is not None
-            counted = self._kernel_summary(engine, raw, [c for c in names if c in kernel], {})
-            index = {c: i for i, c in enumerate(self.spec.feature_kinds)}
+            counted, _ = self._kernel_summary(engine, raw, [c for c in names if c in kernel], {})
             for name in (c for c in names if c in kernel):
-                i, k = names.index(name), index[name]
-                row[f"c{i}"] = int(row["n"]) - int(counted[f"m{k}"]) - int(counted[f"nf{k}"])
-                for stem in ("nf", "min", "max", "mean", "var"):
-                    row[f"{stem}{i}"] = counted[f"{stem}{k}"]
+                agg.sources[name] = _SourceMoments.of(agg.n, counted[name])
         wanted: dict[str, list[float]] = {}
         for i, name in enumerate(names):
-            if row[f"min{i}"] is not None:
+            if agg.sources[name].min is not None:
                 nb = self.confidence_bins if name == _CONF else self.bins
                 wanted[_value_name(i)] = [k / nb for k in range(1, nb)]
-        quantiles = _quantiles(engine, t, projected, wanted, int(row["n"]))
-        total = n_total if n_total is not None else int(row["n"])
+        quantiles = _quantiles(engine, t, projected, wanted, agg.n)
+        total = n_total if n_total is not None else agg.n
         stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
         for i, name in enumerate(names):
-            stats[name] = _moment_stats(row, i, total)
-            if row[f"min{i}"] is not None:
-                edges[name] = _edges(quantiles[_value_name(i)], row[f"min{i}"], row[f"max{i}"])
-        return stats, edges, row
+            m = agg.sources[name]
+            stats[name] = _moment_stats(m, agg.n, total)
+            if m.min is not None and m.max is not None:
+                edges[name] = _edges(quantiles[_value_name(i)], m.min, m.max)
+        return stats, edges, agg
 
     def _timestamps(self, engine: Engine, t: ir.Table) -> dict[str, str] | None:
         """The reference's first and last timestamp (ISO, naive UTC), when it has a
@@ -795,20 +842,16 @@ class Profile:
     ) -> dict[str, list[int]]:
         by_kernel = {name: e for name, e in edges.items() if name in kernel}
         by_query = {name: e for name, e in edges.items() if name not in kernel}
-        rows: list[tuple[Mapping[str, list[float]], Mapping[str, Any]]] = []
+        found: dict[str, list[int]] = {}
         if by_query:
             expr = bin_counts(t, by_query, sources, native=engine.native_histograms)
-            rows.append((by_query, expand_histograms(engine.run(expr), by_query).to_pylist()[0]))
+            found.update(read_histograms(engine.run(expr), by_query)[0])
         if by_kernel:
             assert raw is not None
-            rows.append((by_kernel, self._kernel_summary(engine, raw, list(by_kernel), by_kernel)))
-        # j = 0 and j = len(e) count values outside the edges: none in the reference the
+            found.update(self._kernel_summary(engine, raw, list(by_kernel), by_kernel)[1])
+        # the first and last count values outside the edges: none in the reference the
         # edges were fitted on (its min and max are the outer edges)
-        return {
-            name: [int(row[f"h{k}_{j}"]) for j in range(1, len(e))]
-            for part, row in rows
-            for k, (name, e) in enumerate(part.items())
-        }
+        return {name: found[name][1:-1] for name in edges}
 
     def _kernel_summary(
         self,
@@ -816,11 +859,10 @@ class Profile:
         t: ir.Table,
         columns: Sequence[str],
         edges: Mapping[str, Sequence[float]],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, FeatureCounts], dict[str, list[int]]]:
         """The numeric summary (:func:`~driftline.engine.numeric.numeric_summary`) of
-        ``columns`` over all of ``t``: per column ``m{i}``, ``nf{i}``, ``min{i}``,
-        ``max{i}``, ``mean{i}``, ``var{i}`` (i: its place among the spec's features) and
-        the ``h{k}_{j}`` counts on ``edges``."""
+        ``columns`` over all of ``t``: each column's counts, moments and extremes, and
+        the histogram counts on ``edges``."""
         window = Window(seconds=_ONE_WINDOW)
         table = numeric_summary(
             engine,
@@ -834,8 +876,8 @@ class Profile:
             columns=columns,
             extremes=True,
         )
-        row: dict[str, Any] = table.to_pylist()[0]
-        return row
+        features, hists = read_feature_counts(table, self.spec, edges)
+        return features[0], hists[0]
 
     def _value_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
         v = t[col].cast("string")

@@ -2,6 +2,10 @@
 
 :data:`CHECKS` is the one table of check names; the spec's ``checks.floors.checks`` and
 ``checks.fixed_bounds``, the CLI and the docs all read it.
+Each check is one small function registered under its name
+(:func:`driftline.checks._registry.check`), receiving the run's resolved context and one
+window x cohort value's typed summaries (:mod:`driftline.checks._context`) and returning
+typed results; the evaluator calls them in a fixed order.
 
 The decision rule is honest at any window size, on two levels. Each check's bound is the
 ``alert_quantile`` (default 0.999) of its statistic under no drift, simulated from the
@@ -47,6 +51,7 @@ from driftline.checks._results import (
 )
 from driftline.checks._scopes import _all_scopes, _Scope
 from driftline.engine import Engine
+from driftline.engine.records import WindowSummary
 from driftline.engine.summaries import OTHER, OVERALL, era_rows
 from driftline.errors import ConfigError, EmptyWindowError, shorten
 from driftline.methods import Calibration
@@ -100,12 +105,14 @@ def _iso(dt: datetime) -> str:
     return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _window_bounds(window: Window, key: int, stat: Mapping[str, Any] | None) -> tuple[str, str]:
+def _window_bounds(window: Window, key: int, stat: WindowSummary | None) -> tuple[str, str]:
     if window.seconds is not None:
         start = datetime(1970, 1, 1) + timedelta(seconds=key)
         return _iso(start), _iso(start + timedelta(seconds=window.seconds))
     assert stat is not None
-    return _iso(stat["ts_min"]), _iso(stat["ts_max"])
+    assert stat.ts_min is not None
+    assert stat.ts_max is not None
+    return _iso(stat.ts_min), _iso(stat.ts_max)
 
 
 def run_checks(
@@ -162,11 +169,11 @@ def run_checks(
     # a window's bounds come from the overall scope: a row-count window may hold no row
     # of some cohort value, and its bounds are the same for every cohort value anyway
     evaluator.spans = {
-        w: _window_bounds(window, w, scopes[0].stats.get((w, OVERALL))) for w in keys
+        w: _window_bounds(window, w, scopes[0].summaries.get((w, OVERALL))) for w in keys
     }
     with _collector_paused():
         for scope in scopes:
-            values = sorted({cv for (_, cv) in scope.stats})
+            values = sorted({cv for (_, cv) in scope.summaries})
             for cv in values:
                 judge, baseline = evaluator, None
                 if scope.cohort is not None:
@@ -177,8 +184,8 @@ def run_checks(
                     stats.append(st)
                     results.extend(res)
                     if baseline is not None and st.n:
-                        whole = scopes[0].stats.get((w, OVERALL)) or {}
-                        share = st.n / max(int(whole.get("n") or 0), st.n)
+                        whole = scopes[0].summaries.get((w, OVERALL))
+                        share = st.n / max(whole.n if whole else 0, st.n)
                         results.append(judge.baseline_result(st, baseline, share))
     alerts = [_alert(r) for r in results if r.status == "alert"]
     drift = drift_summary(results)
@@ -339,7 +346,7 @@ def plan(spec: Spec) -> dict[str, Any]:
 def _window_keys(window: Window, overall: _Scope) -> list[int]:
     """The windows that hold data, in order: a check's cost follows its rows, not the
     time span they cover (a stray row in 1970 adds one window, not 20,000)."""
-    return sorted({w for (w, _) in overall.stats})
+    return sorted({w for (w, _) in overall.summaries})
 
 
 def gaps(
@@ -395,9 +402,7 @@ def _era_ids(
 ) -> dict[int, list[str]]:
     """The first ids (by timestamp) of the out-of-era rows of each window; queried only
     when the window summaries counted some."""
-    if not any(
-        (st.get("era_early") or 0) + (st.get("era_late") or 0) for st in overall.stats.values()
-    ):
+    if not any(st.era_early + st.era_late for st in overall.summaries.values()):
         return {}
     out: dict[int, list[str]] = defaultdict(list)
     for r in engine.run(era_rows(t, spec, window, *era)).to_pylist():

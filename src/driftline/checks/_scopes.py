@@ -1,10 +1,12 @@
-"""Engine summaries of one grouping, and the overall scope merged from a cohort's."""
+"""Engine summaries of one grouping, and the overall scope merged from a cohort's.
+
+The wide summary arrives as typed records (:mod:`driftline.engine.records`), read by
+field and by column name; nothing here knows the positional names of the query."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +17,12 @@ import pyarrow as pa
 from driftline.checks._results import Moments
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
+from driftline.engine.records import (
+    FeatureCounts,
+    WindowSummary,
+    read_feature_counts,
+    read_window_summary,
+)
 from driftline.engine.scores import score_builders
 from driftline.engine.summaries import (
     CATEGORY_SUMMARY_SCHEMA,
@@ -26,7 +34,6 @@ from driftline.engine.summaries import (
     category_summary,
     class_counts,
     confidence_quantiles,
-    expand_histograms,
     histograms,
     text_feature_builders,
     window_summary,
@@ -37,12 +44,13 @@ from driftline.spec import Spec, Window
 
 @dataclass
 class _Scope:
+    """The summaries of one grouping (overall, or one cohort column's values), per
+    ``(window, cohort value)``: typed records, read by name."""
+
     cohort: str | None
-    stats: dict[tuple[int, str], dict[str, Any]]
+    summaries: dict[tuple[int, str], WindowSummary]
     classes: dict[tuple[int, str], dict[str, int]]
-    features: dict[tuple[int, str], dict[str, Any]]
     batches: dict[tuple[int, str], dict[int, int]]
-    hist: dict[tuple[int, str], dict[str, list[int]]]
     cats: dict[tuple[int, str], dict[str, dict[str, int]]]
     unseen: dict[tuple[int, str], dict[str, dict[str, int]]]
 
@@ -72,12 +80,13 @@ def _summaries(
         numeric = set()
     query_edges = {k: v for k, v in row_edges.items() if k not in numeric}
     kernel_edges = {k: v for k, v in row_edges.items() if k in numeric}
+    ranges = profile.ranges()
     wide = window_summary(
         t,
         spec,
         window,
         cohort,
-        ranges=profile.ranges(),
+        ranges=ranges,
         edges=query_edges,
         values={
             **text_feature_builders(list(profile.text_)),
@@ -87,27 +96,31 @@ def _summaries(
         era=era,
         numeric=not kernel,
     )
-    stats: dict[tuple[int, str], dict[str, Any]] = {}
-    hist: dict[tuple[int, str], dict[str, list[int]]] = defaultdict(dict)
-    for r in _rows(expand_histograms(engine.run(wide), query_edges)):
-        key = (int(r["window"]), str(r["cohort_value"]))
-        stats[key] = r
-        hist[key] = _histograms(r, query_edges)
+    read = read_window_summary(
+        engine.run(wide),
+        spec,
+        ranges=ranges,
+        edges=query_edges,
+        numeric=not kernel,
+        era=era is not None,
+    )
+    summaries = {s.key: s for s in read}
     if numeric:
-        # one streamed scan of the numeric features, counted by a kernel: the same columns
-        keys = list(stats)
+        # one streamed scan of the numeric features, counted by a kernel: the same records
+        keys = list(summaries)
         counted = numeric_summary(
-            engine, t, spec, window, cohort, keys, ranges=profile.ranges(), edges=kernel_edges
+            engine, t, spec, window, cohort, keys, ranges=ranges, edges=kernel_edges
         )
-        for key, r in zip(keys, _rows(counted), strict=True):
-            hist[key].update(_histograms(r, kernel_edges))
-            stats[key].update((k, v) for k, v in r.items() if not _HISTOGRAM.match(k))
+        features, hists = read_feature_counts(counted, spec, kernel_edges)
+        for key, more, hist in zip(keys, features, hists, strict=True):
+            summaries[key].features.update(more)
+            summaries[key].histograms.update(hist)
     if token_edges:
         vocab = {c: v["vocabulary"] for c, v in profile.text_.items()}
         expr = histograms(t, spec, window, cohort, token_edges, {}, vocab)
         assert expr is not None
         for r in _rows(engine.run(expr, HISTOGRAM_SCHEMA)):
-            counts = hist[(r["window"], r["cohort_value"])].setdefault(
+            counts = summaries[(r["window"], r["cohort_value"])].histograms.setdefault(
                 r["column"], [0] * (len(token_edges[r["column"]]) + 1)
             )
             counts[int(r["bin"]) + 1] += int(r["n"])
@@ -127,28 +140,7 @@ def _summaries(
         for w, cohort_value, col, value, n, top in zip(*columns, strict=True):
             per = (unseen if top else cats)[(w, cohort_value)].setdefault(col, {})
             per[value] = per.get(value, 0) + n
-    return _Scope(
-        cohort, stats, dict(classes), stats, dict(batches), dict(hist), dict(cats), dict(unseen)
-    )
-
-
-_HISTOGRAM = re.compile(r"h\d")
-
-
-def _histograms(
-    row: Mapping[str, Any], edges: Mapping[str, Sequence[float]]
-) -> dict[str, list[int]]:
-    """The ``h{k}_{j}`` counts of a summary row per source: [below the reference range,
-    bins..., above it]."""
-    return {
-        name: [int(row[f"h{k}_{j}"]) for j in range(len(e) + 1)]
-        for k, (name, e) in enumerate(edges.items())
-    }
-
-
-def _int(value: Any) -> int:
-    """A count of a summary row; a NULL count (a group with no value) is 0."""
-    return 0 if value is None else int(value)
+    return _Scope(cohort, summaries, dict(classes), dict(batches), dict(cats), dict(unseen))
 
 
 def _add_counts(into: dict[Any, int], more: Mapping[Any, int]) -> None:
@@ -156,76 +148,85 @@ def _add_counts(into: dict[Any, int], more: Mapping[Any, int]) -> None:
         into[k] = into.get(k, 0) + v
 
 
-def _merge_overall(scope: _Scope, spec: Spec, quantiles: Mapping[int, list[float]]) -> _Scope:
+def _merged_features(parts: Sequence[WindowSummary]) -> dict[str, FeatureCounts]:
+    """The features of one window's cohort values as one: counts add, moments (of the
+    finite values) merge exactly."""
+    out: dict[str, FeatureCounts] = {}
+    for name, first in parts[0].features.items():
+        counts = [p.features[name] for p in parts]
+        missing = sum(f.missing for f in counts)
+        if not first.ranged:
+            out[name] = FeatureCounts(missing)
+            continue
+        m = Moments()
+        for p, f in zip(parts, counts, strict=True):
+            finite = p.n - f.missing - (f.non_finite or 0)
+            m = m + Moments.from_var(finite, f.mean, f.var)
+        out[name] = FeatureCounts(
+            missing,
+            sum(f.below or 0 for f in counts),
+            sum(f.above or 0 for f in counts),
+            sum(f.non_finite or 0 for f in counts),
+            m.mean if m.n else None,
+            m.var,
+        )
+    return out
+
+
+def _merge_overall(scope: _Scope, quantiles: Mapping[int, list[float]]) -> _Scope:
     """The overall scope from one cohort column's groups: counts and histograms add,
     moments merge exactly (Chan et al.), quantiles come from their own small scan, and
     the top unseen values are the most frequent among the cohorts' own top lists."""
     by_window: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for key in scope.stats:
+    for key in scope.summaries:
         by_window[key[0]].append(key)
-    # each feature's keys in a summary row, spelled once (see window_summary)
-    keys_of = [
-        (f"m{i}", f"lo{i}", f"hi{i}", f"nf{i}", f"mean{i}", f"var{i}")
-        for i in range(len(spec.feature_kinds))
-    ]
-    stats: dict[tuple[int, str], dict[str, Any]] = {}
+    summaries: dict[tuple[int, str], WindowSummary] = {}
     classes: dict[tuple[int, str], dict[str, int]] = {}
     batches: dict[tuple[int, str], dict[int, int]] = {}
-    hist: dict[tuple[int, str], dict[str, list[int]]] = {}
     cats: dict[tuple[int, str], dict[str, dict[str, int]]] = {}
     unseen: dict[tuple[int, str], dict[str, dict[str, int]]] = {}
     for w, keys in by_window.items():
-        parts = [scope.stats[k] for k in keys]
-        n = sum(int(p["n"]) for p in parts)
+        parts = [scope.summaries[k] for k in keys]
         conf = Moments()
         for p in parts:
-            conf = conf + Moments.from_var(int(p["n"]), p["conf_mean"], p["conf_var"])
-        row: dict[str, Any] = {
-            "window": w,
-            "cohort_value": OVERALL,
-            "n": n,
-            "conf_mean": conf.mean if conf.n else None,
-            "conf_var": conf.var,
-            "conf_min": min(
-                (p["conf_min"] for p in parts if p["conf_min"] is not None), default=None
-            ),
-            "conf_max": max(
-                (p["conf_max"] for p in parts if p["conf_max"] is not None), default=None
-            ),
-            "conf_q": quantiles.get(w),
-            "ts_min": min(p["ts_min"] for p in parts),
-            "ts_max": max(p["ts_max"] for p in parts),
-        }
-        for count in ("era_early", "era_late"):
-            if count in parts[0]:
-                row[count] = sum(_int(p[count]) for p in parts)
-        for missing, below, above, non_finite, mean, var in keys_of:
-            row[missing] = sum(_int(p[missing]) for p in parts)
-            if below in parts[0]:
-                for count in (below, above, non_finite):
-                    row[count] = sum(_int(p[count]) for p in parts)
-                m = Moments()
-                for p in parts:  # moments are of the finite values
-                    finite = int(p["n"]) - _int(p[missing]) - _int(p[non_finite])
-                    m = m + Moments.from_var(finite, p[mean], p[var])
-                row[mean] = m.mean if m.n else None
-                row[var] = m.var
+            conf = conf + Moments.from_var(p.n, p.conf_mean, p.conf_var)
+        hist: dict[str, list[int]] = {}
+        for p in parts:
+            for name, counts in p.histograms.items():
+                into = hist.setdefault(name, [0] * len(counts))
+                hist[name] = [a + b for a, b in zip(into, counts, strict=True)]
         key = (w, OVERALL)
-        stats[key] = row
-        classes[key], batches[key], hist[key] = {}, {}, {}
+        summaries[key] = WindowSummary(
+            window=w,
+            cohort_value=OVERALL,
+            n=sum(p.n for p in parts),
+            conf_mean=conf.mean if conf.n else None,
+            conf_var=conf.var,
+            conf_min=min((p.conf_min for p in parts if p.conf_min is not None), default=None),
+            conf_max=max((p.conf_max for p in parts if p.conf_max is not None), default=None),
+            conf_q=quantiles.get(w),
+            ts_min=min(_present(p.ts_min for p in parts), default=None),
+            ts_max=max(_present(p.ts_max for p in parts), default=None),
+            era_early=sum(p.era_early for p in parts),
+            era_late=sum(p.era_late for p in parts),
+            features=_merged_features(parts),
+            histograms=hist,
+        )
+        classes[key], batches[key] = {}, {}
         cats[key], unseen[key] = {}, {}
         for k in keys:
             _add_counts(classes[key], scope.classes.get(k, {}))
             _add_counts(batches[key], scope.batches.get(k, {}))
-            for name, counts in scope.hist.get(k, {}).items():
-                into = hist[key].setdefault(name, [0] * len(counts))
-                hist[key][name] = [a + b for a, b in zip(into, counts, strict=True)]
             for target, source in ((cats[key], scope.cats), (unseen[key], scope.unseen)):
                 for col, values in source.get(k, {}).items():
                     _add_counts(target.setdefault(col, {}), values)
         for col, values in unseen[key].items():
             unseen[key][col] = dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
-    return _Scope(None, stats, classes, stats, batches, hist, cats, unseen)
+    return _Scope(None, summaries, classes, batches, cats, unseen)
+
+
+def _present(values: Iterable[datetime | None]) -> list[datetime]:
+    return [v for v in values if v is not None]
 
 
 def _all_scopes(
@@ -247,4 +248,4 @@ def _all_scopes(
         for r in _rows(engine.run(confidence_quantiles(t, spec, window)))
     }
     rest = [_summaries(engine, t, spec, profile, window, c) for c in spec.cohorts[1:]]
-    return [_merge_overall(first, spec, quantiles), first, *rest]
+    return [_merge_overall(first, quantiles), first, *rest]

@@ -18,11 +18,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftline.checks._context import _DriftColumn, _Observed, _Run, _Window
+from driftline.checks._feature_checks import _drift
+from driftline.checks._registry import check
+from driftline.checks._results import CheckResult
 from driftline.engine.scores import SCORE_PREFIX
 from driftline.profile import Profile
 from driftline.spec import Spec
 
-__all__ = ["score_sources"]
+__all__ = ["score_drift", "score_sources"]
+
+
+@check("score_drift")
+def score_drift(
+    run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | None
+) -> CheckResult:
+    """One class's score distribution against the reference's, by the numeric drift
+    method: judged as a numeric feature is."""
+    return _drift(run, win, col, observed)
 
 
 def score_sources(spec: Spec, profile: Profile) -> list[tuple[str, str, str, Any, dict[str, Any]]]:

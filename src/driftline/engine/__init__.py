@@ -2,7 +2,9 @@
 
 The engine returns *summaries* - counts, moments, histogram counts on the profile's bin
 edges, category counts - as Arrow tables with one fixed schema per summary, whatever the
-backend. Methods turn summaries into statistics; they never see a table.
+backend; the wide window summary is read into typed records by
+:mod:`driftline.engine.records`. Methods turn summaries into statistics; they never see
+a table.
 """
 
 from driftline.engine._backend import DuckDBEngine, Engine, SparkEngine

@@ -8,7 +8,8 @@ batches of ``(window, cohort value, feature values)`` (a wide table a hundred-od
 features per scan, each column read once), and a numba kernel counts each feature
 column, the columns of a batch split between threads while the engine reads the next
 batch. The summary is the same as the numeric part of
-``window_summary``, with the same names, so the checks read either:
+``window_summary``, with the same names, read by the same decoder
+(:func:`~driftline.engine.records.read_feature_counts`) into the same records:
 
 ``m{i}`` values missing (null or NaN); for a feature with a reference range:
 ``lo{i}`` / ``hi{i}`` values below / above it (+-inf included), ``nf{i}`` values +-inf,

@@ -22,6 +22,10 @@ a feature named ``window``, ``n`` or ``_b0`` is never shadowed by one of ours. T
 columns of the summaries (``window``, ``cohort_value``, ``column``, ``value``, ``bin``,
 ``n``, ``m{i}``, ...) are aggregate outputs only: a query reads no user column through
 them.
+They stop at the engine boundary: :mod:`driftline.engine.records` casts the wide
+summary to its declared schema and is the one reader of its positional names, handing
+over typed records (:class:`~driftline.engine.records.WindowSummary`) keyed by column
+name.
 
 Summaries are mergeable: counts, sums and histogram counts add, and moments merge by
 Chan's parallel formula (:func:`driftline.checks.merge_moments`); only quantiles do not.

@@ -1,0 +1,188 @@
+"""Checks of a window's features: missing share, values beyond the reference's range,
+unseen categories, and drift of each feature's (or text style feature's) distribution.
+One function per check (see :mod:`driftline.checks._context` for what they receive).
+
+The per-feature checks receive the feature's counts in the window
+(:class:`~driftline.engine.records.FeatureCounts`) and return one result or None; the
+drift checks receive the statistic their column's method computed for every window of
+the scope at once (:meth:`~driftline.checks._context._DriftColumn.observe`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from driftline.checks._context import (
+    _cut_keys,
+    _DriftColumn,
+    _Feature,
+    _Observed,
+    _Run,
+    _Window,
+    decided,
+    skipped,
+)
+from driftline.checks._registry import Status, check
+from driftline.checks._results import CheckResult
+from driftline.engine.records import FeatureCounts
+from driftline.engine.summaries import OTHER
+from driftline.errors import shorten
+
+
+@check("missing_fraction")
+def missing_fraction(
+    run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
+) -> CheckResult | None:
+    """The feature's missing share against the reference's."""
+    n, p_ref = win.n, feature.p_ref
+    frac = counts.missing / n
+    bound, how = run.bounds.normal("missing_fraction", feature.sd, n, run.profile.n_rows_)
+    return decided(
+        run,
+        win.base,
+        "missing_fraction",
+        feature.name,
+        frac - p_ref,
+        frac - p_ref,
+        bound,
+        how,
+        {
+            "current_fraction": frac,
+            "reference_fraction": p_ref,
+            "summary": f"missing {p_ref:.1%} -> {frac:.1%}",
+        },
+    )
+
+
+@check("out_of_range")
+def out_of_range(
+    run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
+) -> CheckResult | None:
+    """A numeric feature's share of values beyond the reference's range; any +-inf
+    value alerts."""
+    if feature.kind != "numeric":
+        return None
+    present = win.n - counts.missing
+    if present == 0 or not counts.ranged:
+        return None
+    info = feature.info
+    below, above = counts.below or 0, counts.above or 0
+    non_finite = counts.non_finite or 0  # +-inf: also beyond
+    rate = (below + above) / present
+    bound, how = run.bounds.beyond_range(present, feature.n_present)
+    status: Status | None = None
+    if non_finite:  # no reference value is infinite: any one is an incident
+        status, how = "alert", f"{how}; any +-inf value alerts"
+    return decided(
+        run,
+        win.base,
+        "out_of_range",
+        feature.name,
+        rate,
+        rate,
+        bound,
+        how,
+        {
+            "below": below,
+            "above": above,
+            "non_finite": non_finite,
+            "non_finite_share": non_finite / present,
+            "reference_min": info["min"],
+            "reference_max": info["max"],
+            "summary": f"{below} below {info['min']:.4g}, {above} above {info['max']:.4g}"
+            + (f" ({non_finite} of them +-inf)" if non_finite else ""),
+        },
+        status=status,
+    )
+
+
+@check("unseen_category")
+def unseen_category(
+    run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
+) -> CheckResult | None:
+    """A categorical feature's share of values outside the reference's categories,
+    against the reference's own estimate of it (Good-Turing)."""
+    col = feature.name
+    if feature.kind != "categorical" or col not in run.unseen_p0:
+        return None
+    present = win.n - counts.missing
+    if present == 0:
+        return None
+    unseen = win.categories.get(col, {}).get(OTHER, 0)
+    rate = unseen / present
+    p0 = run.unseen_p0[col]
+    bound, how = run.bounds.rate("unseen_category", p0, present, "Good-Turing")
+    top = _cut_keys(win.unseen.get(col, {}))
+    shown = ", ".join(f"{shorten(v)} ({c})" for v, c in top.items())
+    return decided(
+        run,
+        win.base,
+        "unseen_category",
+        col,
+        rate,
+        rate,
+        bound,
+        how,
+        {
+            "unseen": unseen,
+            "top_unseen": top,
+            "summary": f"{unseen} values of unseen categories"
+            + (f", most often {shown}" if shown else ""),
+        },
+    )
+
+
+@check("feature_drift")
+def feature_drift(
+    run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | None
+) -> CheckResult:
+    """A numeric or categorical feature's distribution against the reference's, by its
+    drift method (``spec.drift``)."""
+    return _drift(run, win, col, observed)
+
+
+@check("text_drift")
+def text_drift(
+    run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | None
+) -> CheckResult:
+    """A text style feature's distribution against the reference's, by its drift method."""
+    return _drift(run, win, col, observed)
+
+
+def _drift(run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | None) -> CheckResult:
+    """The drift result of ``col`` in ``win``: the statistic, its effect size (Cramer's V
+    for chi2, reference standard deviations for Wasserstein) and its bound (fixed, or
+    calibrated at the window's size)."""
+    src, method, base = col.source, col.source.method, win.base
+    n_cur = 0 if observed is None else observed.n
+    if observed is None or observed.value is None:
+        why = f"{n_cur} non-missing values < checks.min_rows {run.spec.checks.min_rows}"
+        return skipped(base, src.check, src.name, method, "insufficient", why, n_cur)
+    value, n_ref, sd = observed.value, col.n_ref, src.sd
+    to_value: Callable[[float], float] | None = None
+    if method == "chi2":  # Cramer's V of the 2 x k table
+        effect = math.sqrt(value / (n_ref + n_cur))
+        to_value = lambda floor: floor**2 * (n_ref + n_cur)  # noqa: E731
+    elif method == "wasserstein" and sd > 0:  # in reference standard deviations
+        effect = value / sd
+        to_value = lambda floor: floor * sd  # noqa: E731
+    else:  # (a constant reference has no scale: the distance itself)
+        effect = value
+    if col.fixed is not None:
+        bound, how = col.fixed, f"fixed bound {col.fixed:g} (spec checks.fixed_bounds)"
+    else:
+        cal = col.calibrate(n_cur)
+        bound, how = float(cal.bound), f"calibrated: {cal.how}"
+    return decided(
+        run,
+        {**base, "n": n_cur},
+        src.check,
+        src.name,
+        value,
+        effect,
+        bound,
+        how,
+        observed.details,
+        method=method,
+        to_value=to_value,
+    )
