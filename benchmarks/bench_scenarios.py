@@ -395,6 +395,7 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
     deadline = time.perf_counter() + a.scale_minutes * 60
     windows: list[dict[str, Any]] = []
     alerts_by_check: Counter[str] = Counter()
+    warns_by_check: Counter[str] = Counter()
     alert_samples: list[dict[str, Any]] = []
     t_start = time.perf_counter()
     for i in range(a.scale_windows):
@@ -412,6 +413,10 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
             t3 = time.perf_counter()
         counts = Counter(al.check for al in report.alerts)
         alerts_by_check.update(counts)
+        # beyond the calibrated bound, not the floor: what the floors hold back
+        warns_by_check.update(
+            r.check for r in report.results if r.status == "warn" and r.check in DRIFT_ALERTS
+        )
         alert_samples.extend(
             alert_dict(al) for al in report.alerts[: max(0, 50 - len(alert_samples))]
         )
@@ -456,13 +461,24 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         "seconds_per_window_max": secs[-1] if secs else None,
         "drift_alerts": drift,
         "drift_alerts_total": sum(drift.values()),
+        "drift_warns": dict(warns_by_check),
         "other_alerts": other,
         "alert_samples": alert_samples,
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "windows": windows,
         "evidently": None,
     }
-    if a.evidently_scale_windows and evidently_available():
+    if a.reuse_evidently:
+        # Evidently's no-drift windows come from driftline.scenarios alone (same seed,
+        # same sizes): its previous runs on them still hold
+        prev = a.previous_scale or {}
+        keys = ("rows_per_window", "reference_rows", "seed")
+        same = all(prev.get("config", {}).get(k) == out["config"][k] for k in keys)
+        if not (same and prev.get("evidently")):
+            raise SystemExit("--reuse-evidently: no Evidently results of the same windows to keep")
+        out["evidently"] = prev["evidently"]
+        out["evidently_measured_at"] = prev.get("evidently_measured_at", prev.get("measured_at"))
+    elif a.evidently_scale_windows and evidently_available():
         out["evidently"] = evidently_scale(a, work)
     return out
 
@@ -591,7 +607,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--reuse-evidently",
         action="store_true",
-        help="keep the Evidently results of the same streams from the previous --out",
+        help="keep the Evidently results of the same streams (suite) and windows (scale) "
+        "from the previous --out",
     )
     p.add_argument("--scale-windows", type=int, default=100)
     p.add_argument("--scale-rows", type=parse_rows, default=1_000_000)
@@ -606,6 +623,7 @@ def main(argv: list[str] | None = None) -> None:
     old: dict[str, Any] = json.loads(a.out.read_text()) if a.out.exists() else {}
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     a.previous_suite = old.get("suite")
+    a.previous_scale = old.get("scale")
     with tempfile.TemporaryDirectory(prefix="driftline-scen-") as tmp:
         work = Path(tmp)
         if a.part in ("suite", "all"):
