@@ -398,7 +398,7 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
     warns_by_check: Counter[str] = Counter()
     alert_samples: list[dict[str, Any]] = []
     t_start = time.perf_counter()
-    for i in range(a.scale_windows):
+    for i in range(a.scale_first, a.scale_windows):
         if windows and time.perf_counter() > deadline:
             break
         load0 = os.getloadavg()[0]
@@ -449,6 +449,7 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         "config": {
             "rows_per_window": a.scale_rows,
             "windows_planned": a.scale_windows,
+            "first_window": a.scale_first,
             "minutes_budget": a.scale_minutes,
             "reference_rows": a.reference_rows,
             "seed": a.scale_seed,
@@ -611,6 +612,13 @@ def main(argv: list[str] | None = None) -> None:
         "from the previous --out",
     )
     p.add_argument("--scale-windows", type=int, default=100)
+    p.add_argument(
+        "--scale-first",
+        type=int,
+        default=0,
+        help="first window of the no-drift stream to run (windows are seeded by index, so "
+        "a run can be split across processes)",
+    )
     p.add_argument("--scale-rows", type=parse_rows, default=1_000_000)
     p.add_argument("--scale-minutes", type=float, default=40.0, help="time budget of part c")
     p.add_argument("--scale-seed", type=int, default=7)
