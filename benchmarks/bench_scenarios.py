@@ -314,6 +314,26 @@ def with_onset(s: sc.Scenario, onset: int) -> sc.Scenario:
     return sc.Scenario(s.name, s.kind, s.size, onset, s.cohort_value)
 
 
+def _check_reusable_suite(a: argparse.Namespace) -> None:
+    """With ``--reuse-evidently``, stop before any work unless the previous suite ran
+    Evidently on the same streams (the suite takes minutes to find out otherwise)."""
+    prev = (a.previous_suite or {}).get("config", {})
+    planned = {
+        "windows": a.windows,
+        "onset": a.onset,
+        "evidently_rows": a.evidently_rows,
+        "reference_rows": a.reference_rows,
+        "reference_seed": REFERENCE_SEED,
+        "no_drift_seeds": a.seeds,
+    }
+    differ = {k: (prev.get(k), v) for k, v in planned.items() if prev.get(k) != v}
+    if differ or not (a.previous_suite or {}).get("evidently"):
+        raise SystemExit(
+            "--reuse-evidently: no Evidently results of the same streams to keep "
+            f"(previous vs now: {differ or 'no Evidently results'})"
+        )
+
+
 def part_suite(a: argparse.Namespace, work: Path) -> dict[str, Any]:
     ref = sc.reference(a.reference_rows, seed=REFERENCE_SEED)
     profile = work / "profile.json"
@@ -354,11 +374,7 @@ def part_suite(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         out["driftline"][str(rows)] = entries
     if a.reuse_evidently:
         prev = a.previous_suite or {}
-        keys = ("windows", "onset", "evidently_rows", "reference_rows", "reference_seed")
-        same = all(prev.get("config", {}).get(k) == out["config"][k] for k in keys)
-        same = same and prev.get("config", {}).get("no_drift_seeds") == a.seeds
-        if not (same and prev.get("evidently")):
-            raise SystemExit("--reuse-evidently: no Evidently results of the same streams to keep")
+        _check_reusable_suite(a)
         # the streams come from driftline.scenarios alone; Evidently does not run driftline
         out["evidently"] = prev["evidently"]
         out["evidently_measured_at"] = prev.get("evidently_measured_at", prev.get("measured_at"))
@@ -632,6 +648,8 @@ def main(argv: list[str] | None = None) -> None:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     a.previous_suite = old.get("suite")
     a.previous_scale = old.get("scale")
+    if a.reuse_evidently and a.part in ("suite", "all"):
+        _check_reusable_suite(a)
     with tempfile.TemporaryDirectory(prefix="driftline-scen-") as tmp:
         work = Path(tmp)
         if a.part in ("suite", "all"):
