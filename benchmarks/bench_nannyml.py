@@ -30,12 +30,19 @@ Usage::
     bash benchmarks/setup_nannyml.sh
     python benchmarks/bench_nannyml.py            # prints a Markdown table
     python benchmarks/bench_nannyml.py --json benchmarks/results/nannyml.json
+    python benchmarks/bench_nannyml.py --exact-sizes   # bounds at each window's own size
+
+Each driftline entry also holds, per method, the smallest effect beyond its no-drift mean
+of a drifted cell beyond its bound, and the largest of a clean cell: the evidence the
+default floors are chosen from (``driftline._catalog.DEFAULT_FLOORS``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import subprocess
 import sys
 import tempfile
@@ -247,16 +254,59 @@ def driftline_cells(
         for r in report.results
         if r.check == "feature_drift" and r.cohort is None and r.bound is not None
     ]
-    info = {"window": window, "windows": len(windows), "plan": report.plan.get("drift", {})}
+    info = {
+        "window": window,
+        "windows": len(windows),
+        "plan": report.plan.get("drift", {}),
+        "floors": report.plan.get("floors", {}),
+        "effects_beyond_no_drift_mean": _effects(report.results, drifted, clean),
+    }
     if bounds:
         info["bounds"] = [float(min(bounds)), float(max(bounds))]
     return Cells(alerts, drifted, clean, warns), info
 
 
+def _effects(
+    results: Iterable[Any], drifted: set[tuple[int, str]], clean: set[tuple[int, str]]
+) -> dict[str, dict[str, float]]:
+    """Per method: the smallest effect beyond its no-drift mean of a drifted cell beyond
+    its bound, and the largest of a clean cell, any and beyond its bound. The mean is
+    read from the result's ``floor_how`` ("..., beyond the no-drift mean 0.00361")."""
+    out: dict[str, dict[str, float]] = {}
+    for r in results:
+        if r.check != "feature_drift" or r.cohort is not None or r.effect is None:
+            continue
+        cell = (r.window, str(r.column))
+        found = re.search(r"no-drift mean ([0-9.e+-]+)", r.floor_how or "")
+        beyond_mean = abs(r.effect) - (float(found.group(1)) if found else 0.0)
+        beyond_bound = abs(r.value) > r.bound
+        m = out.setdefault(r.method, {})
+        if cell in drifted and beyond_bound:
+            m["drifted_min"] = round(min(m.get("drifted_min", math.inf), beyond_mean), 4)
+        elif cell in clean:
+            m["clean_max"] = round(max(m.get("clean_max", -math.inf), beyond_mean), 4)
+            if beyond_bound:
+                m["clean_beyond_bound_max"] = round(
+                    max(m.get("clean_beyond_bound_max", -math.inf), beyond_mean), 4
+                )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument(
+        "--exact-sizes",
+        action="store_true",
+        help="driftline calibrates each window at its own size, not at the size grid's "
+        "point below it (measures what the grid's rounding costs at daily windows; "
+        "not driftline's default)",
+    )
     a = p.parse_args(argv)
+    if a.exact_sizes:
+        from driftline.checks._bounds import _Bounds
+
+        _Bounds.grid = lambda self, n: n  # type: ignore[method-assign]
     if not NANNYML_PYTHON.exists():
         print("run `bash benchmarks/setup_nannyml.sh` first", file=sys.stderr)
         return 2
@@ -276,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                         "chunking": chunking,
                         "ground_truth_pvalues": pvalues,
                         "nannyml": {**nml_cells.to_dict(), "seconds": nml_seconds},
-                        "driftline": {**dl_cells.to_dict(), **info},
+                        "driftline": {**dl_cells.to_dict(), **info, "exact_sizes": a.exact_sizes},
                     }
                 )
     print(

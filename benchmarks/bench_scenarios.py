@@ -314,6 +314,26 @@ def with_onset(s: sc.Scenario, onset: int) -> sc.Scenario:
     return sc.Scenario(s.name, s.kind, s.size, onset, s.cohort_value)
 
 
+def _check_reusable_suite(a: argparse.Namespace) -> None:
+    """With ``--reuse-evidently``, stop before any work unless the previous suite ran
+    Evidently on the same streams (the suite takes minutes to find out otherwise)."""
+    prev = (a.previous_suite or {}).get("config", {})
+    planned = {
+        "windows": a.windows,
+        "onset": a.onset,
+        "evidently_rows": a.evidently_rows,
+        "reference_rows": a.reference_rows,
+        "reference_seed": REFERENCE_SEED,
+        "no_drift_seeds": a.seeds,
+    }
+    differ = {k: (prev.get(k), v) for k, v in planned.items() if prev.get(k) != v}
+    if differ or not (a.previous_suite or {}).get("evidently"):
+        raise SystemExit(
+            "--reuse-evidently: no Evidently results of the same streams to keep "
+            f"(previous vs now: {differ or 'no Evidently results'})"
+        )
+
+
 def part_suite(a: argparse.Namespace, work: Path) -> dict[str, Any]:
     ref = sc.reference(a.reference_rows, seed=REFERENCE_SEED)
     profile = work / "profile.json"
@@ -354,11 +374,7 @@ def part_suite(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         out["driftline"][str(rows)] = entries
     if a.reuse_evidently:
         prev = a.previous_suite or {}
-        keys = ("windows", "onset", "evidently_rows", "reference_rows", "reference_seed")
-        same = all(prev.get("config", {}).get(k) == out["config"][k] for k in keys)
-        same = same and prev.get("config", {}).get("no_drift_seeds") == a.seeds
-        if not (same and prev.get("evidently")):
-            raise SystemExit("--reuse-evidently: no Evidently results of the same streams to keep")
+        _check_reusable_suite(a)
         # the streams come from driftline.scenarios alone; Evidently does not run driftline
         out["evidently"] = prev["evidently"]
         out["evidently_measured_at"] = prev.get("evidently_measured_at", prev.get("measured_at"))
@@ -395,9 +411,10 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
     deadline = time.perf_counter() + a.scale_minutes * 60
     windows: list[dict[str, Any]] = []
     alerts_by_check: Counter[str] = Counter()
+    warns_by_check: Counter[str] = Counter()
     alert_samples: list[dict[str, Any]] = []
     t_start = time.perf_counter()
-    for i in range(a.scale_windows):
+    for i in range(a.scale_first, a.scale_windows):
         if windows and time.perf_counter() > deadline:
             break
         load0 = os.getloadavg()[0]
@@ -412,6 +429,10 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
             t3 = time.perf_counter()
         counts = Counter(al.check for al in report.alerts)
         alerts_by_check.update(counts)
+        # beyond the calibrated bound, not the floor: what the floors hold back
+        warns_by_check.update(
+            r.check for r in report.results if r.status == "warn" and r.check in DRIFT_ALERTS
+        )
         alert_samples.extend(
             alert_dict(al) for al in report.alerts[: max(0, 50 - len(alert_samples))]
         )
@@ -444,6 +465,7 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         "config": {
             "rows_per_window": a.scale_rows,
             "windows_planned": a.scale_windows,
+            "first_window": a.scale_first,
             "minutes_budget": a.scale_minutes,
             "reference_rows": a.reference_rows,
             "seed": a.scale_seed,
@@ -456,13 +478,24 @@ def part_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         "seconds_per_window_max": secs[-1] if secs else None,
         "drift_alerts": drift,
         "drift_alerts_total": sum(drift.values()),
+        "drift_warns": dict(warns_by_check),
         "other_alerts": other,
         "alert_samples": alert_samples,
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "windows": windows,
         "evidently": None,
     }
-    if a.evidently_scale_windows and evidently_available():
+    if a.reuse_evidently:
+        # Evidently's no-drift windows come from driftline.scenarios alone (same seed,
+        # same sizes): its previous runs on them still hold
+        prev = a.previous_scale or {}
+        keys = ("rows_per_window", "reference_rows", "seed")
+        same = all(prev.get("config", {}).get(k) == out["config"][k] for k in keys)
+        if not (same and prev.get("evidently")):
+            raise SystemExit("--reuse-evidently: no Evidently results of the same windows to keep")
+        out["evidently"] = prev["evidently"]
+        out["evidently_measured_at"] = prev.get("evidently_measured_at", prev.get("measured_at"))
+    elif a.evidently_scale_windows and evidently_available():
         out["evidently"] = evidently_scale(a, work)
     return out
 
@@ -591,9 +624,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--reuse-evidently",
         action="store_true",
-        help="keep the Evidently results of the same streams from the previous --out",
+        help="keep the Evidently results of the same streams (suite) and windows (scale) "
+        "from the previous --out",
     )
     p.add_argument("--scale-windows", type=int, default=100)
+    p.add_argument(
+        "--scale-first",
+        type=int,
+        default=0,
+        help="first window of the no-drift stream to run (windows are seeded by index, so "
+        "a run can be split across processes)",
+    )
     p.add_argument("--scale-rows", type=parse_rows, default=1_000_000)
     p.add_argument("--scale-minutes", type=float, default=40.0, help="time budget of part c")
     p.add_argument("--scale-seed", type=int, default=7)
@@ -606,6 +647,9 @@ def main(argv: list[str] | None = None) -> None:
     old: dict[str, Any] = json.loads(a.out.read_text()) if a.out.exists() else {}
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     a.previous_suite = old.get("suite")
+    a.previous_scale = old.get("scale")
+    if a.reuse_evidently and a.part in ("suite", "all"):
+        _check_reusable_suite(a)
     with tempfile.TemporaryDirectory(prefix="driftline-scen-") as tmp:
         work = Path(tmp)
         if a.part in ("suite", "all"):

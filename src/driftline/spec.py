@@ -307,10 +307,19 @@ def _known(
     return value
 
 
+#: How a floor is applied, as the plan prints it.
+_FLOOR_RULE = (
+    "alert when beyond the bound and |effect| > floor; for feature and text drift, "
+    "|effect| - its no-drift mean at the window's size > floor"
+)
+
+
 class Floors(_Strict):
     """Materiality floors, configured in this one place: a result *alerts* when it is
     beyond its calibrated no-drift bound and its effect beyond its floor, and *warns*
-    when only the bound is passed (real at this window size, too small to act on).
+    when only the bound is passed (real at this window size, too small to act on). A
+    drift statistic's effect is measured beyond its no-drift mean at the window's size
+    (``|effect| - mean > floor``): what chance adds to a small window never counts.
 
     One default per method (:data:`driftline._catalog.DEFAULT_FLOORS`; a few checks have
     their own, :data:`~driftline._catalog.DEFAULT_CHECK_FLOORS`), overridden per method,
@@ -320,7 +329,7 @@ class Floors(_Strict):
     >>> Floors(checks={"class_mix": 0.05}).resolve("class_mix", "jensen_shannon", None)
     (0.05, 'checks.floors.checks.class_mix')
     >>> Floors().resolve("feature_drift", "psi", "age")
-    (0.1, 'default floor of psi')
+    (0.02, 'default floor of psi')
     """
 
     methods: dict[str, float] = Field(default_factory=dict)
@@ -365,6 +374,7 @@ class Floors(_Strict):
             "methods": {**DEFAULT_FLOORS, **self.methods},
             "checks": {**DEFAULT_CHECK_FLOORS, **self.checks},
             "columns": dict(self.columns),
+            "rule": _FLOOR_RULE,
         }
 
 

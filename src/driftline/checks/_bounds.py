@@ -119,17 +119,26 @@ class _Bounds:
         effect: float,
         bound: float,
         to_value: Callable[[float], float] | None = None,
+        bias: float = 0.0,
     ) -> Verdict:
         """``alert`` when ``value`` is beyond ``bound`` and ``effect`` beyond the floor
         (``spec.checks.floors``); ``warn`` when only the bound is passed; else ``ok``.
-        With a fixed bound the floor does not apply. ``to_value`` turns the floor (in
-        effect units) into the value's units, to say which threshold was the higher."""
+        With a fixed bound the floor does not apply. ``to_value`` turns an effect into
+        the value's units, to say which threshold was the higher.
+
+        ``bias`` is the effect's no-drift mean at the window's size (the calibration's):
+        a distance between two samples is positive by chance alone, the more so the
+        smaller they are, so the floor is met by the effect beyond that mean, ``|effect|
+        - bias > floor``. What chance adds to a small window never counts as material.
+        """
         if check in self.cfg.fixed_bounds:
             return Verdict("alert" if abs(value) > bound else "ok", None, None, "fixed")
         floor, where = self._floor(check, method, column)
+        if bias > 0:
+            where = f"{where}, beyond the no-drift mean {bias:.3g}"
         beyond = abs(value) > bound
-        status: Status = ("alert" if abs(effect) > floor else "warn") if beyond else "ok"
-        floor_value = to_value(floor) if to_value is not None else floor
+        status: Status = ("alert" if abs(effect) - bias > floor else "warn") if beyond else "ok"
+        floor_value = to_value(floor + bias) if to_value is not None else floor + bias
         return Verdict(status, floor, where, "floor" if floor_value > bound else "bound")
 
     def _floor(self, check: str, method: str, column: str | None) -> tuple[float, str]:

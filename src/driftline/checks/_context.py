@@ -117,11 +117,13 @@ def decided(
     status: Status | None = None,
     method: str | None = None,
     to_value: Callable[[float], float] | None = None,
+    bias: float = 0.0,
 ) -> CheckResult:
     """A decided result: its verdict (ok / warn / alert, the floor and which threshold
-    decided) from :meth:`_Bounds.verdict`, unless ``status`` is forced."""
+    decided) from :meth:`_Bounds.verdict`, unless ``status`` is forced. ``bias``: the
+    effect's no-drift mean at the window's size (see :meth:`_Bounds.verdict`)."""
     method = method or CHECKS[check].method
-    verdict = run.bounds.verdict(check, method, column, value, effect, bound, to_value)
+    verdict = run.bounds.verdict(check, method, column, value, effect, bound, to_value, bias)
     # a wide table has hundreds of thousands of results: built as CheckResult(...)
     # builds them, at half the cost (see record)
     return record(

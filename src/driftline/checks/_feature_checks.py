@@ -160,19 +160,21 @@ def _drift(run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | Non
         return skipped(base, src.check, src.name, method, "insufficient", why, n_cur)
     value, n_ref, sd = observed.value, col.n_ref, src.sd
     to_value: Callable[[float], float] | None = None
+    to_effect: Callable[[float], float] = float
     if method == "chi2":  # Cramer's V of the 2 x k table
-        effect = math.sqrt(value / (n_ref + n_cur))
+        to_effect = lambda v: math.sqrt(max(v, 0.0) / (n_ref + n_cur))  # noqa: E731
         to_value = lambda floor: floor**2 * (n_ref + n_cur)  # noqa: E731
     elif method == "wasserstein" and sd > 0:  # in reference standard deviations
-        effect = value / sd
+        to_effect = lambda v: v / sd  # noqa: E731
         to_value = lambda floor: floor * sd  # noqa: E731
-    else:  # (a constant reference has no scale: the distance itself)
-        effect = value
+    # (else, and for a constant reference, which has no scale: the distance itself)
+    effect, bias = to_effect(value), 0.0
     if col.fixed is not None:
         bound, how = col.fixed, f"fixed bound {col.fixed:g} (spec checks.fixed_bounds)"
     else:
         cal = col.calibrate(n_cur)
         bound, how = float(cal.bound), f"calibrated: {cal.how}"
+        bias = to_effect(cal.mean)  # the no-drift mean: what chance alone gives
     return decided(
         run,
         {**base, "n": n_cur},
@@ -185,4 +187,5 @@ def _drift(run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | Non
         observed.details,
         method=method,
         to_value=to_value,
+        bias=bias,
     )
