@@ -71,19 +71,18 @@ def test_drift_in_one_cohort_stays_in_that_cohort(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_no_drift_stream_raises_no_alert(tmp_path: Path, seed: int) -> None:
-    """No drift, no alert where a bound is a floor's business: overall and in the large
-    regions. apac is judged against its own baseline of about 1,000 reference rows, at
-    about 400 rows a window: there the calibrated bound (q0.999 of the no-drift
-    statistic) lies above the floor, and a value beyond it is the declared one-in-a-
-    thousand chance, so apac may raise at most that share of its tests (seed 2 raises
-    one: payment's Jensen-Shannon 0.1115 against a bound of 0.1086, q0.999 from 20,000
-    resamples: 0.107)."""
+    """No drift, no alert, in every scope. apac is judged against its own baseline of
+    about 1,000 reference rows, at about 400 rows a window, where the calibrated bound
+    (q0.999 of the no-drift statistic) lies above the floor: a value beyond it is the
+    declared one-in-a-thousand chance, and warns. It does not alert: the floor is met by
+    the effect beyond its no-drift mean at the window's size (before that rule seed 2
+    alerted once there: payment's Jensen-Shannon 0.1115 against a bound of 0.1086)."""
     report = run(tmp_path, sc.NO_DRIFT, seed=seed)
-    large = [a.message for a in report.alerts if a.cohort_value != "apac"]
-    assert large == []
-    small = [r for r in report.results if r.cohort_value == "apac" and r.bound is not None]
-    chance = 1 - report.plan["alert_quantile"]
-    assert len(report.alerts) <= max(1, 3 * chance * len(small)), [a.message for a in report.alerts]
+    assert report.alerts == [], [a.message for a in report.alerts]
+    bounded = [r for r in report.results if r.bound is not None]
+    warned = [r for r in bounded if r.status == "warn"]
+    chance = 1 - report.plan["alert_quantile"]  # warns: at most thrice the declared rate
+    assert len(warned) <= max(1, 3 * chance * len(bounded)), [r.check for r in warned]
     tested = report.results_for("feature_drift", status="ok") + report.results_for(
         "text_drift", status="ok"
     )
