@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,10 +32,8 @@ from driftline.checks._context import (
     _Window,
 )
 from driftline.checks._feature_checks import (
-    feature_drift,
     missing_fraction,
     out_of_range,
-    text_drift,
     unseen_category,
 )
 from driftline.checks._prediction_checks import (
@@ -45,6 +43,7 @@ from driftline.checks._prediction_checks import (
     confidence_shift,
     timestamp_era,
 )
+from driftline.checks._registry import DRIFT_CHECKS, FUNCTIONS
 from driftline.checks._results import CheckResult, Moments, WindowStats
 from driftline.checks._schema_checks import (
     extra_column,
@@ -53,7 +52,8 @@ from driftline.checks._schema_checks import (
     type_change,
 )
 from driftline.checks._scopes import _Scope
-from driftline.checks._score_drift import score_drift, score_sources
+
+from driftline.checks._score_drift import score_sources
 from driftline.engine.records import FeatureCounts
 from driftline.engine.summaries import OTHER
 from driftline.errors import shorten
@@ -79,11 +79,12 @@ _FEATURE_CHECKS: tuple[
     out_of_range,
     unseen_category,
 )
-_DRIFT_CHECKS: dict[str, Callable[[_Run, _Window, _DriftColumn, _Observed | None], CheckResult]] = {
-    "feature_drift": feature_drift,
-    "text_drift": text_drift,
-    "score_drift": score_drift,
-}
+#: The function of each drift check (the catalog's ``DRIFT_CHECKS``, as the check modules
+#: imported above registered them), by the check a drift source carries
+_DRIFT_CHECKS = cast(
+    dict[str, Callable[[_Run, _Window, _DriftColumn, _Observed | None], CheckResult]],
+    {name: FUNCTIONS[name] for name in DRIFT_CHECKS},
+)
 _SCHEMA_CHECKS = (missing_column, type_change, extra_column)
 #: Called by :meth:`_Evaluator.baseline_result`, per cohort value judged by the overall
 #: reference (a test holds these to the registry: every registered check is called).
