@@ -52,7 +52,6 @@ from driftline.checks._schema_checks import (
     type_change,
 )
 from driftline.checks._scopes import _Scope
-
 from driftline.checks._score_drift import score_sources
 from driftline.engine.records import FeatureCounts
 from driftline.engine.summaries import OTHER
