@@ -30,6 +30,7 @@ Usage::
     bash benchmarks/setup_nannyml.sh
     python benchmarks/bench_nannyml.py            # prints a Markdown table
     python benchmarks/bench_nannyml.py --json benchmarks/results/nannyml.json
+    python benchmarks/bench_nannyml.py --exact-sizes --numeric jensen_shannon  # alternatives
     python benchmarks/bench_nannyml.py --exact-sizes   # bounds at each window's own size
 
 Each driftline entry also holds, per method, the smallest effect beyond its no-drift mean
@@ -47,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -302,7 +303,17 @@ def main(argv: list[str] | None = None) -> int:
         "point below it (measures what the grid's rounding costs at daily windows; "
         "not driftline's default)",
     )
+    p.add_argument(
+        "--numeric",
+        help="driftline's drift method for numeric columns (spec drift.numeric; default: "
+        "driftline's default). Measures the alternatives at daily windows",
+    )
+    p.add_argument("--bins", type=int, help="driftline's numeric bins (spec drift.bins)")
     a = p.parse_args(argv)
+    drift = {k: v for k, v in (("numeric", a.numeric), ("bins", a.bins)) if v is not None}
+    if drift:
+        for name, ds in DATASETS.items():
+            DATASETS[name] = replace(ds, spec={**ds.spec, "drift": drift})
     if a.exact_sizes:
         from driftline.checks._bounds import _Bounds
 
@@ -326,7 +337,12 @@ def main(argv: list[str] | None = None) -> int:
                         "chunking": chunking,
                         "ground_truth_pvalues": pvalues,
                         "nannyml": {**nml_cells.to_dict(), "seconds": nml_seconds},
-                        "driftline": {**dl_cells.to_dict(), **info, "exact_sizes": a.exact_sizes},
+                        "driftline": {
+                            **dl_cells.to_dict(),
+                            **info,
+                            "exact_sizes": a.exact_sizes,
+                            "drift_overrides": drift,
+                        },
                     }
                 )
     print(
