@@ -70,10 +70,10 @@ def _days(make_predictions: PredictionsFactory, list_scores: bool = False) -> li
         )
     days[2] = _shifted(days[2])
     if list_scores:
-        for d in days:
-            cols = [f"score_{c}" for c in CLASSES]
+        cols = [f"score_{c}" for c in CLASSES]
+        for i, d in enumerate(days):
             d["probs"] = [list(row) for row in d[cols].to_numpy()]
-            d.drop(columns=cols, inplace=True)
+            days[i] = d.drop(columns=cols)
     return days
 
 
