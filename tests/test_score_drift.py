@@ -24,6 +24,7 @@ from driftline.engine.scores import score_builders
 from driftline.errors import ProfileError
 from driftline.methods.psi import EPSILON
 from driftline.profile import Profile
+from driftline.report import render_report
 from driftline.spec import load_spec
 
 CLASSES = ("a", "b", "c")
@@ -401,3 +402,64 @@ def test_a_damaged_score_section_is_refused(
     with pytest.raises(ProfileError, match="refit it") as caught:
         Profile.from_dict(data, spec)
     assert message in str(caught.value)
+
+
+ODD_CLASSES = ("a'b", "é 😀", "x,y", "<b>", "score:c")
+
+
+def _odd_rows(n: int, seed: int, start: str, prefix: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(len(ODD_CLASSES)), size=n)
+    df = pd.DataFrame({f"p{j}": probs[:, j] for j in range(len(ODD_CLASSES))})
+    df.insert(0, "id", [f"{prefix}{i}" for i in range(n)])
+    df.insert(1, "ts", pd.Timestamp(start, tz="UTC") + pd.to_timedelta(np.arange(n), unit="min"))
+    df["pred"] = [ODD_CLASSES[j] for j in probs.argmax(axis=1)]
+    df["x"] = rng.normal(size=n)
+    df["region"] = rng.choice(["eu", "us"], size=n)
+    return df
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_odd_class_names_get_their_score_drift_on_both_engines(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
+    """Class names with quotes, commas, markup, non-ASCII and the score prefix itself
+    each get a score source and a score_drift result per window and scope, the same on
+    Spark as on DuckDB."""
+    spec = {
+        "id": "id",
+        "timestamp": "ts",
+        "prediction": "pred",
+        "scores": {"columns": {c: f"p{j}" for j, c in enumerate(ODD_CLASSES)}},
+        "features": {"numeric": ["x"]},
+        "cohorts": ["region"],
+        "window": "1d",
+    }
+    with driftline.connect(tmp_path / "s.duckdb", spec, profile=tmp_path / "p.json") as mon:
+        mon.log_reference(_odd_rows(3000, 1, "2024-01-01", "r"))
+        mon.log_predictions(_odd_rows(1440, 2, "2024-02-01", "a"))
+        mon.log_predictions(_odd_rows(1440, 3, "2024-02-02", "b"))
+        duck = mon.check(persist=False)
+        profile, spec_model = mon.profile, mon.spec
+        sql = "SELECT * REPLACE (CAST(_raw AS VARCHAR) AS _raw) FROM predictions"
+        stored = mon.store.con.execute(sql).to_arrow_table()
+    assert sorted(profile.scores_) == sorted(f"score:{c}" for c in ODD_CLASSES)
+    results = [r for r in duck.results if r.check == "score_drift"]
+    assert len(results) == 2 * 3 * len(ODD_CLASSES)  # windows x scopes x classes
+    assert {r.column for r in results} == set(profile.scores_)
+    assert all(r.status in ("ok", "warn") for r in results)
+    page = render_report(duck, tmp_path / "r.html").read_text(encoding="utf-8")
+    # logged class names are data, never markup: in the page's embedded JSON, escaped
+    assert "score:<b>" not in page
+    assert "score:\\u003cb\\u003e" in page
+    if engine == "spark":
+        spark = request.getfixturevalue("spark")
+        spark.createDataFrame(stored).createOrReplaceTempView("odd_score_predictions")
+        se = SparkEngine(spark)
+        got = run_checks(se, se.table("odd_score_predictions"), spec_model, profile)
+        have = [r for r in got.results if r.check == "score_drift"]
+        assert [(r.window, r.cohort_value, r.column, r.status, r.n) for r in have] == [
+            (r.window, r.cohort_value, r.column, r.status, r.n) for r in results
+        ]
+        for g, w in zip(have, results, strict=True):
+            assert g.value == pytest.approx(w.value, rel=1e-9)
