@@ -45,6 +45,6 @@ def score_sources(spec: Spec, profile: Profile) -> list[tuple[str, str, str, Any
     method = spec.drift.numeric
     return [
         (name, "score_drift", method, stats, {"kind": "score", "class": name[len(SCORE_PREFIX) :]})
-        for name, stats in getattr(profile, "scores_", {}).items()
+        for name, stats in profile.scores_.items()
         if name in profile.bin_edges_
     ]

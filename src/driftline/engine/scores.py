@@ -36,6 +36,7 @@ from collections.abc import Callable, Collection
 
 import ibis.expr.types as ir
 
+from driftline.engine.summaries import numeric_column
 from driftline.spec import Spec
 
 __all__ = ["SCORE_PREFIX", "score_builders", "score_name"]
@@ -51,13 +52,6 @@ def score_name(cls: str) -> str:
     'score:cat'
     """
     return f"{SCORE_PREFIX}{cls}"
-
-
-def _column(col: str) -> Callable[[ir.Table], ir.NumericValue]:
-    def build(t: ir.Table) -> ir.NumericValue:
-        return t[col].cast("float64")
-
-    return build
 
 
 def _element(col: str, index: int) -> Callable[[ir.Table], ir.NumericValue]:
@@ -77,11 +71,11 @@ def score_builders(
     found: dict[str, Callable[[ir.Table], ir.NumericValue]] = {}
     if scores.layout == "columns":
         assert scores.columns is not None
-        found = {score_name(c): _column(col) for c, col in scores.columns.items()}
+        found = {score_name(c): numeric_column(col) for c, col in scores.columns.items()}
     elif scores.layout == "binary":
         assert scores.positive is not None
         assert scores.column is not None
-        found = {score_name(scores.positive): _column(scores.column)}
+        found = {score_name(scores.positive): numeric_column(scores.column)}
     else:
         assert scores.column is not None
         col = scores.column
