@@ -858,11 +858,12 @@ def _change_summary(
     if attribution == "traffic_mix":
         grown = ", ".join(_grown(c, main) for c in carriers[:3])
         text += " overall, from traffic mix" + (f" ({grown})" if grown else "")
-        text += "; no cohort value changed on its own"
     else:
         text += f" {where}"
     if aside:
         text += f" ({'; '.join(aside)})"
+    if attribution == "traffic_mix":
+        text += "; no cohort value changed on its own"
     if outputs_only:
         text += "; in the model's outputs only (inputs did not move)"
     elif lead[0].startswith(("class mix", "mean confidence", "class scores")):
