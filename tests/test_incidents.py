@@ -178,3 +178,15 @@ def test_shift_share_puts_a_new_or_vanished_value_in_the_traffic_mix() -> None:
     assert parts["new"] == pytest.approx((0.1, 0.0))
     assert parts["a"] == pytest.approx((-0.2, 0.0))
     assert sum(m + w for m, w in parts.values()) == pytest.approx(0.75 * 0.8 + 0.25 * 0.4 - 0.8)
+
+
+def test_names_from_the_data_reach_a_headline_as_plain_text() -> None:
+    """A cohort value or column carrying control sequences, line breaks or markup is
+    quoted with its control characters escaped; markup stays inert text."""
+    value, column = "eu\x1b[2J\nfake: all clear", "[bold]x[/bold]"
+    found = find_incidents(_report([_alert(3, "feature_drift", column, value)]))
+    headline = found[0].headline
+    assert "\x1b" not in headline
+    assert "\n" not in headline
+    assert repr(value) in headline
+    assert column in headline  # printed as text by the CLI (markup off), escaped in HTML

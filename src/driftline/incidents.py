@@ -473,14 +473,21 @@ def find_incidents(report: CheckReport, profile: Profile | None = None) -> list[
     """The incidents of ``report``, newest first. ``profile`` (the fitted profile the
     report was checked against) gives the cohort decomposition its reference shares and
     baselines; without it an incident has no decomposition."""
+    if not report.alerts:
+        return []
     windows = sorted({s.window for s in report.stats if s.cohort is None})
     if not windows:
         windows = sorted({a.window for a in report.alerts})
     pos = {w: i for i, w in enumerate(windows)}
     ends = {s.window: s.window_end for s in report.stats if s.cohort is None}
+    # the results a root cause reads: of the columns that alerted, by the checks it ranks
+    # or explains them by (a wide table has a quarter of a million results)
+    wanted = INPUT_CHECKS | SCHEMA_CHECKS
+    alerted = {a.column for a in report.alerts}
     by_key: dict[tuple[Any, ...], list[CheckResult]] = defaultdict(list)
     for r in report.results:
-        by_key[(r.cohort, r.cohort_value, r.check, r.column)].append(r)
+        if r.column in alerted and r.check in wanted:
+            by_key[(r.cohort, r.cohort_value, r.check, r.column)].append(r)
     ctx = _Context(report, profile, windows, pos, ends, by_key)
     found = [ctx.incident(g) for g in group_alerts(report.alerts, windows)]
     found.sort(key=lambda i: (i.start, i.last_window, i.id), reverse=True)
@@ -705,7 +712,10 @@ class _Context:
                         break
                 if picked:
                     break
-            if not picked:
+            if not picked:  # a report without its results: the column, unranked
+                check = next(a.check for a in alerts if a.column == col)
+                windows = len({a.window for a in alerts if a.column == col})
+                out.append(ColumnEffect(col, check, None, None, windows))
                 continue
             effect = sum(float(r.effect or 0.0) for r in picked) / len(picked)
             out.append(ColumnEffect(col, picked[0].check, picked[0].method, effect, len(picked)))
@@ -765,9 +775,15 @@ class _Context:
 # words
 # --------------------------------------------------------------------------------------
 def _name(value: Any) -> str:
-    """A name from the data as plain text: whole when short, else cut with its length."""
+    """A name from the data as plain text: whole when short and printable, else quoted
+    with its control characters escaped (and cut, with its length, when long), so no
+    logged string reaches a terminal as a control sequence or a line break.
+
+    >>> _name("eu"), _name("x" + chr(27) + "[2Jy")
+    ('eu', "'x\\\\x1b[2Jy'")
+    """
     text = str(value)
-    return text if len(text) <= SHOWN_CHARS else shorten(text)
+    return text if len(text) <= SHOWN_CHARS and text.isprintable() else shorten(text)
 
 
 def _scope_order(s: IncidentScope) -> tuple[bool, str, str]:
