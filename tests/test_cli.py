@@ -78,6 +78,11 @@ def test_log_and_check_gate_on_alerts(
     # the incidents carry the ids of their member alerts: every alert is in one
     members = [i for inc in found["incidents"] for i in inc["alerts"]]
     assert sorted(members) == sorted(a["id"] for a in alerts)
+    import duckdb  # the store keeps each alert's id: the same as in the report
+
+    with duckdb.connect(str(project / "driftline.duckdb"), read_only=True) as con:
+        stored = con.execute("SELECT id FROM alerts WHERE run_id = ?", [found["run_id"]])
+        assert sorted(r[0] for r in stored.fetchall()) == sorted(a["id"] for a in alerts)
     drifted = [inc for inc in found["incidents"] if "x" in inc["columns"]]
     assert len(drifted) == 1
     assert "x" in [c["column"] for c in drifted[0]["root_cause"]["columns"]]
