@@ -72,11 +72,30 @@ def test_log_and_check_gate_on_alerts(
     assert run_cli("log", "shifted.parquet", cwd=project).code == 0
     gate = run_cli("check", "--json", "--since", "2024-04-01", cwd=project)
     assert gate.code == 1
-    alerts = json.loads(gate.out)["alerts"]
+    found = json.loads(gate.out)
+    alerts = found["alerts"]
     assert any(a["check"] == "feature_drift" and a["column"] == "x" for a in alerts)
+    # the incidents carry the ids of their member alerts: every alert is in one
+    members = [i for inc in found["incidents"] for i in inc["alerts"]]
+    assert sorted(members) == sorted(a["id"] for a in alerts)
+    import duckdb  # the store keeps each alert's id: the same as in the report
+
+    with duckdb.connect(str(project / "driftline.duckdb"), read_only=True) as con:
+        stored = con.execute("SELECT id FROM alerts WHERE run_id = ?", [found["run_id"]])
+        assert sorted(r[0] for r in stored.fetchall()) == sorted(a["id"] for a in alerts)
+    drifted = [inc for inc in found["incidents"] if "x" in inc["columns"]]
+    assert len(drifted) == 1
+    assert "x" in [c["column"] for c in drifted[0]["root_cause"]["columns"]]
     human = run_cli("check", "--since", "2024-04-01", cwd=project)
     assert human.code == 1
-    assert "feature_drift column 'x'" in human.out
+    lines = human.out.splitlines()
+    assert lines[0] == f"{len(found['incidents'])} incident(s), newest first"
+    assert drifted[0]["id"] in lines[1 + found["incidents"].index(drifted[0])]
+    assert "feature_drift column 'x'" not in human.out  # the alerts only with --alerts
+    assert f"{len(alerts)} alert(s) in {len(found['incidents'])} incident(s)" in human.out
+    every = run_cli("check", "--since", "2024-04-01", "--alerts", cwd=project)
+    assert every.code == 1
+    assert "feature_drift column 'x'" in every.out
 
 
 def test_bad_input_exits_2_with_the_fix(

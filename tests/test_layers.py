@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engine",),
     ("_ingest", "store", "profile"),
     ("checks",),
+    ("incidents",),
     ("report", "monitor", "demo"),
     ("cli", "__main__", ""),  # "" is the package itself: the public API imports everything
 ]

@@ -14,6 +14,7 @@ import driftline
 from driftline import scenarios as sc
 from driftline.checks import CheckReport, run_checks
 from driftline.engine import SparkEngine
+from driftline.incidents import Incident, find_incidents
 
 WINDOWS = 12
 ROWS = 2000
@@ -51,6 +52,32 @@ def test_drift_is_alerted_within_one_window_of_onset(tmp_path: Path, scenario: s
     assert iso(scenario.onset) <= first <= iso(scenario.onset + 1)
     before = [a for a in report.alerts if a.window_start < iso(scenario.onset)]
     assert before == [], [a.message for a in before]
+    # the drift is one incident, from its onset, whose root cause names what drifted
+    incident = one_incident(report, scenario)
+    cause = incident.root_cause
+    if column is not None and check != "class_mix":
+        moved = [c.column.split(":")[0] for c in cause.columns]
+        assert moved[0] == column, moved
+        assert column in incident.headline
+    else:
+        assert [m.cls for m in cause.classes if m.change > 0] == ["a"]  # a's prior tripled
+    if cohort_value is None:
+        assert cause.every_value
+        assert "in every region" in incident.headline
+    else:  # the one-cohort shift: in apac, and only there
+        assert [s.cohort_value for s in cause.carriers] == [cohort_value]
+        assert cause.attribution == "within"
+        assert f"region={cohort_value}" in incident.headline
+
+
+def one_incident(report: CheckReport, scenario: sc.Scenario) -> Incident:
+    """The report's only incident: every alert is a member, and it starts at the onset."""
+    assert len(report.incidents) == 1, [i.headline for i in report.incidents]
+    (incident,) = report.incidents
+    assert sorted(incident.alerts) == sorted(a.id for a in report.alerts)
+    assert incident.start == iso(scenario.onset)
+    assert incident.status == "ongoing"
+    return incident
 
 
 def test_drift_in_one_cohort_stays_in_that_cohort(tmp_path: Path) -> None:
@@ -109,9 +136,11 @@ def run_cohorts(tmp_path: Path, scenario: sc.Scenario, spark: Any = None) -> Che
         spark.createDataFrame(stored).createOrReplaceTempView("cohort_stream")
         engine = SparkEngine(spark)
         batches = mon.store.batches().to_pylist()
-        return run_checks(
+        report = run_checks(
             engine, engine.table("cohort_stream"), mon.spec, mon.profile, batches=batches
         )
+        report.incidents = find_incidents(report, mon.profile)  # as Monitor.check does
+        return report
 
 
 ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
@@ -155,6 +184,13 @@ def test_a_cohort_whose_mix_moves_alerts_in_that_cohort_at_onset(
     assert [a for a in report.alerts if a.window_start < iso(scenario.onset)] == []
     others = [a.message for a in report.alerts if a.cohort_value in ("eu", "us")]
     assert others == [], others[:10]
+    # one incident, carried by apac, within it (not traffic mix)
+    cause = one_incident(report, scenario).root_cause
+    assert [s.cohort_value for s in cause.carriers] == ["apac"]
+    assert cause.attribution == "within"
+    (mix,) = [d for d in cause.decompositions if d.metric == "class_mix"]
+    assert mix.attribution == "within"
+    assert mix.carriers[0] == "apac"
 
 
 @pytest.mark.slow
@@ -173,6 +209,32 @@ def test_a_segment_that_grows_alerts_overall_at_onset_and_in_no_region(
     assert [a for a in report.alerts if a.window_start < iso(scenario.onset)] == []
     regions = [a.message for a in report.alerts if a.cohort is not None]
     assert regions == [], regions[:10]
+    # one incident, attributed to traffic mix (apac grew), not to change within a region
+    incident = one_incident(report, scenario)
+    cause = incident.root_cause
+    assert cause.attribution == "traffic_mix"
+    assert [(s.cohort, s.cohort_value) for s in cause.carriers] == [("region", "apac")]
+    (mix,) = [d for d in cause.decompositions if d.metric == "class_mix"]
+    assert mix.attribution == "traffic_mix"
+    assert mix.mix > 5 * abs(mix.within)
+    apac = next(p for p in mix.parts if p.value == "apac")
+    assert apac.reference_share == pytest.approx(0.2, abs=0.03)
+    assert apac.current_share == pytest.approx(0.6, abs=0.02)
+    # the parts add up to the total variation distance of the overall class mix
+    # (the regions' reference baselines add up to the overall reference)
+    counts = dict.fromkeys(sc.CLASSES, 0)
+    for st in report.stats:
+        if st.cohort is None and incident.start <= st.window_start <= incident.last_window:
+            for c, k in st.class_counts.items():
+                counts[c] += k
+    total = sum(counts.values())
+    overall_ref = report.reference["predicted_mix"]
+    ref_total = sum(overall_ref.values())
+    tv = sum(abs(counts[c] / total - overall_ref.get(c, 0) / ref_total) for c in sc.CLASSES) / 2
+    assert mix.change == pytest.approx(tv, abs=1e-9)
+    assert mix.mix + mix.within == pytest.approx(tv, abs=1e-9)
+    assert "traffic mix" in incident.headline
+    assert "region=apac grew" in incident.headline
 
 
 @pytest.mark.slow
@@ -239,3 +301,8 @@ def test_scores_that_move_under_a_steady_class_mix_alert_score_drift_at_onset(
         if r.cohort is None and r.window_start == iso(scenario.onset)
     }
     assert moved == {f"score:{c}" for c in sc.CLASSES}
+    # one incident, in the model's outputs only
+    cause = one_incident(report, scenario).root_cause
+    assert cause.outputs_only
+    assert cause.scores == sorted(moved)
+    assert cause.every_value

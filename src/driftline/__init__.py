@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         StoreError,
         UnsupportedOperationError,
     )
+    from driftline.incidents import Incident, find_incidents
     from driftline.monitor import Monitor, connect
     from driftline.profile import Profile
     from driftline.report import render_report
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "DriftlineError",
     "EmptyWindowError",
+    "Incident",
     "IngestError",
     "IngestReport",
     "MissingExtraError",
@@ -58,6 +60,7 @@ __all__ = [
     "UnsupportedOperationError",
     "WindowStats",
     "connect",
+    "find_incidents",
     "infer_spec",
     "load_spec",
     "render_report",
@@ -73,6 +76,7 @@ _HOME: dict[str, str] = {
     "ConfigError": "driftline.errors",
     "DriftlineError": "driftline.errors",
     "EmptyWindowError": "driftline.errors",
+    "Incident": "driftline.incidents",
     "IngestError": "driftline.errors",
     "IngestReport": "driftline.store",
     "MissingExtraError": "driftline.errors",
@@ -86,6 +90,7 @@ _HOME: dict[str, str] = {
     "UnsupportedOperationError": "driftline.errors",
     "WindowStats": "driftline.checks",
     "connect": "driftline.monitor",
+    "find_incidents": "driftline.incidents",
     "infer_spec": "driftline.spec",
     "load_spec": "driftline.spec",
     "render_report": "driftline.report",

@@ -244,10 +244,14 @@ def check(
     until: Annotated[str | None, typer.Option(help="End (ISO-8601, exclusive).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     persist: Annotated[bool, typer.Option(help="Store results and alerts.")] = True,
+    alerts: Annotated[
+        bool, typer.Option("--alerts", help="Also print every alert, one line each.")
+    ] = False,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
-    """Run the checks per window and cohort. Exit code 1 when any alert fires."""
+    """Run the checks per window and cohort; print the incidents (newest first), a
+    summary per window, and with --alerts every alert. Exit code 1 when any alert fires."""
     from driftline.monitor import connect
 
     _time_range(since, until)
@@ -260,16 +264,42 @@ def check(
     if as_json:
         sys.stdout.write(report.to_json() + "\n")
     else:
-        _print_report(report)
+        _print_report(report, every_alert=alerts)
     if report.has_alerts:
         raise typer.Exit(1)
 
 
-def _print_report(report: Any) -> None:
+def _print_report(report: Any, *, every_alert: bool = False) -> None:
+    """The incidents first (one line each, newest first), then one line per window (its
+    predictions, confidence, alerts and the incidents it belongs to), then the alerts
+    when asked. Every string from the data is printed as text."""
+    incidents = list(report.incidents)
+    if incidents:
+        out.print(Text(f"{len(incidents)} incident(s), newest first", style="bold red"))
+        for inc in incidents:
+            line = Text("  ")
+            line.append(f"{inc.severity:<8} ", style="red" if inc.severity == "critical" else "")
+            line.append(f"{inc.id}  {inc.status:<7}  ")
+            line.append(_cut(inc.headline, _MESSAGE_CHARS))
+            line.append(f"  [{len(inc.alerts)} alert(s)]", style="dim")
+            out.print(line)
+    member: dict[str, list[str]] = {}
+    for inc in incidents:
+        for alert_id in inc.alerts:
+            member.setdefault(alert_id, []).append(inc.id)
+    per_window: dict[str, int] = {}
+    in_window: dict[str, list[str]] = {}
+    for a in report.alerts:
+        per_window[a.window_start] = per_window.get(a.window_start, 0) + 1
+        ids = in_window.setdefault(a.window_start, [])
+        for inc_id in member.get(a.id, []):
+            if inc_id not in ids:
+                ids.append(inc_id)
     overall = [s for s in report.stats if s.cohort is None]
-    table = Table(title=Text(f"predictions per window ({report.window})"))
-    for col in ("window", "n", "conf mean", "p10", "p50", "p90", "rolling mean"):
-        table.add_column(col, justify="right" if col != "window" else "left")
+    table = Table(title=Text(f"per window ({report.window})"))
+    for col in ("window", "n", "conf mean", "conf p10", "alerts", "incidents"):
+        left = col in ("window", "incidents")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col == "window")
 
     def f(v: float | None) -> str:
         return "" if v is None else f"{v:.3f}"
@@ -280,9 +310,8 @@ def _print_report(report: Any) -> None:
             str(s.n),
             f(s.conf_mean),
             f(s.conf_p10),
-            f(s.conf_p50),
-            f(s.conf_p90),
-            f(s.rolling_mean),
+            str(per_window.get(s.window_start, 0) or ""),
+            " ".join(in_window.get(s.window_start, [])),
         )
     out.print(table)
     counts: dict[str, int] = {}
@@ -292,9 +321,13 @@ def _print_report(report: Any) -> None:
     if not report.alerts:
         out.print(Text("no alerts", style="green"))
         return
-    out.print(Text(f"{len(report.alerts)} alert(s)", style="red"))
-    for a in report.alerts:  # bounded: a message may quote a logged value
-        out.print("  " + _cut(a.message, _MESSAGE_CHARS))
+    hint = "" if every_alert else "; --alerts lists them"
+    out.print(
+        Text(f"{len(report.alerts)} alert(s) in {len(incidents)} incident(s){hint}", style="red")
+    )
+    if every_alert:
+        for a in report.alerts:  # bounded: a message may quote a logged value
+            out.print("  " + _cut(a.message, _MESSAGE_CHARS))
 
 
 @app.command()

@@ -231,6 +231,9 @@ def run_demo(
         status = "caught" if first_hit == start else f"MISSED (first alert {first_hit})"
         say(f"  day {inc.day:2d} {start[:10]}  {inc.name:<40} {where:<12} {status}")
     say(f"alerts before the first incident: {len(before)}")
-    say(f"{len(report.alerts)} alerts in all; store {store_path}, spec {spec_path}")
+    say(f"{len(report.alerts)} alerts in {len(report.incidents)} incidents, newest first:")
+    for found in report.incidents:
+        say(f"  {found.id} {found.severity:<8} {found.headline}")
+    say(f"store {store_path}, spec {spec_path}")
     say(f"report: {html} (open it in a browser; it works offline)")
     return result

@@ -13,6 +13,7 @@ from driftline._catalog import OnDuplicate
 from driftline.checks import CheckReport, _ts, run_checks
 from driftline.engine import DuckDBEngine
 from driftline.errors import ConfigError, ProfileError, shorten
+from driftline.incidents import find_incidents
 from driftline.profile import Profile
 from driftline.spec import Spec, load_spec
 from driftline.store import RESULT_COLUMNS, IngestReport, Store
@@ -175,6 +176,7 @@ class Monitor:
         )
         # an internal cache, kept even when results are not persisted
         self.store.save_calibrations(calibrations, known)
+        report.incidents = find_incidents(report, self.profile)
         if persist:
             self._persist(report)
         return report
@@ -214,6 +216,7 @@ class Monitor:
                 "check": a.check,
                 "column": a.column,
                 "message": a.message,
+                "id": a.id,
             }
             for a in report.alerts
         ]

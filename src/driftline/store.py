@@ -96,6 +96,7 @@ ALERT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("check", "VARCHAR"),
     ("column", "VARCHAR"),
     ("message", "VARCHAR"),
+    ("id", "VARCHAR"),
 )
 
 #: The Arrow type of each DuckDB type the declared tables use (JSON arrives as its text).

@@ -180,3 +180,21 @@ def test_section_links_stay_in_the_page(session: Session) -> None:
         page.click(f'nav a[href="#{section}"]')
     assert all(url.startswith("file://") for url in session.requests)
     assert session.errors == []
+
+
+def test_an_incidents_evidence_link_shows_its_drift_cell(session: Session) -> None:
+    """Clicking an incident's drift link picks its scope, draws the heatmap and the
+    drill-down of its cell (the column that moved most, the incident's first window)."""
+    page = session.page
+    link = page.locator('#incident-list a.evidence[href="#drift"]').first
+    k, r, w = (int(link.get_attribute(f"data-{a}")) for a in ("scope", "row", "window"))
+    link.click()
+    page.wait_for_function(
+        "want => document.getElementById('drill').getAttribute('data-drawn') === want",
+        arg=f"{r}:{w}",
+        timeout=5_000,
+    )
+    assert page.evaluate("document.getElementById('drift-scope').value") == str(k)
+    assert all(url.startswith("file://") for url in session.requests)
+    assert session.errors == []
+    assert session.dialogs == []

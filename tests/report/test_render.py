@@ -225,7 +225,8 @@ def test_schema_table_groups_warnings_and_alerts(rendered: Rendered) -> None:
         )
     }
     assert expected
-    assert table.count("<tr>") == len(expected) + 1
+    assert table.count("<tr") == len(expected) + 1
+    assert table.count('<tr id="schema-') == len(expected)  # each row is an anchor
     assert "extra_column" in table
     assert "out_of_range" in table
 
@@ -360,3 +361,38 @@ def test_rendering_a_saved_report_needs_no_engine(rendered: Rendered, tmp_path: 
     assert out.stdout.strip() == "[]", out.stdout
     direct = render_report(rendered.report, tmp_path / "direct.html").read_text()
     assert (tmp_path / "saved.html").read_text() == direct
+
+
+def test_overview_leads_with_the_incidents_linking_to_their_evidence(
+    rendered: Rendered,
+) -> None:
+    """Each incident is listed first in the overview, its headline escaped, and each of
+    its evidence links points at an anchor the page holds."""
+    page = rendered.html
+    incidents = rendered.report.incidents
+    assert incidents
+    overview = page[page.index('<section id="overview">') : page.index('<section id="confidence">')]
+    listed = overview[overview.index('<ol class="incidents"') :]
+    assert overview.index('<ol class="incidents"') < overview.index("<h3>Alerts per check")
+    for inc in incidents:
+        assert f'id="incident-{inc.id}"' in listed
+        assert html.escape(inc.headline) in listed
+    assert re.findall(r'<li id="incident-([^"]+)"', listed) == [i.id for i in incidents]
+    links = re.findall(r'<a class="evidence" href="#([^"]+)"', listed)
+    assert links
+    for anchor in links:
+        assert f'id="{anchor}"' in page, anchor
+    # x shifts from day 5 (the comments from day 4, in the same scope: one change): its
+    # incident links to the drift heatmap cell of the column that moved most, at its start
+    shifted = [i for i in incidents if "x" in i.columns]
+    assert len(shifted) == 1
+    cell = re.search(
+        rf'id="incident-{shifted[0].id}".*?href="#drift" data-pick="drift-scope" '
+        r'data-scope="(\d+)" data-row="(\d+)" data-window="(\d+)"',
+        listed,
+    )
+    assert cell is not None
+    payload = _payload(page)
+    k, r, w = (int(g) for g in cell.groups())
+    assert payload["rows"][r]["column"] == shifted[0].root_cause.columns[0].column
+    assert payload["drift"][k]["x"][w] == shifted[0].start

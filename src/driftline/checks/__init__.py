@@ -47,6 +47,7 @@ from driftline.checks._results import (
     CheckResult,
     Moments,
     WindowStats,
+    alert_id,
     merge_moments,
 )
 from driftline.checks._scopes import _all_scopes, _Scope
@@ -67,6 +68,7 @@ __all__ = [
     "CheckResult",
     "Moments",
     "WindowStats",
+    "alert_id",
     "gaps",
     "merge_moments",
     "run_checks",
@@ -422,5 +424,14 @@ def _alert(r: CheckResult) -> Alert:
     if r.details.get("summary"):
         msg += f"; {r.details['summary']}"
     return Alert(
-        r.window, r.window_start, r.cohort, r.cohort_value, r.check, r.column, r.value, r.bound, msg
+        r.window,
+        r.window_start,
+        r.cohort,
+        r.cohort_value,
+        r.check,
+        r.column,
+        r.value,
+        r.bound,
+        msg,
+        alert_id(r.window, r.cohort, r.cohort_value, r.check, r.column),
     )

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from driftline.checks._context import (
+    _cut,
     _cut_keys,
     _DriftColumn,
     _Feature,
@@ -37,6 +39,14 @@ def missing_fraction(
     n, p_ref = win.n, feature.p_ref
     frac = counts.missing / n
     bound, how = run.bounds.normal("missing_fraction", feature.sd, n, run.profile.n_rows_)
+    details: dict[str, Any] = {
+        "current_fraction": frac,
+        "reference_fraction": p_ref,
+        "summary": f"missing {p_ref:.1%} -> {frac:.1%}",
+    }
+    if abs(frac - p_ref) > bound:  # beyond the bound: the window's batches, first first
+        seqs = sorted(win.batches)[:5]
+        details["batches"] = [_cut(run.batches.get(s, {}).get("batch_id", s)) for s in seqs]
     return decided(
         run,
         win.base,
@@ -46,11 +56,7 @@ def missing_fraction(
         frac - p_ref,
         bound,
         how,
-        {
-            "current_fraction": frac,
-            "reference_fraction": p_ref,
-            "summary": f"missing {p_ref:.1%} -> {frac:.1%}",
-        },
+        details,
     )
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from driftline.checks._registry import Status
+
+if TYPE_CHECKING:
+    from driftline.incidents import Incident
 
 
 # --------------------------------------------------------------------------------------
@@ -57,6 +61,22 @@ class Alert:
     value: float | None
     bound: float | None
     message: str
+    #: stable across runs: :func:`alert_id` of its window, scope, check and column (the
+    #: checks set it; an incident lists its alerts by it)
+    id: str = ""
+
+
+def alert_id(
+    window: int, cohort: str | None, cohort_value: str | None, check: str, column: str | None
+) -> str:
+    """The stable id of an alert: the same window, scope, check and column, the same id,
+    in every run.
+
+    >>> alert_id(86400, "region", "eu", "class_mix", None)
+    'a-efd7ecabc3abc489'
+    """
+    key = json.dumps([int(window), cohort, cohort_value, check, column], ensure_ascii=True)
+    return "a-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,9 @@ class CheckReport:
     #: empty stretches of time windows, as ranges ``{start, end, windows}`` (``end``
     #: exclusive): only windows holding data are checked and listed in ``stats``
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    #: the alerts grouped into incidents, newest first, each with its root cause
+    #: (:func:`driftline.incidents.find_incidents`; ``Monitor.check`` fills it)
+    incidents: list[Incident] = field(default_factory=list)
 
     @property
     def has_alerts(self) -> bool:
@@ -174,8 +197,8 @@ def record(cls: type[_Record], values: Iterable[Any]) -> _Record:
     that ``__init__`` leaves it (the records have no ``__post_init__``, slots, or fields
     outside ``__init__``). ``values`` holds every field, defaults included.
 
-    >>> r = record(Alert, (1, "s", None, None, "class_mix", None, 0.5, 0.1, "message"))
-    >>> r == Alert(1, "s", None, None, "class_mix", None, 0.5, 0.1, "message")
+    >>> r = record(Alert, (1, "s", None, None, "class_mix", None, 0.5, 0.1, "message", "a-1"))
+    >>> r == Alert(1, "s", None, None, "class_mix", None, 0.5, 0.1, "message", "a-1")
     True
     """
     assert cls in _RECORDS

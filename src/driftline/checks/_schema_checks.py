@@ -25,6 +25,21 @@ class _SchemaFacts:
     retyped_rows: dict[str, int]
     retyped_as: dict[str, set[str]]
     extra: dict[str, int]
+    #: per column, the ids of the batches that lacked it, retyped it, or added it (a
+    #: result's details name the first few: which batch brought a schema change)
+    missing_batches: dict[str, list[str]]
+    retyped_batches: dict[str, list[str]]
+    extra_batches: dict[str, list[str]]
+
+
+#: How many batch ids a schema result's details name.
+_BATCHES_SHOWN = 5
+
+
+def _batch_ids(ids: dict[str, list[str]], col: str) -> dict[str, list[str]]:
+    """``{"batches": [...]}`` for a result's details when some batch is to blame."""
+    got = ids.get(col)
+    return {"batches": got[:_BATCHES_SHOWN]} if got else {}
 
 
 def schema_facts(run: _Run, win: _Window) -> _SchemaFacts:
@@ -33,15 +48,21 @@ def schema_facts(run: _Run, win: _Window) -> _SchemaFacts:
     retyped_rows: dict[str, int] = defaultdict(int)
     retyped_as: dict[str, set[str]] = defaultdict(set)
     extra: dict[str, int] = defaultdict(int)
+    missing_batches: dict[str, list[str]] = defaultdict(list)
+    retyped_batches: dict[str, list[str]] = defaultdict(list)
+    extra_batches: dict[str, list[str]] = defaultdict(list)
     kinds = run.spec.feature_kinds
-    for seq, rows in win.batches.items():
+    for seq, rows in sorted(win.batches.items()):
         meta = run.batches.get(seq)
         if meta is None:
             continue
+        batch = _cut(meta.get("batch_id", seq))
         for col in _json(meta["missing_features"]):
             missing_rows[col] += rows
+            missing_batches[col].append(batch)
         for col in _json(meta["extra_columns"]):
             extra[col] += rows
+            extra_batches[col].append(batch)
         source = _json(meta["source_columns"])
         for col in kinds:
             if col not in source:
@@ -49,7 +70,16 @@ def schema_facts(run: _Run, win: _Window) -> _SchemaFacts:
             if run.retyped(col, source[col]):
                 retyped_rows[col] += rows
                 retyped_as[col].add(source[col])
-    return _SchemaFacts(missing_rows, retyped_rows, retyped_as, extra)
+                retyped_batches[col].append(batch)
+    return _SchemaFacts(
+        missing_rows,
+        retyped_rows,
+        retyped_as,
+        extra,
+        missing_batches,
+        retyped_batches,
+        extra_batches,
+    )
 
 
 @check("missing_column")
@@ -67,7 +97,7 @@ def missing_column(run: _Run, win: _Window, facts: _SchemaFacts) -> Iterator[Che
             frac,
             0.0,
             "any row without the column",
-            {"rows": rows, "summary": not_logged},
+            {"rows": rows, "summary": not_logged, **_batch_ids(facts.missing_batches, col)},
         )
 
 
@@ -93,6 +123,7 @@ def type_change(run: _Run, win: _Window, facts: _SchemaFacts) -> Iterator[CheckR
                 "reference_family": ref_family,
                 "current_types": got,
                 "summary": f"{name} was {ref_family}, now {', '.join(got)}" if got else "",
+                **_batch_ids(facts.retyped_batches, col),
             },
         )
 
@@ -111,6 +142,10 @@ def extra_column(run: _Run, win: _Window, facts: _SchemaFacts) -> Iterator[Check
             rows / win.n,
             0.0,
             "any unknown column",
-            {"rows": rows, "summary": f"unknown column {shorten(col)} logged"},
+            {
+                "rows": rows,
+                "summary": f"unknown column {shorten(col)} logged",
+                **_batch_ids(facts.extra_batches, col),
+            },
             status="warn",
         )

@@ -37,6 +37,12 @@ th { background: var(--soft); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.msg { max-width: 760px; overflow-wrap: anywhere; }
 td.zero { color: #b0b7bf; }
+ol.incidents { padding-left: 1.4em; }
+li.incident { margin: 0 0 10px; }
+li.incident .sev { font-weight: 600; text-transform: uppercase; font-size: 12px; }
+li.sev-critical .sev { color: var(--alert); }
+li.sev-major .sev { color: var(--warn); }
+li.incident .links a { margin-right: 6px; }
 td.nw { white-space: nowrap; }
 .scroll { max-height: 460px; overflow: auto; border: 1px solid var(--line); display: inline-block;
   max-width: 100%; }
@@ -323,6 +329,22 @@ APP_JS = r"""
   bind("mix-scope", drawMix);
   bind("drift-scope", drawHeatmap);
   bind("text-scope", drawText);
+
+  // an incident's evidence link picks its scope (and drift cell) before the page scrolls
+  var DRAW = { "mix-scope": drawMix, "drift-scope": drawHeatmap };
+  Array.prototype.forEach.call(document.querySelectorAll("a.evidence[data-pick]"),
+    function (a) {
+      a.addEventListener("click", function () {
+        var pick = a.getAttribute("data-pick"), sel = byId(pick);
+        var k = Number(a.getAttribute("data-scope")) || 0;
+        if (sel && k < D.scopes.length) { sel.value = String(k); }
+        if (DRAW[pick]) { DRAW[pick](sel ? currentScope(pick) : 0); }
+        var r = a.getAttribute("data-row"), w = a.getAttribute("data-window");
+        if (pick === "drift-scope" && r !== null && w !== null) {
+          drawDrill(currentScope(pick), Number(r), Number(w));
+        }
+      });
+    });
   window.driftlineReport = { data: D, drill: drawDrill };
 })();
 """

@@ -77,15 +77,18 @@ def _table(
     msg_cols: Iterable[int] = (),
     nowrap_cols: Iterable[int] = (),
     table_id: str | None = None,
+    row_ids: Sequence[str | None] | None = None,
 ) -> str:
-    """An HTML table from cells that are already HTML (escaped by the caller)."""
+    """An HTML table from cells that are already HTML (escaped by the caller);
+    ``row_ids`` gives rows an anchor (ids made here, never from the data)."""
     nums, msgs, nowrap = set(num_cols), set(msg_cols), set(nowrap_cols)
     attr = f' id="{_e(table_id)}"' if table_id else ""
     out = [f'<div class="scroll"><table{attr}><thead><tr>']
     out += [f"<th>{_e(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>")
+    for k, row in enumerate(rows):
+        rid = row_ids[k] if row_ids is not None and k < len(row_ids) else None
+        out.append(f'<tr id="{_e(rid)}">' if rid else "<tr>")
         for i, cell in enumerate(row):
             cls = (
                 ' class="num"'
@@ -126,6 +129,111 @@ def _select(select_id: str, scopes: Sequence[Mapping[str, Any]], label: str) -> 
 # --------------------------------------------------------------------------------------
 # sections
 # --------------------------------------------------------------------------------------
+def schema_anchor(check: str, column: str | None, scope: Scope) -> str:
+    """The anchor of a schema table row: a hash of its check, column and scope (the id
+    holds no data, so no logged string reaches an attribute unescaped or unhashed)."""
+    key = json.dumps([check, column, scope[0], scope[1]], ensure_ascii=True)
+    return "schema-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def _evidence(inc: Mapping[str, Any], payload: Mapping[str, Any]) -> list[str]:
+    """Links from an incident to its evidence in the page: the confidence chart of its
+    scope, the class mix, the drift heatmap cell of the column that moved most, the
+    schema row. Only indexes and hashes go into attributes."""
+    cause = inc.get("root_cause") or {}
+    checks = set(inc.get("checks") or [])
+    scopes = [(s.get("cohort"), s.get("value")) for s in payload["scopes"]]
+    where = cause.get("scope") or {}
+    carriers = cause.get("carriers") or []
+    wanted: Scope = (where.get("cohort"), where.get("cohort_value"))
+    if wanted not in scopes and carriers:
+        wanted = (carriers[0].get("cohort"), carriers[0].get("cohort_value"))
+    k = scopes.index(wanted) if wanted in scopes else 0
+    label = _e(payload["scopes"][k]["label"]) if payload["scopes"] else "overall"
+    links = []
+    if "confidence_shift" in checks and payload["scopes"]:
+        links.append(f'<a class="evidence" href="#conf-{k}">confidence chart, {label}</a>')
+    if checks & {"class_mix", "class_prior"}:
+        links.append(
+            f'<a class="evidence" href="#class-mix" data-pick="mix-scope" data-scope="{k}">'
+            f"class mix, {label}</a>"
+        )
+    rows = [(r.get("check"), r.get("column")) for r in payload["rows"]]
+    moved = [(c.get("check"), c.get("column")) for c in cause.get("columns") or []]
+    moved += [("score_drift", c) for c in cause.get("scores") or []]
+    cell = next((m for m in moved if m in rows), None)
+    if cell is not None and payload["drift"]:
+        r = rows.index(cell)
+        xs = payload["drift"][k]["x"]
+        start = str(inc.get("start"))
+        w = xs.index(start) if start in xs else 0
+        links.append(
+            f'<a class="evidence" href="#drift" data-pick="drift-scope" data-scope="{k}" '
+            f'data-row="{r}" data-window="{w}">drift of {_e(cell[1])}, {label}, '
+            f"{_w(start)}</a>"
+        )
+    schema = cause.get("schema")
+    if schema:
+        scope_rows = inc.get("scopes") or []
+        first = scope_rows[0] if scope_rows else {}
+        anchor = schema_anchor(
+            str(schema.get("check")),
+            str(schema.get("column")),
+            (first.get("cohort"), first.get("cohort_value")),
+        )
+        links.append(f'<a class="evidence" href="#{anchor}">schema row</a>')
+    return links
+
+
+def _incidents(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int) -> str:
+    incidents = list(data.get("incidents") or [])
+    out = ["<h3>Incidents</h3>"]
+    if not incidents:
+        if data.get("alerts"):
+            out.append('<p class="note">This report carries no incidents (made before them).</p>')
+        else:
+            out.append('<p class="note">No incidents: no alert in this run.</p>')
+        return "".join(out)
+    out.append(
+        '<p class="note">Alerts grouped into incidents, newest first: one change across '
+        "contiguous windows (a single quiet window does not split it), the scopes and the "
+        "columns that moved with it. The links go to the evidence.</p>"
+    )
+    out.append('<ol class="incidents" id="incident-list">')
+    for inc in incidents[:max_rows]:
+        sev = _e(inc.get("severity"))
+        cause = inc.get("root_cause") or {}
+        facts = [
+            f"{_e(inc.get('status'))}",
+            f"{int(inc.get('windows') or 0)} window(s)",
+            f"{len(inc.get('alerts') or [])} alert(s)",
+            "checks " + _e(", ".join(str(c) for c in inc.get("checks") or [])),
+        ]
+        parts = []
+        for d in cause.get("decompositions") or []:
+            parts.append(
+                f"{_e(d.get('metric'))} by {_e(d.get('cohort'))}: change {_f(d.get('change'))}"
+                f" = traffic mix {_f(d.get('mix'))} + within {_f(d.get('within'))}"
+            )
+        cols = [
+            f"{_e(c.get('column'))} ({_f(c.get('effect'))})"
+            for c in (cause.get("columns") or [])[:8]
+        ]
+        out.append(
+            f'<li id="incident-{_e(inc.get("id"))}" class="incident sev-{sev}">'
+            f'<span class="sev">{sev}</span> <code>{_e(inc.get("id"))}</code> '
+            f'<b class="headline">{_e(inc.get("headline"))}</b>'
+            f'<div class="note">{" · ".join(facts)}</div>'
+            + (f'<div class="note">{"; ".join(parts)}</div>' if parts else "")
+            + (f'<div class="note">inputs by drift effect: {", ".join(cols)}</div>' if cols else "")
+            + f'<div class="links">evidence: {" · ".join(_evidence(inc, payload)) or "–"}</div>'
+            "</li>"
+        )
+    out.append("</ol>")
+    out.append(_more(len(incidents), min(len(incidents), max_rows), "incidents"))
+    return "".join(out)
+
+
 def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int) -> str:
     alerts = list(data.get("alerts") or [])
     stats = data["stats"]
@@ -137,7 +245,9 @@ def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int
         for r in data["results"]
         if r.get("check") in DRIFT_CHECKS and r.get("status") == "alert"
     }
+    incidents = list(data.get("incidents") or [])
     cards = [
+        ("incidents", len(incidents), bool(incidents)),
         ("windows", windows, False),
         ("predictions", predictions, False),
         ("alerts", len(alerts), bool(alerts)),
@@ -150,6 +260,7 @@ def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int
         for k, v, bad in cards
     ]
     out.append("</div>")
+    out.append(_incidents(data, payload, max_rows))
     gaps = list(data.get("gaps") or [])
     if gaps:
         shown = ", ".join(
@@ -268,6 +379,7 @@ def _schema(data: Mapping[str, Any], max_rows: int) -> str:
     if not groups:
         return '<p class="note">No schema violations: every column arrived as in the reference.</p>'
     order = {c: i for i, c in enumerate(SCHEMA_CHECKS)}
+    ids: list[str | None] = []
     keys = sorted(
         groups,
         key=lambda k: (order[k[0]], k[1], k[2] != (None, None), str(k[2][0]), str(k[2][1])),
@@ -275,6 +387,7 @@ def _schema(data: Mapping[str, Any], max_rows: int) -> str:
     rows = []
     for key in keys[:max_rows]:
         rs = sorted(groups[key], key=lambda r: str(r["window_start"]))
+        ids.append(schema_anchor(key[0], key[1], key[2]))
         peak = max(rs, key=lambda r: num(r.get("value")) or 0.0)
         statuses = sorted({str(r.get("status")) for r in rs})
         summary = next(
@@ -321,6 +434,7 @@ def _schema(data: Mapping[str, Any], max_rows: int) -> str:
             msg_cols=[9],
             nowrap_cols=[5, 6],
             table_id="schema-table",
+            row_ids=ids,
         )
         + _more(len(keys), min(len(keys), max_rows), "violations")
     )

@@ -1,0 +1,902 @@
+"""Alerts -> incidents, each with its root cause.
+
+A check run raises one alert per window x scope x check (x column); one change in
+production raises dozens of them. :func:`find_incidents` groups them into incidents, the
+unit people read first, and explains each from the report and the fitted profile alone
+(pure Python: no engine, no store).
+
+Grouping. Alerts fall in two families:
+
+- **schema** (:data:`SCHEMA_CHECKS`: a column not logged, logged as another type, a
+  column the spec does not know, a missing-value spike, rows out of the data's era): one
+  incident per check and column, across every scope it appears in;
+- **change** (every other check: the model's outputs, ``class_mix``, ``class_prior``,
+  ``confidence_shift``, ``score_drift``, and its inputs, ``feature_drift``,
+  ``text_drift``, ``out_of_range``, ``unseen_category``): alerts of one scope are one
+  change while they keep coming, and alerts of different scopes in the same window are
+  one change when they move the same column (the outputs count as one column).
+
+Either way an incident spans contiguous checked windows: a gap of one quiet window does
+not split it, two do. It is *ongoing* while it can still grow (it alerted in the last
+checked window, or in the one before it), else *closed*; a change after a closed
+incident is a new incident. Its id is a hash of what it is (the family, and the check
+and column of a schema incident, or the first scope of a change) and of the window it
+started in, so it keeps its id across runs and as new windows extend it. When a new
+window shows two ongoing changes to be one, the merged incident keeps the older id.
+
+Root cause. A change that moved the model's outputs (mean confidence, the class mix) is
+decomposed by cohort, shift-share style (:func:`shift_share`): over the incident's
+windows, how much of the overall change comes from the traffic mix between a cohort
+column's values (a segment grew) and how much from change within each value, each value
+against its own reference share and baseline (the profile's per-cohort baselines). The
+cohort values that carry the change are those that alert in it (each judged against its
+own baseline), or, when none does, the ones the decomposition names. Within the
+implicated scope the input columns are ranked by their drift effect; an incident whose
+outputs moved while no input did says so. A class-mix change names the classes that
+moved, and which way. A schema incident names its column and the first batch that
+brought it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Literal
+
+from driftline.checks import Alert, CheckReport, CheckResult, WindowStats, alert_id
+from driftline.errors import SHOWN_CHARS, shorten
+from driftline.profile import Profile
+
+__all__ = [
+    "INPUT_CHECKS",
+    "OUTPUT_CHECKS",
+    "SCHEMA_CHECKS",
+    "ClassMove",
+    "CohortPart",
+    "ColumnEffect",
+    "Decomposition",
+    "Incident",
+    "IncidentScope",
+    "RootCause",
+    "SchemaCause",
+    "alert_id",
+    "find_incidents",
+    "group_alerts",
+    "shift_share",
+]
+
+#: Checks whose alerts are schema incidents: one per check and column.
+SCHEMA_CHECKS = frozenset(
+    {"missing_column", "type_change", "extra_column", "missing_fraction", "timestamp_era"}
+)
+#: Checks of the model's outputs; alerts of these in different scopes join as one column.
+OUTPUT_CHECKS = frozenset({"class_mix", "class_prior", "confidence_shift", "score_drift"})
+#: Checks of the model's inputs, ranked by drift effect in a root cause.
+INPUT_CHECKS = frozenset({"feature_drift", "text_drift", "out_of_range", "unseen_category"})
+#: The checks whose effect ranks a column (a distribution's drift).
+_EFFECT_CHECKS = ("feature_drift", "text_drift")
+#: A cohort value carries an overall change when its part is at least this share of it.
+CARRIER_SHARE = 0.2
+#: Quiet windows an incident survives: one does not split it.
+GAP = 1
+
+Severity = Literal["critical", "major", "minor"]
+Attribution = Literal["traffic_mix", "within"]
+
+
+def _incident_id(*parts: Any) -> str:
+    key = json.dumps(list(parts), ensure_ascii=True, default=str)
+    return "i-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------------------
+# typed incidents
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IncidentScope:
+    """A scope: overall (``cohort`` None) or one value of a cohort column."""
+
+    cohort: str | None
+    cohort_value: str | None
+
+    @property
+    def label(self) -> str:
+        if self.cohort is None:
+            return "overall"
+        return f"{_name(self.cohort)}={_name(self.cohort_value)}"
+
+
+@dataclass(frozen=True)
+class CohortPart:
+    """One cohort value's part in an overall change (see :func:`shift_share`)."""
+
+    value: str
+    reference_share: float
+    current_share: float
+    #: the metric in the value's reference baseline and in the incident's windows
+    reference: float | None
+    current: float | None
+    #: its part of the change from its traffic share moving, and from within it
+    mix: float
+    within: float
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """An overall change split into traffic mix between a cohort column's values and
+    change within each value: ``change == mix + within`` (exactly, up to rounding).
+
+    ``metric`` is ``confidence`` (the change in mean confidence, signed) or
+    ``class_mix`` (the total variation distance of the predicted-class mix, each class's
+    shift-share projected on the direction it moved in).
+    """
+
+    metric: str
+    cohort: str
+    reference: float | None
+    current: float | None
+    change: float
+    mix: float
+    within: float
+    attribution: Attribution
+    #: the values carrying it: those that grew (traffic mix) or changed (within)
+    carriers: list[str]
+    parts: list[CohortPart]
+
+
+@dataclass(frozen=True)
+class ColumnEffect:
+    """An input column that moved in the incident, with its mean drift effect over the
+    incident's windows in the implicated scope."""
+
+    column: str
+    check: str
+    method: str | None
+    effect: float | None
+    windows: int
+
+
+@dataclass(frozen=True)
+class ClassMove:
+    """A predicted class whose share moved (overall, over the incident's windows)."""
+
+    cls: str
+    reference_share: float
+    current_share: float
+    change: float
+
+
+@dataclass(frozen=True)
+class SchemaCause:
+    """What a schema incident is: its check, column, what it says, and the batches that
+    brought it (the first one first)."""
+
+    check: str
+    column: str | None
+    detail: str
+    first_batch: str | None
+    batches: list[str]
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """Where an incident comes from, in words (``summary``) and as data."""
+
+    summary: str
+    #: traffic mix between cohort values, or change within them (None: no cohort says)
+    attribution: Attribution | None = None
+    #: the cohort values carrying the change, and whether they are every value of it
+    carriers: list[IncidentScope] = field(default_factory=list)
+    every_value: bool = False
+    #: the scope the columns are ranked in
+    scope: IncidentScope | None = None
+    decompositions: list[Decomposition] = field(default_factory=list)
+    columns: list[ColumnEffect] = field(default_factory=list)
+    scores: list[str] = field(default_factory=list)
+    classes: list[ClassMove] = field(default_factory=list)
+    outputs_only: bool = False
+    schema: SchemaCause | None = None
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Alerts that are one change: contiguous windows, the scopes and columns that
+    moved together. ``alerts`` holds the ids of its member alerts (the evidence)."""
+
+    id: str
+    kind: Literal["schema", "change"]
+    status: Literal["ongoing", "closed"]
+    start: str
+    #: the end of its last alerting window; None while it is ongoing
+    end: str | None
+    last_window: str
+    windows: int
+    checks: list[str]
+    scopes: list[IncidentScope]
+    columns: list[str]
+    severity: Severity
+    headline: str
+    root_cause: RootCause
+    alerts: list[str]
+
+
+# --------------------------------------------------------------------------------------
+# grouping
+# --------------------------------------------------------------------------------------
+class _Union:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _scope(a: Alert | CheckResult | WindowStats) -> IncidentScope:
+    return IncidentScope(a.cohort, a.cohort_value)
+
+
+def _track(a: Alert) -> str | None:
+    """What an alert moved: the outputs (one track), or its column."""
+    return "\x00outputs" if a.check in OUTPUT_CHECKS else a.column
+
+
+def group_alerts(alerts: Sequence[Alert], windows: Sequence[int]) -> list[list[Alert]]:
+    """Alerts grouped into incidents (see the module docstring), each group sorted by
+    window; ``windows`` are the checked windows' keys (the gap rule counts these, so an
+    empty stretch of time without predictions is no quiet window)."""
+    pos = {w: i for i, w in enumerate(sorted(windows))}
+    at = [pos.get(a.window, -1) for a in alerts]
+    groups = _Union(len(alerts))
+    # one chain per schema key or per scope of a change: joined while the gaps are short
+    chains: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    same_window: dict[tuple[int, str | None], list[int]] = defaultdict(list)
+    for i, a in enumerate(alerts):
+        if a.check in SCHEMA_CHECKS:
+            chains[("schema", a.check, a.column)].append(i)
+        else:
+            chains[("change", a.cohort, a.cohort_value)].append(i)
+            same_window[(a.window, _track(a))].append(i)
+    for members in chains.values():
+        members.sort(key=lambda i: at[i])
+        for prev, cur in pairwise(members):
+            if at[cur] - at[prev] <= GAP + 1:
+                groups.join(prev, cur)
+    for members in same_window.values():
+        for other in members[1:]:
+            groups.join(members[0], other)
+    out: dict[int, list[Alert]] = defaultdict(list)
+    for i, a in enumerate(alerts):
+        out[groups.find(i)].append(a)
+    return [sorted(g, key=lambda a: (a.window, _order(a))) for g in out.values()]
+
+
+def _order(a: Alert) -> tuple[bool, str, str, str, str]:
+    return (a.cohort is not None, a.cohort or "", a.cohort_value or "", a.check, a.column or "")
+
+
+# --------------------------------------------------------------------------------------
+# decomposition
+# --------------------------------------------------------------------------------------
+def shift_share(
+    reference: Mapping[str, tuple[float, float | None]],
+    current: Mapping[str, tuple[float, float | None]],
+) -> dict[str, tuple[float, float]]:
+    """Per cohort value, its ``(mix, within)`` parts of the change of an overall mean.
+
+    ``reference`` and ``current`` map each value to ``(share, metric)``: its share of the
+    rows and the metric among its rows. The overall metric is ``sum(share * metric)``;
+    its change splits exactly (the symmetric, Shapley form of shift-share) into
+    ``mix = dshare * (metric_ref + metric_cur) / 2`` (the traffic share moved) and
+    ``within = dmetric * (share_ref + share_cur) / 2`` (the value itself changed). A value
+    absent on one side takes the other side's metric (all of it is mix).
+
+    >>> parts = shift_share({"a": (0.5, 0.9), "b": (0.5, 0.7)}, {"a": (0.2, 0.9), "b": (0.8, 0.6)})
+    >>> {k: (round(m, 4), round(w, 4)) for k, (m, w) in parts.items()}
+    {'a': (-0.27, 0.0), 'b': (0.195, -0.065)}
+    >>> round(sum(m + w for m, w in parts.values()), 4), round((0.2*0.9 + 0.8*0.6) - 0.8, 4)
+    (-0.14, -0.14)
+    """
+    out = {}
+    for value in sorted(set(reference) | set(current)):
+        w_ref, m_ref = reference.get(value, (0.0, None))
+        w_cur, m_cur = current.get(value, (0.0, None))
+        if m_ref is None:
+            m_ref = m_cur
+        if m_cur is None:
+            m_cur = m_ref
+        if m_ref is None or m_cur is None:
+            continue
+        mix = (w_cur - w_ref) * (m_ref + m_cur) / 2
+        within = (m_cur - m_ref) * (w_ref + w_cur) / 2
+        out[value] = (mix, within)
+    return out
+
+
+def _pooled(
+    stats: Iterable[WindowStats], cohort: str | None
+) -> dict[str | None, tuple[int, float | None, dict[str, int]]]:
+    """Per cohort value (None: overall) over ``stats``: rows, mean confidence, class counts."""
+    n: dict[str | None, int] = defaultdict(int)
+    conf: dict[str | None, float] = defaultdict(float)
+    conf_n: dict[str | None, int] = defaultdict(int)
+    classes: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in stats:
+        if s.cohort != cohort:
+            continue
+        v = s.cohort_value
+        n[v] += s.n
+        if s.conf_mean is not None and s.n:
+            conf[v] += s.conf_mean * s.n
+            conf_n[v] += s.n
+        for c, k in s.class_counts.items():
+            classes[v][c] += int(k)
+    return {
+        v: (n[v], conf[v] / conf_n[v] if conf_n[v] else None, dict(classes[v])) for v in n if n[v]
+    }
+
+
+def _shares(counts: Mapping[str, float], classes: Sequence[str]) -> list[float]:
+    total = sum(float(counts.get(c, 0)) for c in classes)
+    return [float(counts.get(c, 0)) / total if total else 0.0 for c in classes]
+
+
+def _decompose(
+    metric: str, cohort: str, profile: Profile, stats: Sequence[WindowStats]
+) -> Decomposition | None:
+    """The shift-share decomposition of ``metric`` by ``cohort`` over ``stats`` (the
+    incident's windows), each value against its reference share and baseline."""
+    baselines = (getattr(profile, "cohorts_", None) or {}).get(cohort)
+    if not baselines:
+        return None
+    cur = _pooled(stats, cohort)
+    ref_total = sum(int(b["n_rows"]) for b in baselines.values())
+    cur_total = sum(n for n, _, _ in cur.values())
+    if not ref_total or not cur_total:
+        return None
+    classes = sorted({*profile.predicted_mix_, *(c for _, _, k in cur.values() for c in k)})
+    values = sorted(set(baselines) | {v for v in cur if v is not None})
+
+    def side(value: str) -> tuple[tuple[float, Any], tuple[float, Any]]:
+        base = baselines.get(value)
+        ref: tuple[float, Any] = (0.0, None)
+        if base is not None:
+            w = int(base["n_rows"]) / ref_total
+            if metric == "confidence":
+                ref = (w, (base.get("confidence") or {}).get("mean"))
+            else:
+                ref = (w, _shares(base.get("predicted_mix") or {}, classes))
+        n, mean, counts = cur.get(value, (0, None, {}))
+        now: tuple[float, Any] = (n / cur_total, None)
+        if n:
+            now = (now[0], mean if metric == "confidence" else _shares(counts, classes))
+        return ref, now
+
+    sides = {v: side(v) for v in values}
+    if metric == "confidence":
+        parts_of = shift_share(
+            {v: s[0] for v, s in sides.items()}, {v: s[1] for v, s in sides.items()}
+        )
+        ref_m = _weighted(s[0] for s in sides.values())
+        cur_m = _weighted(s[1] for s in sides.values())
+        change = (cur_m or 0.0) - (ref_m or 0.0)
+        parts = {v: parts_of.get(v, (0.0, 0.0)) for v in values}
+        point = {v: (s[0][1], s[1][1]) for v, s in sides.items()}
+    else:
+        # per class, then projected on the direction each class moved: the parts add up
+        # to the total variation distance between the two overall mixes
+        ref_mix = [0.0] * len(classes)
+        cur_mix = [0.0] * len(classes)
+        for (w_ref, m_ref), (w_cur, m_cur) in sides.values():
+            for k in range(len(classes)):
+                ref_mix[k] += w_ref * (m_ref[k] if m_ref is not None else 0.0)
+                cur_mix[k] += w_cur * (m_cur[k] if m_cur is not None else 0.0)
+        sign = [1.0 if c >= r else -1.0 for r, c in zip(ref_mix, cur_mix, strict=True)]
+        parts = dict.fromkeys(values, (0.0, 0.0))
+        for k in range(len(classes)):
+            by_class = shift_share(
+                {v: (s[0][0], None if s[0][1] is None else s[0][1][k]) for v, s in sides.items()},
+                {v: (s[1][0], None if s[1][1] is None else s[1][1][k]) for v, s in sides.items()},
+            )
+            for v, (mix, within) in by_class.items():
+                m0, w0 = parts[v]
+                parts[v] = (m0 + sign[k] * mix / 2, w0 + sign[k] * within / 2)
+        change = sum(abs(c - r) for r, c in zip(ref_mix, cur_mix, strict=True)) / 2
+        ref_m, cur_m = None, None
+        point = dict.fromkeys(values, (None, None))
+    mix_total = sum(m for m, _ in parts.values())
+    within_total = sum(w for _, w in parts.values())
+    attribution: Attribution = "traffic_mix" if abs(mix_total) > abs(within_total) else "within"
+    cohort_parts = [
+        CohortPart(
+            value=v,
+            reference_share=sides[v][0][0],
+            current_share=sides[v][1][0],
+            reference=point[v][0],
+            current=point[v][1],
+            mix=parts[v][0],
+            within=parts[v][1],
+        )
+        for v in values
+    ]
+    if attribution == "traffic_mix":
+        grew = {p.value: p.current_share - p.reference_share for p in cohort_parts}
+        top = max(grew.values(), default=0.0)
+        carriers = sorted(
+            (v for v, g in grew.items() if g > 0 and g >= top / 2), key=lambda v: -grew[v]
+        )
+    else:
+        direction = 1.0 if within_total >= 0 else -1.0
+        least = CARRIER_SHARE * abs(within_total)
+        carriers = sorted(
+            (p.value for p in cohort_parts if p.within * direction >= least and least > 0),
+            key=lambda v: -abs(parts[v][1]),
+        )
+    return Decomposition(
+        metric=metric,
+        cohort=cohort,
+        reference=ref_m,
+        current=cur_m,
+        change=change,
+        mix=mix_total,
+        within=within_total,
+        attribution=attribution,
+        carriers=carriers,
+        parts=cohort_parts,
+    )
+
+
+def _weighted(pairs: Iterable[tuple[float, Any]]) -> float | None:
+    total, weight = 0.0, 0.0
+    for w, m in pairs:
+        if m is not None and w:
+            total += w * float(m)
+            weight += w
+    return total / weight if weight else None
+
+
+# --------------------------------------------------------------------------------------
+# incidents
+# --------------------------------------------------------------------------------------
+def find_incidents(report: CheckReport, profile: Profile | None = None) -> list[Incident]:
+    """The incidents of ``report``, newest first. ``profile`` (the fitted profile the
+    report was checked against) gives the cohort decomposition its reference shares and
+    baselines; without it an incident has no decomposition."""
+    if not report.alerts:
+        return []
+    windows = sorted({s.window for s in report.stats if s.cohort is None})
+    if not windows:
+        windows = sorted({a.window for a in report.alerts})
+    pos = {w: i for i, w in enumerate(windows)}
+    ends = {s.window: s.window_end for s in report.stats if s.cohort is None}
+    # the results a root cause reads: of the columns that alerted, by the checks it ranks
+    # or explains them by (a wide table has a quarter of a million results)
+    wanted = INPUT_CHECKS | SCHEMA_CHECKS
+    alerted = {a.column for a in report.alerts}
+    by_key: dict[tuple[Any, ...], list[CheckResult]] = defaultdict(list)
+    for r in report.results:
+        if r.column in alerted and r.check in wanted:
+            by_key[(r.cohort, r.cohort_value, r.check, r.column)].append(r)
+    ctx = _Context(report, profile, windows, pos, ends, by_key)
+    found = [ctx.incident(g) for g in group_alerts(report.alerts, windows)]
+    found.sort(key=lambda i: (i.start, i.last_window, i.id), reverse=True)
+    return found
+
+
+@dataclass
+class _Context:
+    report: CheckReport
+    profile: Profile | None
+    windows: list[int]
+    pos: dict[int, int]
+    ends: dict[int, str]
+    results: dict[tuple[Any, ...], list[CheckResult]]
+
+    def incident(self, alerts: list[Alert]) -> Incident:
+        first, last = alerts[0], alerts[-1]
+        schema = first.check in SCHEMA_CHECKS
+        if schema:
+            key: tuple[Any, ...] = ("schema", first.check, first.column)
+        else:
+            start_scopes = sorted(
+                (_scope(a) for a in alerts if a.window == first.window),
+                key=lambda s: (s.cohort is not None, s.cohort or "", s.cohort_value or ""),
+            )
+            key = ("change", start_scopes[0].cohort, start_scopes[0].cohort_value)
+        ongoing = self.pos.get(last.window, -1) >= len(self.windows) - 1 - GAP
+        scopes = sorted(
+            {_scope(a) for a in alerts},
+            key=lambda s: (s.cohort is not None, s.cohort or "", s.cohort_value or ""),
+        )
+        checks = sorted({a.check for a in alerts})
+        columns = sorted({a.column for a in alerts if a.column is not None})
+        span = [w for w in self.windows if first.window <= w <= last.window]
+        cause = self._schema_cause(alerts, span) if schema else self._change_cause(alerts, span)
+        severity = _severity(alerts, schema)
+        when = _when(first.window_start, last.window_start, ongoing)
+        return Incident(
+            id=_incident_id(*key, first.window),
+            kind="schema" if schema else "change",
+            status="ongoing" if ongoing else "closed",
+            start=first.window_start,
+            end=None if ongoing else self.ends.get(last.window, last.window_start),
+            last_window=last.window_start,
+            windows=len({a.window for a in alerts}),
+            checks=checks,
+            scopes=scopes,
+            columns=columns,
+            severity=severity,
+            headline=f"{cause.summary}; {when}",
+            root_cause=cause,
+            alerts=[a.id for a in alerts],
+        )
+
+    # -- schema ---------------------------------------------------------------------------
+    def _schema_cause(self, alerts: list[Alert], span: list[int]) -> RootCause:
+        first = alerts[0]
+        check, column = first.check, first.column
+        results = [
+            r
+            for a in alerts
+            for r in self.results.get((a.cohort, a.cohort_value, a.check, a.column), [])
+            if r.window == a.window
+        ]
+        results.sort(key=lambda r: (r.window, r.cohort is not None))
+        batches: list[str] = []
+        for r in results:
+            for b in r.details.get("batches") or []:
+                if str(b) not in batches:
+                    batches.append(str(b))
+        head = results[0] if results else None
+        details = head.details if head is not None else {}
+        col = _name(column) if column is not None else ""
+        carriers = sorted({_scope(a) for a in alerts if a.cohort is not None}, key=_scope_order)
+        where = self._where(carriers, span)
+        if check == "type_change":
+            got = ", ".join(str(t) for t in details.get("current_types") or []) or "another type"
+            what = f"column {col} arrives as {got} (reference: {details.get('reference_family')})"
+        elif check == "missing_column":
+            what = f"column {col} is not logged"
+        elif check == "extra_column":
+            what = f"unknown column {col} is logged"
+        elif check == "missing_fraction":
+            shown = carriers[0] if len(carriers) == 1 else IncidentScope(None, None)
+            peak = max(
+                (r for r in results if _scope(r) == shown),
+                key=lambda r: r.value or 0.0,
+                default=head,
+            )
+            pd = peak.details if peak is not None else {}
+            cur, ref = pd.get("current_fraction"), pd.get("reference_fraction")
+            share = f" to {cur:.0%} of rows (reference {ref:.1%})" if cur is not None else ""
+            what = f"missing values of {col} spike{share}"
+        else:
+            what = "rows timestamped outside the data's era"
+        brought = f" (first batch {_name(batches[0])})" if batches else ""
+        summary = f"{what} {where}{brought}"
+        return RootCause(
+            summary=summary,
+            carriers=carriers,
+            every_value=where.startswith("in every "),
+            schema=SchemaCause(
+                check=check,
+                column=column,
+                detail=str(details.get("summary") or ""),
+                first_batch=batches[0] if batches else None,
+                batches=batches[:20],
+            ),
+        )
+
+    # -- change ---------------------------------------------------------------------------
+    def _change_cause(self, alerts: list[Alert], span: list[int]) -> RootCause:
+        span_set = set(span)
+        stats = [s for s in self.report.stats if s.window in span_set]
+        checks = {a.check for a in alerts}
+        cohorts = list(self.report.plan.get("cohorts") or [])
+        alerting = sorted({_scope(a) for a in alerts if a.cohort is not None}, key=_scope_order)
+        overall = any(a.cohort is None for a in alerts)
+        decompositions: list[Decomposition] = []
+        metrics = []
+        if checks & {"class_mix", "class_prior"}:
+            metrics.append("class_mix")
+        if "confidence_shift" in checks:
+            metrics.append("confidence")
+        if self.profile is not None:
+            for metric in metrics:
+                for cohort in cohorts:
+                    d = _decompose(metric, cohort, self.profile, stats)
+                    if d is not None:
+                        decompositions.append(d)
+        # the cohort column of the alerting values (the most), else the first one
+        counts: dict[str, int] = defaultdict(int)
+        for s in alerting:
+            counts[str(s.cohort)] += 1
+        primary = max(cohorts, key=lambda c: counts.get(c, 0), default=None)
+        main = next((d for d in decompositions if d.cohort == primary), None)
+        attribution: Attribution | None = None
+        carriers: list[IncidentScope] = []
+        if alerting:
+            attribution = "within"
+            carriers = [s for s in alerting if s.cohort == primary] or alerting
+            if main is not None:
+                rank = {p.value: -abs(p.within) for p in main.parts}
+                carriers.sort(key=lambda s: rank.get(str(s.cohort_value), 0.0))
+        elif main is not None:
+            attribution = main.attribution
+            carriers = [IncidentScope(main.cohort, v) for v in main.carriers]
+        elif overall and primary is not None:
+            traffic = self._traffic(stats, primary)
+            if traffic:
+                attribution = "traffic_mix"
+                carriers = [IncidentScope(primary, v) for v in traffic]
+        scope = carriers[0] if len(carriers) == 1 and attribution == "within" else None
+        if scope is None:
+            scope = IncidentScope(None, None) if overall else (alerting[0] if alerting else None)
+        columns = self._columns(alerts, scope, span_set)
+        scores = sorted({a.column for a in alerts if a.check == "score_drift" and a.column})
+        outputs = bool(checks & OUTPUT_CHECKS)
+        outputs_only = outputs and not checks & INPUT_CHECKS
+        classes = self._classes(stats, scope) if checks & {"class_mix", "class_prior"} else []
+        where = self._where(carriers, span) if attribution == "within" else "overall"
+        summary = _change_summary(
+            alerts, decompositions, main, attribution, carriers, where, columns, scores, classes
+        )
+        return RootCause(
+            summary=summary,
+            attribution=attribution,
+            carriers=carriers,
+            every_value=where.startswith("in every "),
+            scope=scope,
+            decompositions=decompositions,
+            columns=columns,
+            scores=scores,
+            classes=classes,
+            outputs_only=outputs_only,
+        )
+
+    def _traffic(self, stats: Sequence[WindowStats], cohort: str) -> list[str]:
+        """The values of ``cohort`` whose traffic share grew materially (by at least 5
+        points in total variation) against the reference's shares."""
+        baselines = (getattr(self.profile, "cohorts_", None) or {}).get(cohort) or {}
+        ref_total = sum(int(b["n_rows"]) for b in baselines.values())
+        cur = _pooled(stats, cohort)
+        cur_total = sum(n for n, _, _ in cur.values())
+        if not ref_total or not cur_total:
+            return []
+        values = set(baselines) | {str(v) for v in cur if v is not None}
+        grew = {
+            v: cur.get(v, (0, None, {}))[0] / cur_total
+            - int((baselines.get(v) or {}).get("n_rows", 0)) / ref_total
+            for v in values
+        }
+        if sum(abs(g) for g in grew.values()) / 2 < 0.05:
+            return []
+        top = max(grew.values())
+        return sorted(
+            (v for v, g in grew.items() if g > 0 and g >= top / 2), key=lambda v: -grew[v]
+        )
+
+    def _columns(
+        self, alerts: list[Alert], scope: IncidentScope | None, span: set[int]
+    ) -> list[ColumnEffect]:
+        """The input columns that alerted, ranked by their mean drift effect over the
+        incident's windows in ``scope`` (overall when the scope has no result of them)."""
+        moved = sorted({a.column for a in alerts if a.check in INPUT_CHECKS and a.column})
+        out = []
+        for col in moved:
+            picked: list[CheckResult] = []
+            for where in (scope, IncidentScope(None, None)):
+                if where is None:
+                    continue
+                for check in (*_EFFECT_CHECKS, *sorted(INPUT_CHECKS - set(_EFFECT_CHECKS))):
+                    rs = [
+                        r
+                        for r in self.results.get(
+                            (where.cohort, where.cohort_value, check, col), []
+                        )
+                        if r.window in span and r.effect is not None
+                    ]
+                    if rs:
+                        picked = rs
+                        break
+                if picked:
+                    break
+            if not picked:  # a report without its results: the column, unranked
+                check = next(a.check for a in alerts if a.column == col)
+                windows = len({a.window for a in alerts if a.column == col})
+                out.append(ColumnEffect(col, check, None, None, windows))
+                continue
+            effect = sum(float(r.effect or 0.0) for r in picked) / len(picked)
+            out.append(ColumnEffect(col, picked[0].check, picked[0].method, effect, len(picked)))
+        out.sort(key=lambda c: (c.check not in _EFFECT_CHECKS, -(abs(c.effect or 0.0)), c.column))
+        return out
+
+    def _where(self, carriers: Sequence[IncidentScope], span: Sequence[int]) -> str:
+        """Where a change is, in words: overall, in every value of a cohort column (every
+        one that had rows in the incident's windows), or in the values named."""
+        if not carriers:
+            return "overall"
+        cohorts = {s.cohort for s in carriers}
+        if len(cohorts) == 1:
+            cohort = next(iter(cohorts))
+            window_set = set(span)
+            seen = {
+                s.cohort_value
+                for s in self.report.stats
+                if s.cohort == cohort and s.n and s.window in window_set
+            }
+            if seen and {s.cohort_value for s in carriers} >= seen and len(seen) > 1:
+                return f"in every {_name(cohort)}"
+        return _where_scopes(carriers)
+
+    def _classes(
+        self, stats: Sequence[WindowStats], scope: IncidentScope | None
+    ) -> list[ClassMove]:
+        """The predicted classes whose share moved most over the incident's windows in
+        ``scope`` (overall when None), against that scope's reference predicted mix (at
+        least half the largest move)."""
+        scope = scope or IncidentScope(None, None)
+        if self.profile is None:
+            ref_counts = self.report.reference.get("predicted_mix") or {}
+        else:
+            ref_counts = self.profile.predicted_mix_
+            own = (
+                (getattr(self.profile, "cohorts_", None) or {}).get(scope.cohort or "") or {}
+            ).get(scope.cohort_value or "")
+            if own and own.get("predicted_mix"):
+                ref_counts = own["predicted_mix"]
+        pooled = {
+            v: p for v, p in _pooled(stats, scope.cohort).items() if v == scope.cohort_value
+        }.get(scope.cohort_value)
+        if pooled is None or not ref_counts:
+            return []
+        classes = sorted({*ref_counts, *pooled[2]})
+        ref = dict(zip(classes, _shares(ref_counts, classes), strict=True))
+        cur = dict(zip(classes, _shares(pooled[2], classes), strict=True))
+        moves = [ClassMove(c, ref[c], cur[c], cur[c] - ref[c]) for c in classes]
+        top = max((abs(m.change) for m in moves), default=0.0)
+        kept = [m for m in moves if top and abs(m.change) >= top / 2]
+        kept.sort(key=lambda m: -abs(m.change))
+        return kept[:5]
+
+
+# --------------------------------------------------------------------------------------
+# words
+# --------------------------------------------------------------------------------------
+def _name(value: Any) -> str:
+    """A name from the data as plain text: whole when short and printable, else quoted
+    with its control characters escaped (and cut, with its length, when long), so no
+    logged string reaches a terminal as a control sequence or a line break.
+
+    >>> _name("eu"), _name("x" + chr(27) + "[2Jy")
+    ('eu', "'x\\\\x1b[2Jy'")
+    """
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS and text.isprintable() else shorten(text)
+
+
+def _scope_order(s: IncidentScope) -> tuple[bool, str, str]:
+    return (s.cohort is not None, s.cohort or "", s.cohort_value or "")
+
+
+def _where_scopes(scopes: Sequence[IncidentScope]) -> str:
+    cohorts = [s for s in scopes if s.cohort is not None]
+    if not cohorts:
+        return "overall"
+    shown = ", ".join(s.label for s in cohorts[:4])
+    more = f" and {len(cohorts) - 4} more" if len(cohorts) > 4 else ""
+    return f"in {shown}{more}"
+
+
+def _day(iso: str) -> str:
+    text = iso.replace("T", " ").removesuffix("Z")
+    return text.removesuffix(" 00:00:00")[:16]
+
+
+def _when(start: str, last: str, ongoing: bool) -> str:
+    if ongoing:
+        return f"since {_day(start)}, ongoing"
+    if start == last:
+        return f"on {_day(start)}"
+    return f"from {_day(start)} to {_day(last)}"
+
+
+def _severity(alerts: Sequence[Alert], schema: bool) -> Severity:
+    """critical: a column lost or retyped, or the model's outputs moved overall; major:
+    anything else seen overall, or outputs moved in a cohort; minor: the rest."""
+    checks = {a.check for a in alerts}
+    overall = {a.check for a in alerts if a.cohort is None}
+    if schema and checks & {"missing_column", "type_change"}:
+        return "critical"
+    if overall & OUTPUT_CHECKS - {"score_drift"}:
+        return "critical"
+    if overall or checks & OUTPUT_CHECKS:
+        return "major"
+    return "minor"
+
+
+def _change_summary(
+    alerts: Sequence[Alert],
+    decompositions: Sequence[Decomposition],
+    main: Decomposition | None,
+    attribution: Attribution | None,
+    carriers: Sequence[IncidentScope],
+    where: str,
+    columns: Sequence[ColumnEffect],
+    scores: Sequence[str],
+    classes: Sequence[ClassMove],
+) -> str:
+    """One line: what moved (the output with the most alerts first), where, and why."""
+    checks = {a.check for a in alerts}
+    n_mix = sum(a.check in ("class_mix", "class_prior") for a in alerts)
+    n_conf = sum(a.check == "confidence_shift" for a in alerts)
+    said: list[tuple[int, str]] = []
+    if classes:
+        up = [_name(m.cls) for m in classes if m.change > 0]
+        down = [_name(m.cls) for m in classes if m.change < 0]
+        text = "class mix moved"
+        text += f" toward {_and(up)}" if up else ""
+        text += (", away from " if up else " away from ") + _and(down) if down else ""
+        said.append((n_mix, text))
+    if "confidence_shift" in checks:
+        conf = next((d for d in decompositions if d.metric == "confidence"), None)
+        values = {c.cohort_value for c in carriers} if attribution == "within" else set()
+        parts = [p for p in (conf.parts if conf else []) if p.value in values]
+        ref_m, cur_m = (parts[0].reference, parts[0].current) if len(parts) == 1 else (None, None)
+        if (ref_m is None or cur_m is None) and conf is not None:
+            ref_m, cur_m = conf.reference, conf.current
+        if ref_m is not None and cur_m is not None:
+            verb = "dropped" if cur_m < ref_m else "rose"
+            said.append((n_conf, f"mean confidence {verb} from {ref_m:.2f} to {cur_m:.2f}"))
+        else:
+            said.append((n_conf, "mean confidence moved"))
+    said.sort(key=lambda x: -x[0])
+    lead = [t for _, t in said[:1]]
+    aside = [t for _, t in said[1:]]
+    if not lead and scores:
+        lead.append("class scores moved (" + _and([_name(c) for c in scores[:4]]) + ")")
+    outputs_only = bool(checks & OUTPUT_CHECKS) and not checks & INPUT_CHECKS
+    if not lead:
+        cols = [_name(c.column) for c in columns[:5]]
+        lead.append("inputs drifted" + (f" ({_and(cols)})" if cols else ""))
+    text = lead[0]
+    if attribution == "traffic_mix":
+        grown = ", ".join(_grown(c, main) for c in carriers[:3])
+        text += " overall, from traffic mix" + (f" ({grown})" if grown else "")
+    else:
+        text += f" {where}"
+    if aside:
+        text += f" ({'; '.join(aside)})"
+    if attribution == "traffic_mix":
+        text += "; no cohort value changed on its own"
+    if outputs_only:
+        text += "; in the model's outputs only (inputs did not move)"
+    elif lead[0].startswith(("class mix", "mean confidence", "class scores")):
+        cols = [_name(c.column) for c in columns[:5]]
+        if cols:
+            text += f"; inputs that moved most: {_and(cols)}"
+    return text
+
+
+def _grown(scope: IncidentScope, main: Decomposition | None) -> str:
+    part = next((p for p in (main.parts if main else []) if p.value == scope.cohort_value), None)
+    if part is None:
+        return f"{scope.label} grew"
+    return f"{scope.label} grew from {part.reference_share:.0%} to {part.current_share:.0%} of rows"
+
+
+def _and(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,192 @@
+"""Incidents: how alerts group (contiguous windows with one quiet window allowed, scopes
+and columns that move together), closed vs ongoing, stable ids, and the shift-share
+decomposition against a hand-computed example."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from driftline.checks import Alert, CheckReport, WindowStats, alert_id
+from driftline.incidents import find_incidents, shift_share
+
+DAY = 86400
+WINDOWS = 10
+
+
+def _iso(window: int) -> str:
+    return f"2026-01-{window // DAY + 1:02d}T00:00:00Z"
+
+
+def _stats(windows: int) -> list[WindowStats]:
+    return [
+        WindowStats(
+            w * DAY,
+            _iso(w * DAY),
+            _iso((w + 1) * DAY),
+            None,
+            None,
+            100,
+            {"a": 60, "b": 40},
+            0.8,
+            0.01,
+            0.3,
+            1.0,
+            0.6,
+            0.8,
+            0.95,
+            100,
+            0.8,
+            0.01,
+        )
+        for w in range(windows)
+    ]
+
+
+def _alert(day: int, check: str, column: str | None, value: str | None = None) -> Alert:
+    cohort = None if value is None else "region"
+    window = day * DAY
+    return Alert(
+        window,
+        _iso(window),
+        cohort,
+        value,
+        check,
+        column,
+        0.5,
+        0.1,
+        f"{check} {column}",
+        alert_id(window, cohort, value, check, column),
+    )
+
+
+def _report(alerts: Sequence[Alert], windows: int = WINDOWS) -> CheckReport:
+    return CheckReport(
+        run_id="r",
+        created_at="2026-02-01T00:00:00Z",
+        window="1d",
+        since=None,
+        until=None,
+        plan={"cohorts": ["region"]},
+        stats=_stats(windows),
+        results=[],
+        alerts=list(alerts),
+    )
+
+
+def test_alert_ids_are_stable_and_distinct() -> None:
+    a = alert_id(DAY, "region", "eu", "feature_drift", "x")
+    assert a == alert_id(DAY, "region", "eu", "feature_drift", "x")
+    others = {
+        alert_id(2 * DAY, "region", "eu", "feature_drift", "x"),
+        alert_id(DAY, "region", "us", "feature_drift", "x"),
+        alert_id(DAY, None, None, "feature_drift", "x"),
+        alert_id(DAY, "region", "eu", "text_drift", "x"),
+        alert_id(DAY, "region", "eu", "feature_drift", "y"),
+    }
+    assert a not in others
+    assert len(others) == 5
+
+
+def test_one_quiet_window_does_not_split_an_incident_two_do() -> None:
+    one_gap = [_alert(d, "feature_drift", "x") for d in (2, 3, 5)]
+    found = find_incidents(_report(one_gap))
+    assert len(found) == 1
+    assert found[0].windows == 3
+    assert found[0].start == _iso(2 * DAY)
+    assert found[0].last_window == _iso(5 * DAY)
+    two_gaps = [_alert(d, "feature_drift", "x") for d in (2, 3, 6)]
+    found = find_incidents(_report(two_gaps))
+    assert [(i.start, i.windows) for i in found] == [(_iso(6 * DAY), 1), (_iso(2 * DAY), 2)]
+    assert sorted(a for i in found for a in i.alerts) == sorted(a.id for a in two_gaps)
+
+
+@pytest.mark.parametrize(("last", "status"), [(9, "ongoing"), (8, "ongoing"), (7, "closed")])
+def test_closed_once_two_quiet_windows_follow_else_ongoing(last: int, status: str) -> None:
+    found = find_incidents(_report([_alert(d, "class_mix", None) for d in range(5, last + 1)]))
+    assert [i.status for i in found] == [status]
+    if status == "closed":
+        assert found[0].end == _iso((last + 1) * DAY)
+    else:
+        assert found[0].end is None
+
+
+def test_a_change_after_a_closed_incident_is_a_new_incident_with_its_own_id() -> None:
+    alerts = [_alert(d, "confidence_shift", None) for d in (1, 2, 6, 7)]
+    newer, older = find_incidents(_report(alerts))
+    assert older.status == "closed"
+    assert newer.status == "closed"  # days 8 and 9 are quiet
+    assert newer.last_window == _iso(7 * DAY)
+    assert newer.id != older.id
+    assert newer.start == _iso(6 * DAY)
+
+
+def test_ids_stay_when_a_window_is_added_and_the_incident_grows() -> None:
+    alerts = [_alert(d, "feature_drift", "x") for d in (4, 5, 6)]
+    alerts += [_alert(d, "type_change", "y") for d in (5, 6)]
+    before = find_incidents(_report(alerts, windows=7))
+    grown = [*alerts, _alert(7, "feature_drift", "x"), _alert(7, "type_change", "y")]
+    after = find_incidents(_report(grown, windows=8))
+    assert sorted(i.id for i in before) == sorted(i.id for i in after)
+    assert {i.id: i.windows for i in after} == {i.id: i.windows + 1 for i in before}
+    assert all(i.status == "ongoing" for i in after)
+    # a schema change is its own incident, even in the windows of another change
+    assert sorted(i.kind for i in after) == ["change", "schema"]
+
+
+def test_scopes_that_move_the_same_column_together_are_one_incident() -> None:
+    same = [
+        _alert(3, "feature_drift", "x"),
+        _alert(3, "feature_drift", "x", "eu"),
+        _alert(4, "feature_drift", "x", "eu"),
+        _alert(3, "class_mix", None, "us"),
+        _alert(3, "class_mix", None),
+    ]
+    found = find_incidents(_report(same))
+    assert len(found) == 1
+    assert [s.label for s in found[0].scopes] == ["overall", "region=eu", "region=us"]
+    assert found[0].columns == ["x"]
+    # two cohort values, each its own column, nothing overall: two changes
+    apart = [_alert(3, "feature_drift", "x", "eu"), _alert(3, "feature_drift", "z", "apac")]
+    found = find_incidents(_report(apart))
+    assert sorted(tuple(s.label for s in i.scopes) for i in found) == [
+        ("region=apac",),
+        ("region=eu",),
+    ]
+    assert found[0].root_cause.carriers[0].cohort_value in ("eu", "apac")
+
+
+def test_shift_share_matches_a_hand_computed_example() -> None:
+    """Two regions: a holds half the reference at mean confidence 0.9, b the other half
+    at 0.7 (overall 0.8). Now a holds 20 % at 0.9 and b 80 % at 0.6 (overall 0.66):
+    -0.14 in all. By hand: a's share moved -0.3 at a mean of 0.9 -> mix -0.27, within 0;
+    b's moved +0.3 at a mean of (0.7 + 0.6) / 2 -> mix +0.195, and b's mean moved -0.1 at
+    a mean share of 0.65 -> within -0.065. Traffic mix -0.075, within -0.065."""
+    parts = shift_share({"a": (0.5, 0.9), "b": (0.5, 0.7)}, {"a": (0.2, 0.9), "b": (0.8, 0.6)})
+    assert parts["a"] == pytest.approx((-0.27, 0.0))
+    assert parts["b"] == pytest.approx((0.195, -0.065))
+    mix = sum(m for m, _ in parts.values())
+    within = sum(w for _, w in parts.values())
+    assert mix == pytest.approx(-0.075)
+    assert within == pytest.approx(-0.065)
+    assert mix + within == pytest.approx((0.2 * 0.9 + 0.8 * 0.6) - (0.5 * 0.9 + 0.5 * 0.7))
+
+
+def test_shift_share_puts_a_new_or_vanished_value_in_the_traffic_mix() -> None:
+    parts = shift_share({"a": (1.0, 0.8)}, {"a": (0.75, 0.8), "new": (0.25, 0.4)})
+    assert parts["new"] == pytest.approx((0.1, 0.0))
+    assert parts["a"] == pytest.approx((-0.2, 0.0))
+    assert sum(m + w for m, w in parts.values()) == pytest.approx(0.75 * 0.8 + 0.25 * 0.4 - 0.8)
+
+
+def test_names_from_the_data_reach_a_headline_as_plain_text() -> None:
+    """A cohort value or column carrying control sequences, line breaks or markup is
+    quoted with its control characters escaped; markup stays inert text."""
+    value, column = "eu\x1b[2J\nfake: all clear", "[bold]x[/bold]"
+    found = find_incidents(_report([_alert(3, "feature_drift", column, value)]))
+    headline = found[0].headline
+    assert "\x1b" not in headline
+    assert "\n" not in headline
+    assert repr(value) in headline
+    assert column in headline  # printed as text by the CLI (markup off), escaped in HTML
