@@ -23,7 +23,8 @@ column, alert above the reference chunks' mean + 3 sd), in ``benchmarks/.venv-na
 (``bash benchmarks/setup_nannyml.sh``). driftline runs with its defaults on the spec
 below (the binary car-loan model's single probability column, the multiclass model's
 ``y_pred_proba_<class>`` columns), over the Python API, counting ``feature_drift``
-results of the overall scope whose status is ``alert``.
+results of the overall scope whose status is ``alert`` (by the usual rule, or confirmed:
+``checks.confirm_quantile``, which ``--confirm-quantile`` sets).
 
 Usage::
 
@@ -32,6 +33,7 @@ Usage::
     python benchmarks/bench_nannyml.py --json benchmarks/results/nannyml.json
     python benchmarks/bench_nannyml.py --exact-sizes --numeric jensen_shannon  # alternatives
     python benchmarks/bench_nannyml.py --exact-sizes   # bounds at each window's own size
+    python benchmarks/bench_nannyml.py --confirm-quantile off   # without confirmation
 
 Each driftline entry also holds, per method, the smallest effect beyond its no-drift mean
 of a drifted cell beyond its bound, and the largest of a clean cell: the evidence the
@@ -259,6 +261,7 @@ def driftline_cells(
         "window": window,
         "windows": len(windows),
         "plan": report.plan.get("drift", {}),
+        "confirm_quantile": report.plan.get("confirm_quantile"),
         "floors": report.plan.get("floors", {}),
         "effects_beyond_no_drift_mean": _effects(report.results, drifted, clean),
     }
@@ -309,11 +312,20 @@ def main(argv: list[str] | None = None) -> int:
         "driftline's default). Measures the alternatives at daily windows",
     )
     p.add_argument("--bins", type=int, help="driftline's numeric bins (spec drift.bins)")
+    p.add_argument(
+        "--confirm-quantile",
+        help="driftline's checks.confirm_quantile, or 'off' (default: driftline's default, "
+        "0.995). Measures what confirmation within a window adds",
+    )
     a = p.parse_args(argv)
     drift = {k: v for k, v in (("numeric", a.numeric), ("bins", a.bins)) if v is not None}
-    if drift:
-        for name, ds in DATASETS.items():
-            DATASETS[name] = replace(ds, spec={**ds.spec, "drift": drift})
+    checks: dict[str, Any] = {}
+    if a.confirm_quantile is not None:
+        off = a.confirm_quantile == "off"
+        checks["confirm_quantile"] = None if off else float(a.confirm_quantile)
+    for name, ds in DATASETS.items():
+        extra = {**({"drift": drift} if drift else {}), **({"checks": checks} if checks else {})}
+        DATASETS[name] = replace(ds, spec={**ds.spec, **extra})
     if a.exact_sizes:
         from driftline.checks._bounds import _Bounds
 
@@ -342,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
                             **info,
                             "exact_sizes": a.exact_sizes,
                             "drift_overrides": drift,
+                            "checks_overrides": checks,
+                            "confirm_quantile": info["confirm_quantile"],
                         },
                     }
                 )

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from driftline.checks._bounds import _Bounds, _z
+from driftline.methods import calibrate_bound
 from driftline.spec import load_spec
 
 SPEC: dict[str, Any] = {
@@ -69,3 +70,22 @@ def test_rate_bound_matches_the_binomial_normal_approximation() -> None:
     expected = p0 + stats.norm.ppf(0.99) * np.sqrt(p0 * (1 - p0) / n) + 1 / n
     assert bound == pytest.approx(expected, rel=1e-12)
     assert stats.binom(n, p0).sf(bound * n) < 0.01  # beyond the binomial's 0.99 quantile
+
+
+def test_confirmation_is_calibrated_at_the_window_s_own_size_and_cached_apart() -> None:
+    """The alert's calibration is at the size grid's point below the window's size; the
+    confirmation's at the window's size itself and ``confirm_quantile``, from the same
+    seeded draws, under its own cache key."""
+    spec = load_spec({**SPEC, "checks": {"confirm_quantile": 0.995}})
+    reference = [40, 120, 300, 260, 180, 100]
+    cache: dict[str, Any] = {}
+    cal = _Bounds(spec, cache).calibrator("psi", reference)
+    alert, confirm = cal(400), cal.confirming(400)
+    assert alert == calibrate_bound("psi", reference, 362, quantile=0.999)
+    assert confirm == calibrate_bound("psi", reference, 400, quantile=0.995)
+    assert confirm.bound < alert.bound
+    assert set(cache) == {cal.key(362), cal.key(400, 0.995)}
+    assert cal.key(362) != cal.key(362, 0.995)
+    # a later run reads both from the cache
+    again = _Bounds(spec, cache).calibrator("psi", reference)
+    assert again.confirming(400) is cache[cal.key(400, 0.995)]

@@ -396,7 +396,10 @@ class Checks(_Strict):
     reference at the window's size) used as the bound; ``floors`` (:class:`Floors`) are
     the materiality floors: beyond the bound a result warns, beyond the bound and its
     floor it alerts. ``fixed_bounds`` replaces the calibration for a check (no floor).
-    ``cohort_baseline_min_rows`` is the number of reference rows a cohort value needs to
+    ``confirm_quantile`` lets drift that another drift result of the same window and
+    cohort value has shown alert at a lower bound (see ``checks._bounds``: a window with
+    no drift alerts no more often for it). ``cohort_baseline_min_rows`` is the number of
+    reference rows a cohort value needs to
     be judged against its own baseline (``Profile.baseline``); a value with fewer is
     judged against the overall one. It is read when checks run: changing it needs no
     refit.
@@ -412,6 +415,10 @@ class Checks(_Strict):
     cohort_baseline_min_rows: int = 200
     floors: Floors = Field(default_factory=Floors)
     fixed_bounds: dict[str, float] = Field(default_factory=dict)
+    #: a drift result beyond this no-drift quantile, calibrated at the window's own size,
+    #: alerts (beyond its floor) when another drift result of the same window and cohort
+    #: value alerts by the usual rule; ``null`` turns confirmation off
+    confirm_quantile: float | None = Field(default=0.995, gt=0.5, lt=1.0)
     #: how far before the reference's first timestamp, or after the time of the check
     #: (clock skew), a timestamp may lie before the ``timestamp_era`` check flags it: a
     #: duration such as '1d' or '6h'
@@ -432,6 +439,26 @@ class Checks(_Strict):
                 "more, e.g. 200"
             )
         return value
+
+    @model_validator(mode="after")
+    def _confirm_below_alert(self) -> Checks:
+        q, alert = self.confirm_quantile, self.alert_quantile
+        # the default above an alert quantile set lower: nothing to confirm (confirm_at)
+        if q is not None and q >= alert and "confirm_quantile" in self.model_fields_set:
+            raise ValueError(
+                f"checks.confirm_quantile {q:g} is not below checks.alert_quantile {alert:g}: "
+                "a confirmed result is one beyond a lower bound than the alert's. Set it "
+                f"below {alert:g} (e.g. {1 - 5 * (1 - alert):g}), or null to turn "
+                "confirmation off"
+            )
+        return self
+
+    @property
+    def confirm_at(self) -> float | None:
+        """The confirmation quantile in force: ``confirm_quantile``, or None when it is
+        off or (the default) not below ``alert_quantile``."""
+        q = self.confirm_quantile
+        return q if q is not None and q < self.alert_quantile else None
 
     @field_validator("timestamp_tolerance")
     @classmethod

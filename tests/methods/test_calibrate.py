@@ -150,3 +150,23 @@ def test_resampler_reuses_references_and_gives_calibrate_bound_exactly(keep: boo
             assert r.bound(n) == calibrate_bound(method, reference, n, reps=300, seed=3, **kw)
         assert (r._kept is not None) is keep
     assert Resampler("psi", reference, reps=300).nbytes == 300 * 300 * 8
+
+
+@pytest.mark.parametrize("quantile", [0.99, 0.995])
+def test_resampler_at_another_quantile_is_that_quantile_of_a_scipy_loop(quantile: float) -> None:
+    """``Resampler.bound(n, quantile)``: the same draws, read at another quantile (the
+    confirmation's), equal to a scipy loop over those draws and to ``calibrate_bound``."""
+    reference = np.array([120, 250, 300, 200, 130])
+    cal = Resampler("jensen_shannon", reference, reps=1000, seed=3).bound(437, quantile)
+    rng = np.random.default_rng(3)
+    p = reference / reference.sum()
+    refs = rng.multinomial(1000, p, size=1000)
+    curs = rng.multinomial(437, p, size=1000)
+    values = [jensenshannon(r, c, base=2) for r, c in zip(refs, curs, strict=True)]
+    assert cal.bound == pytest.approx(
+        float(np.quantile(values, quantile, method="higher")), abs=1e-12
+    )
+    assert cal.quantile == quantile
+    assert cal.how.startswith(f"q{quantile:g} of 1000")
+    assert cal == calibrate_bound("jensen_shannon", reference, 437, quantile=quantile, seed=3)
+    assert cal.bound < Resampler("jensen_shannon", reference, seed=3).bound(437).bound

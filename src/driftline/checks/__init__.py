@@ -317,6 +317,7 @@ def plan(spec: Spec) -> dict[str, Any]:
         "window": spec.window_parsed.label,
         "cohorts": list(spec.cohorts),
         "alert_quantile": cfg.alert_quantile,
+        "confirm_quantile": cfg.confirm_at,
         "calibration_reps": cfg.calibration_reps,
         "seed": cfg.seed,
         "min_rows": cfg.min_rows,

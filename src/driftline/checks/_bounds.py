@@ -1,5 +1,15 @@
 """Alert bounds calibrated on the reference at the window's size (cached), and the
-verdict of a result: ok, warn (beyond the bound), alert (beyond the bound and the floor)."""
+verdict of a result: ok, warn (beyond the bound), alert (beyond the bound and the floor).
+
+Confirmation (``checks.confirm_quantile``, default 0.995): a window has many drift
+results (features x checks), and the 0.999 bound of each, calibrated at the size grid's
+point below the window's size, is what keeps a window without drift quiet. Once one of
+them alerts, the window has drifted; the others of that window and cohort value are then
+judged at their 0.995 quantile at the window's own size, and those beyond it (and beyond
+their floor) alert too. A window with no drift alerts no more often than before (a
+confirmation needs an alert of the usual rule first), while drift that moves several
+columns at once, the common case, is caught in all of them at a few hundred rows.
+"""
 
 from __future__ import annotations
 
@@ -238,18 +248,21 @@ class _Calibrator:
         bins = None if edges is None else [float(e) for e in edges]
         # json.dumps([*head, *tail]) == json.dumps(head)[:-1] + ", " + json.dumps(tail)[1:]
         self._head = hashlib.sha256(json.dumps([method, self.counts, bins])[:-1].encode())
-        self._keys: dict[int, str] = {}
+        self._keys: dict[tuple[int, float], str] = {}
         self._by_size: dict[int, Calibration] = {}  # window size -> its calibration
+        self._confirming: dict[int, Calibration] = {}  # the same, at confirm_quantile
         self._resampler: Resampler | None = None
 
-    def key(self, grid: int) -> str:
-        key = self._keys.get(grid)
+    def key(self, grid: int, quantile: float | None = None) -> str:
+        """The cache key at window size ``grid``, at ``quantile`` (default: the alert's)."""
+        cfg = self.bounds.cfg
+        q = cfg.alert_quantile if quantile is None else quantile
+        key = self._keys.get((grid, q))
         if key is None:
-            cfg = self.bounds.cfg
-            tail = json.dumps([grid, cfg.calibration_reps, cfg.alert_quantile, cfg.seed])
+            tail = json.dumps([grid, cfg.calibration_reps, q, cfg.seed])
             digest = self._head.copy()
             digest.update((", " + tail[1:]).encode())
-            key = self._keys[grid] = digest.hexdigest()[:32]
+            key = self._keys[(grid, q)] = digest.hexdigest()[:32]
         return key
 
     def missing(self, sizes: Iterable[int]) -> list[int]:
@@ -287,4 +300,19 @@ class _Calibrator:
             if key not in cache:
                 cache.update(self.compute([grid]))
             found = self._by_size[n] = cache[key]
+        return found
+
+    def confirming(self, n: int) -> Calibration:
+        """The calibration at ``checks.confirm_quantile`` and the window's own size ``n``
+        (not the size grid's point below it), cached like the alert's. Asked only in a
+        window that has an alert, so a run without drift computes none."""
+        found = self._confirming.get(n)
+        if found is None:
+            q = self.bounds.cfg.confirm_at
+            assert q is not None, "confirmation is off (checks.confirm_quantile: null)"
+            key = self.key(n, q)
+            cache = self.bounds.cache
+            if key not in cache:
+                cache[key] = self.resampler().bound(n, q)
+            found = self._confirming[n] = cache[key]
         return found

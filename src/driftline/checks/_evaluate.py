@@ -32,6 +32,7 @@ from driftline.checks._context import (
     _Window,
 )
 from driftline.checks._feature_checks import (
+    confirm,
     missing_fraction,
     out_of_range,
     unseen_category,
@@ -274,8 +275,12 @@ class _Evaluator:
                 result = feature_check(run, win, feature, counts)
                 if result is not None:
                     yield result
-        for col, observed in zip(run.drift_columns, self._observed_in(scope), strict=True):
-            yield _DRIFT_CHECKS[col.source.check](run, win, col, observed.get(key))
+        drifts = [
+            (col, got, _DRIFT_CHECKS[col.source.check](run, win, col, got))
+            for col, observed in zip(run.drift_columns, self._observed_in(scope), strict=True)
+            for got in (observed.get(key),)
+        ]
+        yield from confirm(run, win, drifts)
         facts = schema_facts(run, win)
         for schema_check in _SCHEMA_CHECKS:
             yield from schema_check(run, win, facts)

@@ -155,10 +155,17 @@ def text_drift(
     return _drift(run, win, col, observed)
 
 
-def _drift(run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | None) -> CheckResult:
+def _drift(
+    run: _Run,
+    win: _Window,
+    col: _DriftColumn,
+    observed: _Observed | None,
+    confirmed_by: CheckResult | None = None,
+) -> CheckResult:
     """The drift result of ``col`` in ``win``: the statistic, its effect size (Cramer's V
     for chi2, reference standard deviations for Wasserstein) and its bound (fixed, or
-    calibrated at the window's size)."""
+    calibrated at the window's size). With ``confirmed_by`` (another drift result of the
+    window that alerted), the bound is the confirmation's (:func:`confirm`)."""
     src, method, base = col.source, col.source.method, win.base
     n_cur = 0 if observed is None else observed.n
     if observed is None or observed.value is None:
@@ -178,8 +185,13 @@ def _drift(run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | Non
     if col.fixed is not None:
         bound, how = col.fixed, f"fixed bound {col.fixed:g} (spec checks.fixed_bounds)"
     else:
-        cal = col.calibrate(n_cur)
+        cal = col.calibrate(n_cur) if confirmed_by is None else col.calibrate.confirming(n_cur)
         bound, how = float(cal.bound), f"calibrated: {cal.how}"
+        if confirmed_by is not None:
+            how += (
+                f", confirmed: {confirmed_by.check} of {confirmed_by.column} alerted in "
+                "this window and scope"
+            )
         bias = to_effect(cal.mean)  # the no-drift mean: what chance alone gives
     return decided(
         run,
@@ -195,3 +207,26 @@ def _drift(run: _Run, win: _Window, col: _DriftColumn, observed: _Observed | Non
         to_value=to_value,
         bias=bias,
     )
+
+
+def confirm(
+    run: _Run, win: _Window, drifts: list[tuple[_DriftColumn, _Observed | None, CheckResult]]
+) -> list[CheckResult]:
+    """The drift results of one window and scope, confirmed: when one of them alerts,
+    each other calibrated one that did not is judged again at ``checks.confirm_quantile``
+    at the window's own size, and alerts if beyond that bound and its floor (else it is
+    kept as it was). Without an alert, or with confirmation off, they are unchanged.
+
+    The alert that confirms is the one furthest beyond its bound (value / bound)."""
+    results = [r for _, _, r in drifts]
+    alerts = [r for r in results if r.status == "alert" and r.bound]
+    if run.spec.checks.confirm_at is None or not alerts:
+        return results
+    by = max(alerts, key=lambda r: abs(r.value or 0.0) / (r.bound or 1.0))
+    out = []
+    for col, observed, result in drifts:
+        if result.status in ("ok", "warn") and col.fixed is None and result.value is not None:
+            again = _drift(run, win, col, observed, confirmed_by=by)
+            result = again if again.status == "alert" else result
+        out.append(result)
+    return out

@@ -192,22 +192,24 @@ class Resampler:
             self._kept = (ref, rng.bit_generator.state)
         return ref, rng
 
-    def bound(self, n: int) -> Calibration:
-        """The calibration at window size ``n``."""
+    def bound(self, n: int, quantile: float | None = None) -> Calibration:
+        """The calibration at window size ``n``, at ``quantile`` (default: the
+        resampler's): the same draws whatever the quantile."""
         n = _positive_int(n, "n")
+        q = self.quantile if quantile is None else float(quantile)
         ref, rng = self._references()
         cur = rng.multinomial(n, self.p, size=self.reps).astype(np.float64)
         stats = self.batch(ref, cur, edges=self.edges)
         how = (
-            f"q{self.quantile:g} of {self.reps} no-drift resamples "
+            f"q{q:g} of {self.reps} no-drift resamples "
             f"(window n={n}, reference n={self.n_reference})"
         )
         return Calibration(
-            bound=float(np.quantile(stats, self.quantile, method="higher")),
+            bound=float(np.quantile(stats, q, method="higher")),
             n=n,
             n_reference=self.n_reference,
             reps=self.reps,
-            quantile=self.quantile,
+            quantile=q,
             mean=float(stats.mean()),
             std=float(stats.std()),
             how=how,
