@@ -213,20 +213,41 @@ def confirm(
     run: _Run, win: _Window, drifts: list[tuple[_DriftColumn, _Observed | None, CheckResult]]
 ) -> list[CheckResult]:
     """The drift results of one window and scope, confirmed: when one of them alerts,
-    each other calibrated one that did not is judged again at ``checks.confirm_quantile``
-    at the window's own size, and alerts if beyond that bound and its floor (else it is
-    kept as it was). Without an alert, or with confirmation off, they are unchanged.
+    each other calibrated one *of the same check* that did not is judged again at
+    ``checks.confirm_quantile`` at the window's own size, and alerts if beyond that bound
+    and its floor (else it is kept as it was). Without an alert, or with confirmation
+    off, they are unchanged.
 
+    Inputs confirm inputs and scores confirm scores: a model's scores moving says
+    nothing about its inputs (a runner-up class gaining on the others leaves every
+    feature where it was), so a ``score_drift`` alert never lowers a feature's bound.
     The alert that confirms is the one furthest beyond its bound (value / bound)."""
     results = [r for _, _, r in drifts]
-    alerts = [r for r in results if r.status == "alert" and r.bound]
-    if run.spec.checks.confirm_at is None or not alerts:
+    if run.spec.checks.confirm_at is None:
         return results
-    by = max(alerts, key=lambda r: abs(r.value or 0.0) / (r.bound or 1.0))
+    by: dict[str, CheckResult] = {}
+    for r in results:
+        if r.status == "alert" and r.bound:
+            best = by.get(r.check)
+            if best is None or _beyond(r) > _beyond(best):
+                by[r.check] = r
+    if not by:
+        return results
     out = []
     for col, observed, result in drifts:
-        if result.status in ("ok", "warn") and col.fixed is None and result.value is not None:
-            again = _drift(run, win, col, observed, confirmed_by=by)
+        confirming = by.get(result.check)
+        if (
+            confirming is not None
+            and result.status in ("ok", "warn")
+            and col.fixed is None
+            and result.value is not None
+        ):
+            again = _drift(run, win, col, observed, confirmed_by=confirming)
             result = again if again.status == "alert" else result
         out.append(result)
     return out
+
+
+def _beyond(result: CheckResult) -> float:
+    """How far ``result`` is beyond its bound, as a ratio."""
+    return abs(result.value or 0.0) / (result.bound or 1.0)
