@@ -363,10 +363,50 @@ def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
     engine = DuckDBEngine.from_connection(con)
     qs = [k / 7 for k in range(1, 7)]
     t = engine.table("t")
-    got = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
+    got, _ = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
     for name in data:
         (expected,) = con.execute(f"SELECT quantile_cont({name}, {qs}) FROM t").fetchone()
         assert got[name] == expected, name
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bin_counts_from_the_fetched_values_equal_the_engines_histograms(native: bool) -> None:
+    """The fit counts each source's bins from the values it fetched for the quantiles;
+    the counts are the engine's histogram counts on the same edges (values on an edge,
+    ties, integers, a constant column, the maximum in the closed last bin)."""
+    import duckdb
+
+    from driftline.engine import DuckDBEngine
+    from driftline.engine.records import read_histograms
+    from driftline.engine.summaries import bin_counts
+    from driftline.profile import _edges, _quantiles
+
+    rng = np.random.default_rng(11)
+    n = 5003
+    data = {
+        "normal": rng.normal(3.0, 2.0, n),
+        "ties": rng.integers(0, 4, n).astype(float),
+        "ints": rng.poisson(3.0, n),
+        "constant": np.full(n, 2.5),
+        "skewed": np.round(rng.lognormal(0.0, 2.0, n), 2),
+    }
+    con = duckdb.connect()
+    con.register("t", pa.table(data))
+    engine = DuckDBEngine.from_connection(con)
+    t = engine.table("t")
+    qs = [k / 10 for k in range(1, 10)]
+    edges: dict[str, list[float]] = {}
+
+    def edges_of(name: str, quantiles: list[float]) -> list[float]:
+        edges[name] = _edges(quantiles, float(np.min(data[name])), float(np.max(data[name])))
+        return edges[name]
+
+    columns = {c: t[c].cast("float64") for c in data}
+    _, got = _quantiles(engine, t, columns, dict.fromkeys(data, qs), n, edges_of)
+    expected = read_histograms(engine.run(bin_counts(t, edges, native=native)), edges)[0]
+    for name in data:
+        assert got[name] == expected[name][1:-1], name
+        assert sum(got[name]) == n
 
 
 def test_features_named_like_the_fits_own_columns_are_profiled_as_themselves(

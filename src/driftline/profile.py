@@ -53,7 +53,6 @@ from driftline.engine.summaries import (
     OVERALL,
     TEXT_FEATURES,
     TOKEN_FEATURES,
-    bin_counts,
     category_counts,
     class_counts,
     histograms,
@@ -147,11 +146,15 @@ def _quantiles(
     columns: Mapping[str, ir.Value],
     wanted: Mapping[str, Sequence[float]],
     rows: int,
-) -> dict[str, list[float]]:
+    edges_of: Callable[[str, list[float]], list[float]] | None = None,
+) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
     """Exact quantiles ``wanted[name]`` of ``columns[name]`` (an expression on ``t``),
     nulls skipped, as DuckDB's ``quantile_cont`` computes them, bit for bit
     (``lo * (1 - d) + hi * d`` at rank ``q * (n - 1)``; Spark's ``percentile`` rounds
     its interpolation differently, by an ulp at most): the same edges on every engine.
+    With ``edges_of`` (a column's name and quantiles -> its bin edges), also the counts
+    of its values in each bin of those edges, counted from the values fetched for the
+    quantiles: no second scan of the reference.
 
     Columns are fetched a few at a time (at most :data:`_QUANTILE_VALUES` values) and
     selected with numpy's multi-rank partition: DuckDB's own quantile aggregate took
@@ -159,6 +162,7 @@ def _quantiles(
     column on one core; this takes seconds.
     """
     out: dict[str, list[float]] = {}
+    counts: dict[str, list[int]] = {}
     names = list(wanted)
     step = max(1, _QUANTILE_VALUES // max(rows, 1))
     for start in range(0, len(names), step):
@@ -175,7 +179,26 @@ def _quantiles(
             a, b = part[lo], part[hi]
             d = rank - lo  # DuckDB's interpolation, operation for operation
             out[name] = np.where(lo == hi, a, a * (1.0 - d) + b * d).tolist()
-    return out
+            if edges_of is not None:
+                counts[name] = _bin_counts_of(part, edges_of(name, out[name]))
+    return out, counts
+
+
+def _bin_counts_of(x: np.ndarray, edges: Sequence[float]) -> list[int]:
+    """Counts of the finite values ``x`` in the bins of ``edges`` (each within them), as
+    :func:`~driftline.engine.summaries.bin_index` bins them on the engine: bin ``i`` is
+    ``[edges[i], edges[i + 1])``, the last bin closed. Integer counts: the same numbers
+    as the engine's, whatever the order of the values.
+
+    >>> _bin_counts_of(np.array([0.0, 0.5, 0.5, 1.0, 2.0]), [0.0, 0.5, 2.0])
+    [1, 4]
+    >>> _bin_counts_of(np.array([3.0, 3.0]), [3.0, 3.0])
+    [2]
+    """
+    inner = np.asarray(edges[1:-1], dtype=np.float64)
+    index = np.searchsorted(inner, x, side="right")
+    found: list[int] = np.bincount(index, minlength=len(edges) - 1).tolist()
+    return found
 
 
 def _value_name(i: int) -> str:
@@ -385,11 +408,12 @@ class Profile:
         others = [c for c in present if c not in sources]
         # numeric feature columns are counted by the engine's kernel where it has one
         kernel = self._kernel_columns(engine, t) & set(sources)
-        stats, edges, agg = self._numeric(engine, t, sources, None, others, kernel, reference)
+        stats, edges, agg, counts = self._numeric(
+            engine, t, sources, None, others, kernel, reference
+        )
         n = agg.n
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
-        counts = self._bin_counts(engine, t, edges, sources, kernel, reference)
         keyed = t.mutate(**{_ROW: ibis.row_number()})
         seen: dict[str, list[str]] = {}  # per text column, the tokens of its token shares
         for col in texts:  # token-level features, one row per text with tokens
@@ -400,10 +424,10 @@ class Profile:
             seen_twice = seen[col] = [tok for tok, count in vocab[col] if count >= 2]
             per_row = token_shares(keyed, col, seen_twice, [_ROW])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
-            st, ed, _ = self._numeric(engine, per_row, token_sources, n, [])
+            st, ed, _, binned = self._numeric(engine, per_row, token_sources, n, [])
             stats.update(st)
             edges.update(ed)
-            counts.update(self._bin_counts(engine, per_row, ed, token_sources))
+            counts.update(binned)
         missing_of = {c: agg.nulls[c] / n for c in others}
         columns: dict[str, dict[str, Any]] = {}
         for col, kind in kinds.items():
@@ -773,11 +797,12 @@ class Profile:
         others: Sequence[str],
         kernel: Collection[str] = (),
         raw: ir.Table | None = None,
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], _Moments]:
-        """Missing and non-finite shares, moments, range and quantile edges of each
-        source, in one scan (the numeric feature columns named in ``kernel`` in a scan of
-        the engine's numeric kernel instead, :meth:`_kernel_summary`, which reads them from
-        ``raw``, the reference as logged).
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], _Moments, dict[str, list[int]]]:
+        """Missing and non-finite shares, moments, range, quantile edges and the counts
+        in the bins of those edges of each source: the moments in one scan (the numeric
+        feature columns named in ``kernel`` in a scan of the engine's numeric kernel
+        instead, :meth:`_kernel_summary`, which reads them from ``raw``, the reference as
+        logged), the quantiles and bin counts from one fetch of the finite values.
 
         ``n_total`` is the row count missing shares are taken of (default: ``t``'s rows).
         NaN is missing; +-inf is a value, but not one moments, ranges or quantiles can be
@@ -801,20 +826,32 @@ class Profile:
             for name in (c for c in names if c in kernel):
                 agg.sources[name] = _SourceMoments.of(agg.n, counted[name])
         wanted: dict[str, list[float]] = {}
+        source_of: dict[str, _SourceMoments] = {}
         for i, name in enumerate(names):
             if agg.sources[name].min is not None:
                 nb = self.confidence_bins if name == _CONF else self.bins
                 wanted[_value_name(i)] = [k / nb for k in range(1, nb)]
-        quantiles = _quantiles(engine, t, projected, wanted, agg.n)
+                source_of[_value_name(i)] = agg.sources[name]
+        edges_by_value: dict[str, list[float]] = {}
+
+        def edges_of(value: str, quantiles: list[float]) -> list[float]:
+            m = source_of[value]
+            assert m.min is not None
+            assert m.max is not None
+            edges_by_value[value] = _edges(quantiles, m.min, m.max)
+            return edges_by_value[value]
+
+        _, binned = _quantiles(engine, t, projected, wanted, agg.n, edges_of)
         total = n_total if n_total is not None else agg.n
         stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
+        counts: dict[str, list[int]] = {}
         for i, name in enumerate(names):
-            m = agg.sources[name]
-            stats[name] = _moment_stats(m, agg.n, total)
-            if m.min is not None and m.max is not None:
-                edges[name] = _edges(quantiles[_value_name(i)], m.min, m.max)
-        return stats, edges, agg
+            stats[name] = _moment_stats(agg.sources[name], agg.n, total)
+            if _value_name(i) in edges_by_value:
+                edges[name] = edges_by_value[_value_name(i)]
+                counts[name] = binned[_value_name(i)]
+        return stats, edges, agg, counts
 
     def _timestamps(self, engine: Engine, t: ir.Table) -> dict[str, str] | None:
         """The reference's first and last timestamp (ISO, naive UTC), when it has a
@@ -830,28 +867,6 @@ class Profile:
     def _vocabulary(self, engine: Engine, t: ir.Table, col: str) -> list[tuple[str, int]]:
         rows = engine.run(vocabulary(t, col, self.vocabulary_size)).to_pylist()
         return [(str(r["token"]), int(r["n"])) for r in rows]
-
-    def _bin_counts(
-        self,
-        engine: Engine,
-        t: ir.Table,
-        edges: dict[str, list[float]],
-        sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
-        kernel: Collection[str] = (),
-        raw: ir.Table | None = None,
-    ) -> dict[str, list[int]]:
-        by_kernel = {name: e for name, e in edges.items() if name in kernel}
-        by_query = {name: e for name, e in edges.items() if name not in kernel}
-        found: dict[str, list[int]] = {}
-        if by_query:
-            expr = bin_counts(t, by_query, sources, native=engine.native_histograms)
-            found.update(read_histograms(engine.run(expr), by_query)[0])
-        if by_kernel:
-            assert raw is not None
-            found.update(self._kernel_summary(engine, raw, list(by_kernel), by_kernel)[1])
-        # the first and last count values outside the edges: none in the reference the
-        # edges were fitted on (its min and max are the outer edges)
-        return {name: found[name][1:-1] for name in edges}
 
     def _kernel_summary(
         self,
