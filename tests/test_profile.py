@@ -363,7 +363,7 @@ def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
     engine = DuckDBEngine.from_connection(con)
     qs = [k / 7 for k in range(1, 7)]
     t = engine.table("t")
-    got, _ = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
+    got, _, _ = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
     for name in data:
         (expected,) = con.execute(f"SELECT quantile_cont({name}, {qs}) FROM t").fetchone()
         assert got[name] == expected, name
@@ -371,10 +371,13 @@ def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
 
 @pytest.mark.parametrize("native", [False, True])
 def test_bin_counts_from_the_fetched_values_equal_the_engines_histograms(native: bool) -> None:
-    """The fit counts each source's bins from the values it fetched for the quantiles;
-    the counts are the engine's histogram counts on the same edges (values on an edge,
-    ties, integers, a constant column, the maximum in the closed last bin)."""
+    """The fit counts each source's bins from the values it fetches for the quantiles,
+    overall and per cohort value; the counts are the engine's histogram counts on the same
+    edges, of all rows and of each value's rows (values on an edge, ties, integers, a
+    constant column, the maximum in the closed last bin, nulls, a value whose rows are
+    all null)."""
     import duckdb
+    import ibis
 
     from driftline.engine import DuckDBEngine
     from driftline.engine.records import read_histograms
@@ -390,23 +393,40 @@ def test_bin_counts_from_the_fetched_values_equal_the_engines_histograms(native:
         "constant": np.full(n, 2.5),
         "skewed": np.round(rng.lognormal(0.0, 2.0, n), 2),
     }
+    region = rng.choice(["north", "south", "east"], n).astype(object)
+    data["normal"][region == "east"] = np.nan  # east: no value of this source
+    data["skewed"][:40] = np.nan
     con = duckdb.connect()
-    con.register("t", pa.table(data))
+    con.register("t", pa.table({**data, "region": region}))
     engine = DuckDBEngine.from_connection(con)
     t = engine.table("t")
     qs = [k / 10 for k in range(1, 10)]
     edges: dict[str, list[float]] = {}
 
     def edges_of(name: str, quantiles: list[float]) -> list[float]:
-        edges[name] = _edges(quantiles, float(np.min(data[name])), float(np.max(data[name])))
+        lo, hi = float(np.nanmin(data[name])), float(np.nanmax(data[name]))
+        edges[name] = _edges(quantiles, lo, hi)
         return edges[name]
 
-    columns = {c: t[c].cast("float64") for c in data}
-    _, got = _quantiles(engine, t, columns, dict.fromkeys(data, qs), n, edges_of)
+    # NaN is missing, as the fit's finite values have it
+    columns = {
+        c: ibis.ifelse(t[c].cast("float64").isnan(), ibis.null("float64"), t[c].cast("float64"))
+        for c in data
+    }
+    wanted = dict.fromkeys(data, qs)
+    key = {"key": t.region.cast("string")}
+    _, got, by_group = _quantiles(engine, t, columns, wanted, n, edges_of, key)
     expected = read_histograms(engine.run(bin_counts(t, edges, native=native)), edges)[0]
     for name in data:
         assert got[name] == expected[name][1:-1], name
-        assert sum(got[name]) == n
+    assert sum(got["ties"]) == n
+    assert sorted(by_group) == [("key", v) for v in ("east", "north", "south")]
+    for (_, value), found in by_group.items():
+        part = t.filter(t.region == value)
+        counted = read_histograms(engine.run(bin_counts(part, edges, native=native)), edges)[0]
+        for name in data:
+            assert found[name] == counted[name][1:-1], (value, name)
+    assert sum(by_group[("key", "east")]["normal"]) == 0
 
 
 def test_features_named_like_the_fits_own_columns_are_profiled_as_themselves(

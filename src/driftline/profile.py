@@ -147,14 +147,19 @@ def _quantiles(
     wanted: Mapping[str, Sequence[float]],
     rows: int,
     edges_of: Callable[[str, list[float]], list[float]] | None = None,
-) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    groups: Mapping[str, ir.Value] | None = None,
+) -> tuple[
+    dict[str, list[float]], dict[str, list[int]], dict[tuple[str, str], dict[str, list[int]]]
+]:
     """Exact quantiles ``wanted[name]`` of ``columns[name]`` (an expression on ``t``),
     nulls skipped, as DuckDB's ``quantile_cont`` computes them, bit for bit
     (``lo * (1 - d) + hi * d`` at rank ``q * (n - 1)``; Spark's ``percentile`` rounds
     its interpolation differently, by an ulp at most): the same edges on every engine.
     With ``edges_of`` (a column's name and quantiles -> its bin edges), also the counts
     of its values in each bin of those edges, counted from the values fetched for the
-    quantiles: no second scan of the reference.
+    quantiles: no second scan of the reference. With ``groups`` (a name -> a string
+    expression on ``t`` without nulls, e.g. a cohort column's value as the checks name
+    it), also those counts per group: per (name, value), per column.
 
     Columns are fetched a few at a time (at most :data:`_QUANTILE_VALUES` values) and
     selected with numpy's multi-rank partition: DuckDB's own quantile aggregate took
@@ -163,15 +168,19 @@ def _quantiles(
     """
     out: dict[str, list[float]] = {}
     counts: dict[str, list[int]] = {}
+    grouped: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
+    keys = dict(groups or {}) if edges_of is not None else {}
     names = list(wanted)
     step = max(1, _QUANTILE_VALUES // max(rows, 1))
     for start in range(0, len(names), step):
         chunk = names[start : start + step]
         # a projection of these columns only: compiling all of them per chunk cost more
         # than the scan
-        table = engine.run(t.select(**{c: columns[c] for c in chunk}))
+        table = engine.run(t.select(**{c: columns[c] for c in chunk}, **keys))
+        coded = {key: _codes(table.column(key)) for key in keys}
         for name in chunk:
-            x = pc.drop_null(table.column(name)).to_numpy().astype(np.float64, copy=False)
+            column = table.column(name)
+            x = pc.drop_null(column).to_numpy().astype(np.float64, copy=False)
             qs = np.asarray(wanted[name], dtype=np.float64)
             rank = qs * (x.size - 1)
             lo, hi = np.floor(rank).astype(np.int64), np.ceil(rank).astype(np.int64)
@@ -179,26 +188,43 @@ def _quantiles(
             a, b = part[lo], part[hi]
             d = rank - lo  # DuckDB's interpolation, operation for operation
             out[name] = np.where(lo == hi, a, a * (1.0 - d) + b * d).tolist()
-            if edges_of is not None:
-                counts[name] = _bin_counts_of(part, edges_of(name, out[name]))
-    return out, counts
+            if edges_of is None:
+                continue
+            e = edges_of(name, out[name])
+            index = _bin_index(x, e)
+            counts[name] = np.bincount(index, minlength=len(e) - 1).tolist()
+            if not coded:
+                continue
+            present = pc.is_valid(column).to_numpy(zero_copy_only=False)
+            for key, (codes, values) in coded.items():
+                k = len(e) - 1
+                flat = np.bincount(codes[present] * k + index, minlength=len(values) * k)
+                for value, per in zip(values, flat.reshape(len(values), k).tolist(), strict=True):
+                    grouped[(key, value)][name] = per
+    return out, counts, dict(grouped)
 
 
-def _bin_counts_of(x: np.ndarray, edges: Sequence[float]) -> list[int]:
-    """Counts of the finite values ``x`` in the bins of ``edges`` (each within them), as
-    :func:`~driftline.engine.summaries.bin_index` bins them on the engine: bin ``i`` is
-    ``[edges[i], edges[i + 1])``, the last bin closed. Integer counts: the same numbers
-    as the engine's, whatever the order of the values.
+def _bin_index(x: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """The bin of each of the finite values ``x`` (each within the edges) on ``edges``,
+    as :func:`~driftline.engine.summaries.bin_index` bins them on the engine: bin ``i``
+    is ``[edges[i], edges[i + 1])``, the last bin closed. Counted, the same integers as
+    the engine's histograms, whatever the order of the values.
 
-    >>> _bin_counts_of(np.array([0.0, 0.5, 0.5, 1.0, 2.0]), [0.0, 0.5, 2.0])
-    [1, 4]
-    >>> _bin_counts_of(np.array([3.0, 3.0]), [3.0, 3.0])
-    [2]
+    >>> _bin_index(np.array([0.0, 0.5, 0.5, 1.0, 2.0]), [0.0, 0.5, 2.0]).tolist()
+    [0, 1, 1, 1, 1]
+    >>> _bin_index(np.array([3.0, 3.0]), [3.0, 3.0]).tolist()
+    [0, 0]
     """
     inner = np.asarray(edges[1:-1], dtype=np.float64)
-    index = np.searchsorted(inner, x, side="right")
-    found: list[int] = np.bincount(index, minlength=len(edges) - 1).tolist()
+    found: np.ndarray = np.searchsorted(inner, x, side="right")
     return found
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A string column without nulls as (the code of each row, the value of each code)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
 
 def _value_name(i: int) -> str:
@@ -334,6 +360,18 @@ def _moment_stats(m: _SourceMoments, rows: int, total: int) -> dict[str, Any]:
     return info
 
 
+class _Fitted(NamedTuple):
+    """What :meth:`Profile._numeric` learns of the numeric sources: their statistics,
+    edges, the moment aggregate, the counts in the bins of the edges, and those counts per
+    group ((group name, value) -> source -> counts) when it was given groups."""
+
+    stats: dict[str, dict[str, Any]]
+    edges: dict[str, list[float]]
+    agg: _Moments
+    counts: dict[str, list[int]]
+    grouped: dict[tuple[str, str], dict[str, list[int]]]
+
+
 class Profile:
     """Fit with :meth:`fit`; save with :meth:`save`; load with :meth:`load`.
 
@@ -408,9 +446,26 @@ class Profile:
         others = [c for c in present if c not in sources]
         # numeric feature columns are counted by the engine's kernel where it has one
         kernel = self._kernel_columns(engine, t) & set(sources)
-        stats, edges, agg, counts = self._numeric(
-            engine, t, sources, None, others, kernel, reference
+        # each cohort column's value of a row, as the checks name it: the fetch of the
+        # values for the quantiles counts each cohort value's bins too
+        cohort_keys = {
+            f"{_KEY}{i}": (c, t[c].cast("string").fill_null(MISSING_COHORT))
+            for i, c in enumerate(c for c in spec.cohorts if c in t.columns)
+        }
+        fitted = self._numeric(
+            engine,
+            t,
+            sources,
+            None,
+            others,
+            kernel,
+            reference,
+            groups={key: value for key, (_, value) in cohort_keys.items()},
         )
+        stats, edges, agg, counts = fitted.stats, fitted.edges, fitted.agg, fitted.counts
+        cohort_bins = {
+            (cohort_keys[key][0], value): found for (key, value), found in fitted.grouped.items()
+        }
         n = agg.n
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
@@ -424,10 +479,10 @@ class Profile:
             seen_twice = seen[col] = [tok for tok, count in vocab[col] if count >= 2]
             per_row = token_shares(keyed, col, seen_twice, [_ROW])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
-            st, ed, _, binned = self._numeric(engine, per_row, token_sources, n, [])
-            stats.update(st)
-            edges.update(ed)
-            counts.update(binned)
+            tokens = self._numeric(engine, per_row, token_sources, n, [])
+            stats.update(tokens.stats)
+            edges.update(tokens.edges)
+            counts.update(tokens.counts)
         missing_of = {c: agg.nulls[c] / n for c in others}
         columns: dict[str, dict[str, Any]] = {}
         for col, kind in kinds.items():
@@ -472,7 +527,9 @@ class Profile:
             else None
         )
         self.timestamps_ = self._timestamps(engine, reference)
-        self.cohorts_ = self._fit_cohorts(engine, t, sources, others, seen, edges, reference)
+        self.cohorts_ = self._fit_cohorts(
+            engine, t, sources, others, seen, edges, reference, cohort_bins
+        )
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
@@ -487,6 +544,7 @@ class Profile:
         seen: Mapping[str, Sequence[str]],
         edges: Mapping[str, list[float]],
         raw: ir.Table,
+        group_bins: Mapping[tuple[str, str], Mapping[str, list[int]]],
     ) -> dict[str, dict[str, dict[str, Any]]]:
         """Per cohort column of the spec that the reference holds, and per value of it (a
         null reads :data:`MISSING_COHORT`, as the checks name it): the reference
@@ -517,9 +575,12 @@ class Profile:
         stats, nulls = self._grouped_moments(engine, rk, keys, rest, others, None)
         n = {group: agg.n for group, agg in nulls.items()}
         counted_bins: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
+        # the row-level sources' bins per cohort value were counted with the overall
+        # ones (``group_bins``, from the values fetched for the quantiles)
+        done = {name for per in group_bins.values() for name in per}
         if kernel:
             window = Window(seconds=_ONE_WINDOW)
-            kernel_edges = {c: edges[c] for c in kernel if c in edges}
+            kernel_edges = {c: edges[c] for c in kernel if c in edges and c not in done}
             for cohort in cohorts:
                 groups = [(0, value) for (of, value) in sorted(n) if of == cohort]
                 table = numeric_summary(
@@ -550,8 +611,10 @@ class Profile:
             for group in n:
                 stats[group].update(got.get(group) or _no_tokens(token_sources))
         window = Window(seconds=_ONE_WINDOW)
-        query_edges = {k: v for k, v in row_edges.items() if k not in kernel}
+        query_edges = {k: v for k, v in row_edges.items() if k not in kernel and k not in done}
         hist = self._grouped_bins(engine, r, window, cohorts, query_edges, token_edges, seen)
+        for group, found in group_bins.items():
+            hist.setdefault(group, {}).update(found)
         for group, more in counted_bins.items():
             hist.setdefault(group, {}).update(more)
         mix = self._grouped_classes(engine, r, window, cohorts, spec.prediction)
@@ -660,28 +723,31 @@ class Profile:
             **score_builders(spec, self.scores_),
             _CONF: numeric_column(_CONF),
         }
-        wide = _union(
-            [
-                window_summary(
-                    r,
-                    spec,
-                    window,
-                    cohort,
-                    ranges={},
-                    edges=row_edges,
-                    values=values,
-                    native=engine.native_histograms,
-                    numeric=False,  # only the histograms are read here
-                ).mutate(**{_OF: ibis.literal(cohort)})
-                for cohort in cohorts
-            ]
-        )
-        table = engine.run(wide)
-        of, values = (table.column(name).to_pylist() for name in (_OF, "cohort_value"))
-        for cohort, value, hist in zip(of, values, read_histograms(table, row_edges), strict=True):
-            # the first and last count values outside the edges: none in the reference
-            # the edges were fitted on
-            out[(str(cohort), str(value))] = {name: v[1:-1] for name, v in hist.items()}
+        if row_edges:  # sources not counted already
+            wide = _union(
+                [
+                    window_summary(
+                        r,
+                        spec,
+                        window,
+                        cohort,
+                        ranges={},
+                        edges=row_edges,
+                        values=values,
+                        native=engine.native_histograms,
+                        numeric=False,  # only the histograms are read here
+                    ).mutate(**{_OF: ibis.literal(cohort)})
+                    for cohort in cohorts
+                ]
+            )
+            table = engine.run(wide)
+            of, values = (table.column(name).to_pylist() for name in (_OF, "cohort_value"))
+            for cohort, value, hist in zip(
+                of, values, read_histograms(table, row_edges), strict=True
+            ):
+                # the first and last count values outside the edges: none in the reference
+                # the edges were fitted on
+                out[(str(cohort), str(value))] = {name: v[1:-1] for name, v in hist.items()}
         if token_edges:
             parts = []
             for cohort in cohorts:
@@ -797,12 +863,14 @@ class Profile:
         others: Sequence[str],
         kernel: Collection[str] = (),
         raw: ir.Table | None = None,
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], _Moments, dict[str, list[int]]]:
+        groups: Mapping[str, ir.Value] | None = None,
+    ) -> _Fitted:
         """Missing and non-finite shares, moments, range, quantile edges and the counts
         in the bins of those edges of each source: the moments in one scan (the numeric
         feature columns named in ``kernel`` in a scan of the engine's numeric kernel
         instead, :meth:`_kernel_summary`, which reads them from ``raw``, the reference as
-        logged), the quantiles and bin counts from one fetch of the finite values.
+        logged), the quantiles and bin counts from one fetch of the finite values (with
+        ``groups``, the bin counts per group too: see :func:`_quantiles`).
 
         ``n_total`` is the row count missing shares are taken of (default: ``t``'s rows).
         NaN is missing; +-inf is a value, but not one moments, ranges or quantiles can be
@@ -841,17 +909,22 @@ class Profile:
             edges_by_value[value] = _edges(quantiles, m.min, m.max)
             return edges_by_value[value]
 
-        _, binned = _quantiles(engine, t, projected, wanted, agg.n, edges_of)
+        _, binned, by_group = _quantiles(engine, t, projected, wanted, agg.n, edges_of, groups)
         total = n_total if n_total is not None else agg.n
         stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
         counts: dict[str, list[int]] = {}
+        named = {_value_name(i): name for i, name in enumerate(names)}
         for i, name in enumerate(names):
             stats[name] = _moment_stats(agg.sources[name], agg.n, total)
             if _value_name(i) in edges_by_value:
                 edges[name] = edges_by_value[_value_name(i)]
                 counts[name] = binned[_value_name(i)]
-        return stats, edges, agg, counts
+        grouped = {
+            group: {named[value]: found for value, found in per.items()}
+            for group, per in by_group.items()
+        }
+        return _Fitted(stats, edges, agg, counts, grouped)
 
     def _timestamps(self, engine: Engine, t: ir.Table) -> dict[str, str] | None:
         """The reference's first and last timestamp (ISO, naive UTC), when it has a
