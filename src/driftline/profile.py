@@ -45,16 +45,12 @@ from driftline.engine.numeric import numeric_summary, uses_kernel
 from driftline.engine.records import FeatureCounts, read_feature_counts, read_histograms
 from driftline.engine.scores import score_builders
 from driftline.engine.summaries import (
-    CATEGORY_SCHEMA,
-    CLASS_COUNTS_SCHEMA,
     HISTOGRAM_SCHEMA,
     MISSING_COHORT,
     OTHER,
     OVERALL,
     TEXT_FEATURES,
     TOKEN_FEATURES,
-    category_counts,
-    class_counts,
     histograms,
     numeric_column,
     text_feature_builders,
@@ -360,6 +356,47 @@ def _moment_stats(m: _SourceMoments, rows: int, total: int) -> dict[str, Any]:
     return info
 
 
+#: Columns of the fetch of the predicted classes and labels (:meth:`Profile._values`).
+_PREDICTED = f"{INTERNAL_PREFIX}predicted"
+_LABELLED = f"{INTERNAL_PREFIX}labelled"
+
+
+def _value_counts(table: pa.Table, columns: Sequence[str]) -> dict[tuple[str, ...], dict[str, int]]:
+    """Rows per value of the last of ``columns`` (nulls left out), per combination of
+    the values of the others (``()`` when there are none): a grouped count in Arrow.
+
+    >>> t = pa.table({"g": ["a", "a", "b", "a"], "v": ["x", "y", "x", None]})
+    >>> _value_counts(t, ["g", "v"])
+    {('a',): {'x': 1, 'y': 1}, ('b',): {'x': 1}}
+    >>> _value_counts(t, ["v"])
+    {(): {'x': 2, 'y': 1}}
+    """
+    present = table.select(list(columns)).filter(pc.is_valid(table.column(columns[-1])))
+    counted = present.group_by(list(columns), use_threads=False).aggregate([([], "count_all")])
+    out: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
+    keys = [counted.column(c).to_pylist() for c in columns[:-1]]
+    for *group, value, n in zip(
+        *keys,
+        counted.column(columns[-1]).to_pylist(),
+        counted.column("count_all").to_pylist(),
+        strict=True,
+    ):
+        out[tuple(group)][value] = int(n)
+    return dict(out) if out or columns[:-1] else {(): {}}
+
+
+class _Values(NamedTuple):
+    """The counts of the reference's values (:meth:`Profile._values`), overall and per
+    (cohort column, value)."""
+
+    categories: dict[str, dict[str, int]]
+    mix: dict[str, int]
+    prior: dict[str, int] | None
+    grouped_mix: dict[tuple[str, str], dict[str, int]]
+    grouped_prior: dict[tuple[str, str], dict[str, int]] | None
+    grouped_categories: dict[tuple[str, str], dict[str, dict[str, int]]]
+
+
 class _Fitted(NamedTuple):
     """What :meth:`Profile._numeric` learns of the numeric sources: their statistics,
     edges, the moment aggregate, the counts in the bins of the edges, and those counts per
@@ -516,19 +553,17 @@ class Profile:
             for col in texts
         }
         cats = [c for c in present if kinds[c] == "categorical"]
-        self.categories_ = {c: self._value_counts(engine, t, c) for c in cats}
+        label = spec.label if spec.label and spec.label in t.columns else None
+        values = self._values(engine, t, cats, label, cohort_keys)
+        self.categories_ = values.categories
         for c in cats:  # values beyond max_categories, pooled
             present_n = n - round(columns[c]["missing_fraction"] * n)
             columns[c]["other"] = present_n - sum(self.categories_[c].values())
-        self.predicted_mix_ = self._class_counts(engine, t, spec.prediction)
-        self.class_prior_ = (
-            self._class_counts(engine, t, spec.label)
-            if spec.label and spec.label in t.columns
-            else None
-        )
+        self.predicted_mix_ = values.mix
+        self.class_prior_ = values.prior
         self.timestamps_ = self._timestamps(engine, reference)
         self.cohorts_ = self._fit_cohorts(
-            engine, t, sources, others, seen, edges, reference, cohort_bins
+            engine, t, sources, others, seen, edges, reference, cohort_bins, values
         )
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -545,6 +580,7 @@ class Profile:
         edges: Mapping[str, list[float]],
         raw: ir.Table,
         group_bins: Mapping[tuple[str, str], Mapping[str, list[int]]],
+        values: _Values,
     ) -> dict[str, dict[str, dict[str, Any]]]:
         """Per cohort column of the spec that the reference holds, and per value of it (a
         null reads :data:`MISSING_COHORT`, as the checks name it): the reference
@@ -617,11 +653,8 @@ class Profile:
             hist.setdefault(group, {}).update(found)
         for group, more in counted_bins.items():
             hist.setdefault(group, {}).update(more)
-        mix = self._grouped_classes(engine, r, window, cohorts, spec.prediction)
-        label = spec.label if spec.label and spec.label in t.columns else None
-        prior = self._grouped_classes(engine, r, window, cohorts, label) if label else None
-        cats = {c: list(v) for c, v in self.categories_.items()}
-        counted = self._grouped_categories(engine, r, window, cohorts, cats)
+        # class and category counts per cohort value: counted with the overall ones
+        mix, prior, counted = values.grouped_mix, values.grouped_prior, values.grouped_categories
         out: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in cohorts}
         for group in sorted(n):
             out[group[0]][group[1]] = self._baseline_of(
@@ -761,49 +794,6 @@ class Profile:
                 )
                 if 0 <= b < len(counts):
                     counts[b] += int(row["n"])
-        return dict(out)
-
-    def _grouped_classes(
-        self, engine: Engine, r: ir.Table, window: Window, cohorts: Sequence[str], column: str
-    ) -> dict[tuple[str, str], dict[str, int]]:
-        """Per cohort column and value, rows per value of ``column`` (every class of the
-        spec, 0 when it has none), as :meth:`_class_counts` counts them overall."""
-        parts = [
-            class_counts(r, self.spec, window, cohort, column).mutate(**{_OF: ibis.literal(cohort)})
-            for cohort in cohorts
-        ]
-        out: dict[tuple[str, str], dict[str, int]] = {}
-        for row in engine.run(_union(parts), _tagged(CLASS_COUNTS_SCHEMA)).to_pylist():
-            group = (str(row[_OF]), str(row["cohort_value"]))
-            counts = out.setdefault(group, dict.fromkeys(self.spec.classes, 0))
-            counts[str(row["value"])] = int(row["n"])
-        return out
-
-    def _grouped_categories(
-        self,
-        engine: Engine,
-        r: ir.Table,
-        window: Window,
-        cohorts: Sequence[str],
-        cats: Mapping[str, Sequence[str]],
-    ) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
-        """Per cohort column and value, and per categorical column, the rows of each
-        overall category it holds. Values beyond them, pooled, are left out: a baseline
-        counts them from its present rows, as the overall profile does."""
-        if not cats:
-            return {}
-        parts = []
-        for cohort in cohorts:
-            expr = category_counts(r, self.spec, window, cohort, cats)
-            assert expr is not None
-            parts.append(expr.mutate(**{_OF: ibis.literal(cohort)}))
-        known = {c: set(v) for c, v in cats.items()}
-        out: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(dict)
-        for row in engine.run(_union(parts), _tagged(CATEGORY_SCHEMA)).to_pylist():
-            col, value = str(row["column"]), str(row["value"])
-            if value in known[col] and value != OTHER:
-                group = (str(row[_OF]), str(row["cohort_value"]))
-                out[group].setdefault(col, {})[value] = int(row["n"])
         return dict(out)
 
     def _baseline_of(
@@ -967,20 +957,59 @@ class Profile:
         features, hists = read_feature_counts(table, self.spec, edges)
         return features[0], hists[0]
 
-    def _value_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
-        v = t[col].cast("string")
-        sub = t.filter(v.notnull()).mutate(value=v)
-        expr = sub.group_by("value").aggregate(n=sub.count()).order_by([ibis.desc("n"), "value"])
-        rows = engine.run(expr.limit(self.max_categories)).to_pylist()
-        return {str(r["value"]): int(r["n"]) for r in rows}
+    def _values(
+        self,
+        engine: Engine,
+        t: ir.Table,
+        cats: Sequence[str],
+        label: str | None,
+        cohort_keys: Mapping[str, tuple[str, ir.StringValue]],
+    ) -> _Values:
+        """The counts of the reference's values, from one fetch of its categorical
+        columns, predicted classes, labels and cohort values (as strings) instead of a
+        grouped query each: per categorical column its ``max_categories`` most frequent
+        values (ties by value), per class its predictions and labels (a null is
+        :data:`MISSING_COHORT`; every class of the spec, 0 when it has none), overall and
+        per cohort value (``cohort_keys``: key -> (cohort column, its value as the checks
+        name it); per cohort value, only the categories kept overall). Integer counts:
+        the numbers the engine's grouped counts give."""
+        spec = self.spec
+        select: dict[str, ir.Value] = {
+            f"{INTERNAL_PREFIX}c{i}": t[c].cast("string") for i, c in enumerate(cats)
+        }
+        classed = {_PREDICTED: spec.prediction, **({_LABELLED: label} if label else {})}
+        for name, col in classed.items():
+            select[name] = t[col].cast("string").fill_null(MISSING_COHORT)
+        select.update({key: value for key, (_, value) in cohort_keys.items()})
+        table = engine.run(t.select(**select))
+        categories: dict[str, dict[str, int]] = {}
+        for i, c in enumerate(cats):
+            found = _value_counts(table, [f"{INTERNAL_PREFIX}c{i}"])[()]
+            top = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_categories]
+            categories[c] = dict(top)
 
-    def _class_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
-        s = t.mutate(value=t[col].cast("string").fill_null(MISSING_COHORT))
-        rows = engine.run(s.group_by("value").aggregate(n=s.count())).to_pylist()
-        counts = dict.fromkeys(self.spec.classes, 0)
-        for r in rows:
-            counts[str(r["value"])] = int(r["n"])
-        return counts
+        def classes(counts: Mapping[str, int]) -> dict[str, int]:
+            return {**dict.fromkeys(spec.classes, 0), **counts}
+
+        mix = classes(_value_counts(table, [_PREDICTED])[()])
+        prior = classes(_value_counts(table, [_LABELLED])[()]) if label else None
+        grouped_mix: dict[tuple[str, str], dict[str, int]] = {}
+        grouped_prior: dict[tuple[str, str], dict[str, int]] | None = {} if label else None
+        grouped_categories: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(dict)
+        for key, (cohort, _) in cohort_keys.items():
+            for (value,), counts in _value_counts(table, [key, _PREDICTED]).items():
+                grouped_mix[(cohort, value)] = classes(counts)
+            if grouped_prior is not None:
+                for (value,), counts in _value_counts(table, [key, _LABELLED]).items():
+                    grouped_prior[(cohort, value)] = classes(counts)
+            for i, c in enumerate(cats):
+                known = categories[c]
+                by_value = _value_counts(table, [key, f"{INTERNAL_PREFIX}c{i}"])
+                for (value,), counts in by_value.items():
+                    kept = {v: k for v, k in counts.items() if v in known and v != OTHER}
+                    if kept:
+                        grouped_categories[(cohort, value)][c] = kept
+        return _Values(categories, mix, prior, grouped_mix, grouped_prior, dict(grouped_categories))
 
     # -- baselines of cohort values ---------------------------------------------------------
     def cohort_baseline(
