@@ -184,6 +184,33 @@ def test_category_counts_equal_pandas_value_counts(
     assert profile["columns"]["color"]["family"] == "string"
 
 
+def test_max_categories_keeps_the_most_frequent_values_ties_by_value(tmp_path: Path) -> None:
+    """Beyond ``max_categories`` values, the most frequent are kept, in that order, ties
+    broken by the value (as ``ORDER BY n DESC, value``); the rest are pooled as other,
+    overall and in each cohort value's baseline."""
+    table, spec = _reference()
+    n = table.num_rows
+    sizes = {"m": 60, "b": 40, "a": 40, "zz": 40, "é": 20}  # ties: a, b, zz
+    shade = [v for v, k in sizes.items() for _ in range(k)]
+    shade += [None] * (n - len(shade))
+    table = table.append_column("shade", pa.array(shade, type=pa.string()))
+    table = table.append_column("half", pa.array(["x", "y"] * (n // 2), type=pa.string()))
+    spec["features"]["categorical"] = ["color", "shade"]
+    spec["cohorts"] = ["half"]
+    with driftline.connect(tmp_path / "s.duckdb", spec) as mon:
+        mon.log_reference(table, fit=False)
+        prof = mon.fit_profile(max_categories=3).to_dict()
+    assert list(prof["categories"]["shade"].items()) == [("m", 60), ("a", 40), ("b", 40)]
+    assert prof["columns"]["shade"]["other"] == 60
+    frame = table.to_pandas()
+    for value in ("x", "y"):
+        rows = frame[frame["half"] == value]
+        counts = rows["shade"].value_counts()
+        baseline = prof["cohorts"]["half"][value]
+        assert baseline["categories"]["shade"] == {v: int(counts[v]) for v in ("m", "a", "b")}
+        assert baseline["columns"]["shade"]["other"] == int(counts[["zz", "é"]].sum())
+
+
 def test_predicted_mix_equals_pandas_counts(profile: dict[str, Any], frame: pd.DataFrame) -> None:
     counts = frame["pred"].value_counts()
     expected = {c: int(counts.get(c, 0)) for c in CLASSES}
