@@ -25,7 +25,8 @@ and, in the same run, the anchors:
   files (``evidently_runner.py`` in its own venv, see ``setup_evidently.sh``; the 20
   feature columns, Evidently's defaults), timed whole.
 
-``--compare PATH`` also runs the four steps with the driftline package under ``PATH``
+``--src PATH`` times the driftline package under ``PATH`` (default: this checkout's
+``src``). ``--compare PATH`` also runs the four steps with the driftline package under ``PATH``
 (e.g. a checkout of main: ``--compare /work/main/src``), interleaved run by run with
 this checkout's, so "before" and "after" share the machine's load. The machine may be
 shared: each step runs ``--repeat`` times and medians are reported, with the CPU seconds
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--evidently-python", type=Path, default=HERE / ".venv-evidently" / "bin" / "python"
     )
+    p.add_argument(
+        "--src", type=Path, default=HERE.parent / "src", help="the driftline src/ to time"
+    )
     p.add_argument("--compare", type=Path, help="another driftline src/ to run alongside")
     p.add_argument("--out", type=Path, default=HERE / "results" / "first_answer.json")
     a = p.parse_args(argv)
@@ -203,9 +207,10 @@ def main(argv: list[str] | None = None) -> None:
         "predictions": pq.read_metadata(d / "predictions.parquet").num_rows,
     }
     use_gnu_time = _gnu_time()
-    srcs = {"this checkout": HERE.parent / "src"}
+    srcs = {"this checkout" if a.src == HERE.parent / "src" else str(a.src): a.src}
     if a.compare is not None:
         srcs = {f"{a.compare}": a.compare, **srcs}
+    first = list(srcs)[-1]
     runners = {
         name: Runner(use_gnu_time, {**os.environ, "PYTHONPATH": str(src.resolve())})
         for name, src in srcs.items()
@@ -225,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
                     + f" (load {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
-            scans.append(_ok(runners["this checkout"].measure(scan_cmd(d))))
+            scans.append(_ok(runners[first].measure(scan_cmd(d))))
     result: dict[str, Any] = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
