@@ -225,3 +225,32 @@ def test_the_first_rule_broken_refuses_the_batch_whatever_else_is_wrong(
     ):
         validate_predictions(batch, rows=20)
     assert expected in str(info.value)
+
+
+def test_labels_are_validated_in_one_scan_and_refused_for_the_first_rule_broken(
+    spec: Spec,
+) -> None:
+    labels = pd.DataFrame(
+        {
+            "id": ["r0", "r1", "r2", "r3"],
+            "label": ["a", "b", "c", "a"],
+            "labelled_at": ["2024-05-01T00:00:00Z"] * 4,
+        }
+    )
+    with counted(spec, labels) as (batch, queries):
+        assert (
+            validate_labels(batch, rows=4)
+            == "CAST(timezone('UTC', TRY_CAST(\"labelled_at\" AS TIMESTAMPTZ)) AS TIMESTAMP)"
+        )
+    assert len(queries) == 1
+    # an unknown class and an unparsable labelled_at: the class rule comes first
+    bad = labels.assign(label=["a", "q", "c", "a"], labelled_at=["x", "", "", ""])
+    with staged(spec, bad) as batch, pytest.raises(IngestError, match=r"has value 'q'"):
+        validate_labels(batch, rows=4)
+    # a repeated id and a null label: the id rule comes first
+    bad = labels.assign(id=["r0", "r0", "r2", "r3"], label=["a", None, "c", "a"])
+    with staged(spec, bad) as batch, pytest.raises(IngestError, match=r"gives 1 id\(s\) more"):
+        validate_labels(batch, rows=4)
+    bad = labels.assign(labelled_at=["2024-05-01", "soon", "2024-05-01", "2024-05-01"])
+    with staged(spec, bad) as batch, pytest.raises(IngestError, match=r"value 'soon' \(id 'r1'\)"):
+        validate_labels(batch, rows=4)

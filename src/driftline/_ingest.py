@@ -470,7 +470,8 @@ def feature_select(spec: Spec, types: dict[str, str]) -> FeatureSelect:
 
 def validate_labels(staged: Staged, rows: int) -> str:
     """Refuse a labels batch (raise) unless it holds one known class per id; return the
-    SQL of its ``labelled_at`` (a parameter, the time of logging, when it has none)."""
+    SQL of its ``labelled_at`` (a parameter, the time of logging, when it has none). One
+    scan of the batch checks every rule (:class:`_Rules`)."""
     s, types = staged.spec, staged.types
     label_col = s.label or "label"
     for col in (s.id, label_col):
@@ -484,48 +485,68 @@ def validate_labels(staged: Staged, rows: int) -> str:
         raise IngestError(
             "the labels batch has 0 rows; log at least one label. Nothing was stored."
         )
-    n_null = staged.scalar(f"SELECT count(*) FROM __staging WHERE {quote(s.id)} IS NULL")
-    if n_null:
-        raise IngestError(
-            f"column {s.id!r} (id) of the labels batch has {n_null} null value(s); a "
+    idc, lc = quote(s.id), quote(label_col)
+    rules = _Rules(staged)
+    rules.count(
+        f"count_if({idc} IS NULL)",
+        lambda n: IngestError(
+            f"column {s.id!r} (id) of the labels batch has {n} null value(s); a "
             "label needs the id of its prediction: fill them or drop those rows. "
             "Nothing was stored."
-        )
-    repeated, shown = staged.repeated_ids()
-    if repeated:
-        raise IngestError(
-            f"column {s.id!r} (id) of the labels batch gives {repeated:,} id(s) more "
+        ),
+    )
+
+    def repeated(_: int) -> IngestError:
+        n, shown = staged.repeated_ids()
+        return IngestError(
+            f"column {s.id!r} (id) of the labels batch gives {n:,} id(s) more "
             f"than one label: {shown}. A batch "
             "holds one label per id: keep one (a correction goes in a later batch, "
             "with a later labelled_at; the latest label per id wins). Nothing was "
             "stored."
         )
-    bad = staged.first_bad(f"{quote(label_col)} IS NULL", "NULL")
-    if bad:
-        raise IngestError(
+
+    rules.count(f"count(*) - count(DISTINCT CAST({idc} AS VARCHAR))", repeated)
+    rules.rows_where(
+        f"{lc} IS NULL",
+        lambda bad: IngestError(
             f"column {label_col!r} (label) is null for id {bad[0]!r}; drop unlabelled "
             "rows before logging labels. Nothing was stored."
-        )
-    bad = staged.first(
-        f"SELECT CAST({quote(label_col)} AS VARCHAR) FROM __staging "
-        f"WHERE CAST({quote(label_col)} AS VARCHAR) NOT IN (SELECT unnest(?)) LIMIT 1",
-        [s.classes],
+        ),
+        "NULL",
     )
-    if bad:
-        raise IngestError(
-            f"column {label_col!r} (label) has value {bad[0]!r}, which is not a class of "
+
+    def unknown(_: int) -> IngestError:
+        bad = staged.first(
+            f"SELECT CAST({lc} AS VARCHAR) FROM __staging "
+            f"WHERE NOT list_contains(?, CAST({lc} AS VARCHAR)) LIMIT 1",
+            [list(s.classes)],
+        )
+        value = None if bad is None else bad[0]
+        return IngestError(
+            f"column {label_col!r} (label) has value {value!r}, which is not a class of "
             f"the spec ({name_list(s.classes)}). Nothing was stored."
         )
-    if "labelled_at" not in types:
-        return "CAST(? AS TIMESTAMP)"
-    at = timestamp_expr("labelled_at", types["labelled_at"])
-    bad = staged.first_bad(f"({at}) IS NULL", "CAST(labelled_at AS VARCHAR)")
-    if bad:
-        raise IngestError(
-            f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
-            f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
-            "column to use the time of logging. Nothing was stored."
+
+    rules.count(
+        f"count_if(NOT list_contains(?, CAST({lc} AS VARCHAR)))", unknown, [list(s.classes)]
+    )
+    at = "CAST(? AS TIMESTAMP)"
+    if "labelled_at" in types:
+        try:
+            at = timestamp_expr("labelled_at", types["labelled_at"])
+        except IngestError as exc:
+            rules.refuse(exc)
+        rules.rows_where(
+            f"({at}) IS NULL",
+            lambda bad: IngestError(
+                f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
+                f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
+                "column to use the time of logging. Nothing was stored."
+            ),
+            "CAST(labelled_at AS VARCHAR)",
         )
+    rules.check()
     return at
 
 
