@@ -145,7 +145,7 @@ def table(result: dict[str, Any]) -> str:
     scan = result["scan"]["median_s"]
     ev = result.get("evidently", {}).get("median_s")
     variants = result["driftline"]
-    head = "| step | " + " | ".join(f"{v} s (rows/s)" for v in variants) + " |\n"
+    head = "| step | " + " | ".join(f"{v}: wall s (rows/s), CPU s" for v in variants) + " |\n"
     head += "|---|" + "---:|" * len(variants) + "\n"
     lines = []
     for step in (*STEPS, "start"):
@@ -153,7 +153,7 @@ def table(result: dict[str, Any]) -> str:
         for v in variants.values():
             s = v["steps"][step]
             rate = f" ({s['rows_per_s']:,})" if "rows_per_s" in s else ""
-            cells.append(f"{s['median_s']:.2f}{rate}")
+            cells.append(f"{s['median_s']:.2f}{rate}, {s['cpu_median_s']:.2f}")
         name = "start (10-row `log`)" if step == "start" else f"`{step}`"
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     cells = []
@@ -163,10 +163,13 @@ def table(result: dict[str, Any]) -> str:
     lines.append("| `log` after start | " + " | ".join(cells) + " |")
     totals = [v["total_median_s"] for v in variants.values()]
     lines.append("| **four commands** | " + " | ".join(f"**{t:.2f}**" for t in totals) + " |")
-    lines.append(f"| one DuckDB pass over both files | {scan:.2f} |" + " |" * (len(variants) - 1))
+    cpu = result["scan"]["cpu_median_s"]
+    blank = " |" * (len(variants) - 1)
+    lines.append(f"| one DuckDB pass over both files | {scan:.2f}, {cpu:.2f} |" + blank)
     if ev is not None:
+        ev_cpu = result["evidently"]["cpu_median_s"]
         lines.append(
-            f"| Evidently `DataDriftPreset`, one report | {ev:.1f} |" + " |" * (len(variants) - 1)
+            f"| Evidently `DataDriftPreset`, one report | {ev:.1f}, {ev_cpu:.1f} |" + blank
         )
     ratios = []
     for name, t in zip(variants, totals, strict=True):
