@@ -580,7 +580,7 @@ class Profile:
         edges: Mapping[str, list[float]],
         raw: ir.Table,
         group_bins: Mapping[tuple[str, str], Mapping[str, list[int]]],
-        values: _Values,
+        reference_values: _Values,
     ) -> dict[str, dict[str, dict[str, Any]]]:
         """Per cohort column of the spec that the reference holds, and per value of it (a
         null reads :data:`MISSING_COHORT`, as the checks name it): the reference
@@ -654,7 +654,9 @@ class Profile:
         for group, more in counted_bins.items():
             hist.setdefault(group, {}).update(more)
         # class and category counts per cohort value: counted with the overall ones
-        mix, prior, counted = values.grouped_mix, values.grouped_prior, values.grouped_categories
+        mix = reference_values.grouped_mix
+        prior = reference_values.grouped_prior
+        counted = reference_values.grouped_categories
         out: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in cohorts}
         for group in sorted(n):
             out[group[0]][group[1]] = self._baseline_of(
