@@ -8,9 +8,12 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import driftline
 
@@ -109,3 +112,25 @@ def test_exported_classes_and_functions_come_from_driftline() -> None:
         value = getattr(driftline, name)
         if inspect.isclass(value) or inspect.isfunction(value):
             assert value.__module__.startswith("driftline."), name
+
+
+def test_logging_predictions_loads_no_engine(
+    tmp_path: Path,
+    make_spec: Callable[..., dict[str, Any]],
+    make_predictions: Callable[..., Any],
+) -> None:
+    """Logging a batch needs the store (DuckDB) only: ``driftline log`` starts without
+    Ibis, the checks or the profile (about a second of imports)."""
+    batch = tmp_path / "batch.parquet"
+    make_predictions().to_parquet(batch)
+    spec = tmp_path / "driftline.yaml"
+    spec.write_text(json.dumps(make_spec()))  # JSON is YAML
+    code = (
+        "import sys, driftline\n"
+        f"with driftline.connect({str(tmp_path / 's.duckdb')!r}, {str(spec)!r}) as mon:\n"
+        f"    assert mon.log_predictions({str(batch)!r}).rows == 20\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ibis'\n"
+        "    or m in ('driftline.checks', 'driftline.profile', 'driftline.engine')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

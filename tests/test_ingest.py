@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -139,3 +140,117 @@ def test_unknown_on_duplicate_lists_the_choices() -> None:
 
 def test_quote_doubles_quotes() -> None:
     assert quote('a "b"') == '"a ""b"""'
+
+
+@contextmanager
+def counted(spec: Spec, data: pd.DataFrame) -> Iterator[tuple[Staged, list[str]]]:
+    """Like :func:`staged`, also giving the SQL of every query run over the batch."""
+    with staged(spec, data) as batch:
+        queries: list[str] = []
+
+        def fetch(sql: str, params: Any) -> list[tuple[Any, ...]]:
+            queries.append(sql)
+            return batch.fetch(sql, params)
+
+        yield Staged(spec, batch.types, fetch), queries
+
+
+@pytest.mark.parametrize("list_scores", [False, True])
+def test_a_good_batch_is_validated_in_one_scan(
+    make_spec: Callable[..., dict[str, Any]],
+    make_predictions: PredictionsFactory,
+    list_scores: bool,
+) -> None:
+    spec = load_spec(make_spec(list_scores=list_scores))
+    data = make_predictions(list_scores=list_scores)
+    with counted(spec, data) as (batch, queries):
+        validate_predictions(batch, rows=20)
+    assert len(queries) == 1
+    assert "FROM __staging" in queries[0]
+    with counted(spec, data) as (batch, queries):
+        validate_reference(batch, rows=20, name="reference")
+    assert len(queries) == 1
+
+
+def _broken(make_predictions: PredictionsFactory, *breaks: str) -> pd.DataFrame:
+    """A batch with each of ``breaks`` (each breaks one rule, at a different row)."""
+    df = make_predictions()
+    df["id"] = df["id"].astype(object)
+    for br in breaks:
+        if br == "null id":
+            df.loc[7, "id"] = None
+        elif br == "duplicate id":
+            df.loc[9, "id"] = "r2"
+        elif br == "null ts":
+            df["ts"] = df["ts"].astype(object)
+            df.loc[4, "ts"] = None
+        elif br == "string ts":
+            df["ts"] = df["ts"].astype(str)
+            df.loc[6, "ts"] = "yesterday"
+        elif br == "numeric ts":
+            df["ts"] = np.arange(len(df), dtype=np.int64)
+        elif br == "prediction":
+            df.loc[3, "pred"] = "z"
+        elif br == "score_c":
+            df.loc[1, "score_c"] = 1.5
+        elif br == "score_a":
+            df.loc[5, "score_a"] = np.nan
+        elif br == "sum":
+            df.loc[8, ["score_a", "score_b", "score_c"]] = [0.5, 0.5, 0.5]
+    return df
+
+
+@pytest.mark.parametrize(
+    ("breaks", "expected"),
+    [
+        (("sum", "prediction", "null id"), "column 'id' (id) has 1 null value(s)"),
+        (("null ts", "duplicate id"), "duplicate values in one batch: 'r2' (2x)"),
+        (("numeric ts", "duplicate id"), "duplicate values in one batch: 'r2' (2x)"),
+        (("numeric ts", "prediction"), "column 'ts' (timestamp) is BIGINT"),
+        (("null ts", "prediction"), "column 'ts' (timestamp) is null for id 'r4'"),
+        (("string ts", "score_a"), "has unparsable value 'yesterday' (id 'r6')"),
+        (("score_c", "prediction"), "column 'pred' (prediction) has value 'z' (id 'r3')"),
+        (("score_c", "score_a", "sum"), "column 'score_a' (scores) has invalid value 'null"),
+        (("sum",), "sum to 1.5 for id 'r8'"),
+    ],
+)
+def test_the_first_rule_broken_refuses_the_batch_whatever_else_is_wrong(
+    spec: Spec, make_predictions: PredictionsFactory, breaks: tuple[str, ...], expected: str
+) -> None:
+    """The rules are checked in one scan; the batch is refused for the first rule broken,
+    in the order the rules are listed (the ingest policy), naming its first row by id."""
+    with (
+        staged(spec, _broken(make_predictions, *breaks)) as batch,
+        pytest.raises(IngestError) as info,
+    ):
+        validate_predictions(batch, rows=20)
+    assert expected in str(info.value)
+
+
+def test_labels_are_validated_in_one_scan_and_refused_for_the_first_rule_broken(
+    spec: Spec,
+) -> None:
+    labels = pd.DataFrame(
+        {
+            "id": ["r0", "r1", "r2", "r3"],
+            "label": ["a", "b", "c", "a"],
+            "labelled_at": ["2024-05-01T00:00:00Z"] * 4,
+        }
+    )
+    with counted(spec, labels) as (batch, queries):
+        assert (
+            validate_labels(batch, rows=4)
+            == "CAST(timezone('UTC', TRY_CAST(\"labelled_at\" AS TIMESTAMPTZ)) AS TIMESTAMP)"
+        )
+    assert len(queries) == 1
+    # an unknown class and an unparsable labelled_at: the class rule comes first
+    bad = labels.assign(label=["a", "q", "c", "a"], labelled_at=["x", "", "", ""])
+    with staged(spec, bad) as batch, pytest.raises(IngestError, match=r"has value 'q'"):
+        validate_labels(batch, rows=4)
+    # a repeated id and a null label: the id rule comes first
+    bad = labels.assign(id=["r0", "r0", "r2", "r3"], label=["a", None, "c", "a"])
+    with staged(spec, bad) as batch, pytest.raises(IngestError, match=r"gives 1 id\(s\) more"):
+        validate_labels(batch, rows=4)
+    bad = labels.assign(labelled_at=["2024-05-01", "soon", "2024-05-01", "2024-05-01"])
+    with staged(spec, bad) as batch, pytest.raises(IngestError, match=r"value 'soon' \(id 'r1'\)"):
+        validate_labels(batch, rows=4)

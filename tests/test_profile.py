@@ -184,6 +184,33 @@ def test_category_counts_equal_pandas_value_counts(
     assert profile["columns"]["color"]["family"] == "string"
 
 
+def test_max_categories_keeps_the_most_frequent_values_ties_by_value(tmp_path: Path) -> None:
+    """Beyond ``max_categories`` values, the most frequent are kept, in that order, ties
+    broken by the value (as ``ORDER BY n DESC, value``); the rest are pooled as other,
+    overall and in each cohort value's baseline."""
+    table, spec = _reference()
+    n = table.num_rows
+    sizes = {"m": 60, "b": 40, "a": 40, "zz": 40, "é": 20}  # ties: a, b, zz
+    shade = [v for v, k in sizes.items() for _ in range(k)]
+    shade += [None] * (n - len(shade))
+    table = table.append_column("shade", pa.array(shade, type=pa.string()))
+    table = table.append_column("half", pa.array(["x", "y"] * (n // 2), type=pa.string()))
+    spec["features"]["categorical"] = ["color", "shade"]
+    spec["cohorts"] = ["half"]
+    with driftline.connect(tmp_path / "s.duckdb", spec) as mon:
+        mon.log_reference(table, fit=False)
+        prof = mon.fit_profile(max_categories=3).to_dict()
+    assert list(prof["categories"]["shade"].items()) == [("m", 60), ("a", 40), ("b", 40)]
+    assert prof["columns"]["shade"]["other"] == 60
+    frame = table.to_pandas()
+    for value in ("x", "y"):
+        rows = frame[frame["half"] == value]
+        counts = rows["shade"].value_counts()
+        baseline = prof["cohorts"]["half"][value]
+        assert baseline["categories"]["shade"] == {v: int(counts[v]) for v in ("m", "a", "b")}
+        assert baseline["columns"]["shade"]["other"] == int(counts[["zz", "é"]].sum())
+
+
 def test_predicted_mix_equals_pandas_counts(profile: dict[str, Any], frame: pd.DataFrame) -> None:
     counts = frame["pred"].value_counts()
     expected = {c: int(counts.get(c, 0)) for c in CLASSES}
@@ -363,10 +390,70 @@ def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
     engine = DuckDBEngine.from_connection(con)
     qs = [k / 7 for k in range(1, 7)]
     t = engine.table("t")
-    got = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
+    got, _, _ = _quantiles(engine, t, {c: t[c] for c in data}, dict.fromkeys(data, qs), 997)
     for name in data:
         (expected,) = con.execute(f"SELECT quantile_cont({name}, {qs}) FROM t").fetchone()
         assert got[name] == expected, name
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bin_counts_from_the_fetched_values_equal_the_engines_histograms(native: bool) -> None:
+    """The fit counts each source's bins from the values it fetches for the quantiles,
+    overall and per cohort value; the counts are the engine's histogram counts on the same
+    edges, of all rows and of each value's rows (values on an edge, ties, integers, a
+    constant column, the maximum in the closed last bin, nulls, a value whose rows are
+    all null)."""
+    import duckdb
+    import ibis
+
+    from driftline.engine import DuckDBEngine
+    from driftline.engine.records import read_histograms
+    from driftline.engine.summaries import bin_counts
+    from driftline.profile import _edges, _quantiles
+
+    rng = np.random.default_rng(11)
+    n = 5003
+    data = {
+        "normal": rng.normal(3.0, 2.0, n),
+        "ties": rng.integers(0, 4, n).astype(float),
+        "ints": rng.poisson(3.0, n),
+        "constant": np.full(n, 2.5),
+        "skewed": np.round(rng.lognormal(0.0, 2.0, n), 2),
+    }
+    region = rng.choice(["north", "south", "east"], n).astype(object)
+    data["normal"][region == "east"] = np.nan  # east: no value of this source
+    data["skewed"][:40] = np.nan
+    con = duckdb.connect()
+    con.register("t", pa.table({**data, "region": region}))
+    engine = DuckDBEngine.from_connection(con)
+    t = engine.table("t")
+    qs = [k / 10 for k in range(1, 10)]
+    edges: dict[str, list[float]] = {}
+
+    def edges_of(name: str, quantiles: list[float]) -> list[float]:
+        lo, hi = float(np.nanmin(data[name])), float(np.nanmax(data[name]))
+        edges[name] = _edges(quantiles, lo, hi)
+        return edges[name]
+
+    # NaN is missing, as the fit's finite values have it
+    columns = {
+        c: ibis.ifelse(t[c].cast("float64").isnan(), ibis.null("float64"), t[c].cast("float64"))
+        for c in data
+    }
+    wanted = dict.fromkeys(data, qs)
+    key = {"key": t.region.cast("string")}
+    _, got, by_group = _quantiles(engine, t, columns, wanted, n, edges_of, key)
+    expected = read_histograms(engine.run(bin_counts(t, edges, native=native)), edges)[0]
+    for name in data:
+        assert got[name] == expected[name][1:-1], name
+    assert sum(got["ties"]) == n
+    assert sorted(by_group) == [("key", v) for v in ("east", "north", "south")]
+    for (_, value), found in by_group.items():
+        part = t.filter(t.region == value)
+        counted = read_histograms(engine.run(bin_counts(part, edges, native=native)), edges)[0]
+        for name in data:
+            assert found[name] == counted[name][1:-1], (value, name)
+    assert sum(by_group[("key", "east")]["normal"]) == 0
 
 
 def test_features_named_like_the_fits_own_columns_are_profiled_as_themselves(

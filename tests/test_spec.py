@@ -539,3 +539,39 @@ def test_cohort_baseline_min_rows_below_one_names_the_fix(make_spec: Any, value:
 def test_cohort_baseline_min_rows_is_a_whole_number(make_spec: Any) -> None:
     with pytest.raises(ConfigError, match=r"checks\.cohort_baseline_min_rows: Input should be"):
         load_spec(make_spec(checks={"cohort_baseline_min_rows": 2.5}))
+
+
+@pytest.mark.parametrize("scores", ["columns", "list", "binary"])
+def test_infer_spec_of_a_parquet_file_reads_what_it_needs_and_infers_the_same(
+    tmp_path: Path, scores: str
+) -> None:
+    """A Parquet reference is inferred from its schema, its first rows and the columns
+    whose every value a role needs (the classes of a list of scores or of a binary
+    model): the spec is the one inferred from the whole table, also when a class, or a
+    text, appears only after the first rows."""
+    rng = np.random.default_rng(5)
+    n = 6000
+    pred = np.where(np.arange(n) < 5000, "cat", "dog")  # "dog" only after the first rows
+    df = pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "ts": pd.date_range("2024-01-01", periods=n, freq="min", tz="UTC"),
+            "prediction": pred,
+            "amount": rng.normal(size=n),
+            "visits": rng.integers(0, 9, n),
+            "color": rng.choice(["red", "blue"], n),
+        }
+    )
+    p = rng.uniform(0.0, 0.4, n)
+    p[pred == "dog"] = 0.8
+    if scores == "columns":
+        df["proba_cat"], df["proba_dog"] = 1 - p, p
+    elif scores == "list":
+        df["probs"] = [[1 - v, v] for v in p]
+    else:
+        df["y_pred_proba"] = p
+    path = tmp_path / "reference.parquet"
+    df.to_parquet(path)
+    from_file = infer_spec(path)
+    assert from_file.to_yaml() == infer_spec(df).to_yaml()
+    assert from_file.classes == ["cat", "dog"]

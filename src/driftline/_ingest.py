@@ -22,6 +22,7 @@ to case: names are checked as the user wrote them, before DuckDB renames any.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,12 +84,15 @@ class Staged:
             return f"CAST({quote(self.spec.id)} AS VARCHAR)"
         return "CAST('(no id column)' AS VARCHAR)"
 
-    def first_bad(self, condition: str, show: str, order: str | None = None) -> Any:
+    def first_bad(
+        self, condition: str, show: str, order: str | None = None, params: Sequence[Any] = ()
+    ) -> Any:
         """The first staged row (by id) where ``condition`` holds, as (id, shown value)."""
         row_id = self.row_id()
         order_by = order or row_id
         return self.first(
-            f"SELECT {row_id}, {show} FROM __staging WHERE {condition} ORDER BY {order_by} LIMIT 1"
+            f"SELECT {row_id}, {show} FROM __staging WHERE {condition} ORDER BY {order_by} LIMIT 1",
+            params,
         )
 
     def repeated_ids(self) -> tuple[int, str]:
@@ -189,8 +193,74 @@ def timestamp_expr(col: str, duck_type: str) -> str:
     )
 
 
+class _Rules:
+    """The rules a batch is checked against, in the order they are checked, run as ONE
+    aggregate over the staged batch: each rule on rows contributes a count (rows breaking
+    it), and only a broken rule queries the batch again, for the first breaking row its
+    message names. A refusal known from the column types alone ends the list: rules after
+    it could not even be written as SQL (a timestamp column of no time type), and are
+    never reached.
+
+    Each rule's count and its message's query share one condition, so a count above zero
+    always finds the row the message shows, and the first rule broken is the one the
+    checks one by one would have refused the batch for: the same message, on every batch.
+    """
+
+    def __init__(self, staged: Staged) -> None:
+        self.staged = staged
+        self._counts: list[tuple[str, Sequence[Any], Callable[[int], IngestError]]] = []
+        self._refused: IngestError | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether later rules can still be reached (no refusal from types alone yet)."""
+        return self._refused is None
+
+    def refuse(self, error: IngestError) -> None:
+        """A refusal known from the column types: reached if every rule before it holds."""
+        if self._refused is None:
+            self._refused = error
+
+    def count(
+        self, aggregate: str, refuse: Callable[[int], IngestError], params: Sequence[Any] = ()
+    ) -> None:
+        """A rule on rows: ``aggregate`` counts the rows breaking it (``params`` bound in
+        it); ``refuse(count)`` builds the error when it is above zero."""
+        if self._refused is None:
+            self._counts.append((aggregate, params, refuse))
+
+    def rows_where(
+        self,
+        condition: str,
+        refuse: Callable[[Any], IngestError],
+        show: str,
+        params: Sequence[Any] = (),
+    ) -> None:
+        """A rule broken by the rows where ``condition`` holds; ``refuse`` gets the first
+        of them (by id) as (id, ``show``)."""
+
+        def first(_: int) -> IngestError:
+            return refuse(self.staged.first_bad(condition, show, params=params))
+
+        self.count(f"count_if({condition})", first, params)
+
+    def check(self) -> None:
+        """Raise the error of the first broken rule, if any."""
+        if self._counts:
+            sql = ", ".join(aggregate for aggregate, _, _ in self._counts)
+            params = [p for _, ps, _ in self._counts for p in ps]
+            found = self.staged.first(f"SELECT {sql} FROM __staging", params)
+            assert found is not None  # an aggregate without GROUP BY gives one row
+            for n, (_, _, refuse) in zip(found, self._counts, strict=True):
+                if n:
+                    raise refuse(int(n))
+        if self._refused is not None:
+            raise self._refused
+
+
 def validate_predictions(staged: Staged, rows: int) -> str:
-    """Refuse the batch (raise) if a required role is missing or invalid."""
+    """Refuse the batch (raise) if a required role is missing or invalid; return the SQL
+    of its timestamp in UTC. One scan of the batch checks every rule (:class:`_Rules`)."""
     s, types = staged.spec, staged.types
     missing = [c for c in s.required_columns() if c not in types]
     if missing:
@@ -211,82 +281,100 @@ def validate_predictions(staged: Staged, rows: int) -> str:
             f"column {s.id!r} (id) is {types[s.id]}; ids must be strings or integers. "
             "Cast the column. Nothing was stored."
         )
-    n_null = staged.scalar(f"SELECT count(*) FROM __staging WHERE {idc} IS NULL")
-    if n_null:
-        raise IngestError(
-            f"column {s.id!r} (id) has {n_null} null value(s); every prediction needs an "
+    rules = _Rules(staged)
+    rules.count(
+        f"count_if({idc} IS NULL)",
+        lambda n: IngestError(
+            f"column {s.id!r} (id) has {n} null value(s); every prediction needs an "
             "id: fill them or drop those rows. Nothing was stored."
-        )
-    repeated, shown = staged.repeated_ids()
-    if repeated:
-        raise IngestError(
-            f"column {s.id!r} (id) has duplicate values in one batch: {shown}. Each "
-            "prediction needs a unique id; de-duplicate the batch. Nothing was stored."
-        )
-    ts_expr = timestamp_expr(s.timestamp, types[s.timestamp])
+        ),
+    )
+    rules.count(
+        f"count(*) - count(DISTINCT CAST({idc} AS VARCHAR))",
+        lambda _: IngestError(
+            f"column {s.id!r} (id) has duplicate values in one batch: "
+            f"{staged.repeated_ids()[1]}. Each prediction needs a unique id; de-duplicate "
+            "the batch. Nothing was stored."
+        ),
+    )
     tsc = quote(s.timestamp)
-    bad = staged.first_bad(f"{tsc} IS NULL", "NULL")
-    if bad:
-        raise IngestError(
+    ts_expr = ""
+    try:
+        ts_expr = timestamp_expr(s.timestamp, types[s.timestamp])
+    except IngestError as exc:
+        rules.refuse(exc)
+    rules.rows_where(
+        f"{tsc} IS NULL",
+        lambda bad: IngestError(
             f"column {s.timestamp!r} (timestamp) is null for id {bad[0]!r}; every "
             "prediction needs a timestamp: fill it or drop the row. Nothing was stored."
-        )
-    bad = staged.first_bad(f"({ts_expr}) IS NULL", f"CAST({tsc} AS VARCHAR)")
-    if bad:
-        raise IngestError(
+        ),
+        "NULL",
+    )
+    rules.rows_where(
+        f"({ts_expr}) IS NULL",
+        lambda bad: IngestError(
             f"column {s.timestamp!r} (timestamp) has unparsable value {bad[1]!r} (id "
             f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z'. Nothing was stored."
-        )
-    _validate_prediction(staged)
-    _validate_scores(staged)
+        ),
+        f"CAST({tsc} AS VARCHAR)",
+    )
+    _prediction_rules(rules)
+    _score_rules(rules)
+    rules.check()
     return ts_expr
 
 
-def _validate_prediction(staged: Staged) -> None:
-    s, types = staged.spec, staged.types
+def _prediction_rules(rules: _Rules) -> None:
+    s, types = rules.staged.spec, rules.staged.types
     pc = quote(s.prediction)
     if type_family(types[s.prediction]) not in ("numeric", "string", "boolean"):
-        raise IngestError(
-            f"column {s.prediction!r} (prediction) is {types[s.prediction]}; expected the "
-            f"predicted class, one of {name_list(s.classes)}. Nothing was stored."
+        rules.refuse(
+            IngestError(
+                f"column {s.prediction!r} (prediction) is {types[s.prediction]}; expected "
+                f"the predicted class, one of {name_list(s.classes)}. Nothing was stored."
+            )
         )
-    row_id = staged.row_id()
-    bad = staged.first(
-        f"SELECT {row_id}, CAST({pc} AS VARCHAR) FROM __staging "
-        f"WHERE {pc} IS NULL OR CAST({pc} AS VARCHAR) NOT IN (SELECT unnest(?)) "
-        f"ORDER BY {row_id} LIMIT 1",
-        [s.classes],
-    )
-    if bad:
-        raise IngestError(
+        return
+    rules.rows_where(
+        f"{pc} IS NULL OR NOT list_contains(?, CAST({pc} AS VARCHAR))",
+        lambda bad: IngestError(
             f"column {s.prediction!r} (prediction) has value {bad[1]!r} (id {bad[0]!r}), "
             f"which is not a class of the spec ({name_list(s.classes)}). Log the predicted "
             "class label, or add the class to scores in the spec. Nothing was stored."
-        )
+        ),
+        f"CAST({pc} AS VARCHAR)",
+        params=[list(s.classes)],
+    )
 
 
-def _validate_scores(staged: Staged) -> None:
-    s, types = staged.spec, staged.types
+def _invalid_score(col: str, bad: Any) -> IngestError:
+    return IngestError(
+        f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); scores "
+        "must be finite probabilities in [0, 1] (apply softmax to logits). Nothing was stored."
+    )
+
+
+def _score_rules(rules: _Rules) -> None:
+    s, types = rules.staged.spec, rules.staged.types
     k = len(s.classes)
     if s.scores.layout != "list":
         for col in s.score_columns:
             if type_family(types[col]) != "numeric":
-                raise IngestError(
-                    f"column {col!r} (scores) is {types[col]}; scores must be numbers in "
-                    "[0, 1]. Cast the column. Nothing was stored."
+                rules.refuse(
+                    IngestError(
+                        f"column {col!r} (scores) is {types[col]}; scores must be numbers "
+                        "in [0, 1]. Cast the column. Nothing was stored."
+                    )
                 )
+                return
         for col in s.score_columns:
             c = quote(col)
-            bad = staged.first_bad(
+            rules.rows_where(
                 f"{c} IS NULL OR NOT isfinite(CAST({c} AS DOUBLE)) OR {c} < 0 OR {c} > 1",
+                functools.partial(_invalid_score, col),
                 f"coalesce(CAST({c} AS VARCHAR), 'null (NaN or missing)')",
             )
-            if bad:
-                raise IngestError(
-                    f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
-                    "scores must be finite probabilities in [0, 1] (apply softmax to "
-                    "logits). Nothing was stored."
-                )
         if s.scores.layout == "binary":  # one probability: nothing to sum
             return
         total = " + ".join(f"CAST({quote(c)} AS DOUBLE)" for c in s.score_columns)
@@ -295,40 +383,42 @@ def _validate_scores(staged: Staged) -> None:
         c = quote(col)
         element = types[col].rsplit("[", 1)[0]
         if type_family(types[col]) != "list" or type_family(element) != "numeric":
-            raise IngestError(
-                f"column {col!r} (scores) is {types[col]}; expected a list of {k} "
-                "probabilities per row. Nothing was stored."
+            rules.refuse(
+                IngestError(
+                    f"column {col!r} (scores) is {types[col]}; expected a list of {k} "
+                    "probabilities per row. Nothing was stored."
+                )
             )
-        bad = staged.first_bad(
-            f"{c} IS NULL OR len({c}) != {k}", f"coalesce(CAST({c} AS VARCHAR), 'null')"
-        )
-        if bad:
-            raise IngestError(
+            return
+        rules.rows_where(
+            f"{c} IS NULL OR len({c}) != {k}",
+            lambda bad: IngestError(
                 f"column {col!r} (scores) has value {bad[1]!r} (id {bad[0]!r}); expected "
                 f"{k} probabilities, one per class {name_list(s.classes)}. Nothing was "
                 "stored."
-            )
+            ),
+            f"coalesce(CAST({c} AS VARCHAR), 'null')",
+        )
         fc = f"CAST({c} AS DOUBLE[])"
-        bad = staged.first_bad(
+        rules.rows_where(
             f"NOT isfinite(list_sum({fc})) OR list_min({fc}) < 0 OR list_max({fc}) > 1 "
             f"OR list_count({fc}) != {k}",
-            f"CAST({c} AS VARCHAR)",
-        )
-        if bad:
-            raise IngestError(
+            lambda bad: IngestError(
                 f"column {col!r} (scores) has invalid value {bad[1]!r} (id {bad[0]!r}); "
                 "scores must be finite probabilities in [0, 1]. Nothing was stored."
-            )
+            ),
+            f"CAST({c} AS VARCHAR)",
+        )
         total = f"list_sum({fc})"
-    bad = staged.first_bad(
-        f"abs(({total}) - 1) > {SCORE_SUM_TOLERANCE}", f"CAST(({total}) AS VARCHAR)"
-    )
-    if bad:
-        raise IngestError(
+    rules.rows_where(
+        f"abs(({total}) - 1) > {SCORE_SUM_TOLERANCE}",
+        lambda bad: IngestError(
             f"scores ({name_list(s.score_columns)}) sum to {bad[1]} for id {bad[0]!r}; "
             f"they must sum to 1 within {SCORE_SUM_TOLERANCE} (apply softmax, or log the "
             "probabilities of every class). Nothing was stored."
-        )
+        ),
+        f"CAST(({total}) AS VARCHAR)",
+    )
 
 
 # -- feature columns, stored as they came ---------------------------------------------
@@ -380,7 +470,8 @@ def feature_select(spec: Spec, types: dict[str, str]) -> FeatureSelect:
 
 def validate_labels(staged: Staged, rows: int) -> str:
     """Refuse a labels batch (raise) unless it holds one known class per id; return the
-    SQL of its ``labelled_at`` (a parameter, the time of logging, when it has none)."""
+    SQL of its ``labelled_at`` (a parameter, the time of logging, when it has none). One
+    scan of the batch checks every rule (:class:`_Rules`)."""
     s, types = staged.spec, staged.types
     label_col = s.label or "label"
     for col in (s.id, label_col):
@@ -394,55 +485,75 @@ def validate_labels(staged: Staged, rows: int) -> str:
         raise IngestError(
             "the labels batch has 0 rows; log at least one label. Nothing was stored."
         )
-    n_null = staged.scalar(f"SELECT count(*) FROM __staging WHERE {quote(s.id)} IS NULL")
-    if n_null:
-        raise IngestError(
-            f"column {s.id!r} (id) of the labels batch has {n_null} null value(s); a "
+    idc, lc = quote(s.id), quote(label_col)
+    rules = _Rules(staged)
+    rules.count(
+        f"count_if({idc} IS NULL)",
+        lambda n: IngestError(
+            f"column {s.id!r} (id) of the labels batch has {n} null value(s); a "
             "label needs the id of its prediction: fill them or drop those rows. "
             "Nothing was stored."
-        )
-    repeated, shown = staged.repeated_ids()
-    if repeated:
-        raise IngestError(
-            f"column {s.id!r} (id) of the labels batch gives {repeated:,} id(s) more "
+        ),
+    )
+
+    def repeated(_: int) -> IngestError:
+        n, shown = staged.repeated_ids()
+        return IngestError(
+            f"column {s.id!r} (id) of the labels batch gives {n:,} id(s) more "
             f"than one label: {shown}. A batch "
             "holds one label per id: keep one (a correction goes in a later batch, "
             "with a later labelled_at; the latest label per id wins). Nothing was "
             "stored."
         )
-    bad = staged.first_bad(f"{quote(label_col)} IS NULL", "NULL")
-    if bad:
-        raise IngestError(
+
+    rules.count(f"count(*) - count(DISTINCT CAST({idc} AS VARCHAR))", repeated)
+    rules.rows_where(
+        f"{lc} IS NULL",
+        lambda bad: IngestError(
             f"column {label_col!r} (label) is null for id {bad[0]!r}; drop unlabelled "
             "rows before logging labels. Nothing was stored."
-        )
-    bad = staged.first(
-        f"SELECT CAST({quote(label_col)} AS VARCHAR) FROM __staging "
-        f"WHERE CAST({quote(label_col)} AS VARCHAR) NOT IN (SELECT unnest(?)) LIMIT 1",
-        [s.classes],
+        ),
+        "NULL",
     )
-    if bad:
-        raise IngestError(
-            f"column {label_col!r} (label) has value {bad[0]!r}, which is not a class of "
+
+    def unknown(_: int) -> IngestError:
+        bad = staged.first(
+            f"SELECT CAST({lc} AS VARCHAR) FROM __staging "
+            f"WHERE NOT list_contains(?, CAST({lc} AS VARCHAR)) LIMIT 1",
+            [list(s.classes)],
+        )
+        value = None if bad is None else bad[0]
+        return IngestError(
+            f"column {label_col!r} (label) has value {value!r}, which is not a class of "
             f"the spec ({name_list(s.classes)}). Nothing was stored."
         )
-    if "labelled_at" not in types:
-        return "CAST(? AS TIMESTAMP)"
-    at = timestamp_expr("labelled_at", types["labelled_at"])
-    bad = staged.first_bad(f"({at}) IS NULL", "CAST(labelled_at AS VARCHAR)")
-    if bad:
-        raise IngestError(
-            f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
-            f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
-            "column to use the time of logging. Nothing was stored."
+
+    rules.count(
+        f"count_if(NOT list_contains(?, CAST({lc} AS VARCHAR)))", unknown, [list(s.classes)]
+    )
+    at = "CAST(? AS TIMESTAMP)"
+    if "labelled_at" in types:
+        try:
+            at = timestamp_expr("labelled_at", types["labelled_at"])
+        except IngestError as exc:
+            rules.refuse(exc)
+        rules.rows_where(
+            f"({at}) IS NULL",
+            lambda bad: IngestError(
+                f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
+                f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
+                "column to use the time of logging. Nothing was stored."
+            ),
+            "CAST(labelled_at AS VARCHAR)",
         )
+    rules.check()
     return at
 
 
 def validate_reference(staged: Staged, rows: int, name: str) -> None:
     """Refuse a reference table (raise) without rows, predictions or scores, or whose
     predictions or scores break the rules for predictions (the profile's class mixes and
-    confidence come from them)."""
+    confidence come from them). One scan checks them all (:class:`_Rules`)."""
     if rows == 0:
         raise IngestError(f"reference {name!r} has no rows; nothing was stored.")
     spec = staged.spec
@@ -453,8 +564,10 @@ def validate_reference(staged: Staged, rows: int, name: str) -> None:
             "labelled holdout scored by the model, with the same columns as "
             "predictions. Nothing was stored."
         )
-    _validate_prediction(staged)
-    _validate_scores(staged)
+    rules = _Rules(staged)
+    _prediction_rules(rules)
+    _score_rules(rules)
+    rules.check()
 
 
 def _json_key(name: str) -> str:

@@ -1,4 +1,8 @@
-"""The Python API: ``driftline.connect(path)`` and the verbs the CLI also offers."""
+"""The Python API: ``driftline.connect(path)`` and the verbs the CLI also offers.
+
+The engine (Ibis), the checks and the profile are imported by the verbs that use them:
+logging a batch needs the store only, so ``driftline log`` starts without them.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,17 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftline._catalog import OnDuplicate
-from driftline.checks import CheckReport, _ts, run_checks
-from driftline.engine import DuckDBEngine
 from driftline.errors import ConfigError, ProfileError, shorten
-from driftline.incidents import find_incidents
-from driftline.profile import Profile
 from driftline.spec import Spec, load_spec
 from driftline.store import RESULT_COLUMNS, IngestReport, Store
+
+if TYPE_CHECKING:
+    from driftline.checks import CheckReport
+    from driftline.engine import DuckDBEngine
+    from driftline.profile import Profile
 
 __all__ = ["Monitor", "check_output_path", "connect"]
 
@@ -74,8 +79,17 @@ class Monitor:
         else:
             self.profile_path = Path(path).with_suffix(".profile.json")
         self.store = Store(path, self.spec)
-        self.engine = DuckDBEngine.from_connection(self.store.con)
+        self._engine: DuckDBEngine | None = None
         self._profile: Profile | None = None
+
+    @property
+    def engine(self) -> DuckDBEngine:
+        """The engine over the store's connection (Ibis is imported on first use)."""
+        if self._engine is None:
+            from driftline.engine import DuckDBEngine
+
+            self._engine = DuckDBEngine.from_connection(self.store.con)
+        return self._engine
 
     # -- context manager ------------------------------------------------------------------
     def __enter__(self) -> Monitor:
@@ -119,6 +133,8 @@ class Monitor:
     # -- profile ----------------------------------------------------------------------------
     def fit_profile(self, *, name: str = "reference", **params: Any) -> Profile:
         """Fit the profile on the stored reference ``name`` and save it next to the spec."""
+        from driftline.profile import Profile
+
         table = "reference_" + name
         if not self.store.has_table(table):
             raise ProfileError(
@@ -135,6 +151,8 @@ class Monitor:
     @property
     def profile(self) -> Profile:
         if self._profile is None:
+            from driftline.profile import Profile
+
             self._profile = Profile.load(self.profile_path, self.spec)
         return self._profile
 
@@ -147,6 +165,9 @@ class Monitor:
         persist: bool = True,
     ) -> CheckReport:
         """Run every check per window and cohort over ``[since, until)``."""
+        from driftline.checks import _ts, run_checks
+        from driftline.incidents import find_incidents
+
         if not self.store.has_table("predictions"):
             from driftline.errors import EmptyWindowError
 

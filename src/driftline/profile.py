@@ -45,17 +45,12 @@ from driftline.engine.numeric import numeric_summary, uses_kernel
 from driftline.engine.records import FeatureCounts, read_feature_counts, read_histograms
 from driftline.engine.scores import score_builders
 from driftline.engine.summaries import (
-    CATEGORY_SCHEMA,
-    CLASS_COUNTS_SCHEMA,
     HISTOGRAM_SCHEMA,
     MISSING_COHORT,
     OTHER,
     OVERALL,
     TEXT_FEATURES,
     TOKEN_FEATURES,
-    bin_counts,
-    category_counts,
-    class_counts,
     histograms,
     numeric_column,
     text_feature_builders,
@@ -147,11 +142,20 @@ def _quantiles(
     columns: Mapping[str, ir.Value],
     wanted: Mapping[str, Sequence[float]],
     rows: int,
-) -> dict[str, list[float]]:
+    edges_of: Callable[[str, list[float]], list[float]] | None = None,
+    groups: Mapping[str, ir.Value] | None = None,
+) -> tuple[
+    dict[str, list[float]], dict[str, list[int]], dict[tuple[str, str], dict[str, list[int]]]
+]:
     """Exact quantiles ``wanted[name]`` of ``columns[name]`` (an expression on ``t``),
     nulls skipped, as DuckDB's ``quantile_cont`` computes them, bit for bit
     (``lo * (1 - d) + hi * d`` at rank ``q * (n - 1)``; Spark's ``percentile`` rounds
     its interpolation differently, by an ulp at most): the same edges on every engine.
+    With ``edges_of`` (a column's name and quantiles -> its bin edges), also the counts
+    of its values in each bin of those edges, counted from the values fetched for the
+    quantiles: no second scan of the reference. With ``groups`` (a name -> a string
+    expression on ``t`` without nulls, e.g. a cohort column's value as the checks name
+    it), also those counts per group: per (name, value), per column.
 
     Columns are fetched a few at a time (at most :data:`_QUANTILE_VALUES` values) and
     selected with numpy's multi-rank partition: DuckDB's own quantile aggregate took
@@ -159,15 +163,20 @@ def _quantiles(
     column on one core; this takes seconds.
     """
     out: dict[str, list[float]] = {}
+    counts: dict[str, list[int]] = {}
+    grouped: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
+    keys = dict(groups or {}) if edges_of is not None else {}
     names = list(wanted)
     step = max(1, _QUANTILE_VALUES // max(rows, 1))
     for start in range(0, len(names), step):
         chunk = names[start : start + step]
         # a projection of these columns only: compiling all of them per chunk cost more
         # than the scan
-        table = engine.run(t.select(**{c: columns[c] for c in chunk}))
+        table = engine.run(t.select(**{c: columns[c] for c in chunk}, **keys))
+        coded = {key: _codes(table.column(key)) for key in keys}
         for name in chunk:
-            x = pc.drop_null(table.column(name)).to_numpy().astype(np.float64, copy=False)
+            column = table.column(name)
+            x = pc.drop_null(column).to_numpy().astype(np.float64, copy=False)
             qs = np.asarray(wanted[name], dtype=np.float64)
             rank = qs * (x.size - 1)
             lo, hi = np.floor(rank).astype(np.int64), np.ceil(rank).astype(np.int64)
@@ -175,7 +184,43 @@ def _quantiles(
             a, b = part[lo], part[hi]
             d = rank - lo  # DuckDB's interpolation, operation for operation
             out[name] = np.where(lo == hi, a, a * (1.0 - d) + b * d).tolist()
-    return out
+            if edges_of is None:
+                continue
+            e = edges_of(name, out[name])
+            index = _bin_index(x, e)
+            counts[name] = np.bincount(index, minlength=len(e) - 1).tolist()
+            if not coded:
+                continue
+            present = pc.is_valid(column).to_numpy(zero_copy_only=False)
+            for key, (codes, values) in coded.items():
+                k = len(e) - 1
+                flat = np.bincount(codes[present] * k + index, minlength=len(values) * k)
+                for value, per in zip(values, flat.reshape(len(values), k).tolist(), strict=True):
+                    grouped[(key, value)][name] = per
+    return out, counts, dict(grouped)
+
+
+def _bin_index(x: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """The bin of each of the finite values ``x`` (each within the edges) on ``edges``,
+    as :func:`~driftline.engine.summaries.bin_index` bins them on the engine: bin ``i``
+    is ``[edges[i], edges[i + 1])``, the last bin closed. Counted, the same integers as
+    the engine's histograms, whatever the order of the values.
+
+    >>> _bin_index(np.array([0.0, 0.5, 0.5, 1.0, 2.0]), [0.0, 0.5, 2.0]).tolist()
+    [0, 1, 1, 1, 1]
+    >>> _bin_index(np.array([3.0, 3.0]), [3.0, 3.0]).tolist()
+    [0, 0]
+    """
+    inner = np.asarray(edges[1:-1], dtype=np.float64)
+    found: np.ndarray = np.searchsorted(inner, x, side="right")
+    return found
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A string column without nulls as (the code of each row, the value of each code)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
 
 def _value_name(i: int) -> str:
@@ -311,6 +356,59 @@ def _moment_stats(m: _SourceMoments, rows: int, total: int) -> dict[str, Any]:
     return info
 
 
+#: Columns of the fetch of the predicted classes and labels (:meth:`Profile._values`).
+_PREDICTED = f"{INTERNAL_PREFIX}predicted"
+_LABELLED = f"{INTERNAL_PREFIX}labelled"
+
+
+def _value_counts(table: pa.Table, columns: Sequence[str]) -> dict[tuple[str, ...], dict[str, int]]:
+    """Rows per value of the last of ``columns`` (nulls left out), per combination of
+    the values of the others (``()`` when there are none): a grouped count in Arrow.
+
+    >>> t = pa.table({"g": ["a", "a", "b", "a"], "v": ["x", "y", "x", None]})
+    >>> _value_counts(t, ["g", "v"])
+    {('a',): {'x': 1, 'y': 1}, ('b',): {'x': 1}}
+    >>> _value_counts(t, ["v"])
+    {(): {'x': 2, 'y': 1}}
+    """
+    present = table.select(list(columns)).filter(pc.is_valid(table.column(columns[-1])))
+    counted = present.group_by(list(columns), use_threads=False).aggregate([([], "count_all")])
+    out: dict[tuple[str, ...], dict[str, int]] = defaultdict(dict)
+    keys = [counted.column(c).to_pylist() for c in columns[:-1]]
+    for *group, value, n in zip(
+        *keys,
+        counted.column(columns[-1]).to_pylist(),
+        counted.column("count_all").to_pylist(),
+        strict=True,
+    ):
+        out[tuple(group)][value] = int(n)
+    return dict(out) if out or columns[:-1] else {(): {}}
+
+
+class _Values(NamedTuple):
+    """The counts of the reference's values (:meth:`Profile._values`), overall and per
+    (cohort column, value)."""
+
+    categories: dict[str, dict[str, int]]
+    mix: dict[str, int]
+    prior: dict[str, int] | None
+    grouped_mix: dict[tuple[str, str], dict[str, int]]
+    grouped_prior: dict[tuple[str, str], dict[str, int]] | None
+    grouped_categories: dict[tuple[str, str], dict[str, dict[str, int]]]
+
+
+class _Fitted(NamedTuple):
+    """What :meth:`Profile._numeric` learns of the numeric sources: their statistics,
+    edges, the moment aggregate, the counts in the bins of the edges, and those counts per
+    group ((group name, value) -> source -> counts) when it was given groups."""
+
+    stats: dict[str, dict[str, Any]]
+    edges: dict[str, list[float]]
+    agg: _Moments
+    counts: dict[str, list[int]]
+    grouped: dict[tuple[str, str], dict[str, list[int]]]
+
+
 class Profile:
     """Fit with :meth:`fit`; save with :meth:`save`; load with :meth:`load`.
 
@@ -385,11 +483,29 @@ class Profile:
         others = [c for c in present if c not in sources]
         # numeric feature columns are counted by the engine's kernel where it has one
         kernel = self._kernel_columns(engine, t) & set(sources)
-        stats, edges, agg = self._numeric(engine, t, sources, None, others, kernel, reference)
+        # each cohort column's value of a row, as the checks name it: the fetch of the
+        # values for the quantiles counts each cohort value's bins too
+        cohort_keys = {
+            f"{_KEY}{i}": (c, t[c].cast("string").fill_null(MISSING_COHORT))
+            for i, c in enumerate(c for c in spec.cohorts if c in t.columns)
+        }
+        fitted = self._numeric(
+            engine,
+            t,
+            sources,
+            None,
+            others,
+            kernel,
+            reference,
+            groups={key: value for key, (_, value) in cohort_keys.items()},
+        )
+        stats, edges, agg, counts = fitted.stats, fitted.edges, fitted.agg, fitted.counts
+        cohort_bins = {
+            (cohort_keys[key][0], value): found for (key, value), found in fitted.grouped.items()
+        }
         n = agg.n
         if n == 0:
             raise ProfileError("the reference has no rows; log a reference before fitting.")
-        counts = self._bin_counts(engine, t, edges, sources, kernel, reference)
         keyed = t.mutate(**{_ROW: ibis.row_number()})
         seen: dict[str, list[str]] = {}  # per text column, the tokens of its token shares
         for col in texts:  # token-level features, one row per text with tokens
@@ -400,10 +516,10 @@ class Profile:
             seen_twice = seen[col] = [tok for tok, count in vocab[col] if count >= 2]
             per_row = token_shares(keyed, col, seen_twice, [_ROW])
             token_sources = {f"{col}:{f}": numeric_column(f) for f in TOKEN_FEATURES}
-            st, ed, _ = self._numeric(engine, per_row, token_sources, n, [])
-            stats.update(st)
-            edges.update(ed)
-            counts.update(self._bin_counts(engine, per_row, ed, token_sources))
+            tokens = self._numeric(engine, per_row, token_sources, n, [])
+            stats.update(tokens.stats)
+            edges.update(tokens.edges)
+            counts.update(tokens.counts)
         missing_of = {c: agg.nulls[c] / n for c in others}
         columns: dict[str, dict[str, Any]] = {}
         for col, kind in kinds.items():
@@ -437,18 +553,18 @@ class Profile:
             for col in texts
         }
         cats = [c for c in present if kinds[c] == "categorical"]
-        self.categories_ = {c: self._value_counts(engine, t, c) for c in cats}
+        label = spec.label if spec.label and spec.label in t.columns else None
+        values = self._values(engine, t, cats, label, cohort_keys)
+        self.categories_ = values.categories
         for c in cats:  # values beyond max_categories, pooled
             present_n = n - round(columns[c]["missing_fraction"] * n)
             columns[c]["other"] = present_n - sum(self.categories_[c].values())
-        self.predicted_mix_ = self._class_counts(engine, t, spec.prediction)
-        self.class_prior_ = (
-            self._class_counts(engine, t, spec.label)
-            if spec.label and spec.label in t.columns
-            else None
-        )
+        self.predicted_mix_ = values.mix
+        self.class_prior_ = values.prior
         self.timestamps_ = self._timestamps(engine, reference)
-        self.cohorts_ = self._fit_cohorts(engine, t, sources, others, seen, edges, reference)
+        self.cohorts_ = self._fit_cohorts(
+            engine, t, sources, others, seen, edges, reference, cohort_bins, values
+        )
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
@@ -463,6 +579,8 @@ class Profile:
         seen: Mapping[str, Sequence[str]],
         edges: Mapping[str, list[float]],
         raw: ir.Table,
+        group_bins: Mapping[tuple[str, str], Mapping[str, list[int]]],
+        reference_values: _Values,
     ) -> dict[str, dict[str, dict[str, Any]]]:
         """Per cohort column of the spec that the reference holds, and per value of it (a
         null reads :data:`MISSING_COHORT`, as the checks name it): the reference
@@ -493,9 +611,12 @@ class Profile:
         stats, nulls = self._grouped_moments(engine, rk, keys, rest, others, None)
         n = {group: agg.n for group, agg in nulls.items()}
         counted_bins: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
+        # the row-level sources' bins per cohort value were counted with the overall
+        # ones (``group_bins``, from the values fetched for the quantiles)
+        done = {name for per in group_bins.values() for name in per}
         if kernel:
             window = Window(seconds=_ONE_WINDOW)
-            kernel_edges = {c: edges[c] for c in kernel if c in edges}
+            kernel_edges = {c: edges[c] for c in kernel if c in edges and c not in done}
             for cohort in cohorts:
                 groups = [(0, value) for (of, value) in sorted(n) if of == cohort]
                 table = numeric_summary(
@@ -526,15 +647,16 @@ class Profile:
             for group in n:
                 stats[group].update(got.get(group) or _no_tokens(token_sources))
         window = Window(seconds=_ONE_WINDOW)
-        query_edges = {k: v for k, v in row_edges.items() if k not in kernel}
+        query_edges = {k: v for k, v in row_edges.items() if k not in kernel and k not in done}
         hist = self._grouped_bins(engine, r, window, cohorts, query_edges, token_edges, seen)
+        for group, found in group_bins.items():
+            hist.setdefault(group, {}).update(found)
         for group, more in counted_bins.items():
             hist.setdefault(group, {}).update(more)
-        mix = self._grouped_classes(engine, r, window, cohorts, spec.prediction)
-        label = spec.label if spec.label and spec.label in t.columns else None
-        prior = self._grouped_classes(engine, r, window, cohorts, label) if label else None
-        cats = {c: list(v) for c, v in self.categories_.items()}
-        counted = self._grouped_categories(engine, r, window, cohorts, cats)
+        # class and category counts per cohort value: counted with the overall ones
+        mix = reference_values.grouped_mix
+        prior = reference_values.grouped_prior
+        counted = reference_values.grouped_categories
         out: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in cohorts}
         for group in sorted(n):
             out[group[0]][group[1]] = self._baseline_of(
@@ -636,28 +758,31 @@ class Profile:
             **score_builders(spec, self.scores_),
             _CONF: numeric_column(_CONF),
         }
-        wide = _union(
-            [
-                window_summary(
-                    r,
-                    spec,
-                    window,
-                    cohort,
-                    ranges={},
-                    edges=row_edges,
-                    values=values,
-                    native=engine.native_histograms,
-                    numeric=False,  # only the histograms are read here
-                ).mutate(**{_OF: ibis.literal(cohort)})
-                for cohort in cohorts
-            ]
-        )
-        table = engine.run(wide)
-        of, values = (table.column(name).to_pylist() for name in (_OF, "cohort_value"))
-        for cohort, value, hist in zip(of, values, read_histograms(table, row_edges), strict=True):
-            # the first and last count values outside the edges: none in the reference
-            # the edges were fitted on
-            out[(str(cohort), str(value))] = {name: v[1:-1] for name, v in hist.items()}
+        if row_edges:  # sources not counted already
+            wide = _union(
+                [
+                    window_summary(
+                        r,
+                        spec,
+                        window,
+                        cohort,
+                        ranges={},
+                        edges=row_edges,
+                        values=values,
+                        native=engine.native_histograms,
+                        numeric=False,  # only the histograms are read here
+                    ).mutate(**{_OF: ibis.literal(cohort)})
+                    for cohort in cohorts
+                ]
+            )
+            table = engine.run(wide)
+            of, values = (table.column(name).to_pylist() for name in (_OF, "cohort_value"))
+            for cohort, value, hist in zip(
+                of, values, read_histograms(table, row_edges), strict=True
+            ):
+                # the first and last count values outside the edges: none in the reference
+                # the edges were fitted on
+                out[(str(cohort), str(value))] = {name: v[1:-1] for name, v in hist.items()}
         if token_edges:
             parts = []
             for cohort in cohorts:
@@ -671,49 +796,6 @@ class Profile:
                 )
                 if 0 <= b < len(counts):
                     counts[b] += int(row["n"])
-        return dict(out)
-
-    def _grouped_classes(
-        self, engine: Engine, r: ir.Table, window: Window, cohorts: Sequence[str], column: str
-    ) -> dict[tuple[str, str], dict[str, int]]:
-        """Per cohort column and value, rows per value of ``column`` (every class of the
-        spec, 0 when it has none), as :meth:`_class_counts` counts them overall."""
-        parts = [
-            class_counts(r, self.spec, window, cohort, column).mutate(**{_OF: ibis.literal(cohort)})
-            for cohort in cohorts
-        ]
-        out: dict[tuple[str, str], dict[str, int]] = {}
-        for row in engine.run(_union(parts), _tagged(CLASS_COUNTS_SCHEMA)).to_pylist():
-            group = (str(row[_OF]), str(row["cohort_value"]))
-            counts = out.setdefault(group, dict.fromkeys(self.spec.classes, 0))
-            counts[str(row["value"])] = int(row["n"])
-        return out
-
-    def _grouped_categories(
-        self,
-        engine: Engine,
-        r: ir.Table,
-        window: Window,
-        cohorts: Sequence[str],
-        cats: Mapping[str, Sequence[str]],
-    ) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
-        """Per cohort column and value, and per categorical column, the rows of each
-        overall category it holds. Values beyond them, pooled, are left out: a baseline
-        counts them from its present rows, as the overall profile does."""
-        if not cats:
-            return {}
-        parts = []
-        for cohort in cohorts:
-            expr = category_counts(r, self.spec, window, cohort, cats)
-            assert expr is not None
-            parts.append(expr.mutate(**{_OF: ibis.literal(cohort)}))
-        known = {c: set(v) for c, v in cats.items()}
-        out: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(dict)
-        for row in engine.run(_union(parts), _tagged(CATEGORY_SCHEMA)).to_pylist():
-            col, value = str(row["column"]), str(row["value"])
-            if value in known[col] and value != OTHER:
-                group = (str(row[_OF]), str(row["cohort_value"]))
-                out[group].setdefault(col, {})[value] = int(row["n"])
         return dict(out)
 
     def _baseline_of(
@@ -773,11 +855,14 @@ class Profile:
         others: Sequence[str],
         kernel: Collection[str] = (),
         raw: ir.Table | None = None,
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]], _Moments]:
-        """Missing and non-finite shares, moments, range and quantile edges of each
-        source, in one scan (the numeric feature columns named in ``kernel`` in a scan of
-        the engine's numeric kernel instead, :meth:`_kernel_summary`, which reads them from
-        ``raw``, the reference as logged).
+        groups: Mapping[str, ir.Value] | None = None,
+    ) -> _Fitted:
+        """Missing and non-finite shares, moments, range, quantile edges and the counts
+        in the bins of those edges of each source: the moments in one scan (the numeric
+        feature columns named in ``kernel`` in a scan of the engine's numeric kernel
+        instead, :meth:`_kernel_summary`, which reads them from ``raw``, the reference as
+        logged), the quantiles and bin counts from one fetch of the finite values (with
+        ``groups``, the bin counts per group too: see :func:`_quantiles`).
 
         ``n_total`` is the row count missing shares are taken of (default: ``t``'s rows).
         NaN is missing; +-inf is a value, but not one moments, ranges or quantiles can be
@@ -801,20 +886,37 @@ class Profile:
             for name in (c for c in names if c in kernel):
                 agg.sources[name] = _SourceMoments.of(agg.n, counted[name])
         wanted: dict[str, list[float]] = {}
+        source_of: dict[str, _SourceMoments] = {}
         for i, name in enumerate(names):
             if agg.sources[name].min is not None:
                 nb = self.confidence_bins if name == _CONF else self.bins
                 wanted[_value_name(i)] = [k / nb for k in range(1, nb)]
-        quantiles = _quantiles(engine, t, projected, wanted, agg.n)
+                source_of[_value_name(i)] = agg.sources[name]
+        edges_by_value: dict[str, list[float]] = {}
+
+        def edges_of(value: str, quantiles: list[float]) -> list[float]:
+            m = source_of[value]
+            assert m.min is not None
+            assert m.max is not None
+            edges_by_value[value] = _edges(quantiles, m.min, m.max)
+            return edges_by_value[value]
+
+        _, binned, by_group = _quantiles(engine, t, projected, wanted, agg.n, edges_of, groups)
         total = n_total if n_total is not None else agg.n
         stats: dict[str, dict[str, Any]] = {}
         edges: dict[str, list[float]] = {}
+        counts: dict[str, list[int]] = {}
+        named = {_value_name(i): name for i, name in enumerate(names)}
         for i, name in enumerate(names):
-            m = agg.sources[name]
-            stats[name] = _moment_stats(m, agg.n, total)
-            if m.min is not None and m.max is not None:
-                edges[name] = _edges(quantiles[_value_name(i)], m.min, m.max)
-        return stats, edges, agg
+            stats[name] = _moment_stats(agg.sources[name], agg.n, total)
+            if _value_name(i) in edges_by_value:
+                edges[name] = edges_by_value[_value_name(i)]
+                counts[name] = binned[_value_name(i)]
+        grouped = {
+            group: {named[value]: found for value, found in per.items()}
+            for group, per in by_group.items()
+        }
+        return _Fitted(stats, edges, agg, counts, grouped)
 
     def _timestamps(self, engine: Engine, t: ir.Table) -> dict[str, str] | None:
         """The reference's first and last timestamp (ISO, naive UTC), when it has a
@@ -830,28 +932,6 @@ class Profile:
     def _vocabulary(self, engine: Engine, t: ir.Table, col: str) -> list[tuple[str, int]]:
         rows = engine.run(vocabulary(t, col, self.vocabulary_size)).to_pylist()
         return [(str(r["token"]), int(r["n"])) for r in rows]
-
-    def _bin_counts(
-        self,
-        engine: Engine,
-        t: ir.Table,
-        edges: dict[str, list[float]],
-        sources: Mapping[str, Callable[[ir.Table], ir.NumericValue]],
-        kernel: Collection[str] = (),
-        raw: ir.Table | None = None,
-    ) -> dict[str, list[int]]:
-        by_kernel = {name: e for name, e in edges.items() if name in kernel}
-        by_query = {name: e for name, e in edges.items() if name not in kernel}
-        found: dict[str, list[int]] = {}
-        if by_query:
-            expr = bin_counts(t, by_query, sources, native=engine.native_histograms)
-            found.update(read_histograms(engine.run(expr), by_query)[0])
-        if by_kernel:
-            assert raw is not None
-            found.update(self._kernel_summary(engine, raw, list(by_kernel), by_kernel)[1])
-        # the first and last count values outside the edges: none in the reference the
-        # edges were fitted on (its min and max are the outer edges)
-        return {name: found[name][1:-1] for name in edges}
 
     def _kernel_summary(
         self,
@@ -879,20 +959,59 @@ class Profile:
         features, hists = read_feature_counts(table, self.spec, edges)
         return features[0], hists[0]
 
-    def _value_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
-        v = t[col].cast("string")
-        sub = t.filter(v.notnull()).mutate(value=v)
-        expr = sub.group_by("value").aggregate(n=sub.count()).order_by([ibis.desc("n"), "value"])
-        rows = engine.run(expr.limit(self.max_categories)).to_pylist()
-        return {str(r["value"]): int(r["n"]) for r in rows}
+    def _values(
+        self,
+        engine: Engine,
+        t: ir.Table,
+        cats: Sequence[str],
+        label: str | None,
+        cohort_keys: Mapping[str, tuple[str, ir.StringValue]],
+    ) -> _Values:
+        """The counts of the reference's values, from one fetch of its categorical
+        columns, predicted classes, labels and cohort values (as strings) instead of a
+        grouped query each: per categorical column its ``max_categories`` most frequent
+        values (ties by value), per class its predictions and labels (a null is
+        :data:`MISSING_COHORT`; every class of the spec, 0 when it has none), overall and
+        per cohort value (``cohort_keys``: key -> (cohort column, its value as the checks
+        name it); per cohort value, only the categories kept overall). Integer counts:
+        the numbers the engine's grouped counts give."""
+        spec = self.spec
+        select: dict[str, ir.Value] = {
+            f"{INTERNAL_PREFIX}c{i}": t[c].cast("string") for i, c in enumerate(cats)
+        }
+        classed = {_PREDICTED: spec.prediction, **({_LABELLED: label} if label else {})}
+        for name, col in classed.items():
+            select[name] = t[col].cast("string").fill_null(MISSING_COHORT)
+        select.update({key: value for key, (_, value) in cohort_keys.items()})
+        table = engine.run(t.select(**select))
+        categories: dict[str, dict[str, int]] = {}
+        for i, c in enumerate(cats):
+            found = _value_counts(table, [f"{INTERNAL_PREFIX}c{i}"])[()]
+            top = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_categories]
+            categories[c] = dict(top)
 
-    def _class_counts(self, engine: Engine, t: ir.Table, col: str) -> dict[str, int]:
-        s = t.mutate(value=t[col].cast("string").fill_null(MISSING_COHORT))
-        rows = engine.run(s.group_by("value").aggregate(n=s.count())).to_pylist()
-        counts = dict.fromkeys(self.spec.classes, 0)
-        for r in rows:
-            counts[str(r["value"])] = int(r["n"])
-        return counts
+        def classes(counts: Mapping[str, int]) -> dict[str, int]:
+            return {**dict.fromkeys(spec.classes, 0), **counts}
+
+        mix = classes(_value_counts(table, [_PREDICTED])[()])
+        prior = classes(_value_counts(table, [_LABELLED])[()]) if label else None
+        grouped_mix: dict[tuple[str, str], dict[str, int]] = {}
+        grouped_prior: dict[tuple[str, str], dict[str, int]] | None = {} if label else None
+        grouped_categories: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(dict)
+        for key, (cohort, _) in cohort_keys.items():
+            for (value,), counts in _value_counts(table, [key, _PREDICTED]).items():
+                grouped_mix[(cohort, value)] = classes(counts)
+            if grouped_prior is not None:
+                for (value,), counts in _value_counts(table, [key, _LABELLED]).items():
+                    grouped_prior[(cohort, value)] = classes(counts)
+            for i, c in enumerate(cats):
+                known = categories[c]
+                by_value = _value_counts(table, [key, f"{INTERNAL_PREFIX}c{i}"])
+                for (value,), counts in by_value.items():
+                    kept = {v: k for v, k in counts.items() if v in known and v != OTHER}
+                    if kept:
+                        grouped_categories[(cohort, value)][c] = kept
+        return _Values(categories, mix, prior, grouped_mix, grouped_prior, dict(grouped_categories))
 
     # -- baselines of cohort values ---------------------------------------------------------
     def cohort_baseline(

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -836,6 +836,38 @@ def _is_number(table: pa.Table, column: str) -> bool:
     return bool(pa.types.is_floating(typ) or pa.types.is_decimal(typ))
 
 
+#: Rows of a Parquet reference read to infer its spec (what :func:`_is_text` samples).
+_INFERENCE_ROWS = 2000
+
+
+def _read_for_inference(reference: Any) -> tuple[pa.Table, Callable[[list[str]], pa.Table]]:
+    """The reference as :func:`infer_spec` reads it: a table with its columns and types
+    (for a Parquet file, its first :data:`_INFERENCE_ROWS` rows: the schema is the
+    file's, and the sample is what is inspected row by row), and a function giving whole
+    columns, read only where a role needs every value (the classes of a list of scores
+    or of a binary model). Other inputs are read whole once."""
+    from driftline._io import file_format, to_arrow
+
+    if isinstance(reference, (str, Path)) and file_format(reference) == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            f = pq.ParquetFile(reference)
+            first = next(f.iter_batches(batch_size=_INFERENCE_ROWS), None)
+            sample = (
+                pa.Table.from_batches([first])
+                if first is not None
+                else f.schema_arrow.empty_table()
+            )
+        except (OSError, pa.ArrowException):  # let the whole read say what is wrong
+            sample = to_arrow(reference)
+        if sample.num_columns == 0:
+            sample = to_arrow(reference)  # which says what is wrong
+        return sample, lambda columns: pq.read_table(reference, columns=columns)
+    table = to_arrow(reference)
+    return table, lambda columns: table.select(columns)
+
+
 def _is_text(column: pa.ChunkedArray) -> bool:
     sample = [v for v in column.slice(0, 2000).to_pylist() if isinstance(v, str)]
     if not sample:
@@ -871,9 +903,7 @@ def infer_spec(
     when the probability is above 0.5. Remaining columns become features: numbers are numeric, short
     strings categorical, long or many-word strings text.
     """
-    from driftline._io import to_arrow
-
-    table = to_arrow(reference)
+    table, whole = _read_for_inference(reference)
     names = table.column_names
     roles: dict[str, Any] = {}
 
@@ -918,7 +948,7 @@ def infer_spec(
         one = score_cols[0] if score_cols else None
         list_col = one or _first(names, _LIST_SCORE_NAMES)
         if list_col is not None and _is_list(table, list_col):
-            found = sorted({str(v) for v in table[pred].to_pylist()}) if pred else []
+            found = sorted({str(v) for v in whole([pred])[pred].to_pylist()}) if pred else []
             score_spec = {"column": list_col, "classes": found}
         else:
             binary = one or next(
@@ -935,7 +965,8 @@ def infer_spec(
                     "proba_<class> (or y_pred_proba for a binary model), or pass --scores "
                     "col1,col2,... (one column: a binary model's probability, with --positive)"
                 )
-            score_spec = {"column": binary, **_binary_classes(table, binary, pred, positive)}
+            columns = whole([binary, *([pred] if pred else [])])
+            score_spec = {"column": binary, **_binary_classes(columns, binary, pred, positive)}
             score_cols = [binary]
 
     taken = {roles["id"], roles["timestamp"], roles["prediction"], roles["label"], *score_cols}
