@@ -244,10 +244,20 @@ def check(
     until: Annotated[str | None, typer.Option(help="End (ISO-8601, exclusive).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     persist: Annotated[bool, typer.Option(help="Store results and alerts.")] = True,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompute every window in range instead of only those whose data changed.",
+        ),
+    ] = False,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
-    """Run the checks per window and cohort. Exit code 1 when any alert fires."""
+    """Run the checks per window and cohort. Exit code 1 when any alert fires.
+
+    Incremental: only windows with new or late rows since the last check are summarised
+    and evaluated; the rest is read from the store."""
     from driftline.monitor import connect
 
     _time_range(since, until)
@@ -255,7 +265,7 @@ def check(
     step("opening the spec and the store")
     with connect(store, spec) as mon, status:
         step("running checks")
-        report = mon.check(since, until, persist=persist)
+        report = mon.check(since, until, persist=persist, full=full)
     step("printing the results")
     if as_json:
         sys.stdout.write(report.to_json() + "\n")
