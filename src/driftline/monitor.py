@@ -11,6 +11,7 @@ from typing import Any
 
 from driftline._catalog import OnDuplicate
 from driftline.checks import CheckReport, History, _ts, run_checks
+from driftline.checks._incremental import decided_rows
 from driftline.engine import DuckDBEngine
 from driftline.errors import ConfigError, ProfileError, shorten
 from driftline.profile import Profile
@@ -260,7 +261,9 @@ class Monitor:
         if history.rows:  # row windows: every stored result in range is replaced
             self.store.save_run(rows, alerts, run, between=(lo, hi))
         else:
-            self.store.save_run(rows, alerts, run, windows=sorted(set(starts.values())))
+            decided = decided_rows(report.results, keep, history, report.run_id)
+            windows = sorted(set(starts.values()))
+            self.store.save_run(rows, alerts, run, windows=windows, decided=decided)
 
 
 def _naive(iso: str) -> datetime:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_COLUMNS",
+    "DECIDED_COLUMNS",
     "ON_DUPLICATE",
     "RESULT_COLUMNS",
     "RUN_COLUMNS",
@@ -125,6 +126,17 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("body", "JSON"),
 )
 
+#: The stored results of each window once more, in the form a check reads back (one
+#: JSON text per window, see :mod:`driftline.checks._incremental`): reading them as rows
+#: of the results table took seconds for a year of windows.
+DECIDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("window", "BIGINT"),
+    ("fingerprint", "VARCHAR"),
+    ("summarised_by", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+    ("results", "VARCHAR"),
+)
+
 #: The run log: one row per stored check run, what it summarised and decided.
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "VARCHAR"),
@@ -156,6 +168,7 @@ _RUN_TABLES = {
     "results": RESULT_COLUMNS,
     "alerts": ALERT_COLUMNS,
     "summaries": SUMMARY_COLUMNS,
+    "decided": DECIDED_COLUMNS,
     "runs": RUN_COLUMNS,
 }
 
@@ -644,12 +657,24 @@ class Store:
         *,
         windows: Sequence[datetime] | None = None,
         between: tuple[datetime | None, datetime | None] | None = None,
+        decided: list[dict[str, Any]] | None = None,
     ) -> None:
         """Store one check run's results and alerts together (one transaction), the
         latest evaluation winning: the stored results and alerts of the windows starting
         at ``windows``, and of every window starting in ``between`` (``[since, until)``,
-        None open), are replaced by the run's. ``run`` is its row of the run log."""
+        None open), are replaced by the run's. ``run`` is its row of the run log;
+        ``decided`` the rows of the ``decided`` table, replacing those of their windows."""
         with self._transaction():
+            if decided:
+                keys = pa.table({"w": pa.array([d["window"] for d in decided], pa.int64())})
+                self.con.register("__decided", keys)
+                try:
+                    self.con.execute(
+                        'DELETE FROM decided WHERE "window" IN (SELECT w FROM __decided)'
+                    )
+                finally:
+                    self.con.unregister("__decided")
+                self._insert_rows("decided", decided, skip_existing=False)
             for table in ("results", "alerts"):
                 if windows:
                     self._delete_windows(table, windows)
@@ -735,9 +760,9 @@ class Store:
                 self.con.unregister("__windows")
             self._insert_rows("summaries", rows, skip_existing=False)
 
-    def stored_results(self, fingerprint: str, summarised_by: dict[int, str]) -> pa.Table:
-        """The stored results decided under ``fingerprint`` from the summaries the run
-        ``summarised_by[window]`` computed, ordered by window, scope and place."""
+    def decided(self, fingerprint: str, summarised_by: dict[int, str]) -> pa.Table:
+        """``window, results`` of the ``decided`` table for the windows decided under
+        ``fingerprint`` from the summaries the run ``summarised_by[window]`` computed."""
         keys = pa.table(
             {
                 "w": pa.array(list(summarised_by), pa.int64()),
@@ -746,11 +771,10 @@ class Store:
         )
         self.con.register("__summarised", keys)
         try:
-            names = ", ".join(f"x.{quote(c)}" for c, _ in RESULT_COLUMNS)
             return self.con.execute(
-                f"SELECT {names} FROM results x JOIN __summarised k "
+                'SELECT x."window", x.results FROM decided x JOIN __summarised k '
                 'ON x."window" = k.w AND x.summarised_by = k.r WHERE x.fingerprint = ? '
-                'ORDER BY x."window", x.ord',
+                'ORDER BY x."window"',
                 [fingerprint],
             ).to_arrow_table()
         finally:
@@ -770,7 +794,8 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Row counts of every table (tests use it to prove refusals change nothing)."""
         out = {}
-        for table in ("predictions", "labels", "batches", "results", "alerts", "summaries", "runs"):
+        tables = ("predictions", "labels", "batches", "results", "alerts", "summaries", "runs")
+        for table in tables:
             if self.has_table(table):
                 out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
         return out

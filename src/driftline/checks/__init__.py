@@ -275,9 +275,7 @@ def _incremental_scopes(
     history.summarised_by = {w: todo.stored.run[w] for w in kept}
     history.summarised_by.update(dict.fromkeys(new, history.run_id))
     if not history.full:
-        history.stored = _incremental.read_results(
-            history, {w: todo.stored.run[w] for w in kept}, window
-        )
+        history.stored = _incremental.read_results(history, {w: todo.stored.run[w] for w in kept})
     raw, quantiles = _incremental.assemble(spec, fresh, todo, {}, kept)
     # a window is read back only if every cohort value in range has its results there (a
     # value first seen later has "no data" results in every earlier window)

@@ -17,12 +17,14 @@ works in three steps.
    shift with every late row, are always summarised in full and never stored.
 2. **Which windows to evaluate.** Results are stored once per window x scope x check x
    column (:meth:`driftline.store.Store.save_run`), with the result fingerprint they
-   were decided under and the run whose summaries they were decided from. A window is
-   evaluated again when it was summarised by this run, or its stored results were
-   decided under another fingerprint or from other summaries; the results of every other
-   window are read back. Each window's stats (and so the rolling aggregates) are rebuilt
-   from the stored summaries' prediction statistics, which are read without their
-   features.
+   were decided under and the run whose summaries they were decided from, and once more
+   per window as one JSON text (table ``decided``), the form they are read back in. A
+   window is evaluated again when it was summarised by this run, its stored results were
+   decided under another fingerprint or from other summaries, or a cohort value in
+   range has none there (a value first seen later has "no data" results in every
+   earlier window); the results of every other window are read back. Each window's
+   stats (and so the rolling aggregates) are rebuilt from the stored summaries'
+   prediction statistics, which are read without their features.
 3. **What a change invalidates.** The *summary fingerprint* hashes what a summary is
    computed from: the spec without its ``checks`` and ``drift`` sections (column roles,
    cohorts, features, window), ``checks.timestamp_tolerance``, and the profile's bin
@@ -49,7 +51,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from driftline.checks._results import CheckResult
 from driftline.checks._scopes import _Scope
@@ -62,7 +63,7 @@ from driftline.engine.records import (
 from driftline.engine.summaries import OVERALL, window_key
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
-from driftline.store import RESULT_COLUMNS, Store
+from driftline.store import Store
 
 #: Bumped when the storage form of a summary or a result changes: older ones are then
 #: invalid and recomputed.
@@ -384,51 +385,92 @@ def read_bodies(history: History, windows: Sequence[int]) -> dict[tuple[str, int
     return out
 
 
+#: The fields of a result in its ``decided`` form (its window's are stored once).
+_DECIDED = (
+    "cohort",
+    "cohort_value",
+    "check",
+    "column",
+    "method",
+    "value",
+    "effect",
+    "bound",
+    "bound_how",
+    "status",
+    "n",
+    "details",
+    "floor",
+    "floor_how",
+    "decided_by",
+)
+
+
+def decided_rows(
+    results: Iterable[CheckResult], keep: set[int], history: History, run_id: str
+) -> list[dict[str, Any]]:
+    """The ``decided`` table's rows of the windows ``keep``: per window, its results in
+    report order as one JSON text (read back by :func:`read_results`)."""
+    per: dict[int, list[CheckResult]] = defaultdict(list)
+    for r in results:
+        if r.window in keep:
+            per[r.window].append(r)
+    out = []
+    for w, rs in per.items():
+        body = {
+            "start": rs[0].window_start,
+            "end": rs[0].window_end,
+            "rows": [[getattr(r, name) for name in _DECIDED] for r in rs],
+        }
+        out.append(
+            {
+                "window": w,
+                "fingerprint": history.result_fp,
+                "summarised_by": history.summarised_by.get(w, run_id),
+                "run_id": run_id,
+                "results": json.dumps(body, default=str),
+            }
+        )
+    return out
+
+
 def read_results(
-    history: History, summarised_by: dict[int, str], window: Window
+    history: History, summarised_by: dict[int, str]
 ) -> dict[tuple[str | None, str | None, int], list[CheckResult]]:
     """The stored results of the windows of ``summarised_by`` decided under the result
     fingerprint from the summaries of the run it names, per (cohort, cohort value,
     window), in their order."""
-    if not summarised_by:
-        return {}
-    table = history.store.stored_results(history.result_fp, summarised_by)
-    return results_from_table(table)
-
-
-def results_from_table(
-    table: pa.Table,
-) -> dict[tuple[str | None, str | None, int], list[CheckResult]]:
-    cols = {name: table.column(name).to_pylist() for name, _ in RESULT_COLUMNS}
     out: dict[tuple[str | None, str | None, int], list[CheckResult]] = defaultdict(list)
-    for i in range(table.num_rows):
-        w = cols["window"][i]
-        cohort, cv = cols["cohort"][i], cols["cohort_value"][i]
-        details = cols["details"][i]
-        out[(cohort, cv, w)].append(
-            CheckResult(
-                window=w,
-                window_start=_iso(cols["window_start"][i]),
-                window_end=_iso(cols["window_end"][i]),
-                cohort=cohort,
-                cohort_value=cv,
-                check=cols["check"][i],
-                column=cols["column"][i],
-                method=cols["method"][i],
-                value=cols["value"][i],
-                effect=cols["effect"][i],
-                bound=cols["bound"][i],
-                bound_how=cols["bound_how"][i],
-                status=cols["status"][i],
-                n=cols["n"][i],
-                details=json.loads(details) if details else {},
-                floor=cols["floor"][i],
-                floor_how=cols["floor_how"][i],
-                decided_by=cols["decided_by"][i],
+    if not summarised_by:
+        return out
+    table = history.store.decided(history.result_fp, summarised_by)
+    for w, text in zip(
+        table.column("window").to_pylist(), table.column("results").to_pylist(), strict=True
+    ):
+        body = json.loads(text)
+        start, end = body["start"], body["end"]
+        for row in body["rows"]:
+            (cohort, cv, check, column, method, value, effect, bound) = row[:8]
+            (bound_how, status, n, details, floor, floor_how, decided_by) = row[8:]
+            out[(cohort, cv, w)].append(
+                CheckResult(
+                    w,
+                    start,
+                    end,
+                    cohort,
+                    cv,
+                    check,
+                    column,
+                    method,
+                    value,
+                    effect,
+                    bound,
+                    bound_how,
+                    status,
+                    n,
+                    details,
+                    floor,
+                    floor_how,
+                    decided_by,
+                )
             )
-        )
     return dict(out)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "") + "Z"
