@@ -91,8 +91,18 @@ def prepare(data: Path, days: int, more: int, per_day: int) -> None:
         )
 
     cut("history.parquet", 0, days)
+    # the next days are small: read them once, then write one file per day
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    lo = start.timestamp() + days * 86400
+    rest = con.execute(
+        f"SELECT *, CAST(floor((epoch(ts) - {lo}) / 86400) AS BIGINT) AS __day "
+        f"FROM read_parquet('{src}') WHERE epoch(ts) >= {lo}"
+    ).to_arrow_table()
     for k in range(more):
-        cut(f"day{k + 1}.parquet", days + k, days + k + 1)
+        part = rest.filter(pc.equal(rest["__day"], k)).drop_columns(["__day"])
+        pq.write_table(part, data / f"day{k + 1}.parquet")
     (data / "all.parquet").unlink()
     meta.write_text(
         json.dumps({"layout": want, "seconds": round(time.perf_counter() - t0, 1)}) + "\n"

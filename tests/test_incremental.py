@@ -7,6 +7,7 @@ returned (a counter on :func:`driftline.engine.records.read_window_summary`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ import pytest
 
 import driftline
 import driftline.checks._scopes as scopes_module
-from conftest import PredictionsFactory, RunCli, SpecFactory
 from driftline.engine.records import read_window_summary
+
+SpecFactory = Callable[..., dict[str, Any]]
+PredictionsFactory = Callable[..., pd.DataFrame]
+RunCli = Callable[..., Any]
 
 DAY = 86400
 START = pd.Timestamp("2024-03-01", tz="UTC")
@@ -302,3 +306,43 @@ def test_row_windows_replace_their_results(
     rows = results_table(mon)
     assert len(rows) == len(second.results) == len({r[2:7] for r in rows})
     mon.close()
+
+
+@pytest.mark.spark
+def test_spark_full_run_decides_as_duckdb_incremental(
+    tmp_path: Path,
+    make_spec: SpecFactory,
+    make_predictions: PredictionsFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Spark keeps the full recompute (the stored summaries live in the DuckDB store):
+    on the same rows it decides what the incremental runs stored."""
+    from driftline.checks import run_checks
+    from driftline.engine import SparkEngine
+
+    mon = open_monitor(tmp_path, make_spec(window="1d"))
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    for d in range(4):
+        mon.log_predictions(day_rows(make_predictions, d))
+        mon.check()
+    mon.log_predictions(day_rows(make_predictions, 1, n=17, prefix="late"))
+    incremental = decisions(mon.check())
+    spark = request.getfixturevalue("spark")
+    rows = mon.store.con.execute("SELECT * EXCLUDE (_raw) FROM predictions").to_arrow_table()
+    spark.createDataFrame(rows).createOrReplaceTempView("incremental_predictions")
+    engine = SparkEngine(spark)
+    report = run_checks(
+        engine,
+        engine.table("incremental_predictions"),
+        mon.spec,
+        mon.profile,
+        batches=mon.store.batches().to_pylist(),
+        calibrations=mon.store.load_calibrations(),
+    )
+    on_spark = decisions(report)
+    mon.close()
+    assert on_spark.keys() == incremental.keys()
+    for k, v in incremental.items():
+        assert on_spark[k][2] == v[2], k  # status
+        assert on_spark[k][4] == v[4], k  # rows
+        assert on_spark[k][0] == pytest.approx(v[0], rel=1e-9, abs=1e-12), k
