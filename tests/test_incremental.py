@@ -346,3 +346,19 @@ def test_spark_full_run_decides_as_duckdb_incremental(
         assert on_spark[k][2] == v[2], k  # status
         assert on_spark[k][4] == v[4], k  # rows
         assert on_spark[k][0] == pytest.approx(v[0], rel=1e-9, abs=1e-12), k
+
+
+def test_full_run_over_a_range_leaves_other_windows_to_the_next_check(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(4)]))
+    monitor.check()
+    monitor.log_predictions(day_rows(make_predictions, 0, n=11, prefix="late"))
+    monitor.log_predictions(day_rows(make_predictions, 4))
+    since = (START + pd.Timedelta(days=3)).isoformat()
+    monitor.check(since=since, full=True)
+    assert last_run(monitor)["windows_summarised"] == [key(3), key(4)]
+    report = monitor.check()
+    # the late rows of day 0, out of the full run's range, are summarised now; day 4 not
+    assert last_run(monitor)["windows_summarised"] == [key(0)]
+    assert decisions(report) == decisions(monitor.check(full=True))

@@ -237,11 +237,14 @@ def plan(
     assert step is not None
     store = history.store
     stored = _Stored([], {}, {}, {}, {})
+    before = store.summary_watermark(history.summary_fp)
     watermark = None
     if not history.full:
         stored = _stored(store, history.summary_fp)
-        watermark = store.summary_watermark(history.summary_fp)
-    changed = _changed(engine, table, spec, window, -1 if watermark is None else watermark)
+        watermark = before
+    # a full run redoes the windows in range only (the others keep what they have)
+    source = t if history.full else table
+    changed = _changed(engine, source, spec, window, -1 if watermark is None else watermark)
     lo_s = None if lo is None else int((lo - _EPOCH).total_seconds())
     hi_s = None if hi is None else int((hi - _EPOCH).total_seconds())
 
@@ -260,6 +263,8 @@ def plan(
     # outside the range (else the watermark stays, and the rest is done by a later run)
     top_batch = max(changed.values(), default=watermark)
     advance = top_batch if len(keep) == len(todo) else watermark
+    if history.full and (lo is not None or hi is not None):
+        advance = before  # windows out of range were not looked at
     cut = set()
     for edge in (lo_s, hi_s):
         if edge is not None and edge % step:
@@ -267,7 +272,7 @@ def plan(
     history.transient = cut
     spans = _ranges([*keep, *cut], step)
     rows = _only(t, spec, spans) if spans else None
-    return Plan(rows, keep, stored, advance, watermark)
+    return Plan(rows, keep, stored, advance, before)
 
 
 def records(scopes: Sequence[_Scope], spec: Spec) -> list[tuple[str, int, str, Any, Any]]:
