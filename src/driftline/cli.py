@@ -247,11 +247,21 @@ def check(
     alerts: Annotated[
         bool, typer.Option("--alerts", help="Also print every alert, one line each.")
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompute every window in range instead of only those whose data changed.",
+        ),
+    ] = False,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
     """Run the checks per window and cohort; print the incidents (newest first), a
-    summary per window, and with --alerts every alert. Exit code 1 when any alert fires."""
+    summary per window, and with --alerts every alert. Exit code 1 when any alert fires.
+
+    Incremental: only windows with new or late rows since the last check are summarised
+    and evaluated; the rest is read from the store (--full recomputes them)."""
     from driftline.monitor import connect
 
     _time_range(since, until)
@@ -259,7 +269,7 @@ def check(
     step("opening the spec and the store")
     with connect(store, spec) as mon, status:
         step("running checks")
-        report = mon.check(since, until, persist=persist)
+        report = mon.check(since, until, persist=persist, full=full)
     step("printing the results")
     if as_json:
         sys.stdout.write(report.to_json() + "\n")

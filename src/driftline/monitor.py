@@ -19,7 +19,7 @@ from driftline.spec import Spec, load_spec
 from driftline.store import RESULT_COLUMNS, IngestReport, Store
 
 if TYPE_CHECKING:
-    from driftline.checks import CheckReport
+    from driftline.checks import CheckReport, History
     from driftline.engine import DuckDBEngine
     from driftline.profile import Profile
 
@@ -163,9 +163,17 @@ class Monitor:
         until: datetime | str | None = None,
         *,
         persist: bool = True,
+        full: bool = False,
     ) -> CheckReport:
-        """Run every check per window and cohort over ``[since, until)``."""
-        from driftline.checks import _ts, run_checks
+        """Run every check per window and cohort over ``[since, until)``.
+
+        Incremental: only the windows whose data changed since the last check (new
+        batches, late rows) are summarised and evaluated, the others read from the
+        store (see :mod:`driftline.checks._incremental`); ``full=True`` recomputes every
+        window in range. ``persist`` stores the results and alerts, once per window x
+        scope x check x column, replacing those of the windows evaluated again, and the
+        run in the run log (the summaries are kept either way)."""
+        from driftline.checks import History, _ts, run_checks
         from driftline.incidents import find_incidents
 
         if not self.store.has_table("predictions"):
@@ -185,6 +193,7 @@ class Monitor:
         self.store._ensure_predictions()
         calibrations = self.store.load_calibrations()
         known = set(calibrations)
+        history = History(self.store, full=full)
         report = run_checks(
             self.engine,
             self.engine.table("predictions"),
@@ -194,12 +203,13 @@ class Monitor:
             since=since,
             until=until,
             calibrations=calibrations,
+            history=history,
         )
         # an internal cache, kept even when results are not persisted
         self.store.save_calibrations(calibrations, known)
         report.incidents = find_incidents(report, self.profile)
         if persist:
-            self._persist(report)
+            self._persist(report, history, lo, hi)
         return report
 
     def report(
@@ -214,17 +224,35 @@ class Monitor:
         check_output_path(path)
         return render_report(self.check(since, until, persist=False), path)
 
-    def _persist(self, report: CheckReport) -> None:
+    def _persist(
+        self, report: CheckReport, history: History, lo: datetime | None, hi: datetime | None
+    ) -> None:
+        """Store the results and alerts of the windows this run evaluated (not those cut
+        by since / until), replacing what the store held for them, and the run's row in
+        the run log."""
+        from driftline.checks._incremental import decided_rows
+
         now = datetime.now(timezone.utc).replace(tzinfo=None)
+        keep = history.evaluated - history.transient
         rows = []
+        place: dict[tuple[str | None, str | None, int], int] = {}
+        starts: dict[int, datetime] = {}
         for r in report.results:
+            if r.window not in keep:
+                continue
+            group = (r.cohort, r.cohort_value, r.window)
+            ord_ = place[group] = place.get(group, -1) + 1
             row = {name: getattr(r, name, None) for name, _ in RESULT_COLUMNS}
+            start = starts.setdefault(r.window, _naive(r.window_start))
             row.update(
                 run_id=report.run_id,
                 created_at=now,
-                window_start=_naive(r.window_start),
+                window_start=start,
                 window_end=_naive(r.window_end),
                 details=json.dumps(r.details, default=str),
+                fingerprint=history.result_fp,
+                summarised_by=history.summarised_by.get(r.window, report.run_id),
+                ord=ord_,
             )
             rows.append(row)
         alerts = [
@@ -240,8 +268,27 @@ class Monitor:
                 "id": a.id,
             }
             for a in report.alerts
+            if a.window in keep
         ]
-        self.store.save_run(rows, alerts)
+        run = {
+            "run_id": report.run_id,
+            "created_at": now,
+            "since": lo,
+            "until": hi,
+            "full": history.full,
+            "summary_fingerprint": history.summary_fp or None,
+            "result_fingerprint": history.result_fp or None,
+            "windows_summarised": history.summarised,
+            "windows_evaluated": sorted(keep),
+            "results": len(rows),
+            "alerts": len(alerts),
+        }
+        if history.rows:  # row windows: every stored result in range is replaced
+            self.store.save_run(rows, alerts, run, between=(lo, hi))
+        else:
+            decided = decided_rows(report.results, keep, history, report.run_id)
+            windows = sorted(set(starts.values()))
+            self.store.save_run(rows, alerts, run, windows=windows, decided=decided)
 
 
 def _naive(iso: str) -> datetime:

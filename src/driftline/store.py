@@ -52,9 +52,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_COLUMNS",
+    "DECIDED_COLUMNS",
     "ON_DUPLICATE",
     "RESULT_COLUMNS",
+    "RUN_COLUMNS",
     "SCORE_SUM_TOLERANCE",
+    "SUMMARY_COLUMNS",
     "IngestReport",
     "Store",
     "quote",
@@ -84,6 +87,13 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("floor", "DOUBLE"),
     ("floor_how", "VARCHAR"),
     ("decided_by", "VARCHAR"),
+    # the window's key (see CheckResult.window); the fingerprint of the spec and profile
+    # it was decided with; the run whose summaries it was decided from; its place among
+    # the window x scope's results
+    ("window", "BIGINT"),
+    ("fingerprint", "VARCHAR"),
+    ("summarised_by", "VARCHAR"),
+    ("ord", "BIGINT"),
 )
 
 #: The alerts table, declared once like the results table: one row per alert of a run.
@@ -99,17 +109,69 @@ ALERT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "VARCHAR"),
 )
 
+#: The stored summaries: one row per scope (a cohort column, or "" for the overall
+#: scope of a spec without cohorts and for the overall quantiles of one with them) x
+#: window x cohort value, valid for the summary fingerprint it was computed under.
+#: ``seen`` is the newest batch the window held then, ``run_id`` the run that computed
+#: it, ``era_late`` the era's upper bound its late-row count was taken against; ``stats``
+#: and ``body`` are the storage form of :mod:`driftline.engine.records`.
+SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("scope", "VARCHAR"),
+    ("window", "BIGINT"),
+    ("cohort_value", "VARCHAR"),
+    ("fingerprint", "VARCHAR"),
+    ("seen", "BIGINT"),
+    ("run_id", "VARCHAR"),
+    ("era_late", "TIMESTAMP"),
+    ("stats", "JSON"),
+    ("body", "JSON"),
+)
+
+#: The stored results of each window once more, in the form a check reads back (one
+#: JSON text per window, see :mod:`driftline.checks._incremental`): reading them as rows
+#: of the results table took seconds for a year of windows.
+DECIDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("window", "BIGINT"),
+    ("fingerprint", "VARCHAR"),
+    ("summarised_by", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+    ("results", "VARCHAR"),
+)
+
+#: The run log: one row per stored check run, what it summarised and decided.
+RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "VARCHAR"),
+    ("created_at", "TIMESTAMP"),
+    ("since", "TIMESTAMP"),
+    ("until", "TIMESTAMP"),
+    ("full", "BOOLEAN"),
+    ("summary_fingerprint", "VARCHAR"),
+    ("result_fingerprint", "VARCHAR"),
+    ("windows_summarised", "BIGINT[]"),
+    ("windows_evaluated", "BIGINT[]"),
+    ("results", "BIGINT"),
+    ("alerts", "BIGINT"),
+)
+
 #: The Arrow type of each DuckDB type the declared tables use (JSON arrives as its text).
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "JSON": pa.string(),
     "DOUBLE": pa.float64(),
     "BIGINT": pa.int64(),
+    "BOOLEAN": pa.bool_(),
+    "BIGINT[]": pa.list_(pa.int64()),
     "TIMESTAMP": pa.timestamp("us"),
 }
 
 #: The tables of a stored run, by name: their columns as declared.
-_RUN_TABLES = {"results": RESULT_COLUMNS, "alerts": ALERT_COLUMNS}
+_RUN_TABLES = {
+    "results": RESULT_COLUMNS,
+    "alerts": ALERT_COLUMNS,
+    "summaries": SUMMARY_COLUMNS,
+    "decided": DECIDED_COLUMNS,
+    "runs": RUN_COLUMNS,
+}
 
 #: How many JSON objects are read for their keys (DuckDB's own schema sample size).
 _JSON_SAMPLE = 20480
@@ -190,6 +252,9 @@ class Store:
             CREATE TABLE IF NOT EXISTS labels (
                 id VARCHAR, label VARCHAR, labelled_at TIMESTAMP,
                 ingested_at TIMESTAMP, _batch BIGINT
+            );
+            CREATE TABLE IF NOT EXISTS summary_watermarks (
+                fingerprint VARCHAR PRIMARY KEY, watermark BIGINT
             );
             CREATE TABLE IF NOT EXISTS calibrations (
                 key VARCHAR PRIMARY KEY, bound DOUBLE, n BIGINT, n_reference BIGINT,
@@ -585,11 +650,136 @@ class Store:
         finally:
             self.con.unregister("__rows")
 
-    def save_run(self, results: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> None:
-        """Store one check run's results and alerts together (one transaction)."""
+    def save_run(
+        self,
+        results: list[dict[str, Any]],
+        alerts: list[dict[str, Any]],
+        run: dict[str, Any] | None = None,
+        *,
+        windows: Sequence[datetime] | None = None,
+        between: tuple[datetime | None, datetime | None] | None = None,
+        decided: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Store one check run's results and alerts together (one transaction), the
+        latest evaluation winning: the stored results and alerts of the windows starting
+        at ``windows``, and of every window starting in ``between`` (``[since, until)``,
+        None open), are replaced by the run's. ``run`` is its row of the run log;
+        ``decided`` the rows of the ``decided`` table, replacing those of their windows."""
         with self._transaction():
+            if decided:
+                keys = pa.table({"w": pa.array([d["window"] for d in decided], pa.int64())})
+                self.con.register("__decided", keys)
+                try:
+                    self.con.execute(
+                        'DELETE FROM decided WHERE "window" IN (SELECT w FROM __decided)'
+                    )
+                finally:
+                    self.con.unregister("__decided")
+                self._insert_rows("decided", decided, skip_existing=False)
+            for table in ("results", "alerts"):
+                if windows:
+                    self._delete_windows(table, windows)
+                if between is not None:
+                    where, params = ["TRUE"], []
+                    if between[0] is not None:
+                        where.append("window_start >= ?")
+                        params.append(between[0])
+                    if between[1] is not None:
+                        where.append("window_start < ?")
+                        params.append(between[1])
+                    self.con.execute(f"DELETE FROM {table} WHERE {' AND '.join(where)}", params)
             self._insert_rows("results", results, skip_existing=False)
             self._insert_rows("alerts", alerts, skip_existing=False)
+            if run is not None:
+                self._insert_rows("runs", [run], skip_existing=False)
+
+    def _delete_windows(self, table: str, starts: Sequence[datetime]) -> None:
+        self.con.register("__starts", pa.table({"s": pa.array(starts, pa.timestamp("us"))}))
+        try:
+            self.con.execute(
+                f"DELETE FROM {quote(table)} WHERE window_start IN (SELECT s FROM __starts)"
+            )
+        finally:
+            self.con.unregister("__starts")
+
+    def runs(self) -> pa.Table:
+        """The run log, oldest first."""
+        return self.con.execute("SELECT * FROM runs ORDER BY created_at").to_arrow_table()
+
+    # -- stored summaries (see driftline.checks._incremental) -------------------------------
+    def summary_index(self, fingerprint: str) -> pa.Table:
+        """Every stored summary of ``fingerprint`` without its body: ``scope, window,
+        cohort_value, seen, run_id, era_late, stats``."""
+        return self.con.execute(
+            'SELECT scope, "window", cohort_value, seen, run_id, era_late, stats FROM summaries '
+            'WHERE fingerprint = ? ORDER BY scope, "window", cohort_value',
+            [fingerprint],
+        ).to_arrow_table()
+
+    def summary_bodies(self, fingerprint: str, windows: Sequence[int]) -> pa.Table:
+        """``scope, window, cohort_value, body`` of the stored summaries of ``windows``."""
+        self.con.register("__windows", pa.table({"w": pa.array(list(windows), pa.int64())}))
+        try:
+            return self.con.execute(
+                'SELECT scope, "window", cohort_value, body FROM summaries WHERE fingerprint = ? '
+                'AND "window" IN (SELECT w FROM __windows)',
+                [fingerprint],
+            ).to_arrow_table()
+        finally:
+            self.con.unregister("__windows")
+
+    def summary_watermark(self, fingerprint: str) -> int | None:
+        """The newest batch every window of whose rows has its summaries stored under
+        ``fingerprint`` (None: none stored)."""
+        row = self.con.execute(
+            "SELECT watermark FROM summary_watermarks WHERE fingerprint = ?", [fingerprint]
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def save_summaries(
+        self,
+        fingerprint: str,
+        rows: list[dict[str, Any]],
+        windows: Sequence[int],
+        watermark: int | None,
+    ) -> None:
+        """Replace the stored summaries of ``windows`` by ``rows`` and set the watermark
+        (one transaction); summaries stored under another fingerprint (another profile
+        or spec) are dropped."""
+        with self._transaction():
+            self.con.execute("DELETE FROM summaries WHERE fingerprint <> ?", [fingerprint])
+            self.con.execute("DELETE FROM summary_watermarks WHERE fingerprint <> ?", [fingerprint])
+            self.con.execute(
+                "INSERT OR REPLACE INTO summary_watermarks VALUES (?, ?)", [fingerprint, watermark]
+            )
+            self.con.register("__windows", pa.table({"w": pa.array(list(windows), pa.int64())}))
+            try:
+                self.con.execute(
+                    'DELETE FROM summaries WHERE "window" IN (SELECT w FROM __windows)'
+                )
+            finally:
+                self.con.unregister("__windows")
+            self._insert_rows("summaries", rows, skip_existing=False)
+
+    def decided(self, fingerprint: str, summarised_by: dict[int, str]) -> pa.Table:
+        """``window, results`` of the ``decided`` table for the windows decided under
+        ``fingerprint`` from the summaries the run ``summarised_by[window]`` computed."""
+        keys = pa.table(
+            {
+                "w": pa.array(list(summarised_by), pa.int64()),
+                "r": pa.array(list(summarised_by.values()), pa.string()),
+            }
+        )
+        self.con.register("__summarised", keys)
+        try:
+            return self.con.execute(
+                'SELECT x."window", x.results FROM decided x JOIN __summarised k '
+                'ON x."window" = k.w AND x.summarised_by = k.r WHERE x.fingerprint = ? '
+                'ORDER BY x."window"',
+                [fingerprint],
+            ).to_arrow_table()
+        finally:
+            self.con.unregister("__summarised")
 
     def save_calibrations(self, calibrations: dict[str, Any], known: set[str]) -> None:
         """Store the calibrations whose keys are not in ``known`` (one transaction)."""
@@ -605,7 +795,8 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Row counts of every table (tests use it to prove refusals change nothing)."""
         out = {}
-        for table in ("predictions", "labels", "batches", "results", "alerts"):
+        tables = ("predictions", "labels", "batches", "results", "alerts", "summaries", "runs")
+        for table in tables:
             if self.has_table(table):
                 out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
         return out

@@ -39,7 +39,9 @@ from typing import Any
 import ibis.expr.types as ir
 
 from driftline._catalog import DEFAULT_FLOORS
+from driftline.checks import _incremental
 from driftline.checks._evaluate import _cut, _Evaluator
+from driftline.checks._incremental import History, fingerprints
 from driftline.checks._registry import CHECKS, DRIFT_CHECKS, CheckInfo
 from driftline.checks._results import (
     Alert,
@@ -50,7 +52,7 @@ from driftline.checks._results import (
     alert_id,
     merge_moments,
 )
-from driftline.checks._scopes import _all_scopes, _Scope
+from driftline.checks._scopes import _all_scopes, _merge_overall, _Scope
 from driftline.engine import Engine
 from driftline.engine.records import WindowSummary
 from driftline.engine.summaries import OTHER, OVERALL, era_rows
@@ -66,6 +68,7 @@ __all__ = [
     "CheckInfo",
     "CheckReport",
     "CheckResult",
+    "History",
     "Moments",
     "WindowStats",
     "alert_id",
@@ -128,12 +131,17 @@ def run_checks(
     until: datetime | str | None = None,
     calibrations: MutableMapping[str, Calibration] | None = None,
     now: datetime | None = None,
+    history: History | None = None,
 ) -> CheckReport:
     """Run every check per window and cohort value over ``[since, until)``.
 
     ``calibrations`` is a cache of alert-bound calibrations (see ``_Bounds``); new ones
     are added to it. ``now`` (default: the current time) is the time of the check, which
-    the ``timestamp_era`` check measures "later than now" from.
+    the ``timestamp_era`` check measures "later than now" from. ``history`` (a DuckDB
+    store's, see :mod:`driftline.checks._incremental`) makes the run incremental: it
+    summarises only the windows whose data changed, storing their summaries, and reads
+    back the stored results of the windows it need not evaluate again; without it every
+    window is summarised and evaluated.
     """
     profile.check_is_fitted()
     window = spec.window_parsed
@@ -160,14 +168,31 @@ def run_checks(
     if now.tzinfo is None:  # naive: UTC, as every stored timestamp
         now = now.replace(tzinfo=timezone.utc)
     era = _era(spec, profile, now)
-    scopes = _all_scopes(engine, t, spec, profile, window, era)
+    evaluated: set[int] | None = None
+    stored: dict[tuple[str | None, str | None, int], list[CheckResult]] = {}
+    if history is not None and window.seconds is not None:
+        scopes, evaluated = _incremental_scopes(
+            engine, table, t, spec, profile, window, era, lo, hi, history
+        )
+        stored = history.stored
+    else:
+        scopes = _all_scopes(engine, t, spec, profile, window, era)
+    keys = _window_keys(window, scopes[0])
+    if history is not None and evaluated is None:  # row windows: everything, nothing kept
+        history.rows = True
+        history.evaluated = set(keys)
+        history.summarised_by = dict.fromkeys(keys, history.run_id)
     batch_meta = {int(b["seq"]): b for b in batches}
     evaluator = _Evaluator(spec, profile, window, batch_meta, calibrations)
     evaluator.era = era
-    evaluator.era_ids = _era_ids(engine, t, spec, window, era, scopes[0])
+    decided = scopes[0]
+    if evaluated is not None:
+        decided = _Scope(
+            None, {k: v for k, v in decided.summaries.items() if k[0] in evaluated}, {}, {}, {}, {}
+        )
+    evaluator.era_ids = _era_ids(engine, t, spec, window, era, decided)
     stats: list[WindowStats] = []
     results: list[CheckResult] = []
-    keys = _window_keys(window, scopes[0])
     # a window's bounds come from the overall scope: a row-count window may hold no row
     # of some cohort value, and its bounds are the same for every cohort value anyway
     evaluator.spans = {
@@ -180,10 +205,15 @@ def run_checks(
                 judge, baseline = evaluator, None
                 if scope.cohort is not None:
                     judge, baseline = _judge(evaluator, profile, scope.cohort, cv)
-                history: list[tuple[int, Moments]] = []
+                past: list[tuple[int, Moments]] = []
+                cvalue = None if scope.cohort is None else cv
                 for w in keys:
-                    st, res = judge.evaluate(scope, w, cv, history)
+                    decide = evaluated is None or w in evaluated
+                    st, res = judge.evaluate(scope, w, cv, past, decide=decide)
                     stats.append(st)
+                    if not decide:
+                        results.extend(stored.get((scope.cohort, cvalue, w), ()))
+                        continue
                     results.extend(res)
                     if baseline is not None and st.n:
                         whole = scopes[0].summaries.get((w, OVERALL))
@@ -192,7 +222,7 @@ def run_checks(
     alerts = [_alert(r) for r in results if r.status == "alert"]
     drift = drift_summary(results)
     return CheckReport(
-        run_id=uuid.uuid4().hex,
+        run_id=history.run_id if history is not None else uuid.uuid4().hex,
         created_at=_iso(now.replace(tzinfo=None, microsecond=0)),
         window=window.label,
         since=_iso(lo) if lo else None,
@@ -205,6 +235,71 @@ def run_checks(
         reference=reference_excerpt(profile),
         gaps=gaps(window, keys, lo, hi),
     )
+
+
+def _incremental_scopes(
+    engine: Engine,
+    table: ir.Table,
+    t: ir.Table,
+    spec: Spec,
+    profile: Profile,
+    window: Window,
+    era: tuple[datetime | None, datetime | None],
+    lo: datetime | None,
+    hi: datetime | None,
+    history: History,
+) -> tuple[list[_Scope], set[int]]:
+    """Every scope over the windows in ``[lo, hi)``: the windows whose data changed
+    summarised (and their summaries stored), the others read from the store; and the
+    windows to evaluate (the others' results are read back into ``history.stored``).
+    See :mod:`driftline.checks._incremental`."""
+    if not history.summary_fp:
+        history.summary_fp, history.result_fp = fingerprints(spec, profile)
+    step = window.seconds
+    assert step is not None
+    todo = _incremental.plan(engine, table, t, spec, window, history, lo, hi, era[1])
+    fresh = None
+    if todo.rows is not None:
+        fresh = _all_scopes(engine, todo.rows, spec, profile, window, era)
+    if todo.store or todo.watermark != todo.previous:
+        _incremental.save(history, fresh or [], spec, todo, era[1])
+    lo_s = None if lo is None else int((lo - _EPOCH).total_seconds())
+    hi_s = None if hi is None else int((hi - _EPOCH).total_seconds())
+    new = {w for (w, _) in fresh[0].summaries} if fresh is not None else set()
+    kept = {
+        w
+        for w in todo.stored.run
+        if w not in new
+        and w not in history.transient
+        and (lo_s is None or w >= lo_s)
+        and (hi_s is None or w + step <= hi_s)
+    }
+    history.summarised_by = {w: todo.stored.run[w] for w in kept}
+    history.summarised_by.update(dict.fromkeys(new, history.run_id))
+    if not history.full:
+        history.stored = _incremental.read_results(history, {w: todo.stored.run[w] for w in kept})
+    raw, quantiles = _incremental.assemble(spec, fresh, todo, {}, kept)
+    # a window is read back only if every cohort value in range has its results there (a
+    # value first seen later has "no data" results in every earlier window)
+    read_back = {w for (_, _, w) in history.stored}
+    for scope in raw:
+        values = {cv for (_, cv) in scope.summaries}
+        for w in list(read_back):
+            if any((scope.cohort, cv, w) not in history.stored for cv in values):
+                read_back.discard(w)
+    if spec.cohorts:  # the overall scope, present in every window
+        read_back = {w for w in read_back if (None, None, w) in history.stored}
+    evaluate = (kept | new) - read_back
+    bodies = _incremental.read_bodies(history, sorted(evaluate - new))
+    if bodies:
+        raw, quantiles = _incremental.assemble(spec, fresh, todo, bodies, kept)
+    history.evaluated = evaluate
+    if spec.cohorts:
+        return [_merge_overall(raw[0], quantiles), *raw], evaluate
+    return raw, evaluate
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 @contextmanager

@@ -211,8 +211,17 @@ class _Evaluator:
         return cohort_baseline(stats, baseline, share)
 
     def evaluate(
-        self, scope: _Scope, w: int, cv: str, history: list[tuple[int, Moments]]
+        self,
+        scope: _Scope,
+        w: int,
+        cv: str,
+        history: list[tuple[int, Moments]],
+        *,
+        decide: bool = True,
     ) -> tuple[WindowStats, list[CheckResult]]:
+        """The stats of one window x cohort value (its confidence moments added to
+        ``history``, the rolling aggregates taken from it) and, if ``decide``, its
+        results (a window whose results are stored needs its stats only)."""
         stat = scope.summaries.get((w, cv))
         n = stat.n if stat else 0
         start, end = self.spans[w]
@@ -246,6 +255,8 @@ class _Evaluator:
             rolling_mean=rolling.mean if rolling.n else None,
             rolling_var=rolling.var,
         )
+        if not decide:
+            return stats, []
         key = (w, cv)
         win = _Window(
             base=_base(stats),

@@ -16,6 +16,12 @@ module is the one reader of them, and hands over
 - :class:`FeatureCounts` and histograms alone, for the numeric kernel's table
   (:func:`read_feature_counts`) and the profile's bin counts (:func:`read_histograms`).
 
+A record's storage form (the store keeps every window's summaries, see
+:mod:`driftline.checks._incremental`) is plain JSON data in two parts: its prediction
+statistics (:func:`summary_stats_to_dict`), which a window's stats need, and its
+features and histograms (:func:`summary_body`), which only its checks need;
+:func:`summary_from_dicts` reads them back.
+
 The wide table is cast to one declared schema first (:func:`window_summary_schema`):
 Spark and DuckDB return different types for the same aggregate. Every count is 0, never
 None (engines sum an all-NULL column to NULL); moments and extremes are None where there
@@ -45,6 +51,9 @@ __all__ = [
     "read_feature_counts",
     "read_histograms",
     "read_window_summary",
+    "summary_body",
+    "summary_from_dicts",
+    "summary_stats_to_dict",
     "window_summary_schema",
 ]
 
@@ -247,3 +256,64 @@ def _counts(table: pa.Table, name: str) -> list[int]:
 def _values(table: pa.Table, name: str) -> list[Any]:
     values: list[Any] = table.column(name).to_pylist()
     return values
+
+
+# --------------------------------------------------------------------------------------
+# storage form
+# --------------------------------------------------------------------------------------
+#: The prediction statistics of a stored summary, read without its features (enough for
+#: a window's stats and rolling aggregates).
+_STORED_STATS = ("n", "conf_mean", "conf_var", "conf_min", "conf_max", "conf_q", "era_early")
+
+
+def summary_stats_to_dict(s: WindowSummary) -> dict[str, Any]:
+    """The prediction statistics of ``s`` as plain JSON data (timestamps as ISO text);
+    :func:`summary_from_dicts` reads them back, with or without :func:`summary_body`.
+    Floats are written by ``repr`` and read back exactly."""
+    out: dict[str, Any] = {name: getattr(s, name) for name in _STORED_STATS}
+    out["era_late"] = s.era_late
+    out["ts_min"] = s.ts_min.isoformat() if s.ts_min is not None else None
+    out["ts_max"] = s.ts_max.isoformat() if s.ts_max is not None else None
+    return out
+
+
+def summary_body(s: WindowSummary) -> dict[str, Any]:
+    """The features and histograms of ``s`` as plain JSON data: each feature's counts
+    as the list of :class:`FeatureCounts` fields."""
+    return {
+        "features": {name: list(f) for name, f in s.features.items()},
+        "histograms": s.histograms,
+    }
+
+
+def summary_from_dicts(
+    window: int, cohort_value: str, stats: Mapping[str, Any], body: Mapping[str, Any] | None
+) -> WindowSummary:
+    """The :class:`WindowSummary` stored as ``stats`` (:func:`summary_stats_to_dict`)
+    and ``body`` (:func:`summary_body`); without a body its features and histograms are
+    empty (what a window's stats need, not its checks)."""
+    ts = [None if stats[k] is None else datetime.fromisoformat(stats[k]) for k in _TS]
+    features = {}
+    histograms: dict[str, list[int]] = {}
+    if body is not None:
+        features = {name: FeatureCounts(*f) for name, f in body["features"].items()}
+        histograms = dict(body["histograms"])
+    return WindowSummary(
+        window,
+        cohort_value,
+        int(stats["n"]),
+        stats["conf_mean"],
+        stats["conf_var"],
+        stats["conf_min"],
+        stats["conf_max"],
+        stats["conf_q"],
+        ts[0],
+        ts[1],
+        int(stats["era_early"]),
+        int(stats["era_late"]),
+        features,
+        histograms,
+    )
+
+
+_TS = ("ts_min", "ts_max")

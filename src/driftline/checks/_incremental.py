@@ -1,0 +1,481 @@
+"""Incremental checks: summaries kept in the store, computed only where data changed.
+
+A check run on a store (:class:`History`, passed to :func:`driftline.checks.run_checks`)
+works in three steps.
+
+1. **Which windows to summarise.** Each stored summary (one per scope x window x cohort
+   value, table ``summaries``) records ``seen``, the newest batch its window held when
+   it was computed, and the store keeps a *watermark* per summary fingerprint: every
+   window holding rows of batches up to it has its summaries stored. A run asks the
+   predictions for the windows of the rows of newer batches (``_batch > watermark``; the
+   table is appended batch by batch, so DuckDB skips the older row groups) and their
+   newest batch, and summarises those whose stored ``seen`` is older, or which have
+   none: new days, and old days that received late rows. A window whose late-row count
+   (``timestamp_era``) was taken against another "now" and could differ is summarised
+   again too. Windows cut by ``since`` / ``until`` are summarised from the rows in range
+   and neither stored nor persisted; row-count windows (``window: N rows``), whose keys
+   shift with every late row, are always summarised in full and never stored.
+2. **Which windows to evaluate.** Results are stored once per window x scope x check x
+   column (:meth:`driftline.store.Store.save_run`), with the result fingerprint they
+   were decided under and the run whose summaries they were decided from, and once more
+   per window as one JSON text (table ``decided``), the form they are read back in. A
+   window is evaluated again when it was summarised by this run, its stored results were
+   decided under another fingerprint or from other summaries, or a cohort value in
+   range has none there (a value first seen later has "no data" results in every
+   earlier window); the results of every other window are read back. Each window's
+   stats (and so the rolling aggregates) are rebuilt from the stored summaries'
+   prediction statistics, which are read without their features.
+3. **What a change invalidates.** The *summary fingerprint* hashes what a summary is
+   computed from: the spec without its ``checks`` and ``drift`` sections (column roles,
+   cohorts, features, window), ``checks.timestamp_tolerance``, and the profile's bin
+   edges, ranges, known categories, text vocabularies, score sources and reference
+   timestamps. The *result fingerprint* hashes the summary fingerprint, the whole spec
+   and the whole profile. A refit that moves any edge or category, or a change of a
+   column role, of the cohorts or of the window, invalidates every stored summary (they
+   are dropped on the next store) and so every result; a change of a floor, a method or
+   a bound, or a refit that changes only the calibration inputs, keeps the summaries
+   and re-evaluates every window from them. ``full=True`` ignores both and recomputes
+   everything in range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from driftline.checks._results import CheckResult
+from driftline.checks._scopes import _Scope
+from driftline.engine import Engine
+from driftline.engine.records import (
+    summary_body,
+    summary_from_dicts,
+    summary_stats_to_dict,
+)
+from driftline.engine.summaries import OVERALL, window_key
+from driftline.profile import Profile
+from driftline.spec import Spec, Window
+from driftline.store import Store
+
+#: Bumped when the storage form of a summary or a result changes: older ones are then
+#: invalid and recomputed.
+FORMAT = 1
+#: The scope name of the overall scope in the ``summaries`` table (no cohort column is
+#: named "").
+OVERALL_SCOPE = ""
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def fingerprints(spec: Spec, profile: Profile) -> tuple[str, str]:
+    """``(summary fingerprint, result fingerprint)`` of a spec and profile (see the
+    module docstring for what each covers)."""
+    data = spec.model_dump(mode="json")
+    shape = {k: v for k, v in data.items() if k not in ("checks", "drift")}
+    summary = _digest(
+        {
+            "format": FORMAT,
+            "spec": shape,
+            "tolerance": spec.checks.timestamp_tolerance_seconds,
+            "edges": profile.bin_edges_,
+            "ranges": profile.ranges(),
+            # sets, whatever order a fitted or a loaded profile holds them in
+            "categories": {c: sorted(v) for c, v in profile.categories_.items()},
+            "vocabularies": {
+                c: sorted(v.get("vocabulary") or ()) for c, v in profile.text_.items()
+            },
+            "scores": profile.scores_,
+            "timestamps": getattr(profile, "timestamps_", None),
+        }
+    )
+    result = _digest({"summary": summary, "spec": data, "profile": profile.to_dict()})
+    return summary, result
+
+
+@dataclass
+class History:
+    """A check run's link to what the store keeps: given to ``run_checks``, which fills
+    in what it summarised and evaluated; ``Monitor`` then persists by it."""
+
+    store: Store
+    #: recompute every window in range, whatever is stored
+    full: bool = False
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    summary_fp: str = ""
+    result_fp: str = ""
+    #: windows whose summaries this run computed and stored
+    summarised: list[int] = field(default_factory=list)
+    #: windows cut by since / until: summarised from the rows in range, not persisted
+    transient: set[int] = field(default_factory=set)
+    #: windows whose checks this run decided (the others' results were read back)
+    evaluated: set[int] = field(default_factory=set)
+    #: per window, the run whose summaries its results are decided from
+    summarised_by: dict[int, str] = field(default_factory=dict)
+    #: row-count windows: nothing stored, everything evaluated
+    rows: bool = False
+    #: results read back, per (cohort, cohort value, window), in their order
+    stored: dict[tuple[str | None, str | None, int], list[CheckResult]] = field(
+        default_factory=dict
+    )
+
+
+@dataclass
+class _Stored:
+    """The stored summaries of one fingerprint, without their bodies."""
+
+    records: list[dict[str, Any]]
+    #: per window: the oldest ``seen``, the run that computed it, its era bound, ts_max
+    seen: dict[int, int]
+    run: dict[int, str]
+    era_late: dict[int, datetime | None]
+    ts_max: dict[int, datetime | None]
+
+
+def _stored(store: Store, fingerprint: str) -> _Stored:
+    table = store.summary_index(fingerprint)
+    cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    records: list[dict[str, Any]] = []
+    seen: dict[int, int] = {}
+    run: dict[int, str] = {}
+    era_late: dict[int, datetime | None] = {}
+    ts_max: dict[int, datetime | None] = {}
+    for scope, w, cv, s, r, late, stats in zip(
+        cols["scope"],
+        cols["window"],
+        cols["cohort_value"],
+        cols["seen"],
+        cols["run_id"],
+        cols["era_late"],
+        cols["stats"],
+        strict=True,
+    ):
+        data = json.loads(stats)
+        records.append({"scope": scope, "window": w, "cohort_value": cv, "stats": data})
+        seen[w] = min(seen.get(w, s), s)
+        run[w] = r
+        era_late[w] = late
+        if data.get("ts_max") is not None:
+            t = datetime.fromisoformat(data["ts_max"])
+            prev = ts_max.get(w)
+            ts_max[w] = t if prev is None else max(prev, t)
+    return _Stored(records, seen, run, era_late, ts_max)
+
+
+def _changed(
+    engine: Engine, table: ir.Table, spec: Spec, window: Window, watermark: int
+) -> dict[int, int]:
+    """The windows of the rows of batches newer than ``watermark``, with the newest
+    batch each holds."""
+    new = table.filter(table["_batch"] > watermark)
+    w = window_key(new, spec, window)
+    expr = new.group_by(w=w).aggregate(b=new["_batch"].max())
+    return {int(r["w"]): int(r["b"]) for r in engine.run(expr).to_pylist()}
+
+
+def _ranges(keys: Iterable[int], step: int) -> list[tuple[int, int]]:
+    """Contiguous runs of window keys as ``[start, end)`` epoch-second ranges."""
+    out: list[tuple[int, int]] = []
+    for k in sorted(keys):
+        if out and out[-1][1] == k:
+            out[-1] = (out[-1][0], k + step)
+        else:
+            out.append((k, k + step))
+    return out
+
+
+def _ts(seconds: int) -> datetime:
+    return _EPOCH + timedelta(seconds=seconds)
+
+
+def _only(t: ir.Table, spec: Spec, ranges: Sequence[tuple[int, int]]) -> ir.Table:
+    """The rows of ``t`` in the given epoch-second ranges (on the timestamp, so DuckDB
+    prunes row groups by their min/max)."""
+    ts = t[spec.timestamp]
+    cond = ibis.or_(*((ts >= _ts(a)) & (ts < _ts(b)) for a, b in ranges))
+    return t.filter(cond)
+
+
+@dataclass
+class Plan:
+    """What one incremental run summarises and what it reads back."""
+
+    #: the rows to summarise (None: nothing to summarise)
+    rows: ir.Table | None
+    #: windows to store the summaries of, and the newest batch each holds
+    store: dict[int, int]
+    stored: _Stored
+    #: the watermark after this run, and before it
+    watermark: int | None
+    previous: int | None
+
+
+def plan(
+    engine: Engine,
+    table: ir.Table,
+    t: ir.Table,
+    spec: Spec,
+    window: Window,
+    history: History,
+    lo: datetime | None,
+    hi: datetime | None,
+    era_late: datetime | None,
+) -> Plan:
+    """Which windows of ``t`` (``table`` in ``[lo, hi)``) this run summarises."""
+    step = window.seconds
+    assert step is not None
+    store = history.store
+    stored = _Stored([], {}, {}, {}, {})
+    before = store.summary_watermark(history.summary_fp)
+    watermark = None
+    if not history.full:
+        stored = _stored(store, history.summary_fp)
+        watermark = before
+    # a full run redoes the windows in range only (the others keep what they have)
+    source = t if history.full else table
+    changed = _changed(engine, source, spec, window, -1 if watermark is None else watermark)
+    lo_s = None if lo is None else int((lo - _EPOCH).total_seconds())
+    hi_s = None if hi is None else int((hi - _EPOCH).total_seconds())
+
+    def full_in_range(w: int) -> bool:
+        return (lo_s is None or w >= lo_s) and (hi_s is None or w + step <= hi_s)
+
+    todo = {w: b for w, b in changed.items() if b > stored.seen.get(w, -1)}
+    for w, bound in stored.era_late.items():  # counted against another "now"
+        top = stored.ts_max.get(w)
+        if top is None or bound is None or era_late is None or bound == era_late:
+            continue
+        if top > min(bound, era_late):
+            todo.setdefault(w, stored.seen[w])
+    keep = {w: b for w, b in todo.items() if full_in_range(w)}
+    # every window with rows of older batches is stored once nothing is left to do
+    # outside the range (else the watermark stays, and the rest is done by a later run)
+    top_batch = max(changed.values(), default=watermark)
+    advance = top_batch if len(keep) == len(todo) else watermark
+    if history.full and (lo is not None or hi is not None):
+        advance = before  # windows out of range were not looked at
+    cut = set()
+    for edge in (lo_s, hi_s):
+        if edge is not None and edge % step:
+            cut.add(edge // step * step)
+    history.transient = cut
+    spans = _ranges([*keep, *cut], step)
+    rows = _only(t, spec, spans) if spans else None
+    return Plan(rows, keep, stored, advance, before)
+
+
+def records(scopes: Sequence[_Scope], spec: Spec) -> list[tuple[str, int, str, Any, Any]]:
+    """The storage rows ``(scope, window, cohort value, stats, body)`` of freshly
+    computed scopes (overall, then one per cohort column): the raw scopes, and with
+    cohorts the overall quantiles (the overall scope is merged from the first cohort
+    column's)."""
+    out: list[tuple[str, int, str, Any, Any]] = []
+    if not scopes:
+        return out
+    raw = scopes[1:] if spec.cohorts else scopes
+    for scope in raw:
+        name = OVERALL_SCOPE if scope.cohort is None else scope.cohort
+        for key, s in scope.summaries.items():
+            stats = summary_stats_to_dict(s)
+            stats["classes"] = scope.classes.get(key, {})
+            body = summary_body(s)
+            body["batches"] = {str(b): n for b, n in scope.batches.get(key, {}).items()}
+            body["cats"] = scope.cats.get(key, {})
+            body["unseen"] = scope.unseen.get(key, {})
+            out.append((name, key[0], key[1], stats, body))
+    if spec.cohorts:
+        for (w, _), s in scopes[0].summaries.items():
+            out.append((OVERALL_SCOPE, w, OVERALL, {"conf_q": s.conf_q}, None))
+    return out
+
+
+def save(
+    history: History,
+    scopes: Sequence[_Scope],
+    spec: Spec,
+    plan: Plan,
+    era_late: datetime | None,
+) -> None:
+    """Store the summaries of the windows ``plan`` summarised for keeping."""
+    rows = []
+    for scope, w, cv, stats, body in records(scopes, spec):
+        if w not in plan.store:
+            continue
+        rows.append(
+            {
+                "scope": scope,
+                "window": w,
+                "cohort_value": cv,
+                "fingerprint": history.summary_fp,
+                "seen": plan.store[w],
+                "run_id": history.run_id,
+                "era_late": era_late,
+                "stats": json.dumps(stats),
+                "body": None if body is None else json.dumps(body),
+            }
+        )
+    history.store.save_summaries(history.summary_fp, rows, list(plan.store), plan.watermark)
+    history.summarised = sorted(plan.store)
+
+
+def assemble(
+    spec: Spec,
+    fresh: Sequence[_Scope] | None,
+    plan: Plan,
+    bodies: Mapping[Any, Any],
+    keys: set[int],
+) -> tuple[list[_Scope], dict[int, list[float]]]:
+    """The raw scopes over the windows ``keys``: fresh where summarised, stored (with
+    their bodies where given) elsewhere; and the overall quantiles per window."""
+    raw: dict[str, _Scope] = {}
+    names: list[str | None] = [*spec.cohorts] or [None]
+    for name in names:
+        raw[OVERALL_SCOPE if name is None else name] = _Scope(name, {}, {}, {}, {}, {})
+    quantiles: dict[int, list[float]] = {}
+    for rec in plan.stored.records:
+        w, cv, scope = rec["window"], rec["cohort_value"], rec["scope"]
+        if w not in keys or w in plan.store:
+            continue
+        if spec.cohorts and scope == OVERALL_SCOPE:
+            quantiles[w] = rec["stats"]["conf_q"]
+            continue
+        target = raw.get(scope)
+        if target is None:
+            continue
+        body = bodies.get((scope, w, cv))
+        key = (w, cv)
+        target.summaries[key] = summary_from_dicts(w, cv, rec["stats"], body)
+        target.classes[key] = dict(rec["stats"].get("classes") or {})
+        if body is not None:
+            target.batches[key] = {int(b): n for b, n in body["batches"].items()}
+            target.cats[key] = body["cats"]
+            target.unseen[key] = body["unseen"]
+    if fresh is not None:
+        for scope in fresh[1:] if spec.cohorts else fresh:
+            target = raw[OVERALL_SCOPE if scope.cohort is None else scope.cohort]
+            target.summaries.update(scope.summaries)
+            target.classes.update(scope.classes)
+            target.batches.update(scope.batches)
+            target.cats.update(scope.cats)
+            target.unseen.update(scope.unseen)
+        if spec.cohorts:
+            for (w, _), s in fresh[0].summaries.items():
+                if s.conf_q is not None:
+                    quantiles[w] = s.conf_q
+    return list(raw.values()), quantiles
+
+
+def read_bodies(history: History, windows: Sequence[int]) -> dict[tuple[str, int, str], Any]:
+    if not windows:
+        return {}
+    table = history.store.summary_bodies(history.summary_fp, windows)
+    out: dict[tuple[str, int, str], Any] = {}
+    for scope, w, cv, body in zip(
+        *(table.column(n).to_pylist() for n in ("scope", "window", "cohort_value", "body")),
+        strict=True,
+    ):
+        if body is not None:
+            out[(scope, w, cv)] = json.loads(body)
+    return out
+
+
+#: The fields of a result in its ``decided`` form (its window's are stored once).
+_DECIDED = (
+    "cohort",
+    "cohort_value",
+    "check",
+    "column",
+    "method",
+    "value",
+    "effect",
+    "bound",
+    "bound_how",
+    "status",
+    "n",
+    "details",
+    "floor",
+    "floor_how",
+    "decided_by",
+)
+
+
+def decided_rows(
+    results: Iterable[CheckResult], keep: set[int], history: History, run_id: str
+) -> list[dict[str, Any]]:
+    """The ``decided`` table's rows of the windows ``keep``: per window, its results in
+    report order as one JSON text (read back by :func:`read_results`)."""
+    per: dict[int, list[CheckResult]] = defaultdict(list)
+    for r in results:
+        if r.window in keep:
+            per[r.window].append(r)
+    out = []
+    for w, rs in per.items():
+        body = {
+            "start": rs[0].window_start,
+            "end": rs[0].window_end,
+            "rows": [[getattr(r, name) for name in _DECIDED] for r in rs],
+        }
+        out.append(
+            {
+                "window": w,
+                "fingerprint": history.result_fp,
+                "summarised_by": history.summarised_by.get(w, run_id),
+                "run_id": run_id,
+                "results": json.dumps(body, default=str),
+            }
+        )
+    return out
+
+
+def read_results(
+    history: History, summarised_by: dict[int, str]
+) -> dict[tuple[str | None, str | None, int], list[CheckResult]]:
+    """The stored results of the windows of ``summarised_by`` decided under the result
+    fingerprint from the summaries of the run it names, per (cohort, cohort value,
+    window), in their order."""
+    out: dict[tuple[str | None, str | None, int], list[CheckResult]] = defaultdict(list)
+    if not summarised_by:
+        return out
+    table = history.store.decided(history.result_fp, summarised_by)
+    for w, text in zip(
+        table.column("window").to_pylist(), table.column("results").to_pylist(), strict=True
+    ):
+        body = json.loads(text)
+        start, end = body["start"], body["end"]
+        for row in body["rows"]:
+            (cohort, cv, check, column, method, value, effect, bound) = row[:8]
+            (bound_how, status, n, details, floor, floor_how, decided_by) = row[8:]
+            out[(cohort, cv, w)].append(
+                CheckResult(
+                    w,
+                    start,
+                    end,
+                    cohort,
+                    cv,
+                    check,
+                    column,
+                    method,
+                    value,
+                    effect,
+                    bound,
+                    bound_how,
+                    status,
+                    n,
+                    details,
+                    floor,
+                    floor_how,
+                    decided_by,
+                )
+            )
+    return dict(out)

@@ -1,0 +1,364 @@
+"""Incremental checks: stored summaries, results stored once, invalidation, ``--full``.
+
+Real DuckDB files throughout; which windows a run summarised is counted twice: by the
+run log (``runs.windows_summarised``) and by the window keys the engine's wide summary
+returned (a counter on :func:`driftline.engine.records.read_window_summary`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import driftline
+import driftline.checks._scopes as scopes_module
+from driftline.engine.records import read_window_summary
+
+SpecFactory = Callable[..., dict[str, Any]]
+PredictionsFactory = Callable[..., pd.DataFrame]
+RunCli = Callable[..., Any]
+
+DAY = 86400
+START = pd.Timestamp("2024-03-01", tz="UTC")
+PER_DAY = 240
+
+
+def day_rows(
+    make: PredictionsFactory, day: int, n: int = PER_DAY, prefix: str = "d"
+) -> pd.DataFrame:
+    """``n`` predictions spread over day ``day`` (0 = START), ids unique per day."""
+    df = make(n=n, seed=100 + day, id_prefix=f"{prefix}{day}-")
+    df["ts"] = START + pd.Timedelta(days=day) + pd.to_timedelta(np.arange(n) * (DAY / n), "s")
+    return df
+
+
+def key(day: int) -> int:
+    return int((START + pd.Timedelta(days=day)).timestamp())
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every window key the engine's wide summary returned (one per cohort value)."""
+    keys: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        out = read_window_summary(*args, **kwargs)
+        keys.extend(s.window for s in out)
+        return out
+
+    monkeypatch.setattr(scopes_module, "read_window_summary", counting)
+    return keys
+
+
+def open_monitor(tmp_path: Path, spec: dict[str, Any]) -> Any:
+    return driftline.connect(tmp_path / "s.duckdb", spec, profile=tmp_path / "p.json")
+
+
+@pytest.fixture
+def monitor(tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory) -> Any:
+    mon = open_monitor(tmp_path, make_spec(window="1d"))
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    yield mon
+    mon.close()
+
+
+def results_table(mon: Any) -> list[tuple[Any, ...]]:
+    return sorted(
+        mon.store.con.execute(
+            'SELECT run_id, created_at, window_start, cohort, cohort_value, "check", "column", '
+            "value, bound, status, n FROM results"
+        ).fetchall(),
+        key=repr,
+    )
+
+
+def last_run(mon: Any) -> dict[str, Any]:
+    runs = mon.store.runs().to_pylist()
+    return dict(runs[-1])
+
+
+def decisions(report: Any) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    out = {}
+    for r in report.results:
+        k = (r.window, r.cohort, r.cohort_value, r.check, r.column)
+        assert k not in out, k
+        out[k] = (r.value, r.bound, r.status, r.effect, r.n, r.method, r.decided_by)
+    return out
+
+
+def stats_of(report: Any) -> list[tuple[Any, ...]]:
+    return [
+        (s.window, s.cohort, s.cohort_value, s.n, s.conf_mean, s.conf_var, s.rolling_n)
+        for s in report.stats
+    ]
+
+
+def test_second_check_with_no_new_data_changes_nothing(
+    monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
+) -> None:
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(5)]))
+    first = monitor.check()
+    before, alerts = results_table(monitor), monitor.store.counts()["alerts"]
+    assert len(before) == len(first.results) > 0
+    counted.clear()
+    second = monitor.check()
+    assert counted == []  # nothing summarised
+    assert results_table(monitor) == before
+    assert monitor.store.counts()["alerts"] == alerts
+    run = last_run(monitor)
+    assert run["windows_summarised"] == []
+    assert run["windows_evaluated"] == []
+    assert decisions(second) == decisions(first)
+    assert stats_of(second) == stats_of(first)
+    assert [a.message for a in second.alerts] == [a.message for a in first.alerts]
+
+
+def test_one_more_day_adds_that_days_results_only(
+    monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
+) -> None:
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(5)]))
+    monitor.check()
+    before = results_table(monitor)
+    counted.clear()
+    monitor.log_predictions(day_rows(make_predictions, 5))
+    report = monitor.check()
+    assert set(counted) == {key(5)}
+    run = last_run(monitor)
+    assert run["windows_summarised"] == [key(5)]
+    assert run["windows_evaluated"] == [key(5)]
+    after = results_table(monitor)
+    added = [row for row in after if row not in before]
+    assert set(after) >= set(before)  # earlier windows' rows untouched (run id, time, value)
+    assert {row[2] for row in added} == {pd.Timestamp(key(5), unit="s").to_pydatetime()}
+    assert len(added) == len([r for r in report.results if r.window == key(5)])
+    # one set per (window, scope, check, column)
+    assert len(after) == len({row[2:7] for row in after})
+    # the new day's rolling aggregate includes the stored days before it
+    overall = [s for s in report.stats if s.cohort is None]
+    assert overall[-1].rolling_n == sum(s.n for s in overall[-6:])
+
+
+def test_late_rows_recompute_their_window_only(
+    monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
+) -> None:
+    for d in range(7):
+        monitor.log_predictions(day_rows(make_predictions, d))
+    monitor.check()
+    before = results_table(monitor)
+    counted.clear()
+    late = day_rows(make_predictions, 2, n=30, prefix="late")
+    late["x"] = late["x"] + 25.0  # far out of range: the window's results change
+    monitor.log_predictions(late)
+    report = monitor.check()
+    # the window of the late rows, in each of its cohort values, and nothing else
+    assert set(counted) == {key(2)}
+    assert len(counted) == 2  # north, south
+    run = last_run(monitor)
+    assert run["windows_summarised"] == [key(2)] == run["windows_evaluated"]
+    day2 = pd.Timestamp(key(2), unit="s").to_pydatetime()
+    after = results_table(monitor)
+    assert [r for r in after if r[2] != day2] == [r for r in before if r[2] != day2]
+    assert {r[10] for r in after if r[2] == day2 and r[3] is None} == {PER_DAY + 30}
+    assert len(after) == len({row[2:7] for row in after})
+    alerts = monitor.store.con.execute(
+        'SELECT window_start, cohort, cohort_value, "check", "column" FROM alerts'
+    ).fetchall()
+    assert len(alerts) == len(set(alerts)) == len(report.alerts)
+    assert any(a[0] == day2 and a[3] == "out_of_range" for a in alerts)
+    full = monitor.check(full=True)
+    assert decisions(report) == decisions(full)
+
+
+def test_incremental_equals_full_with_cohorts_and_edge_cases(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    mon = open_monitor(tmp_path, make_spec(window="1d", cohorts=["segment", "color"]))
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    days = [day_rows(make_predictions, d) for d in range(6)]
+    days[2]["x"] = np.nan  # an all-null feature in one window
+    days[3]["color"] = days[3]["color"].where(days[3].index % 5 != 0, "violet")  # unseen
+    for d in range(5):
+        mon.log_predictions(days[d])
+        mon.check()
+    latest = days[5].drop(columns=["y"])  # a dropped column in the latest batch
+    mon.log_predictions(latest)
+    mon.log_predictions(day_rows(make_predictions, 1, n=17, prefix="late"))
+    incremental = mon.check()
+    assert last_run(mon)["windows_summarised"] == [key(1), key(5)]
+    full = mon.check(full=True)
+    assert decisions(incremental) == decisions(full)
+    assert stats_of(incremental) == stats_of(full)
+    assert [a.message for a in incremental.alerts] == [a.message for a in full.alerts]
+    checks = {r.check for r in full.results if r.window == key(5) and r.status != "ok"}
+    assert "missing_column" in checks
+    # a fresh store that never checked before measures the same (its bounds come from
+    # its own calibration cache, filled at other window sizes)
+    other = driftline.connect(tmp_path / "o.duckdb", mon.spec, profile=tmp_path / "p.json")
+    for df in [*days[:5], latest, day_rows(make_predictions, 1, n=17, prefix="late")]:
+        other.log_predictions(df)
+    fresh = decisions(other.check(persist=False))
+    assert fresh.keys() == decisions(full).keys()
+    for k, v in decisions(full).items():
+        assert fresh[k][4] == v[4]
+        assert fresh[k][0] == pytest.approx(v[0], rel=1e-12), k
+    other.close()
+    mon.close()
+
+
+def test_refit_and_spec_changes_invalidate_what_depends_on_them(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    spec = make_spec(window="1d")
+    mon = open_monitor(tmp_path, spec)
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    mon.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(4)]))
+    mon.check()
+    every = [key(d) for d in range(4)]
+    mon.fit_profile(bins=5)  # other edges: every summary and result depends on them
+    mon.check()
+    assert last_run(mon)["windows_summarised"] == every == last_run(mon)["windows_evaluated"]
+    mon.check()
+    assert last_run(mon)["windows_summarised"] == [] == last_run(mon)["windows_evaluated"]
+    mon.close()
+    # a floor changes the decisions, not the summaries
+    floors = {"checks": {"floors": {"checks": {"confidence_shift": 0.5}}}}
+    mon = open_monitor(tmp_path, make_spec(window="1d", **floors))
+    mon.check()
+    assert last_run(mon)["windows_summarised"] == []
+    assert last_run(mon)["windows_evaluated"] == every
+    rows = mon.store.con.execute("SELECT count(*), count(DISTINCT fingerprint) FROM results")
+    count, prints = rows.fetchone()
+    assert prints == 1
+    assert count == len(mon.check(persist=False).results)
+    mon.close()
+
+
+def test_full_recomputes_everything(
+    monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
+) -> None:
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(3)]))
+    first = monitor.check()
+    counted.clear()
+    full = monitor.check(full=True)
+    assert sorted(set(counted)) == [key(d) for d in range(3)]
+    run = last_run(monitor)
+    assert run["full"]
+    assert run["windows_evaluated"] == [key(d) for d in range(3)]
+    assert decisions(full) == decisions(first)
+    assert len(results_table(monitor)) == len(first.results)
+
+
+def test_cli_full_flag(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory, run_cli: RunCli
+) -> None:
+    import yaml
+
+    spec = tmp_path / "driftline.yaml"
+    spec.write_text(yaml.safe_dump(make_spec(window="1d")))
+    store = tmp_path / "s.duckdb"
+    ref, preds = tmp_path / "ref.parquet", tmp_path / "p.parquet"
+    make_predictions(n=3000, seed=7, id_prefix="ref").to_parquet(ref)
+    pd.concat([day_rows(make_predictions, d) for d in range(3)]).to_parquet(preds)
+    args = ["--spec", str(spec), "--store", str(store)]
+    assert run_cli("log", "--reference", str(ref), *args).code == 0
+    assert run_cli("log", str(preds), *args).code == 0
+    assert run_cli("check", *args).code in (0, 1)
+    assert run_cli("check", *args).code in (0, 1)
+    assert run_cli("check", "--full", *args).code in (0, 1)
+    with driftline.connect(store, spec) as mon:
+        runs = mon.store.runs().to_pylist()
+    assert [r["full"] for r in runs] == [False, False, True]
+    assert [len(r["windows_summarised"]) for r in runs] == [3, 0, 3]
+
+
+def test_since_until_cutting_a_window_is_not_stored(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(4)]))
+    since = (START + pd.Timedelta(days=1, hours=12)).isoformat()
+    cut = monitor.check(since=since)
+    assert {r.window for r in cut.results} == {key(1), key(2), key(3)}
+    n_cut = {s.n for s in cut.stats if s.window == key(1) and s.cohort is None}
+    assert n_cut == {PER_DAY // 2}
+    run = last_run(monitor)
+    assert run["windows_evaluated"] == [key(2), key(3)]  # the cut window is not persisted
+    whole = monitor.check()
+    assert {s.n for s in whole.stats if s.window == key(1) and s.cohort is None} == {PER_DAY}
+    assert decisions(whole) == decisions(monitor.check(full=True))
+    rows = results_table(monitor)
+    assert len(rows) == len({r[2:7] for r in rows}) == len(whole.results)
+
+
+def test_row_windows_replace_their_results(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    mon = open_monitor(tmp_path, make_spec(window="200 rows"))
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    mon.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(3)]))
+    first = mon.check()
+    second = mon.check()
+    assert decisions(first) == decisions(second)
+    rows = results_table(mon)
+    assert len(rows) == len(second.results) == len({r[2:7] for r in rows})
+    mon.close()
+
+
+@pytest.mark.spark
+def test_spark_full_run_decides_as_duckdb_incremental(
+    tmp_path: Path,
+    make_spec: SpecFactory,
+    make_predictions: PredictionsFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Spark keeps the full recompute (the stored summaries live in the DuckDB store):
+    on the same rows it decides what the incremental runs stored."""
+    from driftline.checks import run_checks
+    from driftline.engine import SparkEngine
+
+    mon = open_monitor(tmp_path, make_spec(window="1d"))
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    for d in range(4):
+        mon.log_predictions(day_rows(make_predictions, d))
+        mon.check()
+    mon.log_predictions(day_rows(make_predictions, 1, n=17, prefix="late"))
+    incremental = decisions(mon.check())
+    spark = request.getfixturevalue("spark")
+    rows = mon.store.con.execute("SELECT * EXCLUDE (_raw) FROM predictions").to_arrow_table()
+    spark.createDataFrame(rows).createOrReplaceTempView("incremental_predictions")
+    engine = SparkEngine(spark)
+    report = run_checks(
+        engine,
+        engine.table("incremental_predictions"),
+        mon.spec,
+        mon.profile,
+        batches=mon.store.batches().to_pylist(),
+        calibrations=mon.store.load_calibrations(),
+    )
+    on_spark = decisions(report)
+    mon.close()
+    assert on_spark.keys() == incremental.keys()
+    for k, v in incremental.items():
+        assert on_spark[k][2] == v[2], k  # status
+        assert on_spark[k][4] == v[4], k  # rows
+        assert on_spark[k][0] == pytest.approx(v[0], rel=1e-9, abs=1e-12), k
+
+
+def test_full_run_over_a_range_leaves_other_windows_to_the_next_check(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(4)]))
+    monitor.check()
+    monitor.log_predictions(day_rows(make_predictions, 0, n=11, prefix="late"))
+    monitor.log_predictions(day_rows(make_predictions, 4))
+    since = (START + pd.Timedelta(days=3)).isoformat()
+    monitor.check(since=since, full=True)
+    assert last_run(monitor)["windows_summarised"] == [key(3), key(4)]
+    report = monitor.check()
+    # the late rows of day 0, out of the full run's range, are summarised now; day 4 not
+    assert last_run(monitor)["windows_summarised"] == [key(0)]
+    assert decisions(report) == decisions(monitor.check(full=True))
