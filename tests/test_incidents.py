@@ -190,3 +190,17 @@ def test_names_from_the_data_reach_a_headline_as_plain_text() -> None:
     assert "\n" not in headline
     assert repr(value) in headline
     assert column in headline  # printed as text by the CLI (markup off), escaped in HTML
+
+
+def test_every_check_that_can_alert_is_in_exactly_one_family() -> None:
+    """A check added to the catalog must be placed: schema, output or input (a check
+    in none would group as a change but never rank, name a class or a first batch)."""
+    from driftline._catalog import CHECKS
+    from driftline.incidents import INPUT_CHECKS, OUTPUT_CHECKS, SCHEMA_CHECKS
+
+    families = [SCHEMA_CHECKS, OUTPUT_CHECKS, INPUT_CHECKS]
+    for name in CHECKS:
+        homes = sum(name in family for family in families)
+        # cohort_baseline only warns (a new segment) or says which baseline was used
+        assert homes == (0 if name == "cohort_baseline" else 1), name
+    assert set().union(*families) <= set(CHECKS)
