@@ -667,18 +667,12 @@ class Store:
         ``decided`` the rows of the ``decided`` table, replacing those of their windows."""
         with self._transaction():
             if decided:
-                keys = pa.table({"w": pa.array([d["window"] for d in decided], pa.int64())})
-                self.con.register("__decided", keys)
-                try:
-                    self.con.execute(
-                        'DELETE FROM decided WHERE "window" IN (SELECT w FROM __decided)'
-                    )
-                finally:
-                    self.con.unregister("__decided")
+                keys = pa.array([d["window"] for d in decided], pa.int64())
+                self._delete_in("decided", "window", keys)
                 self._insert_rows("decided", decided, skip_existing=False)
             for table in ("results", "alerts"):
                 if windows:
-                    self._delete_windows(table, windows)
+                    self._delete_in(table, "window_start", pa.array(windows, pa.timestamp("us")))
                 if between is not None:
                     where, params = ["TRUE"], []
                     if between[0] is not None:
@@ -693,14 +687,16 @@ class Store:
             if run is not None:
                 self._insert_rows("runs", [run], skip_existing=False)
 
-    def _delete_windows(self, table: str, starts: Sequence[datetime]) -> None:
-        self.con.register("__starts", pa.table({"s": pa.array(starts, pa.timestamp("us"))}))
+    def _delete_in(self, table: str, column: str, keys: pa.Array) -> None:
+        """Delete the rows of ``table`` whose ``column`` is one of ``keys`` (a join on
+        the keys registered as an Arrow table, not an IN list of literals)."""
+        self.con.register("__keys", pa.table({"k": keys}))
         try:
             self.con.execute(
-                f"DELETE FROM {quote(table)} WHERE window_start IN (SELECT s FROM __starts)"
+                f"DELETE FROM {quote(table)} WHERE {quote(column)} IN (SELECT k FROM __keys)"
             )
         finally:
-            self.con.unregister("__starts")
+            self.con.unregister("__keys")
 
     def runs(self) -> pa.Table:
         """The run log, oldest first."""
@@ -752,13 +748,7 @@ class Store:
             self.con.execute(
                 "INSERT OR REPLACE INTO summary_watermarks VALUES (?, ?)", [fingerprint, watermark]
             )
-            self.con.register("__windows", pa.table({"w": pa.array(list(windows), pa.int64())}))
-            try:
-                self.con.execute(
-                    'DELETE FROM summaries WHERE "window" IN (SELECT w FROM __windows)'
-                )
-            finally:
-                self.con.unregister("__windows")
+            self._delete_in("summaries", "window", pa.array(list(windows), pa.int64()))
             self._insert_rows("summaries", rows, skip_existing=False)
 
     def decided(self, fingerprint: str, summarised_by: dict[int, str]) -> pa.Table:
