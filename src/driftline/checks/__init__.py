@@ -112,7 +112,7 @@ def _iso(dt: datetime) -> str:
 
 def _window_bounds(window: Window, key: int, stat: WindowSummary | None) -> tuple[str, str]:
     if window.seconds is not None:
-        start = datetime(1970, 1, 1) + timedelta(seconds=key)
+        start = _incremental.EPOCH + timedelta(seconds=key)
         return _iso(start), _iso(start + timedelta(seconds=window.seconds))
     assert stat is not None
     assert stat.ts_min is not None
@@ -263,8 +263,7 @@ def _incremental_scopes(
         fresh = _all_scopes(engine, todo.rows, spec, profile, window, era)
     if todo.store or todo.watermark != todo.previous:
         _incremental.save(history, fresh or [], spec, todo, era[1])
-    lo_s = None if lo is None else int((lo - _EPOCH).total_seconds())
-    hi_s = None if hi is None else int((hi - _EPOCH).total_seconds())
+    lo_s, hi_s = _incremental.epoch_seconds(lo), _incremental.epoch_seconds(hi)
     new = {w for (w, _) in fresh[0].summaries} if fresh is not None else set()
     kept = {
         w
@@ -297,9 +296,6 @@ def _incremental_scopes(
     if spec.cohorts:
         return [_merge_overall(raw[0], quantiles), *raw], evaluate
     return raw, evaluate
-
-
-_EPOCH = datetime(1970, 1, 1)
 
 
 @contextmanager
@@ -461,7 +457,7 @@ def gaps(
     if window.seconds is None or not keys:
         return []
     step = window.seconds
-    epoch = datetime(1970, 1, 1)
+    epoch = _incremental.EPOCH
     edges = list(keys)
     first, last = edges[0], edges[-1]
     if lo is not None:

@@ -71,7 +71,13 @@ FORMAT = 1
 #: The scope name of the overall scope in the ``summaries`` table (no cohort column is
 #: named "").
 OVERALL_SCOPE = ""
-_EPOCH = datetime(1970, 1, 1)
+#: Time windows are keyed by their start in seconds since this (naive UTC) instant.
+EPOCH = datetime(1970, 1, 1)
+
+
+def epoch_seconds(dt: datetime | None) -> int | None:
+    """``dt`` (naive UTC) in whole seconds since :data:`EPOCH`; None stays None."""
+    return None if dt is None else int((dt - EPOCH).total_seconds())
 
 
 def _digest(data: Any) -> str:
@@ -196,7 +202,7 @@ def _ranges(keys: Iterable[int], step: int) -> list[tuple[int, int]]:
 
 
 def _ts(seconds: int) -> datetime:
-    return _EPOCH + timedelta(seconds=seconds)
+    return EPOCH + timedelta(seconds=seconds)
 
 
 def _only(t: ir.Table, spec: Spec, ranges: Sequence[tuple[int, int]]) -> ir.Table:
@@ -245,8 +251,7 @@ def plan(
     # a full run redoes the windows in range only (the others keep what they have)
     source = t if history.full else table
     changed = _changed(engine, source, spec, window, -1 if watermark is None else watermark)
-    lo_s = None if lo is None else int((lo - _EPOCH).total_seconds())
-    hi_s = None if hi is None else int((hi - _EPOCH).total_seconds())
+    lo_s, hi_s = epoch_seconds(lo), epoch_seconds(hi)
 
     def full_in_range(w: int) -> bool:
         return (lo_s is None or w >= lo_s) and (hi_s is None or w + step <= hi_s)
