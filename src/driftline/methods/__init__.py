@@ -24,12 +24,14 @@ from driftline.methods.ks import ks
 from driftline.methods.missing import missing_fraction_change
 from driftline.methods.new_category import good_turing_unseen, new_category_rate
 from driftline.methods.psi import psi
+from driftline.methods.threshold_search import ThresholdSearch, threshold_search
 from driftline.methods.wasserstein import wasserstein
 
 __all__ = [
     "Calibration",
     "MethodInfo",
     "Resampler",
+    "ThresholdSearch",
     "available_methods",
     "calibrate_bound",
     "chi2",
@@ -42,5 +44,6 @@ __all__ = [
     "new_category_rate",
     "psi",
     "size_grid",
+    "threshold_search",
     "wasserstein",
 ]

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from driftline.errors import ConfigError
 from driftline.methods._validate import FloatArray
@@ -18,6 +19,7 @@ from driftline.methods.jensen_shannon import _jensen_shannon_batch, jensen_shann
 from driftline.methods.ks import _ks_batch, ks
 from driftline.methods.missing import missing_fraction_change
 from driftline.methods.psi import _psi_batch, psi
+from driftline.methods.threshold_search import threshold_search
 from driftline.methods.wasserstein import _wasserstein_batch, wasserstein
 
 __all__ = ["DISTRIBUTION_KINDS", "MethodInfo", "available_methods", "get_method"]
@@ -35,11 +37,12 @@ class MethodInfo:
     ``fn`` is the public function. For the kinds ``"numeric"`` and ``"categorical"`` it is
     ``fn(reference, current, *, edges=None) -> float`` and ``batch`` computes the same
     statistic row by row on ``(reps, k)`` arrays (used by calibration). ``"rate"`` methods
-    have their own signature and no ``batch``.
+    have their own signature and no ``batch``; so has ``"threshold"``'s, which returns a
+    :class:`~driftline.methods.threshold_search.ThresholdSearch`.
     """
 
     name: str
-    fn: Callable[..., float]
+    fn: Callable[..., Any]
     kinds: frozenset[str]
     needs_edges: bool
     description: str
@@ -89,6 +92,13 @@ _METHODS: Mapping[str, MethodInfo] = MappingProxyType(
                 frozenset({"rate"}),
                 False,
                 "current minus reference missing fraction, signed",
+            ),
+            MethodInfo(
+                "threshold_search",
+                threshold_search,
+                frozenset({"threshold"}),
+                False,
+                "decision threshold of a class's score meeting an objective on labelled rows",
             ),
         )
     }
