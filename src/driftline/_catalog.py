@@ -173,6 +173,24 @@ CHECKS: dict[str, CheckInfo] = {
             "positive class) vs the reference, by spec.drift's numeric method: scores can move "
             "before the predicted class or the mean confidence does",
         ),
+        CheckInfo(
+            "threshold_above",
+            "mean_difference",
+            "share of rows whose class score is at or above the class's decision threshold "
+            "(chosen on the holdout) minus the holdout's share (column: the class)",
+        ),
+        CheckInfo(
+            "threshold_band",
+            "mean_difference",
+            "share of rows whose class score is within thresholds.band of the class's "
+            "decision threshold minus the holdout's share (column: the class)",
+        ),
+        CheckInfo(
+            "threshold_none",
+            "mean_difference",
+            "share of rows no class's score clears its decision threshold minus the "
+            "holdout's share (a multi-class model with thresholds)",
+        ),
         CheckInfo("missing_column", "schema", "share of rows from batches lacking a column"),
         CheckInfo(
             "type_change",

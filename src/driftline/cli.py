@@ -1,4 +1,4 @@
-"""The ``driftline`` command line: init, log, fit, check, report, demo.
+"""The ``driftline`` command line: init, log, fit, thresholds, check, report, demo.
 
 Exit codes (one boundary, :func:`run`, maps every outcome to one of them):
 
@@ -224,6 +224,121 @@ def fit(
         step("fitting the profile")
         prof = mon.fit_profile(name=name)
         out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
+
+
+def _cost_matrix(text: str | None) -> list[list[float]] | None:
+    """``--cost tn,fp,fn,tp`` as the 2x2 matrix ``[[tn, fp], [fn, tp]]``."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise ConfigError(
+            f"--cost {shorten(text)} is not four numbers; give the costs of a true negative, "
+            "a false positive, a false negative and a true positive, e.g. --cost 0,1,5,0."
+        )
+    return [values[:2], values[2:]]
+
+
+@app.command()
+def thresholds(
+    objective: Annotated[
+        str | None,
+        typer.Option(help="f1, fbeta (with --beta), precision or recall (with --target), cost."),
+    ] = None,
+    beta: Annotated[float | None, typer.Option(help="Beta of the fbeta objective.")] = None,
+    target: Annotated[
+        float | None, typer.Option(help="Precision or recall to reach, in (0, 1].")
+    ] = None,
+    cost: Annotated[
+        str | None,
+        typer.Option(help="Costs tn,fp,fn,tp of the cost objective (per class, one-vs-rest)."),
+    ] = None,
+    band: Annotated[
+        float | None, typer.Option(help="Half-width of the near-threshold band monitored.")
+    ] = None,
+    tolerance: Annotated[
+        float | None, typer.Option(help="How far below the best objective the margin reaches.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Reference name.")] = "reference",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the thresholds as JSON.")] = False,
+    spec: SpecOpt = Path("driftline.yaml"),
+    store: StoreOpt = Path("driftline.duckdb"),
+) -> None:
+    """Choose each class's decision threshold on the labelled holdout (the reference),
+    store it in the profile, and print the gain over the default (0.5, or the argmax):
+    precision, recall and F1 before and after, and the margin around each threshold.
+    Options override the spec's thresholds section."""
+    import json
+
+    from driftline.monitor import connect
+
+    given = {
+        "objective": objective,
+        "beta": beta,
+        "target": target,
+        "cost": _cost_matrix(cost),
+        "band": band,
+        "tolerance": tolerance,
+    }
+    step("opening the spec and the store")
+    with connect(store, spec) as mon:
+        step("choosing the thresholds")
+        fitted = mon.thresholds(name=name, **given)
+        path = mon.profile_path
+    step("printing the thresholds")
+    if as_json:
+        sys.stdout.write(json.dumps(fitted.to_dict(), indent=1) + "\n")
+        return
+    _print_thresholds(fitted)
+    out.print(f"stored in the profile -> {path}")
+
+
+def _print_thresholds(fitted: Any) -> None:
+    """One row per class: the default and the chosen threshold, the margin, and the
+    holdout's precision, recall and F1 at each (class names printed as text)."""
+    cfg = fitted.config
+    how = cfg.objective
+    if cfg.objective == "fbeta":
+        how += f" (beta {cfg.beta:g})"
+    elif cfg.target is not None:
+        how += f" >= {cfg.target:g}"
+    elif cfg.cost is not None:
+        how += f" {cfg.cost}"
+    default = "0.5" if fitted.binary else "argmax"
+    out.print(f"thresholds chosen on {fitted.labelled} labelled holdout rows, objective {how}")
+    table = Table(title=Text(f"gain over the default ({default}) on the holdout"))
+    for col in ("class", "threshold", "margin", "precision", "recall", "F1"):
+        table.add_column(col, justify="left" if col == "class" else "right", no_wrap=True)
+
+    def move(t: Any, key: str) -> str:
+        if t.after is None:
+            return f"{t.before[key]:.2f}"
+        return f"{t.before[key]:.2f}->{t.after[key]:.2f}"
+
+    before_f1, after_f1 = [], []
+    for cls, t in fitted.classes.items():
+        chosen = "-" if t.threshold is None else f"{t.threshold:.4f}"
+        margin = "" if t.margin is None else f"{t.margin[0]:.3f}..{t.margin[1]:.3f}"
+        table.add_row(
+            _cut(str(cls), 40),
+            chosen,
+            margin,
+            move(t, "precision"),
+            move(t, "recall"),
+            move(t, "f1"),
+        )
+        before_f1.append(t.before["f1"])
+        after_f1.append(t.after["f1"] if t.after is not None else t.before["f1"])
+    out.print(table)
+    if len(fitted.classes) > 1:
+        b, a = sum(before_f1) / len(before_f1), sum(after_f1) / len(after_f1)
+        out.print(f"macro F1 (one-vs-rest) {b:.3f} -> {a:.3f} ({a - b:+.3f})")
+    for cls, t in fitted.classes.items():
+        if t.note:
+            out.print(f"class {shorten(cls)}: keeps its default, {t.note}")
 
 
 def _time_range(since: str | None, until: str | None) -> None:

@@ -74,7 +74,19 @@ SCHEMA_CHECKS = frozenset(
     {"missing_column", "type_change", "extra_column", "missing_fraction", "timestamp_era"}
 )
 #: Checks of the model's outputs; alerts of these in different scopes join as one column.
-OUTPUT_CHECKS = frozenset({"class_mix", "class_prior", "confidence_shift", "score_drift"})
+OUTPUT_CHECKS = frozenset(
+    {
+        "class_mix",
+        "class_prior",
+        "confidence_shift",
+        "score_drift",
+        "threshold_above",
+        "threshold_band",
+        "threshold_none",
+    }
+)
+#: Output checks of the decisions against the thresholds chosen on the holdout.
+_THRESHOLD_CHECKS = frozenset({"threshold_above", "threshold_band", "threshold_none"})
 #: Checks of the model's inputs, ranked by drift effect in a root cause.
 INPUT_CHECKS = frozenset({"feature_drift", "text_drift", "out_of_range", "unseen_category"})
 #: The checks whose effect ranks a column (a distribution's drift).
@@ -866,6 +878,10 @@ def _change_summary(
     aside = [t for _, t in said[1:]]
     if not lead and scores:
         lead.append("class scores moved (" + _and([_name(c) for c in scores[:4]]) + ")")
+    if not lead and checks & _THRESHOLD_CHECKS:
+        moved = sorted({a.column for a in alerts if a.check in _THRESHOLD_CHECKS and a.column})
+        named = f" ({_and([_name(c) for c in moved[:4]])})" if moved else ""
+        lead.append(f"decisions moved against the chosen thresholds{named}")
     outputs_only = bool(checks & OUTPUT_CHECKS) and not checks & INPUT_CHECKS
     if not lead:
         cols = [_name(c.column) for c in columns[:5]]

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from driftline._catalog import OnDuplicate
 from driftline.errors import ConfigError, ProfileError, shorten
-from driftline.spec import Spec, load_spec
+from driftline.spec import Spec, ThresholdConfig, load_spec
 from driftline.store import RESULT_COLUMNS, IngestReport, Store
 
 if TYPE_CHECKING:
     from driftline.checks import CheckReport, History
     from driftline.engine import DuckDBEngine
     from driftline.profile import Profile
+    from driftline.thresholds import Thresholds
 
-__all__ = ["Monitor", "check_output_path", "connect"]
+__all__ = ["Monitor", "check_output_path", "connect", "threshold_config"]
 
 
 def check_output_path(path: str | Path, name: str = "path", example: str = "report.html") -> None:
@@ -146,7 +147,39 @@ class Monitor:
         )
         prof.save(self.profile_path)
         self._profile = prof
+        if self.spec.thresholds is not None:  # configured: chosen again on the new profile
+            self.thresholds(name=name)
         return prof
+
+    def thresholds(self, *, name: str = "reference", **config: Any) -> Thresholds:
+        """Choose each class's decision threshold on the stored holdout ``name`` (the
+        reference, with its labels) and store them in the profile, replacing any chosen
+        before; the threshold-relative checks then judge every window against them (the
+        summaries and results that depend on them are recomputed on the next check).
+
+        ``config``: the fields of :class:`~driftline.spec.ThresholdConfig` (``objective``,
+        ``beta``, ``target``, ``cost``, ``band``, ``tolerance``), over the spec's
+        ``thresholds`` section; a new ``objective`` takes none of the spec's objective
+        settings. Returns the fitted :class:`~driftline.thresholds.Thresholds`: per class
+        the threshold, the holdout's precision, recall and F1 before and after, the
+        precision-recall curve and the margin."""
+        from driftline.thresholds import fit_thresholds, holdout
+
+        settings = threshold_config(self.spec, config)
+        prof = self.profile
+        table = "reference_" + name
+        if not self.store.has_table(table):
+            raise ProfileError(
+                f"no reference named {name!r} in {self.store.path!r}; log the labelled "
+                "holdout first with `driftline log --reference FILE` or "
+                "`Monitor.log_reference(df)`."
+            )
+        fitted = fit_thresholds(
+            holdout(self.engine, self.engine.table(table), self.spec), self.spec, settings
+        )
+        prof.thresholds_ = fitted
+        prof.save(self.profile_path)
+        return fitted
 
     @property
     def profile(self) -> Profile:
@@ -289,6 +322,33 @@ class Monitor:
             decided = decided_rows(report.results, keep, history, report.run_id)
             windows = sorted(set(starts.values()))
             self.store.save_run(rows, alerts, run, windows=windows, decided=decided)
+
+
+def threshold_config(spec: Spec, given: Mapping[str, Any]) -> ThresholdConfig:
+    """The spec's ``thresholds`` section with ``given`` over it (a given ``objective``
+    replaces the spec's objective and its settings: ``beta``, ``target``, ``cost``);
+    keys that are not options, or values it cannot take, are a :class:`ConfigError`."""
+    from pydantic import ValidationError
+
+    from driftline.spec import ThresholdConfig
+
+    base = spec.thresholds.model_dump(exclude_defaults=True) if spec.thresholds else {}
+    given = {k: v for k, v in given.items() if v is not None}
+    if "objective" in given:
+        base = {k: v for k, v in base.items() if k in ("band", "tolerance")}
+    try:
+        return ThresholdConfig(**{**base, **given})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'thresholds'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        allowed = ", ".join(ThresholdConfig.model_fields)
+        raise ConfigError(
+            f"threshold options are not valid: {problems}. The options are {allowed}; fix "
+            "the spec's thresholds section or the options given."
+        ) from exc
 
 
 def _naive(iso: str) -> datetime:

@@ -60,6 +60,7 @@ from driftline.engine.summaries import (
 )
 from driftline.errors import ConfigError, NotFittedError, ProfileError, name_list, shorten
 from driftline.spec import Spec, Window
+from driftline.thresholds import Thresholds
 
 __all__ = ["PROFILE_VERSION", "CohortBaseline", "Profile"]
 
@@ -440,6 +441,10 @@ class Profile:
     spec_fingerprint_: str
     fitted_at_: str
     timestamps_: dict[str, str] | None
+    #: the decision thresholds chosen on the holdout (``Monitor.thresholds``), None until
+    #: chosen; a refit keeps none (``Monitor.fit_profile`` chooses them again when the
+    #: spec has a ``thresholds`` section)
+    thresholds_: Thresholds | None = None
 
     def __init__(
         self,
@@ -1136,6 +1141,7 @@ class Profile:
         view.fitted_at_ = self.fitted_at_
         view.timestamps_ = getattr(self, "timestamps_", None)
         view.baseline_of_ = (column, value)
+        view.thresholds_ = self.thresholds_
         return view
 
     # -- fitted state -----------------------------------------------------------------
@@ -1164,6 +1170,7 @@ class Profile:
             },
             **{name.rstrip("_"): getattr(self, name) for name in _FITTED},
             "timestamps": getattr(self, "timestamps_", None),
+            **({"thresholds": self.thresholds_.to_dict()} if self.thresholds_ else {}),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -1202,6 +1209,8 @@ class Profile:
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
         prof.timestamps_ = data.get("timestamps")  # optional: older profiles lack it
+        if data.get("thresholds") is not None:  # optional: chosen by `driftline thresholds`
+            prof.thresholds_ = Thresholds.from_dict(data["thresholds"], where)
         return prof
 
     @classmethod

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import yaml
@@ -47,6 +48,7 @@ __all__ = [
     "Floors",
     "Scores",
     "Spec",
+    "ThresholdConfig",
     "Window",
     "column_name_problem",
     "infer_spec",
@@ -525,6 +527,70 @@ class DriftConfig(_Strict):
         return str(getattr(self, kind))
 
 
+class ThresholdConfig(_Strict):
+    """How ``driftline thresholds`` (``Monitor.thresholds``) chooses each class's decision
+    threshold on the labelled holdout, and the band threshold-relative monitoring counts
+    around it (see :mod:`driftline.thresholds`). The spec's ``thresholds`` section, the
+    keyword arguments of ``Monitor.thresholds`` and the CLI's options carry these names.
+
+    ``objective``: ``f1``, ``fbeta`` (with ``beta``), ``precision`` or ``recall`` (with a
+    ``target``: the largest recall at that precision, or the largest precision at that
+    recall), or ``cost`` (with a 2x2 ``cost`` matrix ``[[tn, fp], [fn, tp]]``, rows the
+    true class, applied to each class one-vs-rest). ``band``: the half-width, in score
+    units, of the near-threshold band; ``tolerance``: how far below the best objective the
+    margin around the chosen threshold reaches.
+
+    >>> ThresholdConfig(objective="precision", target=0.9).target
+    0.9
+    >>> try:
+    ...     ThresholdConfig(objective="precision")
+    ... except ValueError as exc:
+    ...     print(exc.errors()[0]["msg"])  # doctest: +NORMALIZE_WHITESPACE
+    Value error, thresholds.objective 'precision' needs thresholds.target, the precision
+    to reach, in (0, 1]; e.g. target: 0.9
+    """
+
+    objective: Literal["f1", "fbeta", "precision", "recall", "cost"] = "f1"
+    beta: float = Field(default=1.0, gt=0)
+    target: float | None = Field(default=None, gt=0, le=1)
+    cost: list[list[float]] | None = None
+    band: float = Field(default=0.05, gt=0, lt=0.5)
+    tolerance: float = Field(default=0.01, ge=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ThresholdConfig:
+        needs_target = self.objective in ("precision", "recall")
+        if needs_target and self.target is None:
+            raise ValueError(
+                f"thresholds.objective {self.objective!r} needs thresholds.target, the "
+                f"{self.objective} to reach, in (0, 1]; e.g. target: 0.9"
+            )
+        if not needs_target and self.target is not None:
+            raise ValueError(
+                f"thresholds.target applies to the objectives 'precision' and 'recall', not "
+                f"{self.objective!r}; remove it or change the objective"
+            )
+        if self.objective == "cost":
+            shape = [len(row) for row in self.cost or []]
+            if shape != [2, 2] or not all(math.isfinite(v) for row in self.cost or [] for v in row):
+                raise ValueError(
+                    "thresholds.objective 'cost' needs thresholds.cost, a 2x2 matrix of finite "
+                    f"costs [[tn, fp], [fn, tp]] (rows the true class), got {self.cost!r}; "
+                    "e.g. cost: [[0, 1], [5, 0]]"
+                )
+        elif self.cost is not None:
+            raise ValueError(
+                f"thresholds.cost applies to the objective 'cost', not {self.objective!r}; "
+                "remove it or set objective: cost"
+            )
+        if self.beta != 1.0 and self.objective != "fbeta":
+            raise ValueError(
+                f"thresholds.beta applies to the objective 'fbeta', not {self.objective!r}; "
+                "remove it or set objective: fbeta"
+            )
+        return self
+
+
 class Spec(_Strict):
     """Column roles and the window. See the module docstring for an example."""
 
@@ -539,6 +605,8 @@ class Spec(_Strict):
     window: str = "1d"
     checks: Checks = Field(default_factory=Checks)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    #: how ``driftline thresholds`` chooses the decision thresholds (None: not configured)
+    thresholds: ThresholdConfig | None = None
 
     @field_validator("window", mode="before")
     @classmethod
@@ -640,7 +708,7 @@ class Spec(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of the data roles (not the window or check options) a profile depends on."""
-        data = self.model_dump(exclude={"window", "checks", "drift"})
+        data = self.model_dump(exclude={"window", "checks", "drift", "thresholds"})
         for key in ("positive", "negative"):  # unset, they leave older fingerprints as they were
             if data["scores"][key] is None:
                 del data["scores"][key]
@@ -655,8 +723,10 @@ class Spec(_Strict):
         data["features"] = {k: v for k, v in data["features"].items() if v}
         data["checks"] = self.checks.model_dump(exclude_defaults=True)
         data["drift"] = self.drift.model_dump(exclude_defaults=True)
-        for key in ("label", "embedding", "checks", "drift"):
-            if not data[key]:
+        if self.thresholds is not None:
+            data["thresholds"] = self.thresholds.model_dump(exclude_defaults=True)
+        for key in ("label", "embedding", "checks", "drift", "thresholds"):
+            if not data[key] and (key != "thresholds" or self.thresholds is None):
                 del data[key]
         return yaml.safe_dump(data, sort_keys=False)
 

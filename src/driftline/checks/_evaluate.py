@@ -54,6 +54,7 @@ from driftline.checks._schema_checks import (
 )
 from driftline.checks._scopes import _Scope
 from driftline.checks._score_drift import score_sources
+from driftline.checks._threshold_checks import threshold_above, threshold_band, threshold_none
 from driftline.engine.records import FeatureCounts
 from driftline.engine.summaries import OTHER
 from driftline.errors import shorten
@@ -71,6 +72,9 @@ _WINDOW_CHECKS: tuple[Callable[[_Run, _Window], Iterable[CheckResult]], ...] = (
     confidence_shift,
     class_mix,
     class_prior,
+    threshold_above,
+    threshold_band,
+    threshold_none,
 )
 _FEATURE_CHECKS: tuple[
     Callable[[_Run, _Window, _Feature, FeatureCounts], CheckResult | None], ...

@@ -64,6 +64,7 @@ from driftline.engine.summaries import OVERALL, window_key
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
 from driftline.store import Store
+from driftline.thresholds import monitored_sources
 
 #: Bumped when the storage form of a summary or a result changes: older ones are then
 #: invalid and recomputed.
@@ -89,7 +90,12 @@ def fingerprints(spec: Spec, profile: Profile) -> tuple[str, str]:
     """``(summary fingerprint, result fingerprint)`` of a spec and profile (see the
     module docstring for what each covers)."""
     data = spec.model_dump(mode="json")
-    shape = {k: v for k, v in data.items() if k not in ("checks", "drift")}
+    if data.get("thresholds") is None:  # unset, it leaves older fingerprints as they were
+        data.pop("thresholds", None)
+    shape = {k: v for k, v in data.items() if k not in ("checks", "drift", "thresholds")}
+    relative = {
+        name: edges for name, (edges, _) in monitored_sources(spec, profile.thresholds_).items()
+    }
     summary = _digest(
         {
             "format": FORMAT,
@@ -104,6 +110,8 @@ def fingerprints(spec: Spec, profile: Profile) -> tuple[str, str]:
             },
             "scores": profile.scores_,
             "timestamps": getattr(profile, "timestamps_", None),
+            # the decision thresholds' edges, when chosen (older fingerprints unchanged)
+            **({"thresholds": relative} if relative else {}),
         }
     )
     result = _digest({"summary": summary, "spec": data, "profile": profile.to_dict()})

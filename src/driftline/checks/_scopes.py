@@ -40,6 +40,7 @@ from driftline.engine.summaries import (
 )
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
+from driftline.thresholds import monitored_sources
 
 
 @dataclass
@@ -79,6 +80,9 @@ def _summaries(
     if not kernel:
         numeric = set()
     query_edges = {k: v for k, v in row_edges.items() if k not in numeric}
+    # the counts against the decision thresholds chosen on the holdout, as histograms
+    relative = monitored_sources(spec, profile.thresholds_)
+    query_edges.update({name: edges for name, (edges, _) in relative.items()})
     kernel_edges = {k: v for k, v in row_edges.items() if k in numeric}
     ranges = profile.ranges()
     wide = window_summary(
@@ -91,6 +95,7 @@ def _summaries(
         values={
             **text_feature_builders(list(profile.text_)),
             **score_builders(spec, profile.scores_),
+            **{name: build for name, (_, build) in relative.items()},
         },
         native=engine.native_histograms,
         era=era,

@@ -47,6 +47,7 @@ from driftline.spec import Spec
 
 __all__ = [
     "FeatureCounts",
+    "ThresholdCounts",
     "WindowSummary",
     "read_feature_counts",
     "read_histograms",
@@ -54,6 +55,7 @@ __all__ = [
     "summary_body",
     "summary_from_dicts",
     "summary_stats_to_dict",
+    "threshold_counts",
     "window_summary_schema",
 ]
 
@@ -121,6 +123,35 @@ class WindowSummary:
 
 
 _ERA = ("era_early", "era_late")
+
+
+class ThresholdCounts(NamedTuple):
+    """One class's rows against its decision threshold in one window x cohort value
+    (see :func:`driftline.engine.scores.threshold_sources`): rows with a score, rows at
+    or above the threshold, and rows within the band around it. For the rows no class
+    clears (``NONE_SOURCE``), ``above`` is the rows some class clears and ``band`` 0."""
+
+    scored: int
+    above: int
+    band: int
+
+
+def threshold_counts(histograms: Mapping[str, Sequence[int]], name: str) -> ThresholdCounts | None:
+    """The :class:`ThresholdCounts` of source ``name`` from a summary's histograms
+    (None: not counted there).
+
+    >>> threshold_counts({"t": [5, 2, 3, 10]}, "t")
+    ThresholdCounts(scored=20, above=13, band=5)
+    >>> threshold_counts({"none": [4, 16, 0]}, "none")
+    ThresholdCounts(scored=20, above=16, band=0)
+    """
+    counts = histograms.get(name)
+    if counts is None:
+        return None
+    if len(counts) == 3:  # the largest score - threshold: below 0, [0, 2], above
+        return ThresholdCounts(sum(counts), counts[1] + counts[2], 0)
+    below, under, over, beyond = counts
+    return ThresholdCounts(below + under + over + beyond, over + beyond, under + over)
 
 
 def window_summary_schema(
