@@ -398,6 +398,8 @@ def reference_excerpt(profile: Profile, max_categories: int = 50) -> dict[str, A
         "predicted_mix": profile.predicted_mix_,
         "class_prior": profile.class_prior_,
         "text_features": {c: v["features"] for c, v in profile.text_.items()},
+        # the decision thresholds chosen on the holdout, with their gain and curves
+        "thresholds": profile.thresholds_.to_dict() if profile.thresholds_ else None,
     }
 
 

@@ -315,6 +315,77 @@ APP_JS = r"""
     });
   }
 
+  // ---- 7. decision thresholds ------------------------------------------------------------
+  function drawThresholdCurve(k) {
+    var div = byId("thr-curve"), T = D.thresholds;
+    if (!div || !T) { return; }
+    var chosen = T.classes.filter(function (t) { return t.threshold !== null; });
+    var t = chosen[k];
+    if (!t) { return; }
+    var c = t.curve, inside = { x: [], y: [] };
+    for (var j = 0; j < c.threshold.length; j++) {
+      if (t.margin && c.threshold[j] >= t.margin[0] && c.threshold[j] <= t.margin[1]) {
+        inside.x.push(c.recall[j]); inside.y.push(c.precision[j]);
+      }
+    }
+    var traces = [
+      { x: c.recall, y: c.precision, mode: "lines", name: "precision-recall",
+        line: { color: BLUE }, text: c.threshold.map(fmt),
+        hovertemplate: "threshold %{text}<br>recall %{x:.3f}<br>precision %{y:.3f}" +
+          "<extra></extra>" },
+      { x: inside.x, y: inside.y, mode: "markers", name: "margin",
+        marker: { size: 5, color: ORANGE }, hoverinfo: "skip" }
+    ];
+    if (t.after) {
+      traces.push({ x: [t.after.recall], y: [t.after.precision], mode: "markers",
+        name: "chosen " + fmt(t.threshold), marker: { size: 12, color: RED, symbol: "star" } });
+    }
+    if (t.before) {
+      traces.push({ x: [t.before.recall], y: [t.before.precision], mode: "markers",
+        name: t.default === null ? "argmax" : "default " + fmt(t.default),
+        marker: { size: 10, color: "#555", symbol: "circle-open" } });
+    }
+    Plotly.react(div, traces, baseLayout({
+      title: { text: pe("class " + t.cls + ": precision-recall on the holdout"),
+        font: { size: 14 } },
+      xaxis: { title: { text: "recall" }, range: [0, 1.02] },
+      yaxis: { title: { text: "precision" }, range: [0, 1.02] },
+      height: 380
+    }), CONFIG);
+  }
+  function drawThresholdShares(i) {
+    var div = byId("thr-shares"), T = D.thresholds;
+    if (!div || !T || !T.series[i]) { return; }
+    var x = D.stats[i].x.map(ts), traces = [], shapes = [];
+    var dash = { threshold_above: "solid", threshold_band: "dash", threshold_none: "dot" };
+    var what = { threshold_above: "at/above", threshold_band: "in band",
+      threshold_none: "clearing none" };
+    T.series[i].forEach(function (line) {
+      var name = (line.column === null ? "" : "class " + line.column + " ") + what[line.check];
+      traces.push({ x: x, y: line.share.map(function (v) { return v === null ? null : 100 * v; }),
+        mode: "lines+markers", name: pe(name), line: { dash: dash[line.check] },
+        marker: { size: 4 }, hovertemplate: "%{y:.1f}%<extra>" + pe(name) + "</extra>" });
+      if (line.reference !== null) {
+        shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: 100 * line.reference,
+          y1: 100 * line.reference, line: { color: "#999", dash: "dot", width: 1 } });
+      }
+      if (line.alerts.length) {
+        traces.push({ x: line.alerts.map(function (w) { return x[w]; }),
+          y: line.alerts.map(function (w) { return 100 * line.share[w]; }), mode: "markers",
+          name: pe(name + " alert"), showlegend: false,
+          marker: { symbol: "x", size: 12, color: RED } });
+      }
+    });
+    Plotly.react(div, traces, baseLayout({
+      title: { text: pe("shares against the thresholds, " + D.scopes[i].label),
+        font: { size: 14 } },
+      yaxis: { ticksuffix: "%", title: { text: "share of predictions" } },
+      xaxis: { type: "date" },
+      shapes: shapes,
+      height: 380
+    }), CONFIG);
+  }
+
   function currentScope(id) {
     var sel = byId(id);
     return sel ? Number(sel.value) || 0 : 0;
@@ -329,6 +400,8 @@ APP_JS = r"""
   bind("mix-scope", drawMix);
   bind("drift-scope", drawHeatmap);
   bind("text-scope", drawText);
+  bind("thr-class", drawThresholdCurve);
+  bind("thr-scope", drawThresholdShares);
 
   // an incident's evidence link picks its scope (and drift cell) before the page scrolls
   var DRAW = { "mix-scope": drawMix, "drift-scope": drawHeatmap };

@@ -371,6 +371,66 @@ def _drift(payload: Mapping[str, Any]) -> str:
     )
 
 
+def _thresholds(payload: Mapping[str, Any]) -> str:
+    """The decision thresholds chosen on the holdout: the gain table, each class's
+    precision-recall curve with the chosen point, and the threshold-relative shares per
+    window of the chosen scope."""
+    fitted = payload.get("thresholds")
+    if not fitted:
+        return (
+            '<p class="note">No decision thresholds chosen: the checks judge decisions at '
+            "the default (0.5, or the argmax). Choose them on the labelled holdout with "
+            "<code>driftline thresholds</code>.</p>"
+        )
+    default = "0.5" if fitted["binary"] else "argmax"
+
+    def pair(t: Mapping[str, Any], key: str) -> str:
+        before = _f((t["before"] or {}).get(key))
+        if not t["after"]:
+            return before
+        return f"{before} → {_f(t['after'].get(key))}"
+
+    rows = []
+    for t in fitted["classes"]:
+        margin = t["margin"]
+        rows.append(
+            [
+                _e(t["cls"]),
+                _f(t["threshold"]) if t["threshold"] is not None else _e(f"default ({default})"),
+                "" if not margin else f"{_f(margin[0])} – {_f(margin[1])}",
+                pair(t, "precision"),
+                pair(t, "recall"),
+                pair(t, "f1"),
+                _e(t["note"] or ""),
+            ]
+        )
+    options = "".join(
+        f'<option value="{i}">{_e(t["cls"])}</option>'
+        for i, t in enumerate(fitted["classes"])
+        if t["threshold"] is not None
+    )
+    return (
+        f'<p class="note">Chosen on {_e(fitted["labelled"])} labelled holdout rows for '
+        f"<code>{_e(fitted['objective'])}</code>; each class's precision, recall and F1 on the "
+        f"holdout at the default ({_e(default)}, one-vs-rest) and at its threshold. The "
+        "margin is the range of thresholds whose objective stays within the tolerance of the "
+        "best.</p>"
+        + _table(
+            ["class", "threshold", "margin", "precision", "recall", "F1", "note"],
+            rows,
+            num_cols=(1, 2, 3, 4, 5),
+            table_id="threshold-gain",
+        )
+        + f'<label class="pick">class <select id="thr-class">{options}</select></label>'
+        + '<div class="chart" id="thr-curve"></div>'
+        + '<p class="note">Per window: the share of predictions at or above each class\'s '
+        f"threshold, within {_f(fitted['band'])} of it, and (multi-class) clearing no "
+        "threshold; dotted lines are the holdout's shares, crosses mark alerts.</p>"
+        + _select("thr-scope", payload["scopes"], "scope")
+        + '<div class="chart" id="thr-shares"></div>'
+    )
+
+
 def _schema(data: Mapping[str, Any], max_rows: int) -> str:
     groups: dict[tuple[str, str, Scope], list[Mapping[str, Any]]] = defaultdict(list)
     for r in data["results"]:
@@ -531,7 +591,7 @@ _PAGE = Template(
 <div class="meta">$meta</div>
 <nav><a href="#overview">Overview</a><a href="#confidence">Confidence</a>
 <a href="#class-mix">Class mix</a><a href="#drift">Drift</a><a href="#schema">Schema</a>
-<a href="#text">Text</a></nav>
+<a href="#text">Text</a><a href="#thresholds">Thresholds</a></nav>
 </header>
 <main>
 <section id="overview"><h2>1. Overview</h2>$overview</section>
@@ -540,6 +600,7 @@ _PAGE = Template(
 <section id="drift"><h2>4. Feature drift</h2>$drift</section>
 <section id="schema"><h2>5. Schema violations</h2>$schema</section>
 <section id="text"><h2>6. Text style shifts</h2>$text</section>
+<section id="thresholds"><h2>7. Decision thresholds</h2>$thresholds</section>
 </main>
 <script type="application/json" id="data">$data</script>
 <script>$plotly</script>
@@ -599,6 +660,7 @@ def page(
         drift=_drift(payload),
         schema=_schema(data, max_rows),
         text=_text(data, payload),
+        thresholds=_thresholds(payload),
         data=safe_json(payload),
         plotly=plotly_js,
         app=app,

@@ -217,6 +217,89 @@ def _severity(r: Mapping[str, Any]) -> float:
     return math.inf if value > 0 else 0.0
 
 
+#: The threshold-relative checks, in display order.
+THRESHOLD_CHECKS = ("threshold_above", "threshold_band", "threshold_none")
+
+
+def _thresholds(
+    reference: Mapping[str, Any],
+    shown: list[Scope],
+    stats: list[dict[str, Any]],
+    results_by: Mapping[Scope, list[Mapping[str, Any]]],
+) -> dict[str, Any] | None:
+    """What the thresholds section draws: per class its threshold, default, margin,
+    holdout metrics before and after and precision-recall curve; per shown scope, per
+    threshold-relative check and class, the share of each window (aligned with
+    ``stats[i]["x"]``), the holdout's share and the windows that alerted. None when the
+    profile holds no thresholds."""
+    fitted = reference.get("thresholds")
+    if not isinstance(fitted, Mapping):
+        return None
+
+    def metrics(m: Any) -> dict[str, float | None] | None:
+        if not isinstance(m, Mapping):
+            return None
+        return {k: num(m.get(k)) for k in ("precision", "recall", "f1")}
+
+    classes = []
+    for cls, t in (fitted.get("classes") or {}).items():
+        curve = t.get("curve") or {}
+        margin = t.get("margin")
+        classes.append(
+            {
+                "cls": str(cls),
+                "threshold": num(t.get("threshold")),
+                "default": num(t.get("default")),
+                "value": num(t.get("value")),
+                "margin": [num(v) for v in margin] if margin else None,
+                "before": metrics(t.get("before")),
+                "after": metrics(t.get("after")),
+                "note": t.get("note"),
+                "curve": {
+                    k: [num(v) for v in curve.get(k) or []]
+                    for k in ("threshold", "precision", "recall")
+                },
+            }
+        )
+    series = []
+    for i, scope in enumerate(shown):
+        pos = {w: j for j, w in enumerate(stats[i]["x"])}
+        lines: dict[tuple[str, str | None], dict[str, Any]] = {}
+        for r in results_by.get(scope, []):
+            check = r.get("check")
+            w = pos.get(str(r.get("window_start")))
+            if check not in THRESHOLD_CHECKS or w is None:
+                continue
+            column = None if r.get("column") is None else str(r["column"])
+            details = r.get("details") or {}
+            line = lines.setdefault(
+                (str(check), column),
+                {
+                    "check": check,
+                    "column": column,
+                    "share": [None] * len(pos),
+                    "reference": num(details.get("reference_share")),
+                    "alerts": [],
+                },
+            )
+            line["share"][w] = num(details.get("current_share"))
+            if r.get("status") == "alert":
+                line["alerts"].append(w)
+        order = {c: k for k, c in enumerate(THRESHOLD_CHECKS)}
+        series.append(
+            sorted(lines.values(), key=lambda v: (order[v["check"]], _natural(str(v["column"]))))
+        )
+    config = fitted.get("config") or {}
+    return {
+        "objective": str(config.get("objective", "")),
+        "band": num(config.get("band")),
+        "binary": bool(fitted.get("binary")),
+        "labelled": fitted.get("labelled"),
+        "classes": classes,
+        "series": series,
+    }
+
+
 def build_payload(data: Mapping[str, Any], *, max_scopes: int = 25) -> dict[str, Any]:
     """The compact JSON the report's charts are drawn from.
 
@@ -312,6 +395,7 @@ def build_payload(data: Mapping[str, Any], *, max_scopes: int = 25) -> dict[str,
     }
     conf = reference.get("confidence") or {}
     return {
+        "thresholds": _thresholds(reference, shown, stats, results_by),
         "meta": {k: data.get(k) for k in ("run_id", "created_at", "window", "since", "until")},
         "scopes": [{"cohort": c, "value": v, "label": scope_label(c, v)} for c, v in shown],
         "omitted_scopes": len(omitted),

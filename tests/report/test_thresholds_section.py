@@ -1,0 +1,92 @@
+"""The report's decision-thresholds section: the gain table, the precision-recall curve's
+data with the chosen point, and the threshold-relative shares per window and scope, with
+class names that are HTML."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import driftline
+from driftline.report import build_payload, load_report
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from test_thresholds import BINARY, _binary_frame
+
+YES = "</script><b>yes</b>"
+NO = "<img src=x onerror=alert(1)>"
+
+
+def _payload(page: str) -> dict:  # type: ignore[type-arg]
+    found = re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S)
+    assert found is not None
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, object]:  # type: ignore[type-arg]
+    tmp = tmp_path_factory.mktemp("thr-report")
+    spec = {**BINARY, "scores": {"column": "p", "positive": YES, "negative": NO}}
+
+    def hostile(df):  # type: ignore[no-untyped-def]
+        df["y"] = np.where(df["y"] == "yes", YES, NO)
+        df["pred"] = np.where(df["pred"] == "yes", YES, NO)
+        return df
+
+    with driftline.connect(tmp / "r.duckdb", spec) as mon:
+        mon.log_reference(hostile(_binary_frame(2000, 1, "2024-01-01")))
+        fitted = mon.thresholds()
+        mon.log_predictions(hostile(_binary_frame(1440, 2, "2024-02-01")))
+        mon.log_predictions(hostile(_binary_frame(1440, 3, "2024-02-02", shift=0.12)))
+        path = mon.report(tmp / "report.html")
+    return path.read_text(encoding="utf-8"), _payload(path.read_text(encoding="utf-8")), fitted
+
+
+def test_the_section_shows_the_gain_table_escaped(rendered) -> None:  # type: ignore[no-untyped-def]
+    page, _, fitted = rendered
+    assert '<section id="thresholds"><h2>7. Decision thresholds</h2>' in page
+    body = page.split('<script type="application/json"')[0]
+    assert YES not in body
+    assert NO not in body
+    table = body.split('id="threshold-gain"')[1].split("</table>")[0]
+    assert html.escape(YES, quote=True) in table
+    t = fitted.classes[YES]
+    assert f"{t.threshold:.4g}" in table
+    assert f"{t.before['f1']:.4g} → {t.after['f1']:.4g}" in table
+    assert 'id="thr-curve"' in body
+    assert 'id="thr-shares"' in body
+
+
+def test_the_payload_holds_the_curve_the_chosen_point_and_the_shares(rendered) -> None:  # type: ignore[no-untyped-def]
+    _, payload, fitted = rendered
+    thr = payload["thresholds"]
+    (cls,) = thr["classes"]
+    t = fitted.classes[YES]
+    assert cls["cls"] == YES
+    assert cls["threshold"] == pytest.approx(t.threshold, rel=1e-5)
+    assert cls["after"]["recall"] == pytest.approx(t.after["recall"], rel=1e-5)
+    assert len(cls["curve"]["threshold"]) == len(t.curve["threshold"])
+    assert cls["curve"]["threshold"].count(cls["threshold"]) == 1  # the chosen point
+    overall = thr["series"][0]
+    above = next(line for line in overall if line["check"] == "threshold_above")
+    assert above["column"] == YES
+    assert above["reference"] == pytest.approx(fitted.reference["above"][YES], rel=1e-5)
+    assert len(above["share"]) == len(payload["stats"][0]["x"]) == 2
+    assert above["alerts"] == [1]  # the shifted day
+
+
+def test_a_report_without_thresholds_says_how_to_choose_them(tmp_path: Path) -> None:
+    with driftline.connect(tmp_path / "n.duckdb", BINARY) as mon:
+        mon.log_reference(_binary_frame(500, 1, "2024-01-01"))
+        mon.log_predictions(_binary_frame(200, 2, "2024-02-01"))
+        report = mon.check(persist=False)
+        page = mon.report(tmp_path / "n.html").read_text(encoding="utf-8")
+    assert build_payload(load_report(report))["thresholds"] is None
+    assert "No decision thresholds chosen" in page
+    assert "<code>driftline thresholds</code>" in page
