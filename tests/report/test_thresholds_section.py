@@ -90,3 +90,46 @@ def test_a_report_without_thresholds_says_how_to_choose_them(tmp_path: Path) -> 
     assert build_payload(load_report(report))["thresholds"] is None
     assert "No decision thresholds chosen" in page
     assert "<code>driftline thresholds</code>" in page
+
+
+@pytest.mark.browser
+def test_the_section_draws_in_a_browser_without_errors(rendered, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Chromium, offline: both charts draw, the class names stay text, nothing errs."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from .test_browser import ARGS, CHROMIUM
+
+    page_html, _, _ = rendered
+    path = tmp_path / "report.html"
+    path.write_text(page_html, encoding="utf-8")
+    errors: list[str] = []
+    dialogs: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if m.type in ("error", "assert") else None,
+            )
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(path.as_uri())
+            page.wait_for_function(
+                "() => ['thr-curve', 'thr-shares'].every("
+                "id => document.getElementById(id).querySelector('.main-svg'))",
+                timeout=20_000,
+            )
+            traces = page.evaluate("document.getElementById('thr-curve').data.length")
+            title = page.evaluate("document.getElementById('thr-curve').layout.title.text")
+            options = page.evaluate(
+                "Array.from(document.querySelectorAll('#thr-class option')).map(o => o.textContent)"
+            )
+            imgs = page.evaluate("document.querySelectorAll('img').length")
+        finally:
+            browser.close()
+    assert traces == 4  # the curve, the margin, the chosen and the default point
+    assert YES in html.unescape(title)
+    assert options == [YES]
+    assert imgs == 0
+    assert errors == []
+    assert dialogs == []
