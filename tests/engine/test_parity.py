@@ -121,6 +121,7 @@ from driftline.engine.summaries import (
 from driftline.profile import Profile
 from driftline.spec import Spec, Window, parse_window
 from driftline.store import Store
+from driftline.thresholds import ThresholdConfig, fit_thresholds, holdout
 
 REL = 1e-9  # moments, min, max: relative tolerance (and absolute, near zero)
 RANK = 0.02  # approximate quantiles: rank tolerance against the exact numpy quantiles
@@ -1485,8 +1486,13 @@ def _check_spec(window: str) -> Spec:
 @pytest.fixture(scope="module")
 def reference_profile(duckdb_engine: DuckDBEngine, profiles: dict[str, Profile]) -> Profile:
     """The DuckDB-fitted profile: the checks run with it on every engine, so only the
-    engine differs (the profiles themselves agree, see test_profile_spark_equals_duckdb)."""
-    return _fitted(duckdb_engine, profiles)
+    engine differs (the profiles themselves agree, see test_profile_spark_equals_duckdb);
+    a copy, with decision thresholds chosen on the reference's labels (F1), so the
+    threshold-relative checks run too."""
+    prof = Profile.from_dict(_fitted(duckdb_engine, profiles).to_dict(), SPEC)
+    data = holdout(duckdb_engine, duckdb_engine.table("reference"), SPEC)
+    prof.thresholds_ = fit_thresholds(data, SPEC, ThresholdConfig())
+    return prof
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ EXPECTED = {
     "Calibration",
     "MethodInfo",
     "Resampler",
+    "ThresholdSearch",
     "available_methods",
     "calibrate_bound",
     "chi2",
@@ -20,6 +21,7 @@ EXPECTED = {
     "new_category_rate",
     "psi",
     "size_grid",
+    "threshold_search",
     "wasserstein",
 }
 
