@@ -267,10 +267,12 @@ def thresholds(
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
-    """Choose each class's decision threshold on the labelled holdout (the reference),
-    store it in the profile, and print the gain over the default (0.5, or the argmax):
-    precision, recall and F1 before and after, and the margin around each threshold.
-    Options override the spec's thresholds section."""
+    """Choose each class's decision threshold on the labelled holdout.
+
+    The thresholds are chosen on the stored reference (its label column) and stored in
+    the profile; printed is their gain over the default (0.5, or the argmax): precision,
+    recall and F1 before and after, and the margin around each threshold. Options
+    override the spec's thresholds section."""
     import json
 
     from driftline.monitor import connect
