@@ -202,6 +202,14 @@ def _print_logged(path: Path, rep: Any) -> None:
         if rep.skipped:
             line += f", skipped {rep.skipped:,} already stored"
     out.print(line, markup=False, highlight=False)
+    if rep.unknown_ids:
+        err.print(
+            f"  {rep.unknown_ids:,} label(s) for ids never predicted (first: "
+            f"{name_list(rep.unknown_id_examples)}): stored, they apply once those "
+            "predictions are logged; if they should match, check the id column.",
+            markup=False,
+            highlight=False,
+        )
     for col in rep.missing_features:
         err.print(f"  schema skew: column {shorten(col)} missing (stored as null)", markup=False)
     for col in rep.extra_columns:
