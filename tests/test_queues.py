@@ -518,7 +518,6 @@ def test_cli_queue_writes_label_studio_tasks_and_refuses_bad_input(
 @pytest.mark.spark
 def test_the_same_queue_on_spark_as_on_duckdb(spark: Any, tmp_path: Path) -> None:
     from driftline.engine import SparkEngine
-    from driftline.engine.labels import latest_labels
     from driftline.queues import build_queue, queue_config
 
     rng = np.random.default_rng(5)
@@ -557,7 +556,7 @@ def test_the_same_queue_on_spark_as_on_duckdb(spark: Any, tmp_path: Path) -> Non
             engine.table("dl_q_predictions"),
             spec,
             config,
-            labels=latest_labels(engine.table("dl_q_labels")),
+            labels=engine.table("dl_q_labels"),
             thresholds={"a": 0.6},
             unique_ids=False,
         )
@@ -568,3 +567,30 @@ def test_the_same_queue_on_spark_as_on_duckdb(spark: Any, tmp_path: Path) -> Non
             [i.priority for i in got.items], [i.priority for i in want.items], rtol=1e-12
         )
         assert [i.label for i in got.items] == [i.label for i in want.items]
+
+
+def test_many_strata_are_ranked_by_one_window_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline.engine import queues as engine_queues
+
+    rng = np.random.default_rng(11)
+    probs = rng.dirichlet(np.ones(3), size=150)
+    probs[:20] = [0.5, 0.3, 0.2]  # ties
+    df = frame(
+        [(f"r{i}", tuple(p)) for i, p in enumerate(probs)],
+        segment=list(rng.choice(["n", "s", "e", None], size=150)),
+    )
+    with connect(tmp_path, SPEC, df) as m:
+        options: dict[str, Any] = {
+            "policy": ["least-confident", "margin"],
+            "budget": 17,
+            "stratify": "cohort",
+            "allocation": "proportional",
+        }
+        by_union = m.queue(**options)
+        monkeypatch.setattr(engine_queues, "UNION_STRATA", 0)
+        by_window = m.queue(**options)
+    assert by_window.ids == by_union.ids
+    assert by_window.strata == by_union.strata
+    assert len(set(by_union.ids)) == 34

@@ -225,7 +225,6 @@ class Monitor:
         applied over ``config``; ``thresholds`` the per-class decision thresholds (default:
         see :func:`~driftline.queues.resolve_thresholds`). Computed in the engine; write it
         with :func:`~driftline.queues.write_queue`."""
-        from driftline.engine.labels import latest_labels
         from driftline.errors import EmptyWindowError
         from driftline.queues import build_queue, queue_config
 
@@ -241,7 +240,7 @@ class Monitor:
             self.engine.table("predictions"),
             self.spec,
             resolved,
-            labels=latest_labels(self.engine.table("labels")),
+            labels=self.engine.table("labels"),
             thresholds=thresholds,
         )
 

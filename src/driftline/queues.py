@@ -69,6 +69,7 @@ from driftline.engine.queues import (
     candidates,
     class_scores,
     ranked,
+    rows_of,
 )
 from driftline.errors import ConfigError, name_list, shorten
 from driftline.spec import Spec, _validation_message
@@ -309,6 +310,45 @@ class LabelQueue:
         return [i.id for i in self.items]
 
 
+def _details(
+    engine: Engine,
+    table: Any,
+    spec: Spec,
+    ids: list[str],
+    scores: Mapping[str, Any],
+    cohort_cols: list[str],
+    feature_cols: list[str],
+) -> dict[str, dict[str, Any]]:
+    """The shown columns of the rows ``ids``, by id: one scan, a semi-join on the ids
+    (the latest row of an id that repeats, in a table whose ids may)."""
+    import ibis
+    import pyarrow as pa
+
+    if not ids:
+        return {}
+    columns: dict[str, Any] = {
+        "__dl_ts": lambda t: t[spec.timestamp],
+        "__dl_pred": lambda t: t[spec.prediction].cast("string"),
+        **{f"__dl_s{i}": build for i, build in enumerate(scores.values())},
+        **{f"__dl_c{i}": _column(c) for i, c in enumerate(cohort_cols)},
+        **{f"__dl_f{i}": _column(c) for i, c in enumerate(feature_cols)},
+    }
+    wanted = ibis.memtable(pa.table({ID: pa.array(ids, pa.string())}))
+    found: dict[str, dict[str, Any]] = {}
+    for row in engine.run(rows_of(table, spec, wanted, columns)).to_pylist():
+        seen = found.get(row[ID])
+        if seen is None or (row["__dl_ts"] or datetime.min) > (seen["__dl_ts"] or datetime.min):
+            found[row[ID]] = row
+    return found
+
+
+def _column(name: str) -> Any:
+    def build(t: Any) -> Any:
+        return t[name]
+
+    return build
+
+
 def _strata_column(spec: Spec, stratify: str | None) -> str | None:
     """``"class"``, a cohort column, or None; refuses what the spec cannot stratify by."""
     if stratify is None or stratify == "class":
@@ -373,8 +413,9 @@ def build_queue(
     unique_ids: bool = True,
 ) -> LabelQueue:
     """The queue of ``config`` over ``table`` (the predictions, an Ibis table on
-    ``engine``), ``labels`` the latest label per id (an Ibis table, or None without
-    labels). ``thresholds`` per class, or None (see :func:`resolve_thresholds`)."""
+    ``engine``), ``labels`` the labels table (an Ibis table: ``id``, ``label``,
+    ``labelled_at``, ``_batch``; None without labels). ``thresholds`` per class, or
+    None (see :func:`resolve_thresholds`)."""
     import ibis
     import pyarrow as pa
 
@@ -416,34 +457,23 @@ def build_queue(
             counts = engine.run(cands.group_by(STRATUM).aggregate(n=cands.count()))
             available = dict(zip(counts[STRATUM].to_pylist(), counts["n"].to_pylist(), strict=True))
             quotas = allocate(config.budget, available, config.allocation)
-        quota_table = ibis.memtable(
-            pa.table(
-                {
-                    STRATUM: pa.array(list(quotas), pa.string()),
-                    "__dl_quota": pa.array(list(quotas.values()), pa.int64()),
-                }
-            )
-        )
-        chosen = ranked(cands, quota_table)
-        shown = chosen.select(
-            ID,
-            STRATUM,
-            PRIORITY,
-            TIE,
-            LABEL,
-            __dl_ts=chosen[spec.timestamp],
-            __dl_pred=chosen[spec.prediction].cast("string"),
-            **{f"__dl_s{i}": build(chosen) for i, build in enumerate(scores.values())},
-            **{f"__dl_c{i}": chosen[c] for i, c in enumerate(cohort_cols)},
-            **{f"__dl_f{i}": chosen[c] for i, c in enumerate(feature_cols)},
-        )
-        rows = engine.run(shown).to_pylist()
-        rows.sort(key=lambda r: (-r[PRIORITY], r[TIE], r[ID]))
+        limit = max(quotas.values(), default=0)
+        strata_picked = None if stratify is None else sorted(s for s, q in quotas.items() if q)
+        picks = [] if limit == 0 else engine.run(ranked(cands, limit, strata_picked)).to_pylist()
+        picks.sort(key=lambda r: (-r[PRIORITY], r[TIE], r[ID]))
         got: dict[str, int] = {}
-        for rank, r in enumerate(rows):
-            got[r[STRATUM]] = got.get(r[STRATUM], 0) + 1
-            class_score = {c: r[f"__dl_s{i}"] for i, c in enumerate(scores)}
-            ts = r["__dl_ts"]
+        kept = []
+        for r in picks:  # each stratum cut to its quota, best first
+            if got.get(r[STRATUM], 0) < quotas.get(r[STRATUM], 0):
+                got[r[STRATUM]] = got.get(r[STRATUM], 0) + 1
+                kept.append(r)
+        details = _details(
+            engine, table, spec, [r[ID] for r in kept], scores, cohort_cols, feature_cols
+        )
+        for rank, r in enumerate(kept):
+            d = details[r[ID]]
+            class_score = {c: d[f"__dl_s{i}"] for i, c in enumerate(scores)}
+            ts = d["__dl_ts"]
             items.append(
                 QueueItem(
                     id=r[ID],
@@ -452,12 +482,12 @@ def build_queue(
                     priority=float(r[PRIORITY]),
                     stratum=r[STRATUM],
                     timestamp=None if ts is None else ts.isoformat(),
-                    prediction=r["__dl_pred"],
+                    prediction=d["__dl_pred"],
                     confidence=max(class_score.values()),
                     label=r[LABEL],
                     scores=class_score,
-                    cohorts={c: r[f"__dl_c{i}"] for i, c in enumerate(cohort_cols)},
-                    features={c: r[f"__dl_f{i}"] for i, c in enumerate(feature_cols)},
+                    cohorts={c: d[f"__dl_c{i}"] for i, c in enumerate(cohort_cols)},
+                    features={c: d[f"__dl_f{i}"] for i, c in enumerate(feature_cols)},
                 )
             )
             picked.append(r[ID])
