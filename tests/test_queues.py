@@ -1,7 +1,9 @@
 """Label queues: each policy on data whose right answer is known by construction (and
 checked against numpy / scipy on random data), stratified quotas, seeds, filters, no id
 twice, the exports (CSV, JSON lines, Label Studio tasks validated against Label Studio's
-documented task format) and the command line; the same queue on Spark."""
+documented task format; the labelling config follows
+https://labelstud.io/templates/tabular_data) and the command line; the same queue on
+Spark."""
 
 from __future__ import annotations
 

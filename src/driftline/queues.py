@@ -514,11 +514,13 @@ def build_queue(
 # -- exports ----------------------------------------------------------------------------------
 def label_config(classes: Sequence[str]) -> str:
     """The Label Studio labelling config the tasks of :func:`label_studio_tasks` assume:
-    the row shown as a table, one choice per class (create the project with it).
+    the row shown as a table, one choice per class (create the project with it). The
+    layout of Label Studio's "Tabular Data" template
+    (https://labelstud.io/templates/tabular_data).
 
     >>> print(label_config(["a", "b"]))
     <View>
-      <Header value="Prediction $id (queue: $policy)"/>
+      <Header value="Which class is this row? The model's answer is preselected."/>
       <Table name="row" value="$row"/>
       <Choices name="label" toName="row" choice="single" showInline="true">
         <Choice value="a"/>
@@ -529,7 +531,7 @@ def label_config(classes: Sequence[str]) -> str:
     choices = "".join(f"    <Choice value={quoteattr(c)}/>\n" for c in classes)
     return (
         "<View>\n"
-        '  <Header value="Prediction $id (queue: $policy)"/>\n'
+        '  <Header value="Which class is this row? The model\'s answer is preselected."/>\n'
         f'  <Table name="{LS_TO_NAME}" value="${LS_TO_NAME}"/>\n'
         f'  <Choices name="{LS_FROM_NAME}" toName="{LS_TO_NAME}" choice="single" '
         'showInline="true">\n'
