@@ -406,6 +406,7 @@ def hostile_queue(tmp_path: Path) -> Any:
     df = groups()
     df["id"] = [f"=cmd{i}" if i % 2 else f"r{i}" for i in range(len(df))]
     df["segment"] = ["+SUM(A1)", "@x", "-1", "<b>&</b>", "ok"] * 3
+    df.loc[0, "x"] = np.nan  # a missing feature: null in JSON, empty in CSV
     monitor = connect(tmp_path, SPEC, df)
     q = monitor.queue(budget=6, policy=["least-confident", "high-confidence"])
     monitor.close()
@@ -456,9 +457,13 @@ def test_csv_is_plain_text_without_formulas_and_jsonl_round_trips(tmp_path: Path
     shown = [i.cohorts["segment"] for i in q.items]
     assert {"+SUM(A1)", "@x", "-1", "<b>&</b>"} <= set(shown)  # the queue holds them all
     assert [r["segment"] for r in rows] == ["'" + v if v[0] in "=+-@" else v for v in shown]
-    assert all(float(r["x"]) == i.features["x"] for r, i in zip(rows, q.items, strict=True))
+    for r, i in zip(rows, q.items, strict=True):
+        x = i.features["x"]
+        assert r["x"] == "" if x is None or np.isnan(x) else float(r["x"]) == x
     (path,) = write_queue(q, tmp_path / "queue.jsonl", "jsonl")
     lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert "NaN" not in path.read_text()
+    assert None in [line["features"]["x"] for line in lines]
     assert [line["id"] for line in lines] == q.ids
     assert lines[0]["scores"] == q.items[0].scores
     # written atomically: the old file is replaced whole, no temporary file is left

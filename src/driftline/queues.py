@@ -303,7 +303,7 @@ class LabelQueue:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), default=str)
+        return _json(self.to_dict())
 
     @property
     def ids(self) -> list[str]:
@@ -587,6 +587,22 @@ def label_studio_tasks(queue: LabelQueue) -> list[dict[str, Any]]:
     return tasks
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as null: JSON has no such numbers (a NaN
+    feature would make a file Label Studio and JSON parsers refuse)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(_json_safe(value), indent=indent, default=str, allow_nan=False)
+
+
 def _cell(value: Any) -> Any:
     """A CSV cell: a string a spreadsheet would run as a formula is prefixed with ``'``
     (OWASP CSV injection); numbers are written as numbers."""
@@ -635,10 +651,10 @@ def write_queue(queue: LabelQueue, path: str | Path, format: QueueFormat) -> lis
         _atomic_write(p, _csv(queue))
         return [p]
     if format == "jsonl":
-        lines = (json.dumps(asdict(i), default=str) for i in queue.items)
+        lines = (_json(asdict(i)) for i in queue.items)
         _atomic_write(p, "".join(line + "\n" for line in lines))
         return [p]
-    _atomic_write(p, json.dumps(label_studio_tasks(queue), indent=1, default=str) + "\n")
+    _atomic_write(p, _json(label_studio_tasks(queue), indent=1) + "\n")
     config_path = p.with_name(p.stem + ".label-config.xml")
     _atomic_write(config_path, label_config(queue.classes) + "\n")
     return [p, config_path]
