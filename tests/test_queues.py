@@ -502,6 +502,11 @@ def test_cli_queue_writes_label_studio_tasks_and_refuses_bad_input(
     r = run_cli("queue", "--budget", "3", "--policy", "margin", cwd=tmp_path)
     assert r.code == 0
     assert "tied0" in r.out
+    r = run_cli("queue", "--json", "--budget", "2", "--seed", "4", cwd=tmp_path)
+    assert r.code == 0, r.output
+    printed = json.loads(r.out)
+    assert [i["id"] for i in printed["items"]] == ["flat0", "flat1"]
+    assert printed["config"]["seed"] == 4
     r = run_cli("queue", "--out", "q.csv", "--threshold", "a=0.6", cwd=tmp_path)
     assert r.code == 0, r.output
     assert (tmp_path / "q.csv").read_text().startswith("id,policy,rank")

@@ -455,6 +455,9 @@ def queue(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Write the queue here (default: print it).")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the queue and its plan as JSON.")
+    ] = False,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
@@ -513,7 +516,11 @@ def queue(
             markup=False,
             highlight=False,
         )
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
     if out_path is None:
+        if as_json:
+            return
         table = Table(title=Text(f"label queue ({len(result.items)} rows)"))
         for col in ("policy", "rank", "id", "prediction", "confidence", "priority", "stratum"):
             table.add_column(
