@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engine",),
     ("_ingest", "store", "profile", "thresholds"),
     ("checks",),
-    ("incidents",),
+    ("incidents", "queues"),
     ("report", "monitor", "demo"),
     ("cli", "__main__", ""),  # "" is the package itself: the public API imports everything
 ]

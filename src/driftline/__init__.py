@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from driftline.incidents import Incident, find_incidents
     from driftline.monitor import Monitor, connect
     from driftline.profile import Profile
+    from driftline.queues import LabelQueue, QueueConfig, QueueItem, write_queue
     from driftline.report import render_report
     from driftline.spec import Spec, infer_spec, load_spec
     from driftline.store import IngestReport
@@ -49,11 +50,14 @@ __all__ = [
     "Incident",
     "IngestError",
     "IngestReport",
+    "LabelQueue",
     "MissingExtraError",
     "Monitor",
     "NotFittedError",
     "Profile",
     "ProfileError",
+    "QueueConfig",
+    "QueueItem",
     "SchemaError",
     "Spec",
     "StoreError",
@@ -65,6 +69,7 @@ __all__ = [
     "load_spec",
     "render_report",
     "to_arrow",
+    "write_queue",
 ]
 
 #: The module each public name lives in.
@@ -79,11 +84,14 @@ _HOME: dict[str, str] = {
     "Incident": "driftline.incidents",
     "IngestError": "driftline.errors",
     "IngestReport": "driftline.store",
+    "LabelQueue": "driftline.queues",
     "MissingExtraError": "driftline.errors",
     "Monitor": "driftline.monitor",
     "NotFittedError": "driftline.errors",
     "Profile": "driftline.profile",
     "ProfileError": "driftline.errors",
+    "QueueConfig": "driftline.queues",
+    "QueueItem": "driftline.queues",
     "SchemaError": "driftline.errors",
     "Spec": "driftline.spec",
     "StoreError": "driftline.errors",
@@ -95,6 +103,7 @@ _HOME: dict[str, str] = {
     "load_spec": "driftline.spec",
     "render_report": "driftline.report",
     "to_arrow": "driftline._io",
+    "write_queue": "driftline.queues",
 }
 
 

@@ -21,10 +21,14 @@ __all__ = [
     "ON_DUPLICATE",
     "OTHER",
     "OVERALL",
+    "QUEUE_FORMATS",
+    "QUEUE_POLICIES",
     "STORE_COLUMNS",
     "BaselineKind",
     "CheckInfo",
     "OnDuplicate",
+    "QueueFormat",
+    "QueuePolicy",
     "Status",
     "type_family",
 ]
@@ -57,6 +61,21 @@ STORE_COLUMNS = frozenset({"confidence", "ingested_at", "_batch", "_raw"})
 #: rows and store the new ones. The CLI's ``--on-duplicate`` choices and the API check.
 OnDuplicate = Literal["refuse", "skip"]
 ON_DUPLICATE: tuple[str, ...] = get_args(OnDuplicate)
+
+#: The label-queue policies (what to label next; see :mod:`driftline.queues`): the one
+#: list the config, the CLI's ``--policy`` choices and the engine's priorities share.
+QueuePolicy = Literal[
+    "least-confident",
+    "margin",
+    "entropy",
+    "high-confidence",
+    "near-threshold",
+    "below-threshold-correct",
+]
+QUEUE_POLICIES: tuple[str, ...] = get_args(QueuePolicy)
+#: The formats a label queue is written in (``driftline queue --format``).
+QueueFormat = Literal["csv", "jsonl", "label-studio"]
+QUEUE_FORMATS: tuple[str, ...] = get_args(QueueFormat)
 
 #: Materiality floors: the smallest effect that alerts, per method, whatever the window
 #: size (``spec.checks.floors`` overrides them per method, per check and per column). A

@@ -524,8 +524,10 @@ def validate_labels(staged: Staged, rows: int) -> str:
         )
         value = None if bad is None else bad[0]
         return IngestError(
-            f"column {label_col!r} (label) has value {value!r}, which is not a class of "
-            f"the spec ({name_list(s.classes)}). Nothing was stored."
+            f"column {label_col!r} (label) has value {shorten(value)}, which is not a class "
+            f"of the spec ({name_list(s.classes)}). Map it to the model's class names (a "
+            "typo, or another spelling such as 1 for 'yes'), or, if the model does predict "
+            "it, add it to the spec's scores. Nothing was stored."
         )
 
     rules.count(

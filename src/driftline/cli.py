@@ -1,4 +1,4 @@
-"""The ``driftline`` command line: init, log, fit, thresholds, check, report, demo.
+"""The ``driftline`` command line: init, log, fit, thresholds, check, report, queue, demo.
 
 Exit codes (one boundary, :func:`run`, maps every outcome to one of them):
 
@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from driftline._catalog import OnDuplicate
+from driftline._catalog import QUEUE_POLICIES, OnDuplicate, QueueFormat
 from driftline.errors import ConfigError, DriftlineError, name_list, shorten
 
 app = typer.Typer(
@@ -202,6 +202,14 @@ def _print_logged(path: Path, rep: Any) -> None:
         if rep.skipped:
             line += f", skipped {rep.skipped:,} already stored"
     out.print(line, markup=False, highlight=False)
+    if rep.unknown_ids:
+        err.print(
+            f"  {rep.unknown_ids:,} label(s) for ids never predicted (first: "
+            f"{name_list(rep.unknown_id_examples)}): stored, they apply once those "
+            "predictions are logged; if they should match, check the id column.",
+            markup=False,
+            highlight=False,
+        )
     for col in rep.missing_features:
         err.print(f"  schema skew: column {shorten(col)} missing (stored as null)", markup=False)
     for col in rep.extra_columns:
@@ -497,6 +505,162 @@ def report(
     out.print(str(path))
 
 
+def _pairs(values: list[str] | None, option: str, what: str) -> list[tuple[str, str]]:
+    """``NAME=VALUE`` option values as pairs; refuses one without ``=``."""
+    found = []
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"{option} {shorten(item)} is not NAME=VALUE; give it as {what}.")
+        found.append((name, value))
+    return found
+
+
+#: The format a queue file is written in, by its name's suffix (``--format`` overrides).
+_QUEUE_SUFFIXES: dict[str, QueueFormat] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".json": "label-studio",
+}
+
+
+@app.command()
+def queue(
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Queue policy (repeatable; each picks up to --budget rows): "
+            + ", ".join(QUEUE_POLICIES)
+            + "."
+        ),
+    ] = None,
+    budget: Annotated[int, typer.Option(help="Rows per policy.")] = 100,
+    stratify: Annotated[
+        str | None,
+        typer.Option(help="Split the budget by 'class', 'cohort' or 'cohort:<column>'."),
+    ] = None,
+    allocation: Annotated[
+        str, typer.Option(help="Split the budget 'equal'-ly or 'proportional' to candidates.")
+    ] = "equal",
+    band: Annotated[
+        float | None, typer.Option(help="Distance to the decision boundary to keep.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the tie-break among equal priorities.")] = 0,
+    since: Annotated[str | None, typer.Option(help="Start (ISO-8601, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="End (ISO-8601, exclusive).")] = None,
+    cohorts: Annotated[
+        list[str] | None, typer.Option(help="Only this cohort value: COLUMN=VALUE (repeatable).")
+    ] = None,
+    classes: Annotated[
+        list[str] | None, typer.Option(help="Only rows predicted as this class (repeatable).")
+    ] = None,
+    exclude_labelled: Annotated[
+        bool | None,
+        typer.Option(
+            "--exclude-labelled/--no-exclude-labelled",
+            help="Leave out ids that carry a label (default: yes, except below-threshold-correct).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(help="A class's decision threshold: CLASS=VALUE (repeatable)."),
+    ] = None,
+    fmt: Annotated[
+        QueueFormat | None,
+        typer.Option("--format", help="csv, jsonl or label-studio (default: from --out)."),
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the queue here (default: print it).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the queue and its plan as JSON.")
+    ] = False,
+    spec: SpecOpt = Path("driftline.yaml"),
+    store: StoreOpt = Path("driftline.duckdb"),
+) -> None:
+    """Pick the predictions to label next (computed in the engine) and write them as
+    CSV, JSON lines or Label Studio tasks (plus the labelling config they assume)."""
+    from driftline.monitor import check_output_path, connect
+    from driftline.queues import queue_config, write_queue
+
+    if out_path is not None:
+        check_output_path(out_path, "--out", "tasks.json")
+        if fmt is None:
+            fmt = _QUEUE_SUFFIXES.get(out_path.suffix.lower())
+            if fmt is None:
+                raise ConfigError(
+                    f"--out {shorten(str(out_path))} does not say its format; pass --format "
+                    "csv, jsonl or label-studio, or name the file .csv, .jsonl or .json."
+                )
+    elif fmt is not None:
+        raise ConfigError("--format needs --out, the file to write; add --out FILE.")
+    cohort_values: dict[str, list[str]] = {}
+    for col, value in _pairs(cohorts, "--cohorts", "COLUMN=VALUE, e.g. segment=north"):
+        cohort_values.setdefault(col, []).append(value)
+    thresholds: dict[str, float] = {}
+    for cls, value in _pairs(threshold, "--threshold", "CLASS=VALUE, e.g. spam=0.7"):
+        try:
+            thresholds[cls] = float(value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"--threshold {shorten(cls + '=' + value)}: {shorten(value)} is not a number; "
+                "give a score between 0 and 1."
+            ) from exc
+    options: dict[str, Any] = {
+        "budget": budget,
+        "stratify": stratify,
+        "allocation": allocation,
+        "band": band,
+        "seed": seed,
+        "since": since,
+        "until": until,
+        "cohorts": cohort_values,
+        "classes": _split(classes),
+        "exclude_labelled": exclude_labelled,
+    }
+    if policy:
+        options["policy"] = _split(policy)
+    config = queue_config(**options)
+    step("opening the spec and the store")
+    with connect(store, spec) as mon:
+        step("building the queue")
+        result = mon.queue(config, thresholds=thresholds or None)
+    for s in result.strata:
+        where = f" {shorten(s['stratum'])}" if s["stratum"] else ""
+        have = "" if s["available"] is None else f" of {s['available']:,} candidates"
+        err.print(
+            f"{s['policy']}{where}: {s['picked']:,} picked (quota {s['quota']:,}{have})",
+            markup=False,
+            highlight=False,
+        )
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
+    if out_path is None:
+        if as_json:
+            return
+        table = Table(title=Text(f"label queue ({len(result.items)} rows)"))
+        for col in ("policy", "rank", "id", "prediction", "confidence", "priority", "stratum"):
+            table.add_column(
+                col, justify="right" if col in ("rank", "confidence", "priority") else "left"
+            )
+        for i in result.items:
+            table.add_row(
+                i.policy,
+                str(i.rank),
+                _cut(i.id, 80),
+                _cut(i.prediction, 40),
+                f"{i.confidence:.3f}",
+                f"{i.priority:.3f}",
+                _cut(i.stratum, 40),
+            )
+        out.print(table)
+        return
+    assert fmt is not None
+    step("writing the queue")
+    for path in write_queue(result, out_path, fmt):
+        out.print(str(path), markup=False, highlight=False)
+
+
 # -- the one boundary: exceptions -> exit codes ------------------------------------------------
 #: What each command is doing when it fails, until it says more precisely (:func:`step`).
 _STEPS = {
@@ -505,6 +669,7 @@ _STEPS = {
     "fit": "fitting the profile",
     "check": "running checks",
     "report": "writing the report",
+    "queue": "building the label queue",
     "demo": "running the demo",
 }
 #: Optional extras by the top-level module they provide: (extra, package).

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from driftline.checks import CheckReport, History
     from driftline.engine import DuckDBEngine
     from driftline.profile import Profile
+    from driftline.queues import LabelQueue, QueueConfig
     from driftline.thresholds import Thresholds
 
 __all__ = ["Monitor", "check_output_path", "connect", "threshold_config"]
@@ -244,6 +245,37 @@ class Monitor:
         if persist:
             self._persist(report, history, lo, hi)
         return report
+
+    def queue(
+        self,
+        config: QueueConfig | None = None,
+        *,
+        thresholds: Mapping[str, float] | None = None,
+        **options: Any,
+    ) -> LabelQueue:
+        """Which predictions to label next: ``options`` are the fields of
+        :class:`~driftline.queues.QueueConfig` (``policy``, ``budget``, ``stratify``, ...),
+        applied over ``config``; ``thresholds`` the per-class decision thresholds (default:
+        see :func:`~driftline.queues.resolve_thresholds`). Computed in the engine; write it
+        with :func:`~driftline.queues.write_queue`."""
+        from driftline.errors import EmptyWindowError
+        from driftline.queues import build_queue, queue_config
+
+        resolved = queue_config(config, **options)
+        if not self.store.has_table("predictions"):
+            raise EmptyWindowError(
+                "the store holds no predictions to queue for labelling yet; log some with "
+                "`driftline log FILE` or `Monitor.log_predictions(df)`."
+            )
+        self.store._ensure_predictions()
+        return build_queue(
+            self.engine,
+            self.engine.table("predictions"),
+            self.spec,
+            resolved,
+            labels=self.engine.table("labels"),
+            thresholds=thresholds,
+        )
 
     def report(
         self,

@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,6 +191,10 @@ class IngestReport:
     missing_features: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
     retyped: dict[str, str] = field(default_factory=dict)
+    #: labels stored for ids the store holds no prediction of (yet): counted, never
+    #: dropped; they apply once the predictions are logged. The first few, by id.
+    unknown_ids: int = 0
+    unknown_id_examples: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -536,9 +540,21 @@ class Store:
         )
 
     def log_labels(self, data: Any, batch_id: str | None = None) -> IngestReport:
-        """Append labels (``id``, ``label``, optional ``labelled_at``); latest per id wins."""
+        """Append labels (``id``, ``label``, optional ``labelled_at``); latest per id wins.
+
+        A label equal to its id's latest stored label is not stored again (the report
+        counts it in ``skipped``; a batch of only such rows stores nothing), so a file
+        logged twice without a ``batch_id`` stores nothing twice; a ``batch_id`` already
+        stored returns its report without reading the data. Labels for ids the store
+        holds no prediction of are stored (they apply once the predictions are logged)
+        and counted in ``unknown_ids``."""
         if (done := self._already(batch_id, "labels")) is not None:
-            return done
+            unknown, examples = self._unknown_label_ids(
+                "SELECT l.id AS i FROM labels AS l JOIN batches AS b ON l._batch = b.seq "
+                "WHERE b.batch_id = ?",
+                [done.batch_id],
+            )
+            return replace(done, unknown_ids=unknown, unknown_id_examples=examples)
         s = self.spec
         label_col = s.label or "label"
         data = _in_memory(data)
@@ -546,23 +562,60 @@ class Store:
             check_names(s, _source_columns(self.con, data, types), types, "labels batch")
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
             at = validate_labels(self._staged(types), rows)
+            idc, lc = quote(s.id), quote(label_col)
+            # rows whose id's latest stored label is the same: storing them changes nothing
+            new_rows = (
+                "FROM __staging AS s WHERE NOT EXISTS (SELECT 1 FROM (SELECT id, label, "
+                "row_number() OVER (PARTITION BY id ORDER BY labelled_at DESC, _batch DESC) "
+                f"AS r FROM labels) AS l WHERE l.r = 1 AND l.id = CAST(s.{idc} AS VARCHAR) "
+                f"AND l.label = CAST(s.{lc} AS VARCHAR))"
+            )
+            stored = int(self._scalar(f"SELECT count(*) {new_rows}"))
+            if stored == 0:  # every label already stored: nothing to add, no empty batch
+                return IngestReport(kind="labels", batch_id=batch_id or "", rows=0, skipped=rows)
+            unknown, examples = self._unknown_label_ids(
+                f"SELECT CAST(s.{idc} AS VARCHAR) AS i {new_rows}", []
+            )
             now = _now()
             batch = batch_id or uuid.uuid4().hex
             params: list[Any] = [] if "labelled_at" in types else [now]
             with self._transaction():
                 seq = self._next_seq()
                 self.con.execute(
-                    f"INSERT INTO labels SELECT CAST({quote(s.id)} AS VARCHAR), "
-                    f"CAST({quote(label_col)} AS VARCHAR), {at}, CAST(? AS TIMESTAMP), {seq} "
-                    "FROM __staging",
+                    f"INSERT INTO labels SELECT CAST(s.{idc} AS VARCHAR), "
+                    f"CAST(s.{lc} AS VARCHAR), {at}, CAST(? AS TIMESTAMP), {seq} {new_rows}",
                     [*params, now],
                 )
                 self.con.execute(
                     "INSERT INTO batches VALUES (?, ?, 'labels', ?, ?, NULL, NULL, ?, '[]', '[]', "
                     "'{}')",
-                    [batch, seq, now, rows, json.dumps(types)],
+                    [batch, seq, now, stored, json.dumps(types)],
                 )
-        return IngestReport(kind="labels", batch_id=batch, rows=rows)
+        return IngestReport(
+            kind="labels",
+            batch_id=batch,
+            rows=stored,
+            skipped=rows - stored,
+            unknown_ids=unknown,
+            unknown_id_examples=examples,
+        )
+
+    def _unknown_label_ids(self, ids_sql: str, params: list[Any]) -> tuple[int, list[str]]:
+        """How many of the ids ``ids_sql`` selects (as column ``i``) the predictions
+        table lacks, and the first five of them (by id)."""
+        stored = {c.casefold() for c in self._table_columns("predictions")}
+        if self.spec.id.casefold() in stored:
+            idc = quote(self.spec.id)
+            ids_sql = (
+                f"SELECT i FROM ({ids_sql}) AS u WHERE NOT EXISTS (SELECT 1 FROM predictions "
+                f"AS p WHERE p.{idc} = u.i)"
+            )
+        found = self.con.execute(
+            f"SELECT count(*) OVER (), i FROM ({ids_sql}) ORDER BY i LIMIT 5", params
+        ).fetchall()
+        if not found:
+            return 0, []
+        return int(found[0][0]), [str(r[1]) for r in found]
 
     def log_reference(self, data: Any, name: str = "reference") -> IngestReport:
         """Store (replace) a reference table, e.g. the labelled holdout with model scores."""

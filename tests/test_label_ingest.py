@@ -1,0 +1,99 @@
+"""Labels' bad input: ids never predicted are stored, counted and reported; an unknown
+class is refused naming the value and the fix; a batch logged twice (with or without a
+batch_id) stores nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import driftline
+from driftline.errors import IngestError
+
+
+@pytest.fixture
+def monitor(tmp_path: Path, make_spec: Any, make_predictions: Any) -> Any:
+    m = driftline.connect(tmp_path / "labels.duckdb", make_spec())
+    m.log_predictions(make_predictions(10))  # ids r0 .. r9
+    yield m
+    m.close()
+
+
+def stored_labels(m: Any) -> list[tuple[str, str]]:
+    return m.store.con.execute("SELECT id, label FROM labels ORDER BY id, _batch").fetchall()
+
+
+def test_labels_for_ids_never_predicted_are_stored_counted_and_reported(monitor: Any) -> None:
+    labels = pd.DataFrame({"id": ["r1", "ghost2", "r2", "ghost1"], "label": ["a", "b", "c", "a"]})
+    report = monitor.log_labels(labels, batch_id="lab-1")
+    assert (report.rows, report.unknown_ids) == (4, 2)
+    assert report.unknown_id_examples == ["ghost1", "ghost2"]
+    assert len(stored_labels(monitor)) == 4  # never dropped
+    again = monitor.log_labels(labels, batch_id="lab-1")  # the retry says the same
+    assert again.already_stored
+    assert (again.rows, again.unknown_ids, again.unknown_id_examples) == (
+        4,
+        2,
+        ["ghost1", "ghost2"],
+    )
+    assert len(stored_labels(monitor)) == 4
+
+
+def test_labels_before_any_prediction_are_all_unknown(tmp_path: Path, make_spec: Any) -> None:
+    with driftline.connect(tmp_path / "fresh.duckdb", make_spec()) as m:
+        report = m.log_labels(pd.DataFrame({"id": ["p1", "p2"], "label": ["a", "b"]}))
+        assert report.unknown_ids == 2
+
+
+def test_a_label_of_an_unknown_class_is_refused_naming_value_and_fix(monitor: Any) -> None:
+    before = monitor.store.counts()
+    with pytest.raises(IngestError) as info:
+        monitor.log_labels(pd.DataFrame({"id": ["r1", "r2"], "label": ["a", "zebra"]}))
+    message = str(info.value)
+    assert "column 'label' (label) has value 'zebra'" in message
+    assert "not a class of the spec ('a', 'b', 'c')" in message
+    assert "Map it to the model's class names" in message
+    assert "Nothing was stored" in message
+    assert monitor.store.counts() == before
+
+
+def test_a_batch_logged_twice_without_batch_id_stores_nothing_twice(monitor: Any) -> None:
+    labels = pd.DataFrame({"id": ["r1", "r2", "r3"], "label": ["a", "b", "c"]})
+    first = monitor.log_labels(labels)
+    assert (first.rows, first.skipped) == (3, 0)
+    batches = len(monitor.store.batches("labels"))
+    second = monitor.log_labels(labels)
+    assert (second.rows, second.skipped, second.batch_id) == (0, 3, "")
+    assert len(stored_labels(monitor)) == 3
+    assert len(monitor.store.batches("labels")) == batches  # no empty batch recorded
+    # a correction and a repeat in one batch: only the correction is stored
+    changed = pd.DataFrame({"id": ["r1", "r2"], "label": ["a", "c"]})
+    third = monitor.log_labels(changed)
+    assert (third.rows, third.skipped) == (1, 1)
+    latest = monitor.store.latest_labels().to_pyarrow()
+    latest = dict(zip(latest["id"].to_pylist(), latest["label"].to_pylist(), strict=True))
+    assert latest == {"r1": "a", "r2": "c", "r3": "c"}
+    # going back to an earlier label is a change, and is stored
+    assert monitor.log_labels(pd.DataFrame({"id": ["r2"], "label": ["b"]})).rows == 1
+
+
+def test_log_labels_prints_the_unknown_ids(
+    tmp_path: Path, run_cli: Any, make_spec: Any, make_predictions: Any
+) -> None:
+    import yaml
+
+    (tmp_path / "driftline.yaml").write_text(yaml.safe_dump(make_spec()))
+    make_predictions(1).to_parquet(tmp_path / "p.parquet")  # id r0
+    assert run_cli("log", "p.parquet", cwd=tmp_path).code == 0
+    pd.DataFrame({"id": ["r0", "nope"], "label": ["a", "b"]}).to_csv(
+        tmp_path / "labels.csv", index=False
+    )
+    r = run_cli("log", "--labels", "labels.csv", cwd=tmp_path)
+    assert r.code == 0, r.output
+    assert "labels.csv: stored 2 labels" in r.out
+    assert "1 label(s) for ids never predicted (first: 'nope')" in r.err
+    r = run_cli("log", "--labels", "labels.csv", cwd=tmp_path)
+    assert "labels.csv: stored 0 labels, skipped 2 already stored" in r.out
