@@ -545,7 +545,13 @@ def test_the_same_queue_on_spark_as_on_duckdb(spark: Any, tmp_path: Path) -> Non
         queue_config(policy=["least-confident", "entropy"], budget=12, stratify="class", seed=3),
         queue_config(policy="margin", budget=9, stratify="cohort", allocation="proportional"),
         queue_config(policy="below-threshold-correct", band=0.3, budget=5),
-        queue_config(policy="near-threshold", budget=7, cohorts={"segment": ["(missing)"]}),
+        queue_config(
+            policy="near-threshold",
+            budget=7,
+            cohorts={"segment": ["(missing)"]},
+            since="2024-03-01T00:30:00Z",
+            until="2024-03-01T01:40:00",
+        ),
     ]
     with connect(tmp_path, SPEC, df) as m:
         m.log_labels(labels)
