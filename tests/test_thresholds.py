@@ -416,3 +416,15 @@ def test_cli_prints_the_gain_and_stores_the_thresholds(tmp_path: Path, run_cli: 
     res = run_cli("thresholds", "--objective", "cost", "--cost", "0,1", *args)
     assert res.code == 2
     assert "--cost '0,1' is not four numbers" in res.err
+
+
+def test_label_queues_use_the_thresholds_chosen_on_the_holdout(tmp_path: Path, digits: Any) -> None:
+    with _digits_monitor(tmp_path, digits) as mon:
+        mon.log_predictions(digits.days[0])
+        before = mon.queue(policy="near-threshold", budget=5)
+        fitted = mon.thresholds()
+        after = mon.queue(policy="near-threshold", budget=5)
+    chosen = {c: t.threshold for c, t in fitted.classes.items() if t.threshold is not None}
+    assert before.thresholds == {}  # multi-class without chosen thresholds: the margin
+    assert after.thresholds == pytest.approx(chosen)
+    assert after.ids != before.ids

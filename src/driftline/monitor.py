@@ -256,7 +256,8 @@ class Monitor:
         """Which predictions to label next: ``options`` are the fields of
         :class:`~driftline.queues.QueueConfig` (``policy``, ``budget``, ``stratify``, ...),
         applied over ``config``; ``thresholds`` the per-class decision thresholds (default:
-        see :func:`~driftline.queues.resolve_thresholds`). Computed in the engine; write it
+        those chosen on the holdout and stored in the profile, else see
+        :func:`~driftline.queues.resolve_thresholds`). Computed in the engine; write it
         with :func:`~driftline.queues.write_queue`."""
         from driftline.errors import EmptyWindowError
         from driftline.queues import build_queue, queue_config
@@ -268,6 +269,13 @@ class Monitor:
                 "`driftline log FILE` or `Monitor.log_predictions(df)`."
             )
         self.store._ensure_predictions()
+        if thresholds is None and self.profile_path.exists():
+            # the thresholds chosen on the holdout (`driftline thresholds`), when there are
+            from driftline.thresholds import thresholds_for
+
+            if getattr(self.profile, "thresholds_", None) is not None:
+                chosen = thresholds_for(self.profile)
+                thresholds = {c: t for c, t in chosen.items() if t is not None} or None
         return build_queue(
             self.engine,
             self.engine.table("predictions"),
