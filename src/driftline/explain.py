@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from driftline.errors import ConfigError, SchemaError, missing_extra, name_list, shorten
+from driftline.robustness import call_model
 
 __all__ = ["ClassExplanation", "Explanation", "TermWeight", "explain", "explain_class"]
 
@@ -205,7 +206,7 @@ def _setup(
     predict = _predictor(model)
     if isinstance(row, str):
         explainer = lime.lime_text.LimeTextExplainer(class_names=names, random_state=seed)
-        return explainer, row, predict, None
+        return explainer, row, lambda x: call_model(predict, x), None
     if reference is None:
         raise ConfigError(
             "a tabular explanation needs reference= (a DataFrame of training rows): LIME "
@@ -221,7 +222,7 @@ def _setup(
         categorical_names={i: list(c) for i, c in tab.categories.items()},
         random_state=seed,
     )
-    return explainer, row, lambda x: predict(tab.decode(np.atleast_2d(x))), tab
+    return explainer, row, lambda x: call_model(predict, tab.decode(np.atleast_2d(x))), tab
 
 
 def _explain_one(
@@ -300,7 +301,7 @@ def explain_class(
     if count == 0:
         raise SchemaError("no rows to explain; give at least one.")
     predict = _predictor(model)
-    proba = np.asarray(predict(rows if frame else list(rows)), dtype=float)
+    proba = np.asarray(call_model(predict, rows if frame else list(rows)), dtype=float)
     predicted = proba.argmax(axis=1)
     candidates = np.flatnonzero(predicted == index)
     if select == "random":

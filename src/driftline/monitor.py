@@ -7,7 +7,7 @@ logging a batch needs the store only, so ``driftline log`` starts without them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -223,6 +223,187 @@ class Monitor:
 
         check_output_path(path)
         return render_report(self.check(since, until, persist=False), path)
+
+    # -- the model: samples, robustness, explanations ---------------------------------------
+    def sample(
+        self,
+        n: int = 500,
+        *,
+        source: str = "predictions",
+        seed: int = 0,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        predicted: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> Any:
+        """Up to ``n`` stored rows as a pandas DataFrame, drawn reproducibly: ordered by
+        the md5 of ``seed`` and the id, so the same seed gives the same rows and another
+        seed others. ``source`` is ``"predictions"`` or ``"reference"``; ``predicted``
+        keeps one predicted class, ``ids`` exactly those ids."""
+        from driftline._ingest import quote
+        from driftline.checks import _ts
+
+        if n < 1:
+            raise ConfigError(f"n must be at least 1; got {n}.")
+        if source == "reference":
+            table = "reference_reference"
+            if not self.store.has_table(table):
+                raise ProfileError(
+                    "the store holds no reference; log one with `driftline log --reference "
+                    "FILE` or `Monitor.log_reference(df)`."
+                )
+        elif source == "predictions":
+            table = "predictions"
+            if not self.store.has_table(table):
+                raise ConfigError(
+                    "the store holds no predictions yet; log some with `driftline log FILE`."
+                )
+        else:
+            raise ConfigError(f"source must be 'predictions' or 'reference'; got {source!r}.")
+        s = self.spec
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if source == "predictions":
+            for bound, op, name in ((since, ">=", "since"), (until, "<", "until")):
+                if (t := _ts(bound, name)) is not None:
+                    where.append(f"{quote(s.timestamp)} {op} CAST(? AS TIMESTAMP)")
+                    params.append(t.replace(tzinfo=None))
+        if predicted is not None:
+            if predicted not in s.classes:
+                raise ConfigError(
+                    f"class {shorten(predicted)} is not a class of the spec; its classes are "
+                    f"{', '.join(map(repr, s.classes[:5]))}."
+                )
+            where.append(f"CAST({quote(s.prediction)} AS VARCHAR) = ?")
+            params.append(predicted)
+        if ids is not None:
+            where.append(f"CAST({quote(s.id)} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))")
+            params.append([str(i) for i in ids])
+        order = f"md5(CAST(? AS VARCHAR) || CAST({quote(s.id)} AS VARCHAR))"
+        sql = f"SELECT * FROM {quote(table)} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
+        return self.store.con.execute(sql, [*params, str(seed), n]).fetch_df()
+
+    def robustness(
+        self,
+        model: Any,
+        *,
+        source: str = "reference",
+        n: int = 500,
+        seed: int = 0,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Perturb ``n`` stored rows (the reference: a training-data check; or logged
+        predictions) and report how often ``model``'s prediction flips
+        (:func:`driftline.robustness.check_robustness`; ``options`` are its
+        :class:`~driftline.robustness.RobustnessConfig` fields). The model is called
+        with a DataFrame of the spec's features, or a list of strings when the spec's
+        only feature is one text column."""
+        from driftline.robustness import check_robustness
+
+        rows = self._model_inputs(
+            self.sample(n, source=source, seed=seed, since=since, until=until), model
+        )
+        reference = self._model_inputs(self.sample(5000, source="reference", seed=seed), model)
+        return check_robustness(
+            model,
+            rows,
+            reference=reference if hasattr(rows, "columns") else None,
+            text_columns=self.spec.features.text,
+            seed=seed,
+            **options,
+        )
+
+    def explain(
+        self,
+        model: Any,
+        *,
+        ids: Sequence[str] | None = None,
+        classes: Sequence[str] | None = None,
+        n: int = 100,
+        select: str = "random",
+        seed: int = 0,
+        **options: Any,
+    ) -> list[Any]:
+        """LIME for logged predictions: one :class:`~driftline.explain.Explanation` per
+        id in ``ids``, or else one :class:`~driftline.explain.ClassExplanation` per class
+        in ``classes`` (default: every class) over up to ``n`` logged rows predicted as
+        it. The reference is LIME's training data for a tabular model."""
+        from driftline.explain import explain, explain_class
+
+        text_only = self._text_only()
+        reference = (
+            None
+            if text_only
+            else self._model_inputs(self.sample(5000, source="reference", seed=seed), model)
+        )
+        model_classes = getattr(getattr(model, "unwrapped", model), "classes_", None)
+        names = list(self.spec.classes) if model_classes is None else None
+        if ids is not None:
+            rows = self.sample(len(ids), ids=ids)
+            found = set(rows[self.spec.id].astype(str))
+            missing = [i for i in ids if str(i) not in found]
+            if missing:
+                raise ConfigError(
+                    f"no logged prediction has id {shorten(str(missing[0]))}; give ids of "
+                    "stored predictions."
+                )
+            inputs = self._model_inputs(rows, model)
+            return [
+                explain(
+                    model,
+                    inputs[k] if text_only else inputs.iloc[[k]],
+                    reference=reference,
+                    classes=names,
+                    seed=seed,
+                    **options,
+                )
+                for k in range(len(rows))
+            ]
+        out = []
+        for klass in classes if classes is not None else self.spec.classes:
+            rows = self.sample(max(n * 5, 200), predicted=str(klass), seed=seed)
+            if len(rows) == 0:
+                continue
+            out.append(
+                explain_class(
+                    model,
+                    self._model_inputs(rows, model),
+                    klass,
+                    reference=reference,
+                    classes=names,
+                    n=n,
+                    select=select,  # type: ignore[arg-type]
+                    seed=seed,
+                    **options,
+                )
+            )
+        return out
+
+    def _text_only(self) -> bool:
+        f = self.spec.features
+        return len(f.text) == 1 and not f.numeric and not f.categorical
+
+    def _model_inputs(self, rows: Any, model: Any = None) -> Any:
+        """What the model is called with: the columns it was fitted on
+        (``feature_names_in_``, in that order) when it names them, else the spec's
+        features; a list of strings when the spec's one feature is a text column."""
+        f = self.spec.features
+        if self._text_only():
+            return [str(v) if v is not None else "" for v in rows[f.text[0]]]
+        fitted = getattr(getattr(model, "unwrapped", model), "feature_names_in_", None)
+        if fitted is not None:
+            missing = [str(c) for c in fitted if str(c) not in rows.columns]
+            if missing:
+                raise ConfigError(
+                    f"the model was fitted on column {shorten(missing[0])}, which the store "
+                    "does not hold; log it as a feature (the spec's features), or explain "
+                    "a model fitted on the logged columns."
+                )
+            return rows[[str(c) for c in fitted]].reset_index(drop=True)
+        cols = [c for c in (*f.numeric, *f.categorical, *f.text) if c in rows.columns]
+        return rows[cols].reset_index(drop=True)
 
     def _persist(
         self, report: CheckReport, history: History, lo: datetime | None, hi: datetime | None

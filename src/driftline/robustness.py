@@ -48,6 +48,7 @@ __all__ = [
     "PerturbationResult",
     "RobustnessConfig",
     "RobustnessReport",
+    "call_model",
     "check_robustness",
     "perturb_text",
 ]
@@ -338,7 +339,7 @@ def _classes(model: Any) -> list[str]:
 
 
 def _probabilities(predict: Callable[[Any], Any], rows: Any, n: int, names: list[str]) -> Any:
-    proba = np.asarray(predict(rows), dtype=float)
+    proba = np.asarray(call_model(predict, rows), dtype=float)
     if proba.ndim != 2 or proba.shape[0] != n:
         raise SchemaError(
             f"predict_proba returned shape {proba.shape} for {n} rows; it must return one "
@@ -352,6 +353,19 @@ def _probabilities(predict: Callable[[Any], Any], rows: Any, n: int, names: list
             f"{name_list(names)}; pass classes= in the model's column order."
         )
     return proba
+
+
+def call_model(predict: Callable[[Any], Any], rows: Any) -> Any:
+    """``predict(rows)``; the model's own failure becomes a :class:`SchemaError` naming
+    it (the rows are the user's data and the model is the user's code)."""
+    try:
+        return predict(rows)
+    except Exception as exc:  # the user's model is the boundary
+        raise SchemaError(
+            f"the model's predict_proba failed on {len(rows)} rows "
+            f"({type(exc).__name__}: {shorten(str(exc), 300)}); check that the rows have "
+            "the columns and types the model was fitted on."
+        ) from exc
 
 
 def _is_frame(data: Any) -> bool:
