@@ -28,8 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("_ingest", "store", "profile"),
     ("checks",),
     ("incidents",),
-    ("report", "monitor", "demo"),
-    ("integrations",),
+    ("report", "monitor", "demo", "demo_text"),
+    ("integrations", "demo_torch"),
     ("cli", "__main__", ""),  # "" is the package itself: the public API imports everything
 ]
 

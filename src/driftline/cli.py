@@ -348,12 +348,41 @@ def demo(
     ),
     days: Annotated[int, typer.Option(help="Days of simulated traffic (>= 60).")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    text: Annotated[
+        bool,
+        typer.Option(
+            "--text",
+            help="A support-ticket text classifier instead (TF-IDF + logistic regression): "
+            "users typing instead of pasting, a new topic; LIME words per class.",
+        ),
+    ] = False,
+    torch: Annotated[
+        bool,
+        typer.Option(
+            "--torch",
+            help="A PyTorch network on the digits instead, monitored through the wrapper "
+            "with its penultimate-layer embeddings: a noisy camera in one region.",
+        ),
+    ] = False,
 ) -> None:
     """Train a classifier on scikit-learn's bundled digits, simulate traffic with
     incidents, log it, run the checks and print what was caught and when."""
-    from driftline.demo import run_demo
+    if text and torch:
+        raise ConfigError("choose one of --text and --torch (or neither, for the digits demo).")
+    if text:
+        from driftline.demo_text import run_text_demo
 
-    result = run_demo(directory, days=days, seed=seed, console=out)
+        where = directory if directory != Path("driftline-demo") else Path("driftline-demo-text")
+        result = run_text_demo(where, days=days, seed=seed, console=out)
+    elif torch:
+        from driftline.demo_torch import run_torch_demo
+
+        where = directory if directory != Path("driftline-demo") else Path("driftline-demo-torch")
+        result = run_torch_demo(where, days=days, seed=seed, console=out)
+    else:
+        from driftline.demo import run_demo
+
+        result = run_demo(directory, days=days, seed=seed, console=out)
     if not result.all_caught:
         raise typer.Exit(1)
 

@@ -89,9 +89,11 @@ class RowLogger:
         cohorts: Mapping[str, Any] | None = None,
         embedding: Any = None,
         predicted: Sequence[Any] | None = None,
+        timestamps: Sequence[datetime] | None = None,
     ) -> pa.Table:
         """One row per row of ``proba``; ``predicted`` is the model's own answer when it
-        is not the most probable class (e.g. ``SVC.predict``), else the argmax is logged."""
+        is not the most probable class (e.g. ``SVC.predict``), else the argmax is logged.
+        ``timestamps`` (default: now) are the predictions' times, naive ones read as UTC."""
         s = self.spec
         p = np.asarray(proba, dtype=float)
         n = p.shape[0]
@@ -106,12 +108,19 @@ class RowLogger:
             id_values = [str(i) for i in ids]
             if len(id_values) != n:
                 raise SchemaError(f"{len(id_values)} ids for {n} rows; give one id per row.")
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        if timestamps is None:
+            stamps = [datetime.now(timezone.utc).replace(tzinfo=None)] * n
+        else:
+            stamps = [_utc(t) for t in timestamps]
+            if len(stamps) != n:
+                raise SchemaError(
+                    f"{len(stamps)} timestamps for {n} rows; give one timestamp per row."
+                )
         order = [self.classes.index(c) for c in s.classes]  # spec order -> model column
         by_spec = p[:, order]
         cols: dict[str, Any] = {
             s.id: pa.array(id_values, pa.string()),
-            s.timestamp: pa.array([now] * n, pa.timestamp("us")),
+            s.timestamp: pa.array(stamps, pa.timestamp("us")),
             s.prediction: pa.array(
                 [str(v) for v in predicted]
                 if predicted is not None
@@ -190,3 +199,11 @@ def _column(name: str, values: Any, n: int) -> pa.Array:
     if arr.dtype.kind == "O":
         return pa.array(list(arr))
     return pa.array(arr)
+
+
+def _utc(t: Any) -> datetime:
+    if hasattr(t, "to_pydatetime"):
+        t = t.to_pydatetime()
+    if not isinstance(t, datetime):
+        raise SchemaError(f"timestamp {shorten(str(t))} is not a datetime; give datetimes.")
+    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t

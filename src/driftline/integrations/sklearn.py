@@ -64,17 +64,27 @@ class MonitoredModel:
         return self.unwrapped.classes_
 
     def predict_proba(
-        self, x: Any, *, ids: Sequence[Any] | None = None, cohorts: Mapping[str, Any] | None = None
+        self,
+        x: Any,
+        *,
+        ids: Sequence[Any] | None = None,
+        cohorts: Mapping[str, Any] | None = None,
+        timestamps: Sequence[Any] | None = None,
     ) -> Any:
         proba = self.unwrapped.predict_proba(x)
-        self._log(x, proba, ids, cohorts)
+        self._log(x, proba, ids, cohorts, None, timestamps)
         return proba
 
     def predict(
-        self, x: Any, *, ids: Sequence[Any] | None = None, cohorts: Mapping[str, Any] | None = None
+        self,
+        x: Any,
+        *,
+        ids: Sequence[Any] | None = None,
+        cohorts: Mapping[str, Any] | None = None,
+        timestamps: Sequence[Any] | None = None,
     ) -> Any:
         answer = self.unwrapped.predict(x)
-        self._log(x, self.unwrapped.predict_proba(x), ids, cohorts, answer)
+        self._log(x, self.unwrapped.predict_proba(x), ids, cohorts, answer, timestamps)
         return answer
 
     def __getattr__(self, name: str) -> Any:
@@ -114,9 +124,17 @@ class MonitoredModel:
         ids: Sequence[Any] | None,
         cohorts: Mapping[str, Any] | None,
         predicted: Any = None,
+        timestamps: Sequence[Any] | None = None,
     ) -> None:
         logger = self._logger
-        table = logger.rows(proba, self._features(x), ids=ids, cohorts=cohorts, predicted=predicted)
+        table = logger.rows(
+            proba,
+            self._features(x),
+            ids=ids,
+            cohorts=cohorts,
+            predicted=predicted,
+            timestamps=timestamps,
+        )
         logger.log(table)
 
     def _features(self, x: Any) -> dict[str, Any]:

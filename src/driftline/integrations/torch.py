@@ -8,7 +8,8 @@ names a submodule, that layer's output flattened as the embedding (a forward hoo
 spec's ``embedding`` column). Logging runs under ``torch.no_grad()`` on detached copies.
 ``features=`` maps a batch's inputs to named feature columns (e.g. an image's mean
 brightness) when the spec has features; ``cohorts=`` and ``ids=`` work as in the
-scikit-learn wrapper; ``buffer=N`` logs in batches of at least N rows.
+scikit-learn wrapper, and ``timestamps=`` gives the predictions' times (default: now);
+``buffer=N`` logs in batches of at least N rows.
 
 PyTorch is an optional dependency (``pip install 'driftline[torch]'``; on a machine
 without a GPU, ``pip install torch==2.13.0`` first gets the CPU build).
@@ -86,6 +87,7 @@ class MonitoredModule(nn.Module):
         *args: Any,
         ids: Sequence[Any] | None = None,
         cohorts: Mapping[str, Any] | None = None,
+        timestamps: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> Any:
         self._captured = None
@@ -97,7 +99,14 @@ class MonitoredModule(nn.Module):
             if self._captured is not None:
                 embedding = self._captured.flatten(1).float().cpu().numpy()
             feats = dict(self._features(args[0] if args else None)) if self._features else {}
-            table = self._logger.rows(proba, feats, ids=ids, cohorts=cohorts, embedding=embedding)
+            table = self._logger.rows(
+                proba,
+                feats,
+                ids=ids,
+                cohorts=cohorts,
+                embedding=embedding,
+                timestamps=timestamps,
+            )
         self._logger.log(table)
         return out
 
