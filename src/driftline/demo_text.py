@@ -152,7 +152,7 @@ class TextDemoData:
     model: Any
 
 
-def _ticket(rng: np.random.Generator, topic: str, *, typed: bool, words: list[str]) -> str:
+def _ticket(rng: np.random.Generator, *, typed: bool, words: list[str]) -> str:
     n = int(rng.integers(5, 9))
     body = [str(w) for w in rng.choice(words, n)]
     body += [str(w) for w in rng.choice(_FILLER, int(rng.integers(2, 5)))]
@@ -180,7 +180,7 @@ def _tickets(
             words += list(rng.choice(_WORDS[other], 6))
         if rng.random() < new_topic:
             words = list(_NEW_TOPIC) + list(rng.choice(_WORDS[topic], 3))
-        texts.append(_ticket(rng, topic, typed=rng.random() < typed_share, words=words))
+        texts.append(_ticket(rng, typed=rng.random() < typed_share, words=words))
         labels.append(topic)
     return texts, labels
 
