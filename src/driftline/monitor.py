@@ -115,6 +115,13 @@ class Monitor:
         A prediction id already stored refuses the batch whole, unless
         ``on_duplicate="skip"``: then only the new rows are stored (``report.skipped``).
         """
+        if (
+            self.spec.text_embedding is not None
+            and batch_id is not None
+            and self.store._already(batch_id, "predictions") is not None
+        ):
+            return self.store.log_predictions(data, batch_id=batch_id)  # a retry: no work
+        data = self._embed_text(data, fit=False)
         return self.store.log_predictions(data, batch_id=batch_id, on_duplicate=on_duplicate)
 
     def log_labels(self, data: Any, *, batch_id: str | None = None) -> IngestReport:
@@ -125,10 +132,59 @@ class Monitor:
         self, data: Any, *, name: str = "reference", fit: bool = True
     ) -> IngestReport:
         """Store the reference (the labelled holdout scored by the model) and fit the profile."""
+        data = self._embed_text(data, fit=True)
         report = self.store.log_reference(data, name=name)
         if fit:
             self.fit_profile(name=name)
         return report
+
+    @property
+    def text_embedder_path(self) -> Path:
+        """Where the fitted text embedder is kept (``spec.text_embedding``), next to the
+        profile."""
+        return self.profile_path.with_name(self.profile_path.stem + ".text-embedder.npz")
+
+    def _embed_text(self, data: Any, *, fit: bool) -> Any:
+        """``data`` with the spec's embedding column computed from its text column, when
+        the spec asks for it and the batch carries no embeddings of its own."""
+        te = self.spec.text_embedding
+        if te is None:
+            return data
+        from driftline._io import to_arrow
+        from driftline.text_embeddings import SentenceEmbedder, TfidfSvdEmbedder, text_embedder
+
+        table = to_arrow(data)
+        emb_col = self.spec.embedding
+        assert emb_col is not None  # the spec requires it with text_embedding
+        if emb_col in table.column_names:
+            return table
+        if te.column not in table.column_names:
+            return table  # the store reports the missing text column as schema skew
+        texts = table.column(te.column).to_pylist()
+        marker = self.text_embedder_path
+        embedder: SentenceEmbedder | TfidfSvdEmbedder
+        if fit:
+            embedder = text_embedder(te.model).fit(texts)
+            if isinstance(embedder, TfidfSvdEmbedder):
+                embedder.save(marker)
+            else:
+                marker.write_bytes(b"")  # the sentence model: nothing fitted to keep
+        elif not marker.exists():
+            raise ProfileError(
+                f"text_embedding embeds {shorten(te.column)} in the space fitted on the "
+                "reference, and no reference was logged yet; log it first with `driftline "
+                "log --reference FILE`."
+            )
+        elif marker.stat().st_size == 0:
+            embedder = SentenceEmbedder()
+        else:
+            embedder = TfidfSvdEmbedder.load(marker)
+        import pyarrow as pa
+
+        vectors = embedder.transform(texts)
+        return table.append_column(
+            emb_col, pa.array(list(vectors.tolist()), pa.list_(pa.float64()))
+        )
 
     # -- profile ----------------------------------------------------------------------------
     def fit_profile(self, *, name: str = "reference", **params: Any) -> Profile:

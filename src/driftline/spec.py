@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import yaml
@@ -525,6 +525,15 @@ class DriftConfig(_Strict):
         return str(getattr(self, kind))
 
 
+class TextEmbedding(_Strict):
+    """Embed a text column into the spec's ``embedding`` column when a batch has none:
+    ``model`` is ``sentence`` (driftline[text]), ``tfidf`` (TF-IDF + SVD fitted on the
+    reference) or ``auto`` (sentence when installed, else tfidf)."""
+
+    column: str
+    model: Literal["auto", "sentence", "tfidf"] = "auto"
+
+
 class Spec(_Strict):
     """Column roles and the window. See the module docstring for an example."""
 
@@ -536,6 +545,7 @@ class Spec(_Strict):
     cohorts: list[str] = Field(default_factory=list)
     features: Features = Field(default_factory=Features)
     embedding: str | None = None
+    text_embedding: TextEmbedding | None = None
     window: str = "1d"
     checks: Checks = Field(default_factory=Checks)
     drift: DriftConfig = Field(default_factory=DriftConfig)
@@ -572,6 +582,7 @@ class Spec(_Strict):
                     "the data and in the spec"
                 )
         self._drift_overrides_apply()
+        self._text_embedding_applies()
         kinds = self.feature_kinds
         for col in self.checks.floors.columns:
             if col not in kinds:
@@ -580,6 +591,21 @@ class Spec(_Strict):
                     f"spec (features: {name_list(kinds)}); add it to features or remove the floor"
                 )
         return self
+
+    def _text_embedding_applies(self) -> None:
+        te = self.text_embedding
+        if te is None:
+            return
+        if te.column not in self.features.text:
+            raise ValueError(
+                f"text_embedding.column {shorten(te.column)} is not a text feature of the spec "
+                f"(text features: {name_list(self.features.text)}); name one of features.text"
+            )
+        if not self.embedding:
+            raise ValueError(
+                "text_embedding needs the spec's embedding column to write to; add "
+                "`embedding: embedding` (any free column name)"
+            )
 
     def _drift_overrides_apply(self) -> None:
         """Each ``drift.by_column`` entry names a feature, with a method for its kind."""
@@ -644,6 +670,8 @@ class Spec(_Strict):
         for key in ("positive", "negative"):  # unset, they leave older fingerprints as they were
             if data["scores"][key] is None:
                 del data["scores"][key]
+        if data["text_embedding"] is None:  # likewise for specs without text embedding
+            del data["text_embedding"]
         data["bins"] = self.drift.bins
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -655,7 +683,7 @@ class Spec(_Strict):
         data["features"] = {k: v for k, v in data["features"].items() if v}
         data["checks"] = self.checks.model_dump(exclude_defaults=True)
         data["drift"] = self.drift.model_dump(exclude_defaults=True)
-        for key in ("label", "embedding", "checks", "drift"):
+        for key in ("label", "embedding", "text_embedding", "checks", "drift"):
             if not data[key]:
                 del data[key]
         return yaml.safe_dump(data, sort_keys=False)
