@@ -158,6 +158,13 @@ def test_cli_robustness_and_explain(project: Path, run_cli: RunCli, tmp_path: Pa
     bad = run_cli("robustness", "--model", tmp_path / "junk.joblib", *args)
     assert bad.code == 2
     assert "could not be loaded" in bad.err
+    page = run_cli(
+        "report", "--model", project / "model.joblib", "--out", tmp_path / "r.html", *args
+    )
+    assert page.code == 0, page.err
+    html = (tmp_path / "r.html").read_text()
+    assert "LIME, per class" in html
+    assert "Robustness: does in-domain noise flip the prediction?" in html
     missing = run_cli("explain", "--model", project / "model.joblib", "--id", "zz", *args)
     assert missing.code == 2
     assert "no logged prediction has id 'zz'" in missing.err

@@ -394,6 +394,14 @@ def report(
     ),
     since: Annotated[str | None, typer.Option(help="Start (ISO-8601, inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="End (ISO-8601, exclusive).")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="Also explain (LIME per class) and perturb (robustness) with this model "
+            "(joblib/pickle; loading runs code from the file: give only files you trust).",
+        ),
+    ] = None,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
@@ -406,7 +414,8 @@ def report(
     step("opening the spec and the store")
     with connect(store, spec) as mon, status:
         step("writing the report")
-        path = mon.report(out_path, since, until)
+        fitted = _load_model(model) if model is not None else None
+        path = mon.report(out_path, since, until, model=fitted)
     out.print(str(path))
 
 

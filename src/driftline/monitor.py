@@ -273,12 +273,25 @@ class Monitor:
         path: str | Path = "report.html",
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        *,
+        model: Any = None,
+        explain_rows: int = 20,
+        seed: int = 0,
     ) -> Path:
-        """Run the checks (without storing results) and write the HTML report to ``path``."""
+        """Run the checks (without storing results) and write the HTML report to ``path``.
+
+        With ``model`` (anything with ``predict_proba``) the report's model section holds
+        LIME per class over ``explain_rows`` logged rows of each class and the robustness
+        checks on the reference."""
         from driftline.report import render_report
 
         check_output_path(path)
-        return render_report(self.check(since, until, persist=False), path)
+        report = self.check(since, until, persist=False)
+        if model is None:
+            return render_report(report, path)
+        explanations = self.explain(model, n=explain_rows, num_samples=500, seed=seed)
+        robustness = self.robustness(model, n=300, seed=seed)
+        return render_report(report, path, explanations=explanations, robustness=robustness)
 
     # -- the model: samples, robustness, explanations ---------------------------------------
     def sample(
