@@ -22,13 +22,14 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "driftline"
 #: Lowest first. A module belongs to the first layer with an entry it equals or lies under.
 LAYERS: list[tuple[str, ...]] = [
     ("_catalog", "errors"),
-    ("_io", "methods", "scenarios"),
+    ("_io", "methods", "scenarios", "robustness", "explain"),
     ("spec",),
     ("engine",),
     ("_ingest", "store", "profile", "thresholds"),
     ("checks",),
     ("incidents", "queues"),
-    ("report", "monitor", "demo"),
+    ("report", "monitor", "demo", "demo_text"),
+    ("integrations", "demo_torch"),
     ("cli", "__main__", ""),  # "" is the package itself: the public API imports everything
 ]
 

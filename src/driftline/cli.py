@@ -1,4 +1,5 @@
-"""The ``driftline`` command line: init, log, fit, thresholds, check, report, queue, demo.
+"""The ``driftline`` command line: init, log, fit, thresholds, check, report, queue, demo,
+robustness, explain.
 
 Exit codes (one boundary, :func:`run`, maps every outcome to one of them):
 
@@ -472,12 +473,41 @@ def demo(
     ),
     days: Annotated[int, typer.Option(help="Days of simulated traffic (>= 60).")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    text: Annotated[
+        bool,
+        typer.Option(
+            "--text",
+            help="A support-ticket text classifier instead (TF-IDF + logistic regression): "
+            "users typing instead of pasting, a new topic; LIME words per class.",
+        ),
+    ] = False,
+    torch: Annotated[
+        bool,
+        typer.Option(
+            "--torch",
+            help="A PyTorch network on the digits instead, monitored through the wrapper "
+            "with its penultimate-layer embeddings: a noisy camera in one region.",
+        ),
+    ] = False,
 ) -> None:
     """Train a classifier on scikit-learn's bundled digits, simulate traffic with
     incidents, log it, run the checks and print what was caught and when."""
-    from driftline.demo import run_demo
+    if text and torch:
+        raise ConfigError("choose one of --text and --torch (or neither, for the digits demo).")
+    if text:
+        from driftline.demo_text import run_text_demo
 
-    result = run_demo(directory, days=days, seed=seed, console=out)
+        where = directory if directory != Path("driftline-demo") else Path("driftline-demo-text")
+        result = run_text_demo(where, days=days, seed=seed, console=out)
+    elif torch:
+        from driftline.demo_torch import run_torch_demo
+
+        where = directory if directory != Path("driftline-demo") else Path("driftline-demo-torch")
+        result = run_torch_demo(where, days=days, seed=seed, console=out)
+    else:
+        from driftline.demo import run_demo
+
+        result = run_demo(directory, days=days, seed=seed, console=out)
     if not result.all_caught:
         raise typer.Exit(1)
 
@@ -489,6 +519,14 @@ def report(
     ),
     since: Annotated[str | None, typer.Option(help="Start (ISO-8601, inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="End (ISO-8601, exclusive).")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="Also explain (LIME per class) and perturb (robustness) with this model "
+            "(joblib/pickle; loading runs code from the file: give only files you trust).",
+        ),
+    ] = None,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
@@ -501,7 +539,8 @@ def report(
     step("opening the spec and the store")
     with connect(store, spec) as mon, status:
         step("writing the report")
-        path = mon.report(out_path, since, until)
+        fitted = _load_model(model) if model is not None else None
+        path = mon.report(out_path, since, until, model=fitted)
     out.print(str(path))
 
 
@@ -661,6 +700,162 @@ def queue(
         out.print(str(path), markup=False, highlight=False)
 
 
+ModelOpt = Annotated[
+    Path,
+    typer.Option(
+        "--model",
+        help="The fitted model, saved with joblib.dump or pickle (loading runs code from "
+        "the file: give only files you trust). It must have predict_proba.",
+    ),
+]
+
+
+def _load_model(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError(
+            f"--model {shorten(str(path))} is not a file; save the fitted model with "
+            "joblib.dump(model, 'model.joblib') and pass that path."
+        )
+    try:
+        try:
+            import joblib
+        except ImportError:  # joblib comes with scikit-learn; a plain pickle needs neither
+            import pickle
+
+            with path.open("rb") as fh:
+                return pickle.load(fh)
+        return joblib.load(path)
+    except Exception as exc:  # an unreadable model file is bad input, not our failure
+        raise ConfigError(
+            f"--model {shorten(str(path))} could not be loaded ({type(exc).__name__}: "
+            f"{shorten(str(exc), 200)}); save the fitted model with joblib.dump(model, "
+            "path) in an environment with the same libraries."
+        ) from exc
+
+
+@app.command()
+def robustness(
+    model: ModelOpt,
+    source: Annotated[
+        str, typer.Option(help="Rows to perturb: 'reference' (training data) or 'predictions'.")
+    ] = "reference",
+    n: Annotated[int, typer.Option("--n", help="How many rows (drawn by seed).")] = 500,
+    perturbation: Annotated[
+        list[str] | None,
+        typer.Option("--perturbation", help="Perturbations to run (default: all that apply)."),
+    ] = None,
+    rate: Annotated[float, typer.Option(help="Noise rate per character/word/value.")] = 0.05,
+    numeric_scale: Annotated[
+        float, typer.Option(help="Gaussian noise, in reference standard deviations.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    fail_above: Annotated[
+        float | None,
+        typer.Option(help="Exit 1 when a perturbation's flip rate in any class exceeds this."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    spec: SpecOpt = Path("driftline.yaml"),
+    store: StoreOpt = Path("driftline.duckdb"),
+) -> None:
+    """Perturb stored rows with in-domain noise (typos, case, whitespace, punctuation;
+    Gaussian noise; category swaps) and report per perturbation and class how often the
+    model's prediction flips."""
+    import json
+
+    from driftline.monitor import connect
+
+    fitted = _load_model(model)
+    with connect(store, spec) as mon:
+        step("perturbing rows")
+        result = mon.robustness(
+            fitted,
+            source=source,
+            n=n,
+            seed=seed,
+            perturbations=_split(perturbation),
+            rate=rate,
+            numeric_scale=numeric_scale,
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), default=str) + "\n")
+    else:
+        table = Table("perturbation", "class", "rows", "flipped", "flip rate", "mean |change|")
+        for r in result.results:
+            table.add_row(
+                r.perturbation,
+                r.klass,
+                str(r.rows),
+                str(r.flipped),
+                f"{r.flip_rate:.3f}",
+                f"{r.mean_abs_change:.4f}",
+            )
+        out.print(table)
+        for f in result.flipped[:10]:
+            out.print(
+                f"flipped ({f.perturbation}) {f.before} -> {f.after}: {_cut(str(f.perturbed), 200)}"
+            )
+    if fail_above is not None and any(r.flip_rate > fail_above for r in result.results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def explain(
+    model: ModelOpt,
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="Explain these logged predictions.")
+    ] = None,
+    classes: Annotated[
+        list[str] | None,
+        typer.Option("--class", help="Aggregate LIME over rows predicted as these classes."),
+    ] = None,
+    n: Annotated[int, typer.Option("--n", help="Rows per class.")] = 50,
+    select: Annotated[
+        str, typer.Option(help="'random' (by seed) or 'least-confident' rows per class.")
+    ] = "random",
+    top: Annotated[int, typer.Option(help="Terms shown per class.")] = 10,
+    num_samples: Annotated[int, typer.Option(help="LIME's perturbed samples per row.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    spec: SpecOpt = Path("driftline.yaml"),
+    store: StoreOpt = Path("driftline.duckdb"),
+) -> None:
+    """LIME for logged predictions: per id the words or features that pushed the
+    prediction, or per class the terms with the largest mean weight over n rows."""
+    import json
+
+    from driftline.monitor import connect
+
+    if select not in ("random", "least-confident"):
+        raise ConfigError(f"--select must be 'random' or 'least-confident'; got {select!r}.")
+    fitted = _load_model(model)
+    with connect(store, spec) as mon:
+        step("explaining with LIME")
+        found = mon.explain(
+            fitted,
+            ids=_split(ids),
+            classes=_split(classes),
+            n=n,
+            select=select,
+            seed=seed,
+            num_samples=num_samples,
+            **({} if ids else {"top": top}),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps([e.to_dict() for e in found], default=str) + "\n")
+        return
+    for e in found:
+        if hasattr(e, "terms"):
+            out.print(Text(f"class {e.klass} ({e.rows} rows, {e.selection})", style="bold"))
+            for t in e.terms:
+                out.print(
+                    f"  {t.mean:+.4f} ±{t.std:.4f}  in {t.frequency:.0%}  {_cut(t.term, 120)}"
+                )
+        else:
+            out.print(Text(f"class {e.klass} (p = {e.probability:.3f})", style="bold"))
+            for term, weight in e.weights:
+                out.print(f"  {weight:+.4f}  {_cut(term, 120)}")
+
+
 # -- the one boundary: exceptions -> exit codes ------------------------------------------------
 #: What each command is doing when it fails, until it says more precisely (:func:`step`).
 _STEPS = {
@@ -671,9 +866,16 @@ _STEPS = {
     "report": "writing the report",
     "queue": "building the label queue",
     "demo": "running the demo",
+    "robustness": "loading the model",
+    "explain": "loading the model",
 }
 #: Optional extras by the top-level module they provide: (extra, package).
-_EXTRAS = {"sklearn": ("demo", "scikit-learn"), "pyspark": ("spark", "pyspark")}
+_EXTRAS = {
+    "sklearn": ("demo", "scikit-learn"),
+    "pyspark": ("spark", "pyspark"),
+    "lime": ("explain", "lime"),
+    "torch": ("torch", "torch"),
+}
 #: Characters of a message shown before it is cut (its full length stated).
 _MESSAGE_CHARS = 2000
 _INTERNAL_CHARS = 300

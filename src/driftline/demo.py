@@ -28,7 +28,14 @@ import pandas as pd
 from driftline.checks import CheckReport
 from driftline.errors import ConfigError, missing_extra
 
-__all__ = ["INCIDENTS", "DemoResult", "Incident", "make_demo_data", "run_demo"]
+__all__ = [
+    "INCIDENTS",
+    "DemoResult",
+    "Incident",
+    "make_demo_data",
+    "report_caught",
+    "run_demo",
+]
 
 START = datetime(2026, 9, 1, tzinfo=timezone.utc)
 REGIONS = ("eu", "us", "apac")
@@ -209,24 +216,48 @@ def run_demo(
         for day, df in enumerate(data.days):
             mon.log_predictions(df, batch_id=f"day-{day:03d}")
         report = mon.check()
-    first = INCIDENTS[0].start.isoformat().replace("+00:00", "Z")
-    before = [a for a in report.alerts if a.window_start < first]
+    return report_caught(report, root, INCIDENTS, say, store_path=store_path, spec_path=spec_path)
+
+
+def report_caught(
+    report: CheckReport,
+    root: Path,
+    incidents: tuple[Incident, ...],
+    say: Any,
+    *,
+    store_path: Path,
+    spec_path: Path,
+    explanations: Any = None,
+    robustness: Any = None,
+) -> DemoResult:
+    """Write the report and say, per injected incident, whether its check alerted in its
+    scope (and column) on its first day and not between the end of the incident before
+    it and that day; count the alerts before the first incident."""
     from driftline.report import render_report
 
-    html = render_report(report, root / "report.html")
+    first = incidents[0].start.isoformat().replace("+00:00", "Z")
+    before = [a for a in report.alerts if a.window_start < first]
+    html = render_report(
+        report, root / "report.html", explanations=explanations, robustness=robustness
+    )
     result = DemoResult(report=report, report_path=html, alerts_before_first=len(before))
-    for inc in INCIDENTS:
+    since = first
+    for inc in incidents:
         start = inc.start.isoformat().replace("+00:00", "Z")
+        # an alert of this kind while an earlier incident ran (its own, or a side effect
+        # such as typos raising the out-of-vocabulary share) does not count for this one
         hit = [
             a
             for a in report.alerts
-            if a.check == inc.check
+            if a.window_start >= since
+            and a.check == inc.check
             and a.cohort == inc.cohort
             and a.cohort_value == inc.cohort_value
             and (inc.column is None or a.column == inc.column)
         ]
         first_hit = min((a.window_start for a in hit), default=None)
         result.caught[inc.name] = first_hit if first_hit == start else None
+        since = (inc.start + timedelta(days=INCIDENT_DAYS)).isoformat().replace("+00:00", "Z")
         where = "overall" if inc.cohort is None else f"{inc.cohort}={inc.cohort_value}"
         status = "caught" if first_hit == start else f"MISSED (first alert {first_hit})"
         say(f"  day {inc.day:2d} {start[:10]}  {inc.name:<40} {where:<12} {status}")

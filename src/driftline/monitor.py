@@ -7,7 +7,7 @@ logging a batch needs the store only, so ``driftline log`` starts without them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -117,6 +117,13 @@ class Monitor:
         A prediction id already stored refuses the batch whole, unless
         ``on_duplicate="skip"``: then only the new rows are stored (``report.skipped``).
         """
+        if (
+            self.spec.text_embedding is not None
+            and batch_id is not None
+            and self.store._already(batch_id, "predictions") is not None
+        ):
+            return self.store.log_predictions(data, batch_id=batch_id)  # a retry: no work
+        data = self._embed_text(data, fit=False)
         return self.store.log_predictions(data, batch_id=batch_id, on_duplicate=on_duplicate)
 
     def log_labels(self, data: Any, *, batch_id: str | None = None) -> IngestReport:
@@ -127,10 +134,59 @@ class Monitor:
         self, data: Any, *, name: str = "reference", fit: bool = True
     ) -> IngestReport:
         """Store the reference (the labelled holdout scored by the model) and fit the profile."""
+        data = self._embed_text(data, fit=True)
         report = self.store.log_reference(data, name=name)
         if fit:
             self.fit_profile(name=name)
         return report
+
+    @property
+    def text_embedder_path(self) -> Path:
+        """Where the fitted text embedder is kept (``spec.text_embedding``), next to the
+        profile."""
+        return self.profile_path.with_name(self.profile_path.stem + ".text-embedder.npz")
+
+    def _embed_text(self, data: Any, *, fit: bool) -> Any:
+        """``data`` with the spec's embedding column computed from its text column, when
+        the spec asks for it and the batch carries no embeddings of its own."""
+        te = self.spec.text_embedding
+        if te is None:
+            return data
+        from driftline._io import to_arrow
+        from driftline.text_embeddings import SentenceEmbedder, TfidfSvdEmbedder, text_embedder
+
+        table = to_arrow(data)
+        emb_col = self.spec.embedding
+        assert emb_col is not None  # the spec requires it with text_embedding
+        if emb_col in table.column_names:
+            return table
+        if te.column not in table.column_names:
+            return table  # the store reports the missing text column as schema skew
+        texts = table.column(te.column).to_pylist()
+        marker = self.text_embedder_path
+        embedder: SentenceEmbedder | TfidfSvdEmbedder
+        if fit:
+            embedder = text_embedder(te.model).fit(texts)
+            if isinstance(embedder, TfidfSvdEmbedder):
+                embedder.save(marker)
+            else:
+                marker.write_bytes(b"")  # the sentence model: nothing fitted to keep
+        elif not marker.exists():
+            raise ProfileError(
+                f"text_embedding embeds {shorten(te.column)} in the space fitted on the "
+                "reference, and no reference was logged yet; log it first with `driftline "
+                "log --reference FILE`."
+            )
+        elif marker.stat().st_size == 0:
+            embedder = SentenceEmbedder()
+        else:
+            embedder = TfidfSvdEmbedder.load(marker)
+        import pyarrow as pa
+
+        vectors = embedder.transform(texts)
+        return table.append_column(
+            emb_col, pa.array(list(vectors.tolist()), pa.list_(pa.float64()))
+        )
 
     # -- profile ----------------------------------------------------------------------------
     def fit_profile(self, *, name: str = "reference", **params: Any) -> Profile:
@@ -290,12 +346,206 @@ class Monitor:
         path: str | Path = "report.html",
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        *,
+        model: Any = None,
+        explain_rows: int = 20,
+        seed: int = 0,
     ) -> Path:
-        """Run the checks (without storing results) and write the HTML report to ``path``."""
+        """Run the checks (without storing results) and write the HTML report to ``path``.
+
+        With ``model`` (anything with ``predict_proba``) the report's model section holds
+        LIME per class over ``explain_rows`` logged rows of each class and the robustness
+        checks on the reference."""
         from driftline.report import render_report
 
         check_output_path(path)
-        return render_report(self.check(since, until, persist=False), path)
+        report = self.check(since, until, persist=False)
+        if model is None:
+            return render_report(report, path)
+        explanations = self.explain(model, n=explain_rows, num_samples=500, seed=seed)
+        robustness = self.robustness(model, n=300, seed=seed)
+        return render_report(report, path, explanations=explanations, robustness=robustness)
+
+    # -- the model: samples, robustness, explanations ---------------------------------------
+    def sample(
+        self,
+        n: int = 500,
+        *,
+        source: str = "predictions",
+        seed: int = 0,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        predicted: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> Any:
+        """Up to ``n`` stored rows as a pandas DataFrame, drawn reproducibly: ordered by
+        the md5 of ``seed`` and the id, so the same seed gives the same rows and another
+        seed others. ``source`` is ``"predictions"`` or ``"reference"``; ``predicted``
+        keeps one predicted class, ``ids`` exactly those ids."""
+        from driftline._ingest import quote
+        from driftline.checks import _ts
+
+        if n < 1:
+            raise ConfigError(f"n must be at least 1; got {n}.")
+        if source == "reference":
+            table = "reference_reference"
+            if not self.store.has_table(table):
+                raise ProfileError(
+                    "the store holds no reference; log one with `driftline log --reference "
+                    "FILE` or `Monitor.log_reference(df)`."
+                )
+        elif source == "predictions":
+            table = "predictions"
+            if not self.store.has_table(table):
+                raise ConfigError(
+                    "the store holds no predictions yet; log some with `driftline log FILE`."
+                )
+        else:
+            raise ConfigError(f"source must be 'predictions' or 'reference'; got {source!r}.")
+        s = self.spec
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if source == "predictions":
+            for bound, op, name in ((since, ">=", "since"), (until, "<", "until")):
+                if (t := _ts(bound, name)) is not None:
+                    where.append(f"{quote(s.timestamp)} {op} CAST(? AS TIMESTAMP)")
+                    params.append(t.replace(tzinfo=None))
+        if predicted is not None:
+            if predicted not in s.classes:
+                raise ConfigError(
+                    f"class {shorten(predicted)} is not a class of the spec; its classes are "
+                    f"{', '.join(map(repr, s.classes[:5]))}."
+                )
+            where.append(f"CAST({quote(s.prediction)} AS VARCHAR) = ?")
+            params.append(predicted)
+        if ids is not None:
+            where.append(f"CAST({quote(s.id)} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))")
+            params.append([str(i) for i in ids])
+        order = f"md5(CAST(? AS VARCHAR) || CAST({quote(s.id)} AS VARCHAR))"
+        sql = f"SELECT * FROM {quote(table)} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
+        return self.store.con.execute(sql, [*params, str(seed), n]).fetch_df()
+
+    def robustness(
+        self,
+        model: Any,
+        *,
+        source: str = "reference",
+        n: int = 500,
+        seed: int = 0,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Perturb ``n`` stored rows (the reference: a training-data check; or logged
+        predictions) and report how often ``model``'s prediction flips
+        (:func:`driftline.robustness.check_robustness`; ``options`` are its
+        :class:`~driftline.robustness.RobustnessConfig` fields). The model is called
+        with a DataFrame of the spec's features, or a list of strings when the spec's
+        only feature is one text column."""
+        from driftline.robustness import check_robustness
+
+        rows = self._model_inputs(
+            self.sample(n, source=source, seed=seed, since=since, until=until), model
+        )
+        reference = self._model_inputs(self.sample(5000, source="reference", seed=seed), model)
+        return check_robustness(
+            model,
+            rows,
+            reference=reference if hasattr(rows, "columns") else None,
+            text_columns=self.spec.features.text,
+            seed=seed,
+            **options,
+        )
+
+    def explain(
+        self,
+        model: Any,
+        *,
+        ids: Sequence[str] | None = None,
+        classes: Sequence[str] | None = None,
+        n: int = 100,
+        select: str = "random",
+        seed: int = 0,
+        **options: Any,
+    ) -> list[Any]:
+        """LIME for logged predictions: one :class:`~driftline.explain.Explanation` per
+        id in ``ids``, or else one :class:`~driftline.explain.ClassExplanation` per class
+        in ``classes`` (default: every class) over up to ``n`` logged rows predicted as
+        it. The reference is LIME's training data for a tabular model."""
+        from driftline.explain import explain, explain_class
+
+        text_only = self._text_only()
+        reference = (
+            None
+            if text_only
+            else self._model_inputs(self.sample(5000, source="reference", seed=seed), model)
+        )
+        model_classes = getattr(getattr(model, "unwrapped", model), "classes_", None)
+        names = list(self.spec.classes) if model_classes is None else None
+        if ids is not None:
+            rows = self.sample(len(ids), ids=ids)
+            found = set(rows[self.spec.id].astype(str))
+            missing = [i for i in ids if str(i) not in found]
+            if missing:
+                raise ConfigError(
+                    f"no logged prediction has id {shorten(str(missing[0]))}; give ids of "
+                    "stored predictions."
+                )
+            inputs = self._model_inputs(rows, model)
+            return [
+                explain(
+                    model,
+                    inputs[k] if text_only else inputs.iloc[[k]],
+                    reference=reference,
+                    classes=names,
+                    seed=seed,
+                    **options,
+                )
+                for k in range(len(rows))
+            ]
+        out = []
+        for klass in classes if classes is not None else self.spec.classes:
+            rows = self.sample(max(n * 5, 200), predicted=str(klass), seed=seed)
+            if len(rows) == 0:
+                continue
+            out.append(
+                explain_class(
+                    model,
+                    self._model_inputs(rows, model),
+                    klass,
+                    reference=reference,
+                    classes=names,
+                    n=n,
+                    select=select,  # type: ignore[arg-type]
+                    seed=seed,
+                    **options,
+                )
+            )
+        return out
+
+    def _text_only(self) -> bool:
+        f = self.spec.features
+        return len(f.text) == 1 and not f.numeric and not f.categorical
+
+    def _model_inputs(self, rows: Any, model: Any = None) -> Any:
+        """What the model is called with: the columns it was fitted on
+        (``feature_names_in_``, in that order) when it names them, else the spec's
+        features; a list of strings when the spec's one feature is a text column."""
+        f = self.spec.features
+        if self._text_only():
+            return [str(v) if v is not None else "" for v in rows[f.text[0]]]
+        fitted = getattr(getattr(model, "unwrapped", model), "feature_names_in_", None)
+        if fitted is not None:
+            missing = [str(c) for c in fitted if str(c) not in rows.columns]
+            if missing:
+                raise ConfigError(
+                    f"the model was fitted on column {shorten(missing[0])}, which the store "
+                    "does not hold; log it as a feature (the spec's features), or explain "
+                    "a model fitted on the logged columns."
+                )
+            return rows[[str(c) for c in fitted]].reset_index(drop=True)
+        cols = [c for c in (*f.numeric, *f.categorical, *f.text) if c in rows.columns]
+        return rows[cols].reset_index(drop=True)
 
     def _persist(
         self, report: CheckReport, history: History, lo: datetime | None, hi: datetime | None

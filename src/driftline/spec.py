@@ -591,6 +591,15 @@ class ThresholdConfig(_Strict):
         return self
 
 
+class TextEmbedding(_Strict):
+    """Embed a text column into the spec's ``embedding`` column when a batch has none:
+    ``model`` is ``sentence`` (driftline[text]), ``tfidf`` (TF-IDF + SVD fitted on the
+    reference) or ``auto`` (sentence when installed, else tfidf)."""
+
+    column: str
+    model: Literal["auto", "sentence", "tfidf"] = "auto"
+
+
 class Spec(_Strict):
     """Column roles and the window. See the module docstring for an example."""
 
@@ -602,6 +611,7 @@ class Spec(_Strict):
     cohorts: list[str] = Field(default_factory=list)
     features: Features = Field(default_factory=Features)
     embedding: str | None = None
+    text_embedding: TextEmbedding | None = None
     window: str = "1d"
     checks: Checks = Field(default_factory=Checks)
     drift: DriftConfig = Field(default_factory=DriftConfig)
@@ -640,6 +650,7 @@ class Spec(_Strict):
                     "the data and in the spec"
                 )
         self._drift_overrides_apply()
+        self._text_embedding_applies()
         kinds = self.feature_kinds
         for col in self.checks.floors.columns:
             if col not in kinds:
@@ -648,6 +659,21 @@ class Spec(_Strict):
                     f"spec (features: {name_list(kinds)}); add it to features or remove the floor"
                 )
         return self
+
+    def _text_embedding_applies(self) -> None:
+        te = self.text_embedding
+        if te is None:
+            return
+        if te.column not in self.features.text:
+            raise ValueError(
+                f"text_embedding.column {shorten(te.column)} is not a text feature of the spec "
+                f"(text features: {name_list(self.features.text)}); name one of features.text"
+            )
+        if not self.embedding:
+            raise ValueError(
+                "text_embedding needs the spec's embedding column to write to; add "
+                "`embedding: embedding` (any free column name)"
+            )
 
     def _drift_overrides_apply(self) -> None:
         """Each ``drift.by_column`` entry names a feature, with a method for its kind."""
@@ -712,6 +738,8 @@ class Spec(_Strict):
         for key in ("positive", "negative"):  # unset, they leave older fingerprints as they were
             if data["scores"][key] is None:
                 del data["scores"][key]
+        if data["text_embedding"] is None:  # likewise for specs without text embedding
+            del data["text_embedding"]
         data["bins"] = self.drift.bins
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -725,7 +753,7 @@ class Spec(_Strict):
         data["drift"] = self.drift.model_dump(exclude_defaults=True)
         if self.thresholds is not None:
             data["thresholds"] = self.thresholds.model_dump(exclude_defaults=True)
-        for key in ("label", "embedding", "checks", "drift", "thresholds"):
+        for key in ("label", "embedding", "text_embedding", "checks", "drift", "thresholds"):
             if not data[key] and (key != "thresholds" or self.thresholds is None):
                 del data[key]
         return yaml.safe_dump(data, sort_keys=False)

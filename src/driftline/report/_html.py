@@ -570,6 +570,109 @@ def _text(data: Mapping[str, Any], payload: Mapping[str, Any], top: int = 15) ->
     return "".join(out)
 
 
+def _model(data: Mapping[str, Any], max_rows: int) -> str:
+    """LIME per class and the robustness checks, when the report carries them
+    (``render_report(..., explanations=..., robustness=...)``): they need the model,
+    which a check over the store does not have."""
+    explanations = data.get("explanations") or []
+    robustness = data.get("robustness")
+    if not explanations and not robustness:
+        return (
+            '<p class="note">No model explanations or robustness checks in this report: pass '
+            "<code>explanations=</code> (driftline.explain.explain_class) or "
+            "<code>robustness=</code> (driftline.robustness.check_robustness) to "
+            "render_report, or run <code>driftline explain</code> / <code>driftline "
+            "robustness</code>.</p>"
+        )
+    out: list[str] = []
+    if explanations:
+        out.append(
+            '<h3>LIME, per class</h3><p class="note">Per predicted class, the words or '
+            "feature conditions with the largest mean LIME weight over the explained rows "
+            "(0 where a term did not appear), their spread and how often they appeared. A "
+            "positive weight pushes toward the class.</p>"
+        )
+        for exp in explanations:
+            rows = [
+                [
+                    _e(t.get("term")),
+                    _f(t.get("mean")),
+                    _f(t.get("std")),
+                    _f(t.get("frequency")),
+                    _f(t.get("mean_present")),
+                ]
+                for t in exp.get("terms", [])
+            ]
+            out.append(
+                f"<h4>class {_e(exp.get('klass'))} · {_e(exp.get('rows'))} rows "
+                f"({_e(exp.get('selection'))})</h4>"
+            )
+            out.append(
+                _table(
+                    ["term", "mean weight", "std", "frequency", "mean where present"],
+                    rows[:max_rows],
+                    num_cols=[1, 2, 3, 4],
+                )
+            )
+    if robustness:
+        cfg = robustness.get("config", {})
+        out.append(
+            "<h3>Robustness: does in-domain noise flip the prediction?</h3>"
+            f'<p class="note">Rate {_f(cfg.get("rate"))}, numeric noise '
+            f"{_f(cfg.get('numeric_scale'))} x the reference std, seed {_e(cfg.get('seed'))}. "
+            "Per class predicted on the original row: the share of rows whose predicted "
+            "class changed, and the mean |change| of that class's probability.</p>"
+        )
+        rows = [
+            [
+                _e(r.get("perturbation")),
+                _e(r.get("klass")),
+                _e(r.get("rows")),
+                _e(r.get("flipped")),
+                _f(r.get("flip_rate")),
+                _f(r.get("mean_abs_change")),
+            ]
+            for r in robustness.get("results", [])
+        ]
+        out.append(
+            _table(
+                ["perturbation", "class", "rows", "flipped", "flip rate", "mean |change|"],
+                rows[:max_rows],
+                num_cols=[2, 3, 4, 5],
+            )
+        )
+        flips = [
+            [
+                _e(f.get("perturbation")),
+                _e(f.get("before")),
+                _e(f.get("after")),
+                _f(f.get("confidence_before")),
+                _f(f.get("confidence_after")),
+                _e(json.dumps(f.get("original"), default=str)[:300]),
+                _e(json.dumps(f.get("perturbed"), default=str)[:300]),
+            ]
+            for f in robustness.get("flipped", [])
+        ]
+        if flips:
+            out.append("<h4>Rows that flipped</h4>")
+            out.append(
+                _table(
+                    [
+                        "perturbation",
+                        "before",
+                        "after",
+                        "p before",
+                        "p after",
+                        "original",
+                        "perturbed",
+                    ],
+                    flips[:max_rows],
+                    num_cols=[3, 4],
+                )
+            )
+    return "".join(out)
+
+
 # --------------------------------------------------------------------------------------
 # the page
 # --------------------------------------------------------------------------------------
@@ -591,7 +694,7 @@ _PAGE = Template(
 <div class="meta">$meta</div>
 <nav><a href="#overview">Overview</a><a href="#confidence">Confidence</a>
 <a href="#class-mix">Class mix</a><a href="#drift">Drift</a><a href="#schema">Schema</a>
-<a href="#text">Text</a><a href="#thresholds">Thresholds</a></nav>
+<a href="#text">Text</a><a href="#thresholds">Thresholds</a><a href="#model">Model</a></nav>
 </header>
 <main>
 <section id="overview"><h2>1. Overview</h2>$overview</section>
@@ -601,6 +704,7 @@ _PAGE = Template(
 <section id="schema"><h2>5. Schema violations</h2>$schema</section>
 <section id="text"><h2>6. Text style shifts</h2>$text</section>
 <section id="thresholds"><h2>7. Decision thresholds</h2>$thresholds</section>
+<section id="model"><h2>8. What the model looks at, and what flips it</h2>$model</section>
 </main>
 <script type="application/json" id="data">$data</script>
 <script>$plotly</script>
@@ -661,6 +765,7 @@ def page(
         schema=_schema(data, max_rows),
         text=_text(data, payload),
         thresholds=_thresholds(payload),
+        model=_model(data, max_rows),
         data=safe_json(payload),
         plotly=plotly_js,
         app=app,

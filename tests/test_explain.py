@@ -1,0 +1,151 @@
+"""LIME through driftline gives the `lime` package's own numbers, and the per-class
+aggregate finds the words and features a model uses by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lime.lime_tabular import LimeTabularExplainer
+from lime.lime_text import LimeTextExplainer
+
+from driftline.errors import ConfigError, SchemaError
+from driftline.explain import explain, explain_class
+
+rng = np.random.default_rng(0)
+FILLER = ["the", "a", "of", "to", "and", "in", "is", "it", "for", "on", "with", "as", "at"]
+
+
+def _texts(n: int) -> list[str]:
+    out = []
+    for i in range(n):
+        words = list(rng.choice(FILLER, 6))
+        words.insert(int(rng.integers(6)), "great" if i % 2 else "awful")
+        out.append(" ".join(words))
+    return out
+
+
+class KeywordModel:
+    """P(positive) rises with 'great' and falls with 'awful'; nothing else matters."""
+
+    classes_ = np.array(["negative", "positive"])
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        score = np.array(
+            [3.0 * t.split().count("great") - 3.0 * t.split().count("awful") for t in texts]
+        )
+        p = 1 / (1 + np.exp(-score))
+        return np.column_stack([1 - p, p])
+
+
+def test_text_weights_equal_lime_called_directly() -> None:
+    model = KeywordModel()
+    text = _texts(2)[1]
+    ours = explain(model, text, seed=7, num_samples=500)
+    direct = LimeTextExplainer(class_names=["negative", "positive"], random_state=7)
+    exp = direct.explain_instance(text, model.predict_proba, labels=(1,), num_samples=500)
+    assert ours.klass == "positive"
+    assert sorted(ours.weights) == sorted(exp.as_list(label=1))
+    assert ours.intercept == exp.intercept[1]
+
+
+def test_class_aggregate_finds_the_keyword() -> None:
+    model = KeywordModel()
+    texts = _texts(40)
+    pos = explain_class(model, texts, "positive", n=10, num_samples=300, seed=1)
+    neg = explain_class(model, texts, "negative", n=10, num_samples=300, seed=1)
+    assert pos.rows == 10
+    assert neg.rows == 10
+    assert pos.terms[0].term == "great"
+    assert pos.terms[0].mean > 0
+    assert pos.terms[0].frequency == 1.0
+    assert neg.terms[0].term == "awful"
+    assert neg.terms[0].mean > 0  # weights for 'negative'
+    assert all(abs(t.mean) < abs(pos.terms[0].mean) / 5 for t in pos.terms[1:])
+    again = explain_class(model, texts, "positive", n=10, num_samples=300, seed=1)
+    assert again == pos
+
+
+def test_least_confident_selection() -> None:
+    model = KeywordModel()
+    texts = ["great " + " ".join(FILLER[:i]) for i in range(5)] + ["great great x", "awful"]
+    picked = explain_class(model, texts, "positive", n=2, select="least-confident", num_samples=200)
+    assert picked.rows == 2
+    assert picked.selection == "least-confident"
+
+
+def _frame(n: int) -> pd.DataFrame:
+    r = np.random.default_rng(1)
+    return pd.DataFrame(
+        {
+            "income": r.normal(50, 10, n),
+            "noise": r.normal(0, 1, n),
+            "plan": r.choice(["basic", "pro", "team"], n),
+        }
+    )
+
+
+class IncomeModel:
+    classes_ = np.array(["no", "yes"])
+
+    def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
+        p = 1 / (1 + np.exp(-(rows["income"].to_numpy() - 50) / 3))
+        p = np.where(rows["plan"].to_numpy() == "pro", np.minimum(p + 0.3, 1), p)
+        return np.column_stack([1 - p, p])
+
+
+def test_tabular_weights_equal_lime_called_directly() -> None:
+    reference = _frame(500)
+    model = IncomeModel()
+    row = reference.iloc[3]
+    ours = explain(model, row, reference=reference, seed=5, num_samples=800)
+    codes = {"basic": 0, "pro": 1, "team": 2}
+    training = np.column_stack(
+        [reference["income"], reference["noise"], reference["plan"].map(codes)]
+    ).astype(float)
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        frame = pd.DataFrame(
+            {
+                "income": x[:, 0],
+                "noise": x[:, 1],
+                "plan": np.array(["basic", "pro", "team"], dtype=object)[
+                    np.clip(np.rint(x[:, 2]).astype(int), 0, 2)
+                ],
+            }
+        )
+        return model.predict_proba(frame)
+
+    direct = LimeTabularExplainer(
+        training,
+        mode="classification",
+        feature_names=["income", "noise", "plan"],
+        class_names=["no", "yes"],
+        categorical_features=[2],
+        categorical_names={2: ["basic", "pro", "team"]},
+        random_state=5,
+    )
+    instance = np.array([row["income"], row["noise"], codes[row["plan"]]], dtype=float)
+    label = int(model.predict_proba(pd.DataFrame([row]))[0].argmax())
+    exp = direct.explain_instance(instance, fn, labels=(label,), num_samples=800)
+    assert sorted(ours.weights) == sorted(exp.as_list(label=label))
+
+
+def test_tabular_class_aggregate_ranks_the_used_feature_first() -> None:
+    reference = _frame(400)
+    agg = explain_class(IncomeModel(), reference, "yes", reference=reference, n=15, num_samples=400)
+    assert "income" in agg.terms[0].term
+    assert all("noise" not in t.term for t in agg.terms[:2])
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ConfigError, match="has no predict_proba"):
+        explain(object(), "text", classes=["a", "b"])
+    with pytest.raises(ConfigError, match="needs reference="):
+        explain(IncomeModel(), {"income": 1.0, "noise": 0.0, "plan": "pro"})
+    with pytest.raises(SchemaError, match="unseen in the reference"):
+        explain(IncomeModel(), {"income": 1.0, "noise": 0.0, "plan": "gold"}, reference=_frame(50))
+    with pytest.raises(ConfigError, match="is not one of"):
+        explain_class(KeywordModel(), ["great"], "neutral")
+    with pytest.raises(ConfigError, match="no classes_"):
+        explain(lambda t: np.array([[0.5, 0.5]]), "text")
