@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("_io", "methods", "scenarios"),
     ("spec",),
     ("engine",),
-    ("_ingest", "store", "profile"),
+    ("_ingest", "store", "profile", "performance"),
     ("checks",),
     ("incidents",),
     ("report", "monitor", "demo"),

@@ -74,7 +74,17 @@ SCHEMA_CHECKS = frozenset(
     {"missing_column", "type_change", "extra_column", "missing_fraction", "timestamp_era"}
 )
 #: Checks of the model's outputs; alerts of these in different scopes join as one column.
-OUTPUT_CHECKS = frozenset({"class_mix", "class_prior", "confidence_shift", "score_drift"})
+OUTPUT_CHECKS = frozenset(
+    {
+        "class_mix",
+        "class_prior",
+        "confidence_shift",
+        "score_drift",
+        "performance",
+        "performance_estimate",
+        "performance_gap",
+    }
+)
 #: Checks of the model's inputs, ranked by drift effect in a root cause.
 INPUT_CHECKS = frozenset({"feature_drift", "text_drift", "out_of_range", "unseen_category"})
 #: The checks whose effect ranks a column (a distribution's drift).

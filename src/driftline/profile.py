@@ -440,6 +440,8 @@ class Profile:
     spec_fingerprint_: str
     fitted_at_: str
     timestamps_: dict[str, str] | None
+    #: the labelled holdout's performance baseline (driftline.performance), or None
+    performance_: dict[str, Any] | None
 
     def __init__(
         self,
@@ -567,6 +569,10 @@ class Profile:
         )
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # accuracy, confusion and the confidence calibration map of the labelled holdout
+        from driftline.performance import fit_performance
+
+        self.performance_ = fit_performance(engine, reference, spec)
         return self
 
     # -- per-cohort baselines ---------------------------------------------------------------
@@ -1164,6 +1170,7 @@ class Profile:
             },
             **{name.rstrip("_"): getattr(self, name) for name in _FITTED},
             "timestamps": getattr(self, "timestamps_", None),
+            "performance": getattr(self, "performance_", None),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -1202,6 +1209,7 @@ class Profile:
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
         prof.timestamps_ = data.get("timestamps")  # optional: older profiles lack it
+        prof.performance_ = data.get("performance")  # optional: older profiles lack it
         return prof
 
     @classmethod
