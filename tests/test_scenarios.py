@@ -344,7 +344,8 @@ def test_labels_that_move_in_one_cohort_alert_performance_there_at_onset(tmp_pat
         for r in report.results_for("performance")
         if r.window_start < iso(scenario.onset) or r.cohort_value in ("eu", "us")
     ]
-    assert before and all(r.status != "alert" for r in before)
+    assert before
+    assert all(r.status != "alert" for r in before)
     (incident,) = report.incidents
     assert incident.start == iso(scenario.onset)
     assert "region=apac" in incident.headline, incident.headline
