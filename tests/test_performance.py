@@ -178,7 +178,9 @@ def test_performance_per_window_and_cohort_equals_sklearn_and_numpy(
                 for k in range(10)
                 if (b == k).any()
             )
-            assert d["ece"] == pytest.approx(ece, abs=1e-12)
+            # (the summary's sums of confidence are kept to 1e-9: engines' parallel sums
+            # differ in their last bits)
+            assert d["ece"] == pytest.approx(ece, abs=1e-9)
             assert d["reliability"]["rows"] == np.bincount(b, minlength=10).tolist()
             delay = lab["delay"].to_numpy()
             assert d["delay"]["mean"] == pytest.approx(delay.mean())
@@ -200,8 +202,8 @@ def test_a_window_without_labels_gets_an_estimate_and_no_realised_result(
     e = est[(None, None, "2024-03-03")]
     assert e.status == "ok"
     assert e.details["accuracy_low"] <= e.value <= e.details["accuracy_high"]
-    assert e.details["calibration"] in ("isotonic", "temperature")
-    assert set(e.details["calibration_brier"]) == {"isotonic", "temperature"}
+    assert e.details["calibration"].endswith(("isotonic", "temperature"))
+    assert {"isotonic", "temperature"} <= set(e.details["calibration_brier"])
     assert e.n == 250
     # every window of rows and every scope has an estimate, labelled or not
     assert len(est) == sum(len(_scopes(d)) for d in stream["days"].values())
@@ -296,3 +298,41 @@ def test_a_spec_without_a_label_role_has_no_performance(tmp_path: Path) -> None:
         report = mon.check()
     assert mon.profile.performance_ is None
     assert [r for r in report.results if r.check.startswith("performance")] == []
+
+
+def test_the_report_shows_performance_and_escapes_labels(tmp_path: Path) -> None:
+    """Section 7: realised next to estimated with its band, the confusion matrix and the
+    reliability diagram of the latest labelled window, the count of labels for unknown
+    ids; a cohort value is attacker-controlled text and never reaches the page raw (a
+    label outside the spec's classes is refused at ingest)."""
+    from driftline.report import render_report
+
+    rng = np.random.default_rng(8)
+    hostile = "<img src=x onerror=alert(1)>"
+    day = _frame(rng, 300, DAY0, "d0-")
+    mon = driftline.connect(tmp_path / "r.duckdb", SPEC, profile=tmp_path / "r.json")
+    with mon:
+        mon.log_reference(_frame(rng, 1000, DAY0 - timedelta(days=9), "ref-"))
+        day.loc[day.index[:60], "région"] = hostile
+        mon.log_predictions(day.drop(columns=["truth"]))
+        mon.log_labels(
+            pd.DataFrame(
+                {"order id": [*day["order id"], "nobody"], "truth": [*day["truth"], "cat"]}
+            )
+        )
+        report = mon.check(persist=False)
+    page = render_report(report, tmp_path / "r.html").read_text()
+    assert '<section id="performance">' in page
+    assert 'id="perf-chart"' in page
+    assert 'id="reliability-chart"' in page
+    assert "1 labelled ids match no prediction" in page
+    assert hostile not in page
+    assert html_escape(hostile) in page  # the scope picker names it, as text
+    values = {r.cohort_value for r in report.results_for("performance") if r.cohort}
+    assert values == {"nord", "sud", hostile}
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)

@@ -12,7 +12,8 @@ fitted on the labelled holdout (:func:`fit_performance`):
   error and the reliability diagram on 10 bins (:mod:`driftline.methods.calibration_error`);
 - **estimated**, over every prediction of the window, labelled or not: the confidence
   calibrated on the holdout (isotonic or temperature scaling, whichever fits better,
-  :mod:`driftline.methods.score_calibration`), turned into expected accuracy, precision
+  :mod:`driftline.methods.score_calibration`; one map per predicted class when that
+  fits better still), turned into expected accuracy, precision
   and recall with a band (:mod:`driftline.methods.performance_estimate`).
 
 A drop in realised accuracy is judged against the holdout's accuracy at the window's
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,7 +42,7 @@ import pyarrow as pa
 
 from driftline._catalog import MISSING_COHORT
 from driftline.engine import Engine
-from driftline.engine.performance import FINE_BINS
+from driftline.engine.performance import FINE_BINS, predicted_score
 from driftline.methods.calibration_error import (
     confidence_bin,
     expected_calibration_error,
@@ -55,6 +57,7 @@ __all__ = [
     "ClassMetrics",
     "Performance",
     "accuracy_bound",
+    "calibration_method",
     "fit_performance",
     "performance_by_scope",
 ]
@@ -143,8 +146,6 @@ def fit_performance(engine: Engine, reference: ir.Table, spec: Spec) -> dict[str
     role or the reference lacks the column): its accuracy and confusion matrix, overall
     and per cohort value, the share of each predicted class's errors per true class, and
     the confidence calibration map (with the method chosen and both methods' scores)."""
-    from driftline.profile import confidence_expr
-
     label = spec.label
     if label is None or label not in reference.columns:
         return None
@@ -152,7 +153,7 @@ def fit_performance(engine: Engine, reference: ir.Table, spec: Spec) -> dict[str
     cols = {
         "label": reference[label].cast("string"),
         "predicted": reference[spec.prediction].cast("string"),
-        "conf": confidence_expr(reference, spec),
+        "conf": predicted_score(reference, spec),
         **{f"c{i}": reference[c].cast("string") for i, c in enumerate(cohorts)},
     }
     table = engine.run(reference.select(**cols))
@@ -184,6 +185,7 @@ def baseline_from_rows(
     errors = wrong.sum(axis=0)  # per predicted class
     share = np.divide(wrong.T, errors[:, None], out=np.zeros((k, k)), where=errors[:, None] > 0)
     cal = ScoreCalibrator().fit(conf, right)
+    by_class = _by_class(conf, right, predicted, cal)
     b = confidence_bin(conf, RELIABILITY_BINS)
     n_b = np.bincount(b, minlength=RELIABILITY_BINS)
     s_b = np.bincount(b, weights=conf, minlength=RELIABILITY_BINS)
@@ -204,10 +206,61 @@ def baseline_from_rows(
         "correct": int(right.sum()),
         "confusion": confusion.tolist(),
         "error_share": share.tolist(),
-        "calibration": cal.to_dict(),
+        "calibration": {**cal.to_dict(), "by_class": by_class},
         "ece": expected_calibration_error(n_b, s_b, k_b),
         "cohorts": per_cohort,
     }
+
+
+#: A predicted class gets its own calibration map from this many holdout rows.
+CLASS_MAP_MIN_ROWS = 200
+
+
+def _by_class(
+    conf: np.ndarray, right: np.ndarray, predicted: np.ndarray, pooled: ScoreCalibrator
+) -> dict[str, Any] | None:
+    """One calibration map per predicted class (a binary model's p = 0.9 and p = 0.1 have
+    the same confidence and need not be as often right), used instead of the pooled map
+    when their cross-validated Brier score, weighted by rows, is lower; None otherwise or
+    when a class has fewer than :data:`CLASS_MAP_MIN_ROWS` holdout rows."""
+    maps: dict[str, ScoreCalibrator] = {}
+    for c in sorted(set(predicted.tolist())):
+        at = predicted == c
+        if at.sum() < CLASS_MAP_MIN_ROWS:
+            return None
+        maps[c] = ScoreCalibrator().fit(conf[at], right[at])
+    brier = sum(m.brier_[m.method_] * int((predicted == c).sum()) for c, m in maps.items())
+    brier /= len(conf)
+    if brier >= min(pooled.brier_.values()):
+        return None
+    return {"brier": brier, "maps": {c: m.to_dict() for c, m in maps.items()}}
+
+
+def calibration_method(baseline: Mapping[str, Any]) -> str:
+    """The calibration a baseline estimates with, in words."""
+    cal = baseline["calibration"]
+    by = cal.get("by_class")
+    if not by:
+        return str(cal["method"])
+    methods = sorted({m["method"] for m in by["maps"].values()})
+    return "per predicted class: " + ", ".join(methods)
+
+
+def _calibrated(
+    baseline: dict[str, Any], predicted: list[str | None], mean_conf: np.ndarray
+) -> np.ndarray:
+    """The calibrated probability of being right of each group of the summary."""
+    cal = baseline["calibration"]
+    pooled = ScoreCalibrator.from_dict(cal).predict(mean_conf)
+    by = cal.get("by_class")
+    if not by:
+        return pooled
+    classes = np.asarray(["" if p is None else p for p in predicted], dtype=object)
+    for c, data in by["maps"].items():
+        at = classes == c
+        if at.any():
+            pooled[at] = ScoreCalibrator.from_dict(data).predict(mean_conf[at])
+    return pooled
 
 
 def accuracy_bound(n: int, n_ref: int, accuracy: float, quantile: float, seed: int = 0) -> float:
@@ -232,9 +285,14 @@ def performance_by_scope(
     """Every window x cohort value's :class:`Performance` from the engine's summary
     (:data:`~driftline.engine.performance.PERFORMANCE_SCHEMA`), keyed like stored results
     by (cohort, cohort value, window); the overall scope is (None, None, window)."""
-    cal = ScoreCalibrator.from_dict(baseline["calibration"])
     base_classes: list[str] = list(baseline["classes"])
+    # one order, and sums of confidence to 1e-9: an engine's parallel sums differ in
+    # their last bits from run to run, and a result must not
+    keys = ("scope", "window", "cohort_value", "predicted", "label", "bin")
+    summary = summary.sort_by([(k, "ascending") for k in keys])
     cols = {name: summary.column(name).to_pylist() for name in summary.column_names}
+    for name in ("conf_sum", "delay_sum", "delay_sq"):
+        cols[name] = [round(float(v), 9) for v in cols[name]]
     seen = {x for x in cols["predicted"] if x is not None} | {
         x for x in cols["label"] if x is not None
     }
@@ -258,7 +316,7 @@ def performance_by_scope(
         out=np.zeros_like(n_rows),
         where=n_rows > 0,
     )
-    calibrated = cal.predict(mean_conf)
+    calibrated = _calibrated(baseline, cols["predicted"], mean_conf)
     out: dict[tuple[str | None, str | None, int], Performance] = {}
     for (scope, w, cv), rows in groups.items():
         confusion = np.zeros((k, k), dtype=np.int64)
@@ -282,19 +340,22 @@ def performance_by_scope(
                 continue
             j = index[pred]
             s = float(cols["conf_sum"][i])
-            p = float(calibrated[i])
-            parts = [0] if lab is None else [0, 1]
-            n_all[parts, j] += n
-            exp_right[parts, j] += n * p
-            exp_var[parts, j] += n * p * (1 - p)
+            fine = cols["bin"][i]
+            if fine is not None:  # rows without a confidence are not estimated
+                p = float(calibrated[i])
+                parts = [0] if lab is None else [0, 1]
+                n_all[parts, j] += n
+                exp_right[parts, j] += n * p
+                exp_var[parts, j] += n * p * (1 - p)
             if lab is None:
                 continue
             labelled += n
             confusion[index[lab], j] += n
-            b = int(cols["bin"][i]) * RELIABILITY_BINS // FINE_BINS
-            rel_n[b] += n
-            rel_s[b] += s
-            rel_k[b] += n if lab == pred else 0
+            if fine is not None:
+                b = int(fine) * RELIABILITY_BINS // FINE_BINS
+                rel_n[b] += n
+                rel_s[b] += s
+                rel_k[b] += n if lab == pred else 0
             d_sum += float(cols["delay_sum"][i])
             d_sq += float(cols["delay_sq"][i])
             lo, hi = cols["delay_min"][i], cols["delay_max"][i]
@@ -339,6 +400,6 @@ def performance_by_scope(
             ece=expected_calibration_error(rel_n, rel_s, rel_k),
             reliability=asdict(rel),
             delay={"mean": mean, "sd": sd, "min": d_min, "max": d_max},
-            estimate={**estimates, "calibration": cal.method_},
+            estimate={**estimates, "calibration": calibration_method(baseline)},
         )
     return out

@@ -34,7 +34,12 @@ from driftline.engine.performance import (
     performance_summary,
     unknown_labels,
 )
-from driftline.performance import Performance, accuracy_bound, performance_by_scope
+from driftline.performance import (
+    Performance,
+    accuracy_bound,
+    calibration_method,
+    performance_by_scope,
+)
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
 
@@ -137,10 +142,14 @@ def performance_estimate(
         return None
     ref_acc = int(baseline["correct"]) / int(baseline["n"])
     cal = baseline["calibration"]
+    method = calibration_method(baseline)
     details = {
         **est,
-        "calibration": cal["method"],
-        "calibration_brier": cal["brier"],
+        "calibration": method,
+        "calibration_brier": {
+            **cal["brier"],
+            **({"per_class": cal["by_class"]["brier"]} if cal.get("by_class") else {}),
+        },
         "reference_accuracy": ref_acc,
         "labels_batch": perf.estimate.get("labels_batch"),
     }
@@ -157,7 +166,7 @@ def performance_estimate(
         ref_acc - est["accuracy"],
         None,
         f"band: {est['z']:g} sd of the Poisson-binomial count of right rows and of the "
-        f"holdout's accuracy; confidence calibrated by {cal['method']}",
+        f"holdout's accuracy; confidence calibrated by {method}",
         "ok",
         perf.rows,
         details,
@@ -243,7 +252,7 @@ def label_report(
     return {
         "unknown_ids": count,
         "unknown_examples": examples,
-        "calibration": None if baseline is None else baseline["calibration"]["method"],
+        "calibration": None if baseline is None else calibration_method(baseline),
         "calibration_brier": None if baseline is None else baseline["calibration"]["brier"],
         "holdout_rows": None if baseline is None else baseline["n"],
         "holdout_accuracy": None

@@ -8,7 +8,8 @@ grouped aggregate per scope then counts, per window x cohort value x predicted c
 true label (null: not labelled yet) x confidence bin (``floor(confidence * 100)``, so
 the 10-bin reliability diagram merges from it exactly):
 
-- ``n`` rows and ``conf_sum``, the sum of their confidence (the max score);
+- ``n`` rows and ``conf_sum``, the sum of their confidence: the predicted class's score,
+  the max score for an argmax model (:func:`predicted_score`);
 - for labelled rows, the label delay (``labelled_at - timestamp``, in whole seconds):
   ``delay_sum``, ``delay_sq`` (sum of squares), ``delay_min``, ``delay_max``.
 
@@ -38,6 +39,7 @@ __all__ = [
     "label_watermark",
     "labelled_windows",
     "performance_summary",
+    "predicted_score",
     "unknown_labels",
 ]
 
@@ -52,7 +54,7 @@ PERFORMANCE_SCHEMA = pa.schema(
         ("cohort_value", pa.string()),
         ("predicted", pa.string()),
         ("label", pa.string()),  # null: not labelled (yet)
-        ("bin", pa.int64()),
+        ("bin", pa.int64()),  # null: the confidence is missing
         ("n", pa.int64()),
         ("conf_sum", pa.float64()),
         ("delay_sum", pa.float64()),
@@ -82,20 +84,43 @@ def _joined(predictions: ir.Table, labels: ir.Table, spec: Spec, window: Window)
     return keyed.left_join(lab, keyed[spec.id].cast("string") == lab[_ID])
 
 
+def predicted_score(t: ir.Table, spec: Spec) -> ir.FloatingValue:
+    """The score of each row's predicted class: what its prediction is as sure as (null
+    when the predicted class has no score). For an argmax model it is the confidence
+    (the max score); for a thresholded one it is not (a binary model predicting the
+    negative class at p = 0.6 is 0.4 sure of it)."""
+    pred = t[spec.prediction].cast("string")
+    scores = spec.scores
+    if scores.layout == "binary":
+        assert scores.column is not None
+        p = t[scores.column].cast("float64")
+        return ibis.cases(
+            (pred == scores.positive, p), (pred == scores.negative, 1.0 - p), else_=None
+        ).cast("float64")
+    if scores.layout == "columns":
+        assert scores.columns is not None
+        pairs = [(pred == c, t[col].cast("float64")) for c, col in scores.columns.items()]
+        return ibis.cases(*pairs, else_=None).cast("float64")
+    assert scores.column is not None
+    values = t[scores.column]
+    pairs = [(pred == c, values[i].cast("float64")) for i, c in enumerate(scores.class_order)]
+    return ibis.cases(*pairs, else_=None).cast("float64")
+
+
 def performance_summary(
     engine: Engine,
     predictions: ir.Table,
     labels: ir.Table,
     spec: Spec,
     window: Window,
-    *,
-    confidence: str = "confidence",
 ) -> pa.Table:
     """The performance summary of ``predictions`` (the store's table, or its rows in some
-    windows) for the overall scope and each cohort column, as :data:`PERFORMANCE_SCHEMA`.
-    ``confidence`` is the column holding each row's max score."""
+    windows) for the overall scope and each cohort column, as :data:`PERFORMANCE_SCHEMA`;
+    the confidence binned is the predicted class's score (:func:`predicted_score`)."""
     j = _joined(predictions, labels, spec, window)
-    conf = j[confidence].cast("float64")
+    raw = predicted_score(j, spec)
+    # a missing confidence (null or NaN) has no bin and adds nothing to the sums
+    conf = ibis.ifelse(raw.isnan().fill_null(True), ibis.null("float64"), raw)
     fine = (conf * FINE_BINS).floor().cast("int64")
     bin_ = ibis.greatest(ibis.least(fine, FINE_BINS - 1), 0)
     labelled = j[_LABEL].notnull()
