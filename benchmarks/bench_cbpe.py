@@ -44,6 +44,7 @@ import pandas as pd
 
 import driftline
 from driftline import scenarios as sc
+from driftline.performance import calibration_method
 
 HERE = Path(__file__).resolve().parent
 NANNYML_PYTHON = HERE / ".venv-nannyml" / "bin" / "python"
@@ -106,7 +107,11 @@ def _driftline(data: Path, name: str, chunk: int, workdir: Path) -> dict[str, An
         seconds = time.process_time() - started
         mon.log_labels(analysis[["id", ds["label"]]])
         after = mon.check(persist=False)
-        calibration = mon.profile.performance_["calibration"]
+        baseline = mon.profile.performance_
+        calibration = {
+            "method": calibration_method(baseline),
+            "brier": baseline["calibration"]["brier"],
+        }
     est = sorted(
         (r.window, r.details)
         for r in before.results_for("performance_estimate")

@@ -349,3 +349,8 @@ def test_labels_that_move_in_one_cohort_alert_performance_there_at_onset(tmp_pat
     (incident,) = report.incidents
     assert incident.start == iso(scenario.onset)
     assert "region=apac" in incident.headline, incident.headline
+    # the overall drop decomposed by region: within apac, not a traffic shift
+    (acc,) = [d for d in incident.root_cause.decompositions if d.metric == "accuracy"]
+    assert acc.attribution == "within"
+    assert acc.carriers[0] == "apac"  # the largest part; a region may add a chance share
+    assert acc.change < -0.02

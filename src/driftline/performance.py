@@ -219,21 +219,74 @@ CLASS_MAP_MIN_ROWS = 200
 def _by_class(
     conf: np.ndarray, right: np.ndarray, predicted: np.ndarray, pooled: ScoreCalibrator
 ) -> dict[str, Any] | None:
-    """One calibration map per predicted class (a binary model's p = 0.9 and p = 0.1 have
-    the same confidence and need not be as often right), used instead of the pooled map
-    when their cross-validated Brier score, weighted by rows, is lower; None otherwise or
-    when a class has fewer than :data:`CLASS_MAP_MIN_ROWS` holdout rows."""
-    maps: dict[str, ScoreCalibrator] = {}
-    for c in sorted(set(predicted.tolist())):
-        at = predicted == c
-        if at.sum() < CLASS_MAP_MIN_ROWS:
-            return None
-        maps[c] = ScoreCalibrator().fit(conf[at], right[at])
-    brier = sum(m.brier_[m.method_] * int((predicted == c).sum()) for c, m in maps.items())
-    brier /= len(conf)
-    if brier >= min(pooled.brier_.values()):
+    """Calibration maps per predicted class, used instead of the pooled map unless their
+    cross-validated Brier score is worse by more than one standard error (None then, or
+    when a class has fewer than :data:`CLASS_MAP_MIN_ROWS` holdout rows); tried first:
+
+    - with two classes, one isotonic map of the first class's probability ``p``
+      (``s`` when it is predicted, ``1 - s`` when the other one is), read back as
+      ``p`` -> right for the first class and ``1 - p`` -> right for the other: one
+      monotone map over every holdout row, as calibrating a binary model's probability
+      does, whatever threshold picked the class;
+    - one map fitted per predicted class (its rows' own confidence -> right).
+    """
+    classes = sorted(set(predicted.tolist()))
+    if any(int((predicted == c).sum()) < CLASS_MAP_MIN_ROWS for c in classes):
         return None
-    return {"brier": brier, "maps": {c: m.to_dict() for c, m in maps.items()}}
+    maps = {c: ScoreCalibrator().fit(conf[predicted == c], right[predicted == c]) for c in classes}
+    errors = np.zeros(len(conf))
+    for c, m in maps.items():
+        errors[predicted == c] = m.cv_errors_
+    options = [(errors, "per class", {c: m.to_dict() for c, m in maps.items()})]
+    if len(classes) == 2:
+        options.insert(0, _binary_maps(conf, right, predicted, classes))
+    # the more specific map unless it is worse by more than one standard error of the
+    # paired difference (the one-standard-error rule): Brier scores closer than their
+    # noise do not decide, and a binary model's own probability is what to calibrate
+    chosen = None
+    for err, kind, found in options:
+        diff = err - pooled.cv_errors_
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+        if float(diff.mean()) <= se:
+            chosen = {"brier": float(err.mean()), "kind": kind, "maps": found}
+            break
+    return chosen
+
+
+def _binary_maps(
+    conf: np.ndarray, right: np.ndarray, predicted: np.ndarray, classes: list[str]
+) -> tuple[np.ndarray, str, dict[str, Any]]:
+    """The two-class maps from one isotonic map of the first class's probability, with
+    each row's squared error out of fold (5 folds)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    first = predicted == classes[0]
+    p = np.where(first, conf, 1.0 - conf)
+    y = np.where(first, right, ~right).astype(float)
+
+    def fit(rows: np.ndarray) -> IsotonicRegression:
+        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p[rows], y[rows])
+
+    order = np.random.default_rng(0).permutation(len(p))
+    err = np.zeros(len(p))
+    for test in np.array_split(order, 5):
+        iso = fit(np.setdiff1d(order, test, assume_unique=True))
+        q = iso.predict(p[test])
+        err[test] = (np.where(first[test], q, 1.0 - q) - right[test]) ** 2
+    iso = fit(order)
+    x, v = np.asarray(iso.X_thresholds_, float), np.asarray(iso.y_thresholds_, float)
+
+    def as_map(xs: np.ndarray, vs: np.ndarray) -> dict[str, Any]:
+        return {
+            "method": "isotonic",
+            "brier": {"isotonic": float(err.mean())},
+            "n": len(p),
+            "temperature": 1.0,
+            "isotonic": {"x": [float(a) for a in xs], "y": [float(b) for b in vs]},
+        }
+
+    maps = {classes[0]: as_map(x, v), classes[1]: as_map(1.0 - x[::-1], 1.0 - v[::-1])}
+    return err, f"isotonic on the probability of {classes[0]!r}", maps
 
 
 def calibration_method(baseline: Mapping[str, Any]) -> str:
@@ -242,6 +295,8 @@ def calibration_method(baseline: Mapping[str, Any]) -> str:
     by = cal.get("by_class")
     if not by:
         return str(cal["method"])
+    if by.get("kind", "per class") != "per class":
+        return str(by["kind"])
     methods = sorted({m["method"] for m in by["maps"].values()})
     return "per predicted class: " + ", ".join(methods)
 

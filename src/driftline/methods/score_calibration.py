@@ -101,13 +101,15 @@ class ScoreCalibrator:
         order = np.random.default_rng(self.seed).permutation(conf.size)
         folds = np.array_split(order, min(self.folds, conf.size))
         brier: dict[str, float] = {}
+        errors: dict[str, npt.NDArray[np.float64]] = {}
         for name in CALIBRATION_METHODS:
-            err = 0.0
+            err = np.zeros(conf.size)
             for test in folds:
                 train = np.setdiff1d(order, test, assume_unique=True)
                 p = self._fit_predict(name, conf[train], y[train], conf[test])
-                err += float(((p - y[test]) ** 2).sum())
-            brier[name] = err / conf.size
+                err[test] = (p - y[test]) ** 2
+            errors[name] = err
+            brier[name] = float(err.mean())
         chosen = (
             min(CALIBRATION_METHODS, key=lambda m: brier[m])
             if self.method == "auto"
@@ -115,6 +117,8 @@ class ScoreCalibrator:
         )
         self.method_ = chosen
         self.brier_ = brier
+        #: each row's squared error out of fold, under the chosen map
+        self.cv_errors_ = errors[chosen]
         self.n_ = int(conf.size)
         self.temperature_ = _fit_temperature(conf, y)
         self.isotonic_ = _fit_isotonic(conf, y)
