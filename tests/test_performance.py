@@ -336,3 +336,73 @@ def html_escape(text: str) -> str:
     import html
 
     return html.escape(text, quote=True)
+
+
+@pytest.mark.slow
+def test_the_estimate_tracks_a_class_prior_shift_within_its_band(tmp_path: Path) -> None:
+    """The scenario suite's class-prior shift (class a's share tripled from day 6), no
+    labels logged: the realised accuracy of at least 90 % of the windows lies inside the
+    estimate's band, before and after the shift."""
+    from driftline import scenarios as sc
+
+    scenario = next(s for s in sc.SCENARIOS if s.kind == "class_prior")
+    mon = driftline.connect(tmp_path / "c.duckdb", sc.spec(), profile=tmp_path / "c.json")
+    realised = {}
+    with mon:
+        mon.log_reference(sc.reference(5000, seed=100))
+        for i in range(12):
+            w = sc.window(scenario, i, 2000)
+            right = np.asarray(w["prediction"].to_pylist()) == np.asarray(w["label"].to_pylist())
+            realised[(sc.START + timedelta(days=i)).strftime("%Y-%m-%d")] = right.mean()
+            mon.log_predictions(w.drop(["label"]))
+        report = mon.check(persist=False)
+    est = {
+        r.window_start[:10]: r.details
+        for r in report.results_for("performance_estimate")
+        if r.cohort is None
+    }
+    assert sorted(est) == sorted(realised)
+    inside = [est[d]["accuracy_low"] <= realised[d] <= est[d]["accuracy_high"] for d in est]
+    assert sum(inside) >= 0.9 * len(inside), (inside, est, realised)
+    assert report.results_for("performance") == []
+
+
+def test_a_thresholded_binary_model_is_calibrated_on_its_probability(tmp_path: Path) -> None:
+    """A binary model predicting 'yes' above p = 0.65: a row predicted 'no' at p = 0.6 is
+    0.4 sure of it, not 0.6: the estimate is calibrated per predicted class (or on the
+    probability), and unbiased."""
+    rng = np.random.default_rng(12)
+
+    def frame(n: int, start: datetime, prefix: str) -> pd.DataFrame:
+        p = rng.beta(2, 2, n)
+        return pd.DataFrame(
+            {
+                "id": [f"{prefix}{i}" for i in range(n)],
+                "ts": [start + timedelta(seconds=int(s)) for s in rng.integers(0, 86400, n)],
+                "pred": np.where(p > 0.65, "yes", "no"),
+                "p": p,
+                "y": np.where(rng.random(n) < p, "yes", "no"),
+            }
+        )
+
+    spec = {
+        "id": "id",
+        "timestamp": "ts",
+        "prediction": "pred",
+        "label": "y",
+        "scores": {"column": "p", "positive": "yes", "negative": "no"},
+        "window": "1d",
+    }
+    day = frame(20_000, DAY0, "d-")
+    with driftline.connect(tmp_path / "b.duckdb", spec, profile=tmp_path / "b.json") as mon:
+        mon.log_reference(frame(20_000, DAY0 - timedelta(days=9), "r-"))
+        mon.log_predictions(day.drop(columns=["y"]))
+        report = mon.check(persist=False)
+        # maps that know the predicted class, not one pooled map of the confidence
+        assert report.labels["calibration"].startswith(
+            ("isotonic on the probability of", "per predicted class")
+        )
+    (e,) = report.results_for("performance_estimate")
+    realised = float((day["pred"] == day["y"]).mean())
+    assert e.details["accuracy_low"] <= realised <= e.details["accuracy_high"]
+    assert abs(e.value - realised) < 0.01
