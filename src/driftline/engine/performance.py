@@ -16,7 +16,9 @@ the 10-bin reliability diagram merges from it exactly):
 From these the confusion matrix, the labelled count and coverage, the reliability
 diagram and the label-free estimate's sums (:mod:`driftline.performance`) follow in
 numpy. Every count is 0, never NULL, at the boundary; the schema is
-:data:`PERFORMANCE_SCHEMA` on every engine.
+:data:`PERFORMANCE_SCHEMA` on every engine. With cohorts, the overall scope's rows are
+merged from the first cohort column's (counts, sums, min and max merge exactly), so the
+join is aggregated once per cohort column.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OVERALL
 from driftline.engine._backend import Engine
@@ -125,8 +128,11 @@ def performance_summary(
     bin_ = ibis.greatest(ibis.least(fine, FINE_BINS - 1), 0)
     labelled = j[_LABEL].notnull()
     delay = ibis.ifelse(labelled, _epoch(j[_AT]) - _epoch(j[spec.timestamp]), ibis.null("float64"))
-    scopes: list[tuple[str, ir.StringValue]] = [("", ibis.literal(OVERALL, type="string"))]
-    scopes += [(c, j[c].cast("string").fill_null(MISSING_COHORT)) for c in spec.cohorts]
+    # the overall scope is merged from the first cohort column's groups (exact: counts,
+    # sums, min and max), so the join is scanned once per cohort column, not once more
+    scopes: list[tuple[str, ir.StringValue]] = [
+        (c, j[c].cast("string").fill_null(MISSING_COHORT)) for c in spec.cohorts
+    ] or [("", ibis.literal(OVERALL, type="string"))]
     parts = []
     for name, value in scopes:
         d = delay
@@ -147,7 +153,45 @@ def performance_summary(
         )
         parts.append(part)
     expr = parts[0] if len(parts) == 1 else ibis.union(*parts)
-    return engine.run(expr, PERFORMANCE_SCHEMA)
+    table = engine.run(expr, PERFORMANCE_SCHEMA)
+    if not spec.cohorts:
+        return table
+    return pa.concat_tables([_overall(table, spec.cohorts[0]), table])
+
+
+def _overall(table: pa.Table, cohort: str) -> pa.Table:
+    """The overall scope's rows, merged from ``cohort``'s groups."""
+    first = table.filter(pc.equal(table["scope"], cohort))
+    keys = ["window", "predicted", "label", "bin"]
+    merged = first.group_by(keys, use_threads=False).aggregate(
+        [
+            ("n", "sum"),
+            ("conf_sum", "sum"),
+            ("delay_sum", "sum"),
+            ("delay_sq", "sum"),
+            ("delay_min", "min"),
+            ("delay_max", "max"),
+        ]
+    )
+    rows = merged.num_rows
+    out = {
+        "scope": pa.array([""] * rows, pa.string()),
+        "window": merged["window"],
+        "cohort_value": pa.array([OVERALL] * rows, pa.string()),
+        **{k: merged[k] for k in ("predicted", "label", "bin")},
+        **{
+            k: merged[f"{k}_{how}"]
+            for k, how in (
+                ("n", "sum"),
+                ("conf_sum", "sum"),
+                ("delay_sum", "sum"),
+                ("delay_sq", "sum"),
+                ("delay_min", "min"),
+                ("delay_max", "max"),
+            )
+        },
+    }
+    return pa.table(out).cast(PERFORMANCE_SCHEMA)
 
 
 def unknown_labels(
