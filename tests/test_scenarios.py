@@ -306,3 +306,51 @@ def test_scores_that_move_under_a_steady_class_mix_alert_score_drift_at_onset(
     assert cause.outputs_only
     assert cause.scores == sorted(moved)
     assert cause.every_value
+
+
+# -- labels that move while inputs and scores do not ---------------------------------------------
+@pytest.mark.slow
+def test_labels_that_move_in_one_cohort_alert_performance_there_at_onset(tmp_path: Path) -> None:
+    """From the onset 40 % of apac's rows carry the next class's label; inputs and scores
+    are as before. Before the labels are logged nothing alerts; once they are, apac's
+    realised accuracy alerts from the onset window on, in no other region, and never
+    before; the alerts are one output incident, named after apac."""
+    scenario = sc.LABEL_SHIFT
+    check, _, value = scenario.expect
+    mon = driftline.connect(tmp_path / "l.duckdb", sc.spec(), profile=tmp_path / "l.json")
+    with mon:
+        mon.log_reference(sc.reference(5000, seed=100))
+        windows = [sc.window(scenario, i, ROWS) for i in range(WINDOWS)]
+        for w in windows:
+            mon.log_predictions(w)
+        unlabelled = mon.check()
+        assert unlabelled.alerts == [], [a.message for a in unlabelled.alerts][:5]
+        assert unlabelled.results_for("performance") == []  # no label, no realised result
+        assert len(unlabelled.results_for("performance_estimate")) == WINDOWS * 4
+        for w in windows:
+            mon.log_labels(sc.labels(w))
+        report = mon.check()
+    assert {a.check for a in report.alerts} == {check}
+    # apac's, and the overall accuracy it pulls down (a fifth of the rows); no other region
+    assert {(a.cohort, a.cohort_value) for a in report.alerts} <= {(None, None), ("region", value)}
+    hits = [a for a in report.alerts if a.cohort_value == value]
+    assert hits, "no performance alert in apac"
+    assert min(a.window_start for a in hits) == iso(scenario.onset)
+    assert [a for a in report.alerts if a.window_start < iso(scenario.onset)] == []
+    # every window from the onset on alerts in apac: 40 % of labels moved is no subtle drop
+    assert len(hits) == WINDOWS - scenario.onset
+    before = [
+        r
+        for r in report.results_for("performance")
+        if r.window_start < iso(scenario.onset) or r.cohort_value in ("eu", "us")
+    ]
+    assert before
+    assert all(r.status != "alert" for r in before)
+    (incident,) = report.incidents
+    assert incident.start == iso(scenario.onset)
+    assert "region=apac" in incident.headline, incident.headline
+    # the overall drop decomposed by region: within apac, not a traffic shift
+    (acc,) = [d for d in incident.root_cause.decompositions if d.metric == "accuracy"]
+    assert acc.attribution == "within"
+    assert acc.carriers[0] == "apac"  # the largest part; a region may add a chance share
+    assert acc.change < -0.02

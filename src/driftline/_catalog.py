@@ -114,6 +114,8 @@ DEFAULT_FLOORS: dict[str, float] = {
     "missing_fraction_change": 0.05,
     "rate": 0.01,
     "schema": 0.0,
+    # accuracy points: a drop of realised accuracy smaller than this does not alert
+    "accuracy_drop": 0.03,
 }
 
 #: Default floors of single checks, over their method's: the predicted-class mix (and
@@ -230,6 +232,25 @@ CHECKS: dict[str, CheckInfo] = {
             "share of rows timestamped before the reference's first timestamp or after the "
             "time of the check, by more than checks.timestamp_tolerance (overall scope; names "
             "the first ids)",
+        ),
+        CheckInfo(
+            "performance",
+            "accuracy_drop",
+            "realised accuracy of the window's labelled predictions (latest label per id, "
+            "attributed to the prediction's window) below the holdout's, beyond a bound "
+            "bootstrapped from the holdout at the window's labelled count",
+        ),
+        CheckInfo(
+            "performance_estimate",
+            "accuracy_estimate",
+            "accuracy estimated before labels arrive, from the confidence calibrated on the "
+            "holdout (isotonic or temperature scaling), with its band; reported, never alerts",
+        ),
+        CheckInfo(
+            "performance_gap",
+            "accuracy_estimate",
+            "realised minus estimated accuracy once labels arrive; warns when the realised "
+            "accuracy lies outside the estimate's band, never alerts",
         ),
     ]
 }

@@ -83,6 +83,9 @@ OUTPUT_CHECKS = frozenset(
         "threshold_above",
         "threshold_band",
         "threshold_none",
+        "performance",
+        "performance_estimate",
+        "performance_gap",
     }
 )
 #: Output checks of the decisions against the thresholds chosen on the holdout.
@@ -142,9 +145,10 @@ class Decomposition:
     """An overall change split into traffic mix between a cohort column's values and
     change within each value: ``change == mix + within`` (exactly, up to rounding).
 
-    ``metric`` is ``confidence`` (the change in mean confidence, signed) or
-    ``class_mix`` (the total variation distance of the predicted-class mix, each class's
-    shift-share projected on the direction it moved in).
+    ``metric`` is ``confidence`` (the change in mean confidence, signed), ``accuracy``
+    (the change in realised accuracy of the labelled rows, signed) or ``class_mix`` (the
+    total variation distance of the predicted-class mix, each class's shift-share
+    projected on the direction it moved in).
     """
 
     metric: str
@@ -469,6 +473,77 @@ def _decompose(
     )
 
 
+def _decompose_accuracy(
+    cohort: str, profile: Profile, results: Sequence[CheckResult], span: set[int]
+) -> Decomposition | None:
+    """The shift-share decomposition of realised accuracy by ``cohort`` over the
+    incident's windows: each value's share of the labelled rows and its accuracy, against
+    its share of the labelled holdout and its holdout accuracy (metric ``accuracy``)."""
+    baseline = (getattr(profile, "performance_", None) or {}).get("cohorts", {}).get(cohort)
+    if not baseline:
+        return None
+    labelled: dict[str, int] = defaultdict(int)
+    right: dict[str, float] = defaultdict(float)
+    for r in results:
+        if r.check == "performance" and r.cohort == cohort and r.window in span:
+            acc = r.details.get("accuracy")
+            if acc is not None and r.cohort_value is not None:
+                labelled[r.cohort_value] += r.n
+                right[r.cohort_value] += acc * r.n
+    ref_total = sum(int(b["n"]) for b in baseline.values())
+    cur_total = sum(labelled.values())
+    if not ref_total or not cur_total:
+        return None
+    values = sorted(set(baseline) | set(labelled))
+    ref = {
+        v: (int(b["n"]) / ref_total, int(b["correct"]) / int(b["n"]) if b["n"] else None)
+        for v, b in baseline.items()
+    }
+    cur = {v: (n / cur_total, right[v] / n if n else None) for v, n in labelled.items()}
+    parts = {v: shift_share(ref, cur).get(v, (0.0, 0.0)) for v in values}
+    ref_m, cur_m = _weighted(ref.values()), _weighted(cur.values())
+    mix_total = sum(m for m, _ in parts.values())
+    within_total = sum(w for _, w in parts.values())
+    attribution: Attribution = "traffic_mix" if abs(mix_total) > abs(within_total) else "within"
+    cohort_parts = [
+        CohortPart(
+            value=v,
+            reference_share=ref.get(v, (0.0, None))[0],
+            current_share=cur.get(v, (0.0, None))[0],
+            reference=ref.get(v, (0.0, None))[1],
+            current=cur.get(v, (0.0, None))[1],
+            mix=parts[v][0],
+            within=parts[v][1],
+        )
+        for v in values
+    ]
+    direction = 1.0 if within_total >= 0 else -1.0
+    least = CARRIER_SHARE * abs(within_total)
+    carriers = (
+        sorted(
+            (p.value for p in cohort_parts if p.within * direction >= least and least > 0),
+            key=lambda v: -abs(parts[v][1]),
+        )
+        if attribution == "within"
+        else sorted(
+            (p.value for p in cohort_parts if p.current_share > p.reference_share),
+            key=lambda v: ref.get(v, (0.0, 0.0))[0] - cur.get(v, (0.0, 0.0))[0],
+        )
+    )
+    return Decomposition(
+        metric="accuracy",
+        cohort=cohort,
+        reference=ref_m,
+        current=cur_m,
+        change=(cur_m or 0.0) - (ref_m or 0.0),
+        mix=mix_total,
+        within=within_total,
+        attribution=attribution,
+        carriers=carriers,
+        parts=cohort_parts,
+    )
+
+
 def _weighted(pairs: Iterable[tuple[float, Any]]) -> float | None:
     total, weight = 0.0, 0.0
     for w, m in pairs:
@@ -628,6 +703,11 @@ class _Context:
             for metric in metrics:
                 for cohort in cohorts:
                     d = _decompose(metric, cohort, self.profile, stats)
+                    if d is not None:
+                        decompositions.append(d)
+            if "performance" in checks:
+                for cohort in cohorts:
+                    d = _decompose_accuracy(cohort, self.profile, self.report.results, span_set)
                     if d is not None:
                         decompositions.append(d)
         # the cohort column of the alerting values (the most), else the first one

@@ -294,6 +294,7 @@ class Monitor:
             until=until,
             calibrations=calibrations,
             history=history,
+            labels=self.engine.table("labels"),
         )
         # an internal cache, kept even when results are not persisted
         self.store.save_calibrations(calibrations, known)

@@ -445,6 +445,8 @@ class Profile:
     #: chosen; a refit keeps none (``Monitor.fit_profile`` chooses them again when the
     #: spec has a ``thresholds`` section)
     thresholds_: Thresholds | None = None
+    #: the labelled holdout's performance baseline (driftline.performance), or None
+    performance_: dict[str, Any] | None
 
     def __init__(
         self,
@@ -572,6 +574,10 @@ class Profile:
         )
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # accuracy, confusion and the confidence calibration map of the labelled holdout
+        from driftline.performance import fit_performance
+
+        self.performance_ = fit_performance(engine, reference, spec)
         return self
 
     # -- per-cohort baselines ---------------------------------------------------------------
@@ -1171,6 +1177,7 @@ class Profile:
             **{name.rstrip("_"): getattr(self, name) for name in _FITTED},
             "timestamps": getattr(self, "timestamps_", None),
             **({"thresholds": self.thresholds_.to_dict()} if self.thresholds_ else {}),
+            "performance": getattr(self, "performance_", None),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -1211,6 +1218,7 @@ class Profile:
         prof.timestamps_ = data.get("timestamps")  # optional: older profiles lack it
         if data.get("thresholds") is not None:  # optional: chosen by `driftline thresholds`
             prof.thresholds_ = Thresholds.from_dict(data["thresholds"], where)
+        prof.performance_ = data.get("performance")  # optional: older profiles lack it
         return prof
 
     @classmethod

@@ -27,6 +27,7 @@ __all__ = [
     "COHORTS_DIFFER",
     "COHORT_MIX",
     "COHORT_MOVES",
+    "LABEL_SHIFT",
     "NO_DRIFT",
     "SCENARIOS",
     "SCORE_SHIFT",
@@ -80,6 +81,7 @@ class Scenario:
             "cohort_moves": ("class_mix", None, self.cohort_value),
             # any class's score: score:<class>
             "score_shift": ("score_drift", "score", self.cohort_value),
+            "label_shift": ("performance", None, self.cohort_value),
         }[self.kind]
 
 
@@ -124,6 +126,14 @@ SCORE_SHIFT = Scenario(
     "score_shift",
     0.9,
     cohorts_differ=True,
+)
+
+#: From the onset, in apac, 40 % of rows carry the next class's label (a -> b -> c -> a)
+#: while inputs and scores stay as they were: nothing but the labels moves, so only the
+#: realised performance can see it, and only once the labels are logged
+#: (:func:`labels`). Not in :data:`SCENARIOS`: those log no labels.
+LABEL_SHIFT = Scenario(
+    "apac's labels move to the next class for 40 % of rows", "label_shift", 0.4, cohort_value="apac"
 )
 
 _WORDS = [
@@ -245,6 +255,10 @@ def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) ->
     label = np.asarray(CLASSES)[(u > cum).sum(axis=1).clip(0, 2)]
     if scenario.kind == "score_shift":
         proba = _runner_up_takes(proba, hit, scenario.size)
+    if scenario.kind == "label_shift":
+        moved = hit & (rng.random(n) < scenario.size)
+        following = np.asarray(CLASSES)[(_index(label) + 1) % 3]
+        label = np.where(moved, following, label)
     return {
         "region": region,
         "amount_z": amount,
@@ -262,6 +276,11 @@ def _rows(rng: np.random.Generator, n: int, scenario: Scenario, active: bool) ->
         "label": label,
         "_hit": hit,
     }
+
+
+def _index(label: np.ndarray) -> np.ndarray:
+    """The index of each label in :data:`CLASSES`."""
+    return np.searchsorted(np.asarray(CLASSES), label)
 
 
 def _runner_up_takes(proba: np.ndarray, hit: np.ndarray, share: float) -> np.ndarray:
@@ -324,6 +343,24 @@ def window(scenario: Scenario, index: int, n: int, seed: int = 0) -> pa.Table:
     ts = np.datetime64(start.replace(tzinfo=None), "us") + (secs * 1e6).astype("timedelta64[us]")
     ids = np.char.add(f"w{index}-", np.arange(n).astype(str))
     return _table(cols, ids, ts)
+
+
+def labels(table: pa.Table, labelled_at: datetime | None = None) -> pa.Table:
+    """The labels of a window's rows (``id``, ``label``, ``labelled_at``), as they arrive
+    later: at ``labelled_at``, or two days after each prediction."""
+    ts = table.column("ts").to_numpy(zero_copy_only=False)
+    at = (
+        np.full(len(ts), np.datetime64(labelled_at.replace(tzinfo=None), "us"))
+        if labelled_at is not None
+        else ts.astype("datetime64[us]") + np.timedelta64(2, "D")
+    )
+    return pa.table(
+        {
+            "id": table.column("id"),
+            "label": table.column("label"),
+            "labelled_at": pa.array(at, pa.timestamp("us")),
+        }
+    )
 
 
 def spec(window_size: str = "1d") -> dict[str, Any]:

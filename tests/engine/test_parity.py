@@ -76,7 +76,7 @@ import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -500,18 +500,45 @@ def data() -> Data:
     return _make_data()
 
 
+def _labels(data: Data) -> pa.Table:
+    """The labels table of the stored predictions: the ids with a label, labelled a day
+    later, and two ids no prediction has (counted by the performance checks)."""
+    t = data.stored.filter(pc.is_valid(data.stored["label"]))
+    at = pc.add(t["ts"], pa.scalar(timedelta(days=1), pa.duration("us")))
+    return pa.table(
+        {
+            "id": pa.concat_arrays([t["id"].combine_chunks(), pa.array(["ghost-1", "ghost-2"])]),
+            "label": pa.concat_arrays([t["label"].combine_chunks(), pa.array(["a", "b"])]),
+            "labelled_at": pa.concat_arrays(
+                [
+                    at.combine_chunks().cast(pa.timestamp("us")),
+                    pa.array([CHECK_TIME] * 2, pa.timestamp("us")),
+                ]
+            ),
+            "ingested_at": pa.array([CHECK_TIME] * (t.num_rows + 2), pa.timestamp("us")),
+            "_batch": pa.array([100] * (t.num_rows + 2), pa.int64()),
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def duckdb_engine(data: Data) -> DuckDBEngine:
     con = ibis.duckdb.connect()
     con.create_table("predictions", data.current)
     con.create_table("reference", data.reference)
     con.create_table("stored", data.stored)
+    con.create_table("labels", _labels(data))
     return DuckDBEngine(con)
 
 
 @pytest.fixture(scope="module")
 def spark_engine(spark: Any, data: Data) -> SparkEngine:
-    tables = {"predictions": data.current, "reference": data.reference, "stored": data.stored}
+    tables = {
+        "predictions": data.current,
+        "reference": data.reference,
+        "stored": data.stored,
+        "labels": _labels(data),
+    }
     for name, table in tables.items():
         # from Arrow, not pandas: pandas holds a float null as NaN, and Spark keeps it NaN
         spark.createDataFrame(table).createOrReplaceTempView(name)
@@ -1512,6 +1539,7 @@ def _report(
             batches=BATCHES,
             until=CHECK_RUNS[window],
             now=CHECK_TIME,
+            labels=engine.table("labels"),
         )
     return cache[(engine.name, window)]
 

@@ -39,7 +39,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from driftline._catalog import DEFAULT_FLOORS
-from driftline.checks import _incremental
+from driftline.checks import _incremental, _performance_checks
 from driftline.checks._evaluate import _cut, _Evaluator
 from driftline.checks._incremental import History, fingerprints
 from driftline.checks._registry import CHECKS, DRIFT_CHECKS, CheckInfo
@@ -54,6 +54,7 @@ from driftline.checks._results import (
 )
 from driftline.checks._scopes import _all_scopes, _merge_overall, _Scope
 from driftline.engine import Engine
+from driftline.engine.performance import label_watermark as performance_label_watermark
 from driftline.engine.records import WindowSummary
 from driftline.engine.summaries import OTHER, OVERALL, era_rows
 from driftline.errors import ConfigError, EmptyWindowError, shorten
@@ -132,6 +133,7 @@ def run_checks(
     calibrations: MutableMapping[str, Calibration] | None = None,
     now: datetime | None = None,
     history: History | None = None,
+    labels: ir.Table | None = None,
 ) -> CheckReport:
     """Run every check per window and cohort value over ``[since, until)``.
 
@@ -141,7 +143,10 @@ def run_checks(
     store's, see :mod:`driftline.checks._incremental`) makes the run incremental: it
     summarises only the windows whose data changed, storing their summaries, and reads
     back the stored results of the windows it need not evaluate again; without it every
-    window is summarised and evaluated.
+    window is summarised and evaluated. ``labels`` (the labels table, on the same engine)
+    adds the performance checks (:mod:`driftline.checks._performance_checks`) when the
+    profile holds a labelled holdout's baseline; an incremental run then also evaluates
+    again the windows whose predictions newer labels batches label.
     """
     profile.check_is_fitted()
     window = spec.window_parsed
@@ -172,7 +177,7 @@ def run_checks(
     stored: dict[tuple[str | None, str | None, int], list[CheckResult]] = {}
     if history is not None and window.seconds is not None:
         scopes, evaluated = _incremental_scopes(
-            engine, table, t, spec, profile, window, era, lo, hi, history
+            engine, table, t, spec, profile, window, era, lo, hi, history, labels
         )
         stored = history.stored
     else:
@@ -198,6 +203,11 @@ def run_checks(
     evaluator.spans = {
         w: _window_bounds(window, w, scopes[0].summaries.get((w, OVERALL))) for w in keys
     }
+    performance: dict[tuple[str | None, str | None, int], list[CheckResult]] = {}
+    label_info: dict[str, Any] = {}
+    if labels is not None and _performance_checks.baseline_of(profile) is not None:
+        performance = _performance(engine, t, labels, spec, profile, window, evaluator, evaluated)
+        label_info = _performance_checks.label_report(engine, table, labels, spec, profile)
     with _collector_paused():
         for scope in scopes:
             values = sorted({cv for (_, cv) in scope.summaries})
@@ -215,6 +225,7 @@ def run_checks(
                         results.extend(stored.get((scope.cohort, cvalue, w), ()))
                         continue
                     results.extend(res)
+                    results.extend(performance.get((scope.cohort, cvalue, w), ()))
                     if baseline is not None and st.n:
                         whole = scopes[0].summaries.get((w, OVERALL))
                         share = st.n / max(whole.n if whole else 0, st.n)
@@ -234,6 +245,32 @@ def run_checks(
         drift=drift,
         reference=reference_excerpt(profile),
         gaps=gaps(window, keys, lo, hi),
+        labels=label_info,
+    )
+
+
+def _performance(
+    engine: Engine,
+    t: ir.Table,
+    labels: ir.Table,
+    spec: Spec,
+    profile: Profile,
+    window: Window,
+    evaluator: _Evaluator,
+    evaluated: set[int] | None,
+) -> dict[tuple[str | None, str | None, int], list[CheckResult]]:
+    """The performance checks' results of the windows this run evaluates (every window
+    of ``t`` when ``evaluated`` is None), from one engine query over their rows."""
+    rows = t
+    if evaluated is not None:
+        if not evaluated:
+            return {}
+        step = window.seconds
+        assert step is not None
+        rows = _incremental._only(t, spec, _incremental._ranges(evaluated, step))
+    watermark = performance_label_watermark(engine, labels)
+    return _performance_checks.performance_results(
+        engine, rows, labels, spec, profile, window, evaluator.spans, evaluated, watermark
     )
 
 
@@ -248,6 +285,7 @@ def _incremental_scopes(
     lo: datetime | None,
     hi: datetime | None,
     history: History,
+    labels: ir.Table | None = None,
 ) -> tuple[list[_Scope], set[int]]:
     """Every scope over the windows in ``[lo, hi)``: the windows whose data changed
     summarised (and their summaries stored), the others read from the store; and the
@@ -288,6 +326,11 @@ def _incremental_scopes(
                 read_back.discard(w)
     if spec.cohorts:  # the overall scope, present in every window
         read_back = {w for w in read_back if (None, None, w) in history.stored}
+    if labels is not None and _performance_checks.baseline_of(profile) is not None:
+        # a labels batch changes the performance of the windows of the ids it labels
+        read_back -= _performance_checks.relabelled(
+            engine, table, labels, spec, window, history.stored, read_back
+        )
     evaluate = (kept | new) - read_back
     bodies = _incremental.read_bodies(history, sorted(evaluate - new))
     if bodies:

@@ -123,6 +123,10 @@ class CheckReport:
     #: the alerts grouped into incidents, newest first, each with its root cause
     #: (:func:`driftline.incidents.find_incidents`; ``Monitor.check`` fills it)
     incidents: list[Incident] = field(default_factory=list)
+    #: labels as a whole (:func:`driftline.checks._performance_checks.label_report`):
+    #: labelled ids matching no prediction (counted, never dropped), the holdout's
+    #: accuracy and the confidence calibration chosen on it; empty without labels
+    labels: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_alerts(self) -> bool:

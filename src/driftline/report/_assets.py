@@ -386,6 +386,53 @@ APP_JS = r"""
     }), CONFIG);
   }
 
+  // ---- 8. performance ----------------------------------------------------------------------
+  function drawPerformance(i) {
+    var div = byId("perf-chart");
+    if (!div || !D.performance.scopes[i]) { return; }
+    var p = D.performance.scopes[i];
+    var x = p.x.map(ts);
+    var ax = p.alerts.map(function (w) { return x[w]; });
+    var ay = p.alerts.map(function (w) { return p.acc[w]; });
+    Plotly.newPlot(div, [
+      { x: x, y: p.high, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false },
+      { x: x, y: p.low, mode: "lines", line: { width: 0 }, fill: "tonexty",
+        fillcolor: "rgba(255,127,14,0.15)", name: "estimate band", hoverinfo: "skip" },
+      { x: x, y: p.est, mode: "lines+markers", name: "estimated", line: { color: ORANGE },
+        marker: { size: 4 }, hovertemplate: "%{x}<br>estimated %{y:.3f}<extra></extra>" },
+      { x: x, y: p.acc, mode: "lines+markers", name: "realised", line: { color: BLUE },
+        marker: { size: 5 }, text: p.labelled.map(function (n) { return "labelled=" + n; }),
+        hovertemplate: "%{x}<br>realised %{y:.3f}<br>%{text}<extra></extra>" },
+      { x: x, y: p.limit, mode: "lines", name: "alert below (bound)",
+        line: { color: "#777", dash: "dash", width: 1 }, hoverinfo: "skip" },
+      { x: ax, y: ay, mode: "markers", name: "performance alert",
+        marker: { symbol: "x", size: 12, color: RED, line: { width: 1, color: RED } },
+        hovertemplate: "performance alert<br>%{x}<extra></extra>" }
+    ], baseLayout({
+      title: { text: pe(D.scopes[i].label), font: { size: 14 } },
+      yaxis: { title: { text: "accuracy" } },
+      legend: { orientation: "h", y: -0.18, traceorder: "normal" },
+      xaxis: { type: "date" },
+      height: 320
+    }), CONFIG);
+  }
+  function drawReliability() {
+    var div = byId("reliability-chart"), l = D.performance.latest;
+    if (!div || !l) { return; }
+    Plotly.newPlot(div, [
+      { x: [0, 1], y: [0, 1], mode: "lines", name: "calibrated",
+        line: { color: "#777", dash: "dot", width: 1 }, hoverinfo: "skip" },
+      { x: l.rel_conf, y: l.rel_acc, mode: "lines+markers", name: "observed",
+        line: { color: BLUE }, text: l.rel_rows.map(function (n) { return "n=" + n; }),
+        hovertemplate: "confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{text}<extra></extra>" }
+    ], baseLayout({
+      title: { text: "Reliability (ECE " + fmt(l.ece) + ")", font: { size: 14 } },
+      xaxis: { title: { text: "mean confidence" }, range: [0, 1] },
+      yaxis: { title: { text: "accuracy" }, range: [0, 1] },
+      height: 320
+    }), CONFIG);
+  }
+
   function currentScope(id) {
     var sel = byId(id);
     return sel ? Number(sel.value) || 0 : 0;
@@ -402,6 +449,8 @@ APP_JS = r"""
   bind("text-scope", drawText);
   bind("thr-class", drawThresholdCurve);
   bind("thr-scope", drawThresholdShares);
+  bind("perf-scope", drawPerformance);
+  drawReliability();
 
   // an incident's evidence link picks its scope (and drift cell) before the page scrolls
   var DRAW = { "mix-scope": drawMix, "drift-scope": drawHeatmap };

@@ -694,7 +694,8 @@ _PAGE = Template(
 <div class="meta">$meta</div>
 <nav><a href="#overview">Overview</a><a href="#confidence">Confidence</a>
 <a href="#class-mix">Class mix</a><a href="#drift">Drift</a><a href="#schema">Schema</a>
-<a href="#text">Text</a><a href="#thresholds">Thresholds</a><a href="#model">Model</a></nav>
+<a href="#text">Text</a><a href="#thresholds">Thresholds</a><a href="#performance">Performance</a>
+<a href="#model">Model</a></nav>
 </header>
 <main>
 <section id="overview"><h2>1. Overview</h2>$overview</section>
@@ -704,7 +705,8 @@ _PAGE = Template(
 <section id="schema"><h2>5. Schema violations</h2>$schema</section>
 <section id="text"><h2>6. Text style shifts</h2>$text</section>
 <section id="thresholds"><h2>7. Decision thresholds</h2>$thresholds</section>
-<section id="model"><h2>8. What the model looks at, and what flips it</h2>$model</section>
+<section id="performance"><h2>8. Performance</h2>$performance</section>
+<section id="model"><h2>9. What the model looks at, and what flips it</h2>$model</section>
 </main>
 <script type="application/json" id="data">$data</script>
 <script>$plotly</script>
@@ -713,6 +715,49 @@ _PAGE = Template(
 </html>
 """
 )
+
+
+def _performance(data: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+    perf = payload["performance"]
+    if not any(block["x"] for block in perf["scopes"]):
+        return (
+            '<p class="note">No performance results: the spec has no <code>label</code> '
+            "role, the reference carries no labels, or the profile predates performance "
+            "(refit it).</p>"
+        )
+    info = perf["labels"]
+    parts = [
+        f"confidence calibrated by {_e(info['calibration'])}",
+        f"holdout accuracy {_f(info['holdout_accuracy'])}, ECE {_f(info['holdout_ece'])}",
+    ]
+    unknown = info["unknown_ids"]
+    if unknown:
+        parts.append(f"<b>{_e(unknown)} labelled ids match no prediction</b> (not scored)")
+    out = [
+        '<p class="note">Realised accuracy of each window\'s labelled predictions (labels '
+        "count in the window of the prediction) next to the accuracy estimated before "
+        "labels from the calibrated confidence, with its band; below the dashed line "
+        "(the holdout's accuracy minus the bound bootstrapped at the window's labelled "
+        "count) a drop alerts when it is also beyond the floor. " + " · ".join(parts) + ".</p>",
+        _select("perf-scope", payload["scopes"], "scope"),
+        '<div class="chart" id="perf-chart"></div>',
+    ]
+    latest = perf["latest"]
+    if latest is not None:
+        classes = latest["classes"]
+        rows = [
+            [f"<b>{_e(c)}</b>", *(_e(v) for v in latest["confusion"][i])]
+            for i, c in enumerate(classes)
+        ]
+        out.append(
+            f"<h3>Latest labelled window overall ({_w(latest['window_start'])})</h3>"
+            '<div class="grid"><div>'
+            '<p class="note">Confusion matrix: rows the label, columns the predicted class.'
+            "</p>"
+            + _table(["label \\ predicted", *classes], rows, num_cols=range(1, len(classes) + 1))
+            + '</div><div class="chart" id="reliability-chart"></div></div>'
+        )
+    return "".join(out)
 
 
 def _hash(script: str) -> str:
@@ -766,6 +811,7 @@ def page(
         text=_text(data, payload),
         thresholds=_thresholds(payload),
         model=_model(data, max_rows),
+        performance=_performance(data, payload),
         data=safe_json(payload),
         plotly=plotly_js,
         app=app,

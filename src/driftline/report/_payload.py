@@ -300,6 +300,70 @@ def _thresholds(
     }
 
 
+def _performance(
+    shown: list[Scope],
+    results_by: Mapping[Scope, list[Mapping[str, Any]]],
+    labels: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Per shown scope: realised accuracy with the lowest accuracy that does not alert
+    (the holdout's minus the bound), the estimate with its band, the labelled count and
+    the windows that alerted; and the overall scope's latest labelled window's confusion
+    matrix and reliability diagram."""
+    scopes = []
+    latest: dict[str, Any] | None = None
+    for scope in shown:
+        own = [
+            r
+            for r in results_by.get(scope, [])
+            if r.get("check") in ("performance", "performance_estimate")
+        ]
+        x = sorted({str(r["window_start"]) for r in own})
+        pos = {w: i for i, w in enumerate(x)}
+        block: dict[str, Any] = {
+            "x": x,
+            **{k: [None] * len(x) for k in ("acc", "limit", "est", "low", "high", "labelled")},
+            "alerts": [],
+        }
+        for r in own:
+            j = pos[str(r["window_start"])]
+            d = r.get("details") or {}
+            if r["check"] == "performance":
+                block["acc"][j] = num(d.get("accuracy"))
+                ref, bound = num(d.get("reference_accuracy")), num(r.get("bound"))
+                block["limit"][j] = None if ref is None or bound is None else ref - bound
+                block["labelled"][j] = int(r.get("n") or 0)
+                if r.get("status") == "alert":
+                    block["alerts"].append(j)
+                if scope == (None, None) and (
+                    latest is None or str(r["window_start"]) > latest["window_start"]
+                ):
+                    rel = d.get("reliability") or {}
+                    latest = {
+                        "window_start": str(r["window_start"]),
+                        "classes": [str(c) for c in d.get("classes") or []],
+                        "confusion": [[int(v) for v in row] for row in d.get("confusion") or []],
+                        "ece": num(d.get("ece")),
+                        "rel_conf": [num(v) for v in rel.get("confidence") or []],
+                        "rel_acc": [num(v) for v in rel.get("accuracy") or []],
+                        "rel_rows": [int(v) for v in rel.get("rows") or []],
+                    }
+            else:
+                block["est"][j] = num(r.get("value"))
+                block["low"][j] = num(d.get("accuracy_low"))
+                block["high"][j] = num(d.get("accuracy_high"))
+        scopes.append(block)
+    return {
+        "scopes": scopes,
+        "latest": latest,
+        "labels": {
+            "unknown_ids": int(labels.get("unknown_ids") or 0),
+            "calibration": labels.get("calibration"),
+            "holdout_accuracy": num(labels.get("holdout_accuracy")),
+            "holdout_ece": num(labels.get("holdout_ece")),
+        },
+    }
+
+
 def build_payload(data: Mapping[str, Any], *, max_scopes: int = 25) -> dict[str, Any]:
     """The compact JSON the report's charts are drawn from.
 
@@ -394,8 +458,10 @@ def build_payload(data: Mapping[str, Any], *, max_scopes: int = 25) -> dict[str,
         if row["kind"] == "categorical"
     }
     conf = reference.get("confidence") or {}
+    performance = _performance(shown, results_by, data.get("labels") or {})
     return {
         "thresholds": _thresholds(reference, shown, stats, results_by),
+        "performance": performance,
         "meta": {k: data.get(k) for k in ("run_id", "created_at", "window", "since", "until")},
         "scopes": [{"cohort": c, "value": v, "label": scope_label(c, v)} for c, v in shown],
         "omitted_scopes": len(omitted),
