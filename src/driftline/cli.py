@@ -276,15 +276,19 @@ def check(
     _time_range(since, until)
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
     step("opening the spec and the store")
-    with connect(store, spec) as mon, status:
-        step("running checks")
-        report = mon.check(since, until, persist=persist, full=full)
-    step("printing the results")
-    if as_json:
-        sys.stdout.write(report.to_json() + "\n")
-    else:
-        _print_report(report, every_alert=alerts, latest=windows)
-    if report.has_alerts:
+    with connect(store, spec) as mon:
+        with status:
+            step("running checks")
+            report = mon.check(since, until, persist=persist, full=full)
+        # printed with the store open: the results read back are fetched when asked for
+        step("printing the results")
+        if as_json:
+            sys.stdout.write(report.to_json() + "\n")
+        else:
+            _print_report(report, every_alert=alerts, latest=windows)
+        alerted = report.has_alerts
+        del report  # done: nothing left to fetch before the store closes
+    if alerted:
         raise typer.Exit(1)
 
 
