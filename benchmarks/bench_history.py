@@ -79,8 +79,12 @@ def prepare(data: Path, days: int, more: int, per_day: int) -> None:
 
     meta = data / "meta.json"
     want = {"days": days, "next": more, "rows_per_day": per_day}
-    if meta.exists() and json.loads(meta.read_text()).get("layout") == want:
-        return
+    if meta.exists():
+        have = json.loads(meta.read_text()).get("layout") or {}
+        # fewer next days than written: the same files (the generator's draws depend on
+        # the total, so writing fewer would change every day, history included)
+        if {**have, "next": more} == want and have.get("next", -1) >= more:
+            return
     data.mkdir(parents=True, exist_ok=True)
     total = days + more
     t0 = time.perf_counter()
