@@ -9,11 +9,15 @@ whole process (``python -m driftline``), timed by wall clock around it:
 1. ``init`` a store, ``log --reference``, ``log`` the history as one batch, then the
    first ``check`` (every window summarised and evaluated);
 2. ``--next`` times: ``log`` one more day (its own batch), ``check`` again (incremental:
-   that day summarised and evaluated, every other window read from the store);
-3. a store holding only the first of those days: ``check`` once, then ``--repeat``
-   times ``check --full`` (the same work), the anchor the next-day check is compared
-   with;
-4. the store's result rows against the distinct (window, scope, check, column) keys.
+   that day summarised and evaluated, every other window read from the store), then
+   the anchor: ``check --full`` of a store holding only the first of those days (the
+   same work as the next-day check, in the same minutes);
+3. the store's result rows against the distinct (window, scope, check, column) keys.
+
+``--store`` reuses a store of step 1 (the ~10 minutes of the 365-day first check): it
+is copied, with its profile. Each command's CPU seconds (user + system, from
+``getrusage``) are reported next to its wall seconds: on a shared machine they vary
+less.
 
 Usage::
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,18 +51,26 @@ SRC = HERE.parent / "src"
 
 
 def _run(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1)) -> float:
-    """Run ``python -m driftline ARGS`` in ``cwd``; its wall seconds."""
+    """Run ``python -m driftline ARGS`` in ``cwd``; its wall seconds (its CPU seconds,
+    user + system, are added to ``CPU``)."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "driftline", *args], cwd=cwd, env=env, capture_output=True
     )
     took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if proc.returncode not in ok:
         raise SystemExit(
             f"driftline {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}"
         )
     return took
+
+
+#: CPU seconds of each command run, in order
+CPU: list[float] = []
 
 
 def prepare(data: Path, days: int, more: int, per_day: int) -> None:
@@ -66,8 +79,12 @@ def prepare(data: Path, days: int, more: int, per_day: int) -> None:
 
     meta = data / "meta.json"
     want = {"days": days, "next": more, "rows_per_day": per_day}
-    if meta.exists() and json.loads(meta.read_text()).get("layout") == want:
-        return
+    if meta.exists():
+        have = json.loads(meta.read_text()).get("layout") or {}
+        # fewer next days than written: the same files (the generator's draws depend on
+        # the total, so writing fewer would change every day, history included)
+        if {**have, "next": more} == want and have.get("next", -1) >= more:
+            return
     data.mkdir(parents=True, exist_ok=True)
     total = days + more
     t0 = time.perf_counter()
@@ -114,12 +131,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--next", type=int, default=30, help="days logged and checked one by one")
     p.add_argument("--rows-per-day", type=generate.parse_rows, default=100_000)
-    p.add_argument("--repeat", type=int, default=3, help="checks of the one-day store")
     p.add_argument("--data", type=Path, default=None, help="default: benchmarks/data/history-D")
     p.add_argument("--work", type=Path, default=Path("/tmp/driftline-bench-history"))
+    p.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="a store of this history already logged and checked once (e.g. the "
+        "driftline.duckdb a previous run left in --work/history): copied, and its first "
+        "check not run again",
+    )
     a = p.parse_args(argv)
     data = a.data or HERE / "data" / f"history-{a.days}"
     prepare(data, a.days, a.next, a.rows_per_day)
+    if a.store is not None and a.store.resolve().is_relative_to(a.work.resolve()):
+        p.error(f"--store {a.store} is under --work {a.work}, which is emptied first")
     shutil.rmtree(a.work, ignore_errors=True)
     big, one = a.work / "history", a.work / "one-day"
     for d in (big, one):
@@ -130,28 +156,50 @@ def main(argv: list[str] | None = None) -> None:
         "rows_per_day": a.rows_per_day,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": "2 cores shared with other work: wall times are noisy",
+        "load_average": [],
     }
     ref = (data / "reference.parquet").as_posix()
-    _run(["log", "--reference", ref], big, ok=(0,))
-    out["log_history_s"] = _run(["log", (data / "history.parquet").as_posix()], big, ok=(0,))
-    out["first_check_s"] = _run(["check"], big)
-    next_checks, next_logs = [], []
+    _run(["log", "--reference", ref], one, ok=(0,))
+    _run(["log", (data / "day1.parquet").as_posix()], one, ok=(0,))
+    out["one_day_first_check_s"] = round(_run(["check"], one), 3)
+    if a.store is None:
+        _run(["log", "--reference", ref], big, ok=(0,))
+        out["log_history_s"] = _run(["log", (data / "history.parquet").as_posix()], big, ok=(0,))
+        out["first_check_s"] = _run(["check"], big)
+        out["first_check_cpu_s"] = CPU[-1]
+    else:
+        shutil.copy(a.store, big / "driftline.duckdb")
+        shutil.copy(a.store.with_suffix(".profile.json"), big / "driftline.profile.json")
+        out["first_check_s"] = None  # reused
+    # the next-day checks, each followed by the anchor: the one-day store's check of the
+    # same work (--full), in the same minutes
+    next_checks, next_cpu, next_logs, single, single_cpu = [], [], [], [], []
     for k in range(a.next):
         day = (data / f"day{k + 1}.parquet").as_posix()
         next_logs.append(_run(["log", day], big, ok=(0,)))
         next_checks.append(_run(["check"], big))
-        print(f"day {k + 1}: check {next_checks[-1]:.2f} s", flush=True)
+        next_cpu.append(CPU[-1])
+        single.append(_run(["check", "--full"], one))
+        single_cpu.append(CPU[-1])
+        out["load_average"].append(round(os.getloadavg()[0], 1))
+        print(
+            f"day {k + 1}: check {next_checks[-1]:.2f} s ({next_cpu[-1]:.2f} CPU s), one-day "
+            f"store {single[-1]:.2f} s ({single_cpu[-1]:.2f} CPU s), load "
+            f"{out['load_average'][-1]}",
+            flush=True,
+        )
     out["next_day_checks_s"] = [round(x, 3) for x in next_checks]
+    out["next_day_checks_cpu_s"] = [round(x, 3) for x in next_cpu]
     out["next_day_check_median_s"] = statistics.median(next_checks)
+    out["next_day_check_median_cpu_s"] = statistics.median(next_cpu)
     out["next_day_log_median_s"] = statistics.median(next_logs)
     out["same_data_check_s"] = _run(["check"], big)
-    _run(["log", "--reference", ref], one, ok=(0,))
-    _run(["log", (data / "day1.parquet").as_posix()], one, ok=(0,))
-    single = [_run(["check"], one)]
-    single += [_run(["check", "--full"], one) for _ in range(a.repeat)]
     out["one_day_checks_s"] = [round(x, 3) for x in single]
+    out["one_day_checks_cpu_s"] = [round(x, 3) for x in single_cpu]
     out["one_day_check_median_s"] = statistics.median(single)
+    out["one_day_check_median_cpu_s"] = statistics.median(single_cpu)
     out["ratio"] = out["next_day_check_median_s"] / out["one_day_check_median_s"]
+    out["ratio_cpu"] = out["next_day_check_median_cpu_s"] / out["one_day_check_median_cpu_s"]
     import duckdb
 
     with duckdb.connect((big / "driftline.duckdb").as_posix(), read_only=True) as con:
@@ -167,13 +215,16 @@ def main(argv: list[str] | None = None) -> None:
     results = HERE / "results" / f"history-{a.days}.json"
     results.parent.mkdir(exist_ok=True)
     results.write_text(json.dumps(out, indent=1) + "\n")
+    first = "reused" if out["first_check_s"] is None else f"{out['first_check_s']:.1f} s"
     print(
-        "| history | first check | next-day check (median of "
-        f"{a.next}) | one-day store check (median of {len(single)}) | ratio | "
-        "result rows / keys |\n|---|---|---|---|---|---|\n"
-        f"| {a.days} d x {a.rows_per_day:,} rows | {out['first_check_s']:.1f} s | "
-        f"{out['next_day_check_median_s']:.2f} s | {out['one_day_check_median_s']:.2f} s | "
-        f"{out['ratio']:.2f}x | {rows:,} / {keys:,} |"
+        f"| history | first check | next-day check (median of {a.next}) | one-day store "
+        f"check (median of {len(single)}) | ratio (wall; CPU) | result rows / keys | load |\n"
+        "|---|---|---|---|---|---|---|\n"
+        f"| {a.days} d x {a.rows_per_day:,} rows | {first} | "
+        f"{out['next_day_check_median_s']:.2f} s ({out['next_day_check_median_cpu_s']:.2f} CPU s)"
+        f" | {out['one_day_check_median_s']:.2f} s ({out['one_day_check_median_cpu_s']:.2f} CPU "
+        f"s) | {out['ratio']:.2f}x; {out['ratio_cpu']:.2f}x | {rows:,} / {keys:,} | "
+        f"{min(out['load_average'])}-{max(out['load_average'])} |"
     )
 
 

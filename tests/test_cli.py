@@ -98,6 +98,33 @@ def test_log_and_check_gate_on_alerts(
     assert "feature_drift column 'x'" in every.out
 
 
+def test_check_lists_the_latest_windows_and_every_window_with_alerts(
+    project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
+) -> None:
+    """A long history prints its latest --windows windows and the alerting ones, and
+    says how many there are; --windows 0 lists every window."""
+    assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
+    assert run_cli("log", "--reference", "reference.parquet", cwd=project).code == 0
+    days = []
+    for d in range(8):
+        df = make_predictions(300, seed=20 + d, id_prefix=f"d{d}-", start=f"2024-02-{d + 1:02d}")
+        df["ts"] = pd.date_range(f"2024-02-{d + 1:02d}", periods=300, freq="4min", tz="UTC")
+        if d == 1:
+            df["x"] = df["x"] + 3.0
+        days.append(df.rename(columns={"segment": "cohort"}))
+    pd.concat(days).to_parquet(project / "days.parquet")
+    assert run_cli("log", "days.parquet", cwd=project).code == 0
+    some = run_cli("check", "--windows", "3", cwd=project)
+    assert some.code == 1, some.err
+    listed = [d for d in range(1, 9) if f"2024-02-{d:02d}T00:00" in some.out]
+    assert listed == [2, 6, 7, 8]  # the day with alerts, then the latest three
+    assert "the latest 3 of 8 and every window with alerts" in some.out
+    every = run_cli("check", "--windows", "0", cwd=project)
+    assert [d for d in range(1, 9) if f"2024-02-{d:02d}T00:00" in every.out] == list(range(1, 9))
+    assert "the latest" not in every.out
+    assert run_cli("check", "--windows", "-1", cwd=project).code == 2
+
+
 def test_bad_input_exits_2_with_the_fix(
     project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
 ) -> None:

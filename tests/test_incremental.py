@@ -7,6 +7,8 @@ returned (a counter on :func:`driftline.engine.records.read_window_summary`).
 
 from __future__ import annotations
 
+import shutil
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 
 import driftline
 import driftline.checks._scopes as scopes_module
+from driftline.checks import _alert, drift_summary
 from driftline.engine.records import read_window_summary
 
 SpecFactory = Callable[..., dict[str, Any]]
@@ -365,3 +368,124 @@ def test_full_run_over_a_range_leaves_other_windows_to_the_next_check(
     # the late rows of day 0, out of the full run's range, are summarised now; day 4 not
     assert last_run(monitor)["windows_summarised"] == [key(0)]
     assert decisions(report) == decisions(monitor.check(full=True))
+
+
+def incident_view(report: Any) -> list[tuple[Any, ...]]:
+    return [
+        (i.id, i.status, i.start, i.end, i.headline, i.severity, tuple(i.alerts))
+        for i in report.incidents
+    ]
+
+
+def test_results_read_back_are_built_only_when_asked_and_incidents_match_full(
+    tmp_path: Path,
+    make_spec: SpecFactory,
+    make_predictions: PredictionsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A check reads back the digests of the windows it does not decide again; their
+    results are decoded only when read, and the incidents, alerts, drift summary and
+    counts it answers with are those of a full recompute, day after day."""
+    from driftline.checks import _incremental
+
+    built: list[int] = []
+    decode = _incremental._StoredWindow.results
+
+    def counting(self: Any, cohort: str | None, value: str | None) -> list[Any]:
+        built.append(self.window)
+        return decode(self, cohort, value)
+
+    def full_check() -> Any:
+        # on a copy of the store: a full check stores the summaries it computes, after
+        # which the next check would decide every window again and read nothing back
+        mon.close()
+        shutil.copy(tmp_path / "s.duckdb", tmp_path / "copy.duckdb")
+        other = driftline.connect(tmp_path / "copy.duckdb", spec, profile=tmp_path / "p.json")
+        try:
+            return other.check(full=True, persist=False)
+        finally:
+            other.close()
+
+    monkeypatch.setattr(_incremental._StoredWindow, "results", counting)
+    spec = make_spec(window="1d")
+    mon = open_monitor(tmp_path, spec)
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    for d in range(9):
+        df = day_rows(make_predictions, d)
+        if d in (3, 4, 7):  # two changes: an incident closed, then one ongoing
+            df["x"] = df["x"] + 3.0
+            df["pred"] = "a"
+        mon.log_predictions(df)
+        built.clear()
+        report = mon.check()
+        assert last_run(mon)["windows_evaluated"] == [key(d)]
+        full = full_check()
+        mon = open_monitor(tmp_path, spec)
+        assert bool(report.incidents) == (d >= 3), d
+        assert incident_view(report) == incident_view(full)
+        assert [a.id for a in report.alerts] == [a.id for a in full.alerts]
+        # a root cause reads its incidents' windows only: never the quiet days 0-2 and 5-6
+        assert not {key(0), key(1), key(2), key(5), key(6)} & set(built), d
+        if d == 8:
+            assert set(built) == {key(3), key(4), key(7)}
+        # what was answered without the results is what they give once built
+        counts = report.status_counts()
+        assert report.drift == drift_summary(report.results)
+        assert counts == Counter(r.status for r in report.results)
+        assert report.alerts == [_alert(r) for r in report.results if r.status == "alert"]
+        assert decisions(report).keys() == decisions(full).keys()
+    assert {i.status for i in report.incidents} == {"closed", "ongoing"}
+    built.clear()
+    again = mon.check()
+    mon.close()  # built from what was read, the store closed
+    assert set(built) == {key(3), key(4), key(7)}  # the incidents' windows
+    assert decisions(again) == decisions(report)  # the last check, built as it went
+    assert set(built) == {key(d) for d in range(9)}
+    assert [r.window for r in again.results] == [r.window for r in full.results]
+    assert again.to_dict() | {"run_id": "", "created_at": ""} == report.to_dict() | {
+        "run_id": "",
+        "created_at": "",
+    }
+    assert {k: v[2] for k, v in decisions(again).items()} == {
+        k: v[2] for k, v in decisions(full).items()
+    }
+
+
+def test_a_window_stored_in_the_one_document_form_is_decided_again(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """A store written before the digest: its windows are decided again (from their
+    stored summaries) and stored in the two-document form."""
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(3)]))
+    first = monitor.check()
+    con = monitor.store.con
+    con.execute("UPDATE decided SET results = split_part(results, chr(10), 2)")
+    second = monitor.check()
+    assert last_run(monitor)["windows_summarised"] == []
+    assert last_run(monitor)["windows_evaluated"] == [key(d) for d in range(3)]
+    assert decisions(second) == decisions(first)
+    texts = [row[0] for row in con.execute("SELECT results FROM decided").fetchall()]
+    assert all(text.count("\n") == 1 for text in texts)
+    monitor.check()
+    assert last_run(monitor)["windows_evaluated"] == []
+
+
+def test_a_report_keeps_the_results_it_read_back_when_the_store_changes(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """Results read back are fetched before a later check replaces them (and before the
+    store closes): an earlier report still builds the results it read."""
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(4)]))
+    monitor.check()
+    earlier = monitor.check()
+    assert last_run(monitor)["windows_evaluated"] == []
+    late = day_rows(make_predictions, 1, n=30, prefix="late")
+    late["x"] = late["x"] + 25.0
+    monitor.log_predictions(late)
+    later = monitor.check()
+    assert last_run(monitor)["windows_evaluated"] == [key(1)]
+    n_then = {r.n for r in earlier.results if r.window == key(1) and r.cohort is None}
+    n_now = {r.n for r in later.results if r.window == key(1) and r.cohort is None}
+    assert n_then == {PER_DAY}
+    assert n_now == {PER_DAY + 30}
+    assert decisions(earlier).keys() == decisions(later).keys()

@@ -380,11 +380,20 @@ def check(
             help="Recompute every window in range instead of only those whose data changed.",
         ),
     ] = False,
+    windows: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Windows listed in the per-window table: the latest N and every window "
+            "with alerts (0: all).",
+        ),
+    ] = 30,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
     """Run the checks per window and cohort; print the incidents (newest first), a
-    summary per window, and with --alerts every alert. Exit code 1 when any alert fires.
+    summary per window (the latest --windows and every window with alerts), and with
+    --alerts every alert. Exit code 1 when any alert fires.
 
     Incremental: only windows with new or late rows since the last check are summarised
     and evaluated; the rest is read from the store (--full recomputes them)."""
@@ -393,22 +402,27 @@ def check(
     _time_range(since, until)
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
     step("opening the spec and the store")
-    with connect(store, spec) as mon, status:
-        step("running checks")
-        report = mon.check(since, until, persist=persist, full=full)
-    step("printing the results")
-    if as_json:
-        sys.stdout.write(report.to_json() + "\n")
-    else:
-        _print_report(report, every_alert=alerts)
-    if report.has_alerts:
+    with connect(store, spec) as mon:
+        with status:
+            step("running checks")
+            report = mon.check(since, until, persist=persist, full=full)
+        # printed with the store open: the results read back are fetched when asked for
+        step("printing the results")
+        if as_json:
+            sys.stdout.write(report.to_json() + "\n")
+        else:
+            _print_report(report, every_alert=alerts, latest=windows)
+        alerted = report.has_alerts
+        del report  # done: nothing left to fetch before the store closes
+    if alerted:
         raise typer.Exit(1)
 
 
-def _print_report(report: Any, *, every_alert: bool = False) -> None:
+def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) -> None:
     """The incidents first (one line each, newest first), then one line per window (its
-    predictions, confidence, alerts and the incidents it belongs to), then the alerts
-    when asked. Every string from the data is printed as text."""
+    predictions, confidence, alerts and the incidents it belongs to: the ``latest``
+    windows and every window with alerts, all when 0), then the alerts when asked. Every
+    string from the data is printed as text."""
     incidents = list(report.incidents)
     if incidents:
         out.print(Text(f"{len(incidents)} incident(s), newest first", style="bold red"))
@@ -432,7 +446,19 @@ def _print_report(report: Any, *, every_alert: bool = False) -> None:
             if inc_id not in ids:
                 ids.append(inc_id)
     overall = [s for s in report.stats if s.cohort is None]
-    table = Table(title=Text(f"per window ({report.window})"))
+    title = f"per window ({report.window})"
+    if latest and len(overall) > latest:
+        shown = [
+            s
+            for i, s in enumerate(overall)
+            if i >= len(overall) - latest or s.window_start in per_window
+        ]
+        title += (
+            f": the latest {latest} of {len(overall)} and every window with alerts "
+            "(--windows 0 lists all)"
+        )
+        overall = shown
+    table = Table(title=Text(title))
     for col in ("window", "n", "conf mean", "conf p10", "alerts", "incidents"):
         left = col in ("window", "incidents")
         table.add_column(col, justify="left" if left else "right", no_wrap=col == "window")
@@ -450,9 +476,7 @@ def _print_report(report: Any, *, every_alert: bool = False) -> None:
             " ".join(in_window.get(s.window_start, [])),
         )
     out.print(table)
-    counts: dict[str, int] = {}
-    for r in report.results:
-        counts[r.status] = counts.get(r.status, 0) + 1
+    counts = report.status_counts()  # without building the results read back
     out.print("results: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if not report.alerts:
         out.print(Text("no alerts", style="green"))

@@ -567,16 +567,22 @@ def find_incidents(report: CheckReport, profile: Profile | None = None) -> list[
         windows = sorted({a.window for a in report.alerts})
     pos = {w: i for i, w in enumerate(windows)}
     ends = {s.window: s.window_end for s in report.stats if s.cohort is None}
-    # the results a root cause reads: of the columns that alerted, by the checks it ranks
-    # or explains them by (a wide table has a quarter of a million results)
+    groups = group_alerts(report.alerts, windows)
+    # the results a root cause reads: in its incident's windows, of the columns that
+    # alerted, by the checks it ranks or explains them by (a wide table has a quarter of
+    # a million results; a year of history, most of them read back from the store and
+    # built only when asked for)
+    spans: set[int] = set()
+    for g in groups:
+        spans.update(w for w in windows if g[0].window <= w <= g[-1].window)
     wanted = INPUT_CHECKS | SCHEMA_CHECKS
     alerted = {a.column for a in report.alerts}
     by_key: dict[tuple[Any, ...], list[CheckResult]] = defaultdict(list)
-    for r in report.results:
+    for r in report.window_results(spans):
         if r.column in alerted and r.check in wanted:
             by_key[(r.cohort, r.cohort_value, r.check, r.column)].append(r)
     ctx = _Context(report, profile, windows, pos, ends, by_key)
-    found = [ctx.incident(g) for g in group_alerts(report.alerts, windows)]
+    found = [ctx.incident(g) for g in groups]
     found.sort(key=lambda i: (i.start, i.last_window, i.id), reverse=True)
     return found
 

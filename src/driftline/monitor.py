@@ -7,6 +7,7 @@ logging a batch needs the store only, so ``driftline log`` starts without them.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ from driftline.store import RESULT_COLUMNS, IngestReport, Store
 
 if TYPE_CHECKING:
     from driftline.checks import CheckReport, History
+    from driftline.checks._incremental import StoredTexts
     from driftline.engine import DuckDBEngine
     from driftline.profile import Profile
     from driftline.queues import LabelQueue, QueueConfig
@@ -83,6 +85,10 @@ class Monitor:
         self.store = Store(path, self.spec)
         self._engine: DuckDBEngine | None = None
         self._profile: Profile | None = None
+        # what the reports of this store's checks have yet to fetch of the results they
+        # read back (see checks._incremental.StoredTexts): fetched before the stored
+        # results change or the store closes
+        self._unfetched: weakref.WeakSet[StoredTexts] = weakref.WeakSet()
 
     @property
     def engine(self) -> DuckDBEngine:
@@ -106,7 +112,13 @@ class Monitor:
         self.close()
 
     def close(self) -> None:
+        self._fetch_read_back()
         self.store.close()
+
+    def _fetch_read_back(self) -> None:
+        for texts in list(self._unfetched):
+            texts.fetch()
+        self._unfetched.clear()
 
     # -- logging ----------------------------------------------------------------------------
     def log_predictions(
@@ -300,7 +312,10 @@ class Monitor:
         self.store.save_calibrations(calibrations, known)
         report.incidents = find_incidents(report, self.profile)
         if persist:
+            self._fetch_read_back()  # by earlier reports, before the stored results change
             self._persist(report, history, lo, hi)
+        if history.texts is not None and history.texts.pending:
+            self._unfetched.add(history.texts)
         return report
 
     def queue(
@@ -561,9 +576,8 @@ class Monitor:
         rows = []
         place: dict[tuple[str | None, str | None, int], int] = {}
         starts: dict[int, datetime] = {}
-        for r in report.results:
-            if r.window not in keep:
-                continue
+        decided = report.window_results(keep)  # not the results read back
+        for r in decided:
             group = (r.cohort, r.cohort_value, r.window)
             ord_ = place[group] = place.get(group, -1) + 1
             row = {name: getattr(r, name, None) for name, _ in RESULT_COLUMNS}
@@ -610,9 +624,9 @@ class Monitor:
         if history.rows:  # row windows: every stored result in range is replaced
             self.store.save_run(rows, alerts, run, between=(lo, hi))
         else:
-            decided = decided_rows(report.results, keep, history, report.run_id)
+            texts = decided_rows(decided, keep, history, report.run_id)
             windows = sorted(set(starts.values()))
-            self.store.save_run(rows, alerts, run, windows=windows, decided=decided)
+            self.store.save_run(rows, alerts, run, windows=windows, decided=texts)
 
 
 def threshold_config(spec: Spec, given: Mapping[str, Any]) -> ThresholdConfig:

@@ -804,9 +804,12 @@ class Store:
             self._delete_in("summaries", "window", pa.array(list(windows), pa.int64()))
             self._insert_rows("summaries", rows, skip_existing=False)
 
-    def decided(self, fingerprint: str, summarised_by: dict[int, str]) -> pa.Table:
+    def decided(
+        self, fingerprint: str, summarised_by: dict[int, str], line: int | None = None
+    ) -> pa.Table:
         """``window, results`` of the ``decided`` table for the windows decided under
-        ``fingerprint`` from the summaries the run ``summarised_by[window]`` computed."""
+        ``fingerprint`` from the summaries the run ``summarised_by[window]`` computed;
+        with ``line`` (1, 2, ...), only that line of each ``results`` text."""
         keys = pa.table(
             {
                 "w": pa.array(list(summarised_by), pa.int64()),
@@ -815,11 +818,12 @@ class Store:
         )
         self.con.register("__summarised", keys)
         try:
+            text = "x.results" if line is None else "split_part(x.results, chr(10), ?)"
             return self.con.execute(
-                'SELECT x."window", x.results FROM decided x JOIN __summarised k '
+                f'SELECT x."window", {text} AS results FROM decided x JOIN __summarised k '
                 'ON x."window" = k.w AND x.summarised_by = k.r WHERE x.fingerprint = ? '
                 'ORDER BY x."window"',
-                [fingerprint],
+                [fingerprint] if line is None else [line, fingerprint],
             ).to_arrow_table()
         finally:
             self.con.unregister("__summarised")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import gc
 import math
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -47,9 +47,13 @@ from driftline.checks._results import (
     Alert,
     CheckReport,
     CheckResult,
+    Deferred,
     Moments,
+    Part,
     WindowStats,
     alert_id,
+    defer,
+    drift_summary,
     merge_moments,
 )
 from driftline.checks._scopes import _all_scopes, _merge_overall, _Scope
@@ -174,7 +178,7 @@ def run_checks(
         now = now.replace(tzinfo=timezone.utc)
     era = _era(spec, profile, now)
     evaluated: set[int] | None = None
-    stored: dict[tuple[str | None, str | None, int], list[CheckResult]] = {}
+    stored: dict[tuple[str | None, str | None, int], _incremental.StoredPart] = {}
     if history is not None and window.seconds is not None:
         scopes, evaluated = _incremental_scopes(
             engine, table, t, spec, profile, window, era, lo, hi, history, labels
@@ -197,7 +201,13 @@ def run_checks(
         )
     evaluator.era_ids = _era_ids(engine, t, spec, window, era, decided)
     stats: list[WindowStats] = []
-    results: list[CheckResult] = []
+    # the results in report order, per window x scope x cohort value: decided by this
+    # run, or read back and built only when asked for (see Deferred)
+    parts: list[Part] = []
+    counts: Counter[str] = Counter()
+    alerts: list[Alert] = []
+    drift: list[dict[str, Any]] = []
+    deferred = False
     # a window's bounds come from the overall scope: a row-count window may hold no row
     # of some cohort value, and its bounds are the same for every cohort value anyway
     evaluator.spans = {
@@ -222,17 +232,27 @@ def run_checks(
                     st, res = judge.evaluate(scope, w, cv, past, decide=decide)
                     stats.append(st)
                     if not decide:
-                        results.extend(stored.get((scope.cohort, cvalue, w), ()))
+                        part = stored.get((scope.cohort, cvalue, w))
+                        if part is not None:
+                            parts.append((w, part.build))
+                            counts.update(part.counts)
+                            alerts.extend(_alert(r) for r in part.alerts)
+                            drift.extend(part.drift)
+                            deferred = True
                         continue
-                    results.extend(res)
-                    results.extend(performance.get((scope.cohort, cvalue, w), ()))
+                    res = list(res)
+                    res.extend(performance.get((scope.cohort, cvalue, w), ()))
                     if baseline is not None and st.n:
                         whole = scopes[0].summaries.get((w, OVERALL))
                         share = st.n / max(whole.n if whole else 0, st.n)
-                        results.append(judge.baseline_result(st, baseline, share))
-    alerts = [_alert(r) for r in results if r.status == "alert"]
-    drift = drift_summary(results)
-    return CheckReport(
+                        res.append(judge.baseline_result(st, baseline, share))
+                    parts.append((w, res))
+                    counts.update(r.status for r in res)
+                    alerts.extend(_alert(r) for r in res if r.status == "alert")
+                    drift.extend(drift_summary(res))
+    texts = None if history is None else history.texts
+    results = Deferred(parts, counts, None if texts is None else texts.fetch)
+    report = CheckReport(
         run_id=history.run_id if history is not None else uuid.uuid4().hex,
         created_at=_iso(now.replace(tzinfo=None, microsecond=0)),
         window=window.label,
@@ -240,13 +260,14 @@ def run_checks(
         until=_iso(hi) if hi else None,
         plan=plan(spec),
         stats=stats,
-        results=results,
+        results=[] if deferred else results.build(),
         alerts=alerts,
         drift=drift,
         reference=reference_excerpt(profile),
         gaps=gaps(window, keys, lo, hi),
         labels=label_info,
     )
+    return defer(report, results) if deferred else report
 
 
 def _performance(
@@ -314,7 +335,9 @@ def _incremental_scopes(
     history.summarised_by = {w: todo.stored.run[w] for w in kept}
     history.summarised_by.update(dict.fromkeys(new, history.run_id))
     if not history.full:
-        history.stored = _incremental.read_results(history, {w: todo.stored.run[w] for w in kept})
+        history.stored, history.texts = _incremental.read_results(
+            history, {w: todo.stored.run[w] for w in kept}
+        )
     raw, quantiles = _incremental.assemble(spec, fresh, todo, {}, kept)
     # a window is read back only if every cohort value in range has its results there (a
     # value first seen later has "no data" results in every earlier window)
@@ -380,44 +403,6 @@ def _judge(
     own.era, own.era_ids, own.spans = overall.era, overall.era_ids, overall.spans
     own.lend(overall)
     return own, None
-
-
-def drift_summary(results: Sequence[CheckResult], top: int = 5) -> list[dict[str, Any]]:
-    """Per window and cohort value: how many columns drifted, and which moved most.
-
-    Columns are ranked by severity, the statistic over its bound, which is comparable
-    across methods.
-    """
-    groups: dict[tuple[str, str | None, str | None], list[CheckResult]] = defaultdict(list)
-    for r in results:
-        if r.check in DRIFT_CHECKS and r.value is not None and r.bound:
-            groups[(r.window_start, r.cohort, r.cohort_value)].append(r)
-    out = []
-    for (start, cohort, value), rs in groups.items():
-        ranked = sorted(rs, key=lambda r: -(r.value or 0.0) / (r.bound or 1.0))
-        out.append(
-            {
-                "window_start": start,
-                "cohort": cohort,
-                "cohort_value": value,
-                "columns": len(rs),
-                "drifted": sum(r.status == "alert" for r in rs),
-                "warned": sum(r.status == "warn" for r in rs),
-                "top": [
-                    {
-                        "column": r.column,
-                        "check": r.check,
-                        "method": r.method,
-                        "value": r.value,
-                        "bound": r.bound,
-                        "severity": (r.value or 0.0) / (r.bound or 1.0),
-                        "status": r.status,
-                    }
-                    for r in ranked[:top]
-                ],
-            }
-        )
-    return out
 
 
 def reference_excerpt(profile: Profile, max_categories: int = 50) -> dict[str, Any]:

@@ -43,16 +43,17 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from driftline.checks._results import CheckResult
+from driftline.checks._results import CheckResult, drift_summary, record
 from driftline.checks._scopes import _Scope
 from driftline.engine import Engine
 from driftline.engine.records import (
@@ -61,6 +62,7 @@ from driftline.engine.records import (
     summary_stats_to_dict,
 )
 from driftline.engine.summaries import OVERALL, window_key
+from driftline.errors import StoreError
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
 from driftline.store import Store
@@ -139,10 +141,10 @@ class History:
     summarised_by: dict[int, str] = field(default_factory=dict)
     #: row-count windows: nothing stored, everything evaluated
     rows: bool = False
-    #: results read back, per (cohort, cohort value, window), in their order
-    stored: dict[tuple[str | None, str | None, int], list[CheckResult]] = field(
-        default_factory=dict
-    )
+    #: results read back, per (cohort, cohort value, window), built when asked for
+    stored: dict[tuple[str | None, str | None, int], StoredPart] = field(default_factory=dict)
+    #: what fetches their results from the store (see StoredTexts)
+    texts: StoredTexts | None = None
 
 
 @dataclass
@@ -426,69 +428,161 @@ _DECIDED = (
 def decided_rows(
     results: Iterable[CheckResult], keep: set[int], history: History, run_id: str
 ) -> list[dict[str, Any]]:
-    """The ``decided`` table's rows of the windows ``keep``: per window, its results in
-    report order as one JSON text (read back by :func:`read_results`)."""
-    per: dict[int, list[CheckResult]] = defaultdict(list)
+    """The ``decided`` table's rows of the windows ``keep``: per window, one text read
+    back by :func:`read_results`, two JSON documents on two lines. The first is the
+    window's digest: its bounds and, per scope and cohort value in report order, the
+    count per status, the drift summary (:func:`driftline.checks._results.drift_summary`)
+    and the alerting results; the second holds every result. A check reads the digests of
+    the windows it does not decide again, and the second line only when their results are
+    asked for (see :class:`driftline.checks._results.Deferred`)."""
+    per: dict[int, dict[tuple[str | None, str | None], list[CheckResult]]] = defaultdict(dict)
     for r in results:
         if r.window in keep:
-            per[r.window].append(r)
+            per[r.window].setdefault((r.cohort, r.cohort_value), []).append(r)
     out = []
-    for w, rs in per.items():
-        body = {
-            "start": rs[0].window_start,
-            "end": rs[0].window_end,
-            "rows": [[getattr(r, name) for name in _DECIDED] for r in rs],
+    for w, groups in per.items():
+        head = next(iter(groups.values()))[0]
+        scopes = []
+        rows: list[list[Any]] = []
+        for (cohort, value), rs in groups.items():
+            counts = Counter(r.status for r in rs)
+            alerting = [_row(r) for r in rs if r.status == "alert"]
+            scopes.append([cohort, value, dict(counts), drift_summary(rs), alerting])
+            rows.extend(_row(r) for r in rs)
+        # the newest labels batch the window's performance saw (see
+        # driftline.checks._performance_checks.relabelled): a later one re-decides it
+        seen = [
+            int(r.details.get("labels_batch", -1) or -1)
+            for r in groups.get((None, None), ())
+            if r.check == "performance_estimate"
+        ]
+        digest = {
+            "start": head.window_start,
+            "end": head.window_end,
+            "scopes": scopes,
+            "labels_batch": max(seen, default=-1),
         }
+        text = _dumps(digest) + "\n" + _dumps(rows)
         out.append(
             {
                 "window": w,
                 "fingerprint": history.result_fp,
                 "summarised_by": history.summarised_by.get(w, run_id),
                 "run_id": run_id,
-                "results": json.dumps(body, default=str),
+                "results": text,
             }
         )
     return out
 
 
+def _dumps(data: Any) -> str:
+    # one line: a string's line break is escaped, so "\n" parts the two documents
+    return json.dumps(data, default=str, separators=(",", ":"))
+
+
+def _row(r: CheckResult) -> list[Any]:
+    return [getattr(r, name) for name in _DECIDED]
+
+
+def _result(window: int, start: str, end: str, row: Sequence[Any]) -> CheckResult:
+    return record(CheckResult, (window, start, end, *row))
+
+
+@dataclass
+class StoredPart:
+    """The stored results of one window x scope x cohort value, from its window's digest:
+    the count per status, the drift summary and the alerting results; ``build`` returns
+    every result (decoding the window's results once, on first use)."""
+
+    counts: Counter[str]
+    drift: list[dict[str, Any]]
+    alerts: list[CheckResult]
+    build: Callable[[], list[CheckResult]]
+    labels_batch: int = -1
+    """The newest labels batch the window's performance results saw (-1: none)."""
+
+
+class StoredTexts:
+    """The second lines (every result) of the stored texts of a run's read-back windows,
+    fetched from the store when first asked for, one query per request. ``fetch()``
+    without windows fetches every one still pending: ``Monitor`` calls it before the
+    ``decided`` table changes or the store closes, so a report's results stay those it
+    read back, whenever they are built."""
+
+    def __init__(self, store: Store, fingerprint: str, summarised_by: dict[int, str]) -> None:
+        self.store, self.fingerprint = store, fingerprint
+        self.pending = dict(summarised_by)  # not fetched yet
+        self.texts: dict[int, str] = {}
+
+    def fetch(self, windows: Collection[int] | None = None) -> None:
+        wanted = dict(self.pending)
+        if windows is not None:
+            wanted = {w: run for w, run in wanted.items() if w in windows}
+        if not wanted:
+            return
+        table = self.store.decided(self.fingerprint, wanted, line=2)
+        got = table.column("window").to_pylist()
+        self.texts.update(zip(got, table.column("results").to_pylist(), strict=True))
+        for w in wanted:
+            del self.pending[w]
+        if len(got) != len(wanted):
+            lost = sorted(set(wanted) - set(got))[:5]
+            raise StoreError(
+                f"the stored results of windows {lost} changed after this report read "
+                "them back; run the check again for a report of what the store holds now."
+            )
+
+    def text(self, window: int) -> str:
+        self.fetch((window,))
+        return self.texts.pop(window)
+
+
+class _StoredWindow:
+    """One window's stored results, decoded on first use."""
+
+    def __init__(self, window: int, start: str, end: str, texts: StoredTexts) -> None:
+        self.window, self.start, self.end, self.texts = window, start, end, texts
+        self.groups: dict[tuple[str | None, str | None], list[CheckResult]] | None = None
+
+    def results(self, cohort: str | None, value: str | None) -> list[CheckResult]:
+        if self.groups is None:
+            groups: dict[tuple[str | None, str | None], list[CheckResult]] = defaultdict(list)
+            w, start, end = self.window, self.start, self.end
+            for row in json.loads(self.texts.text(w)):
+                groups[(row[0], row[1])].append(_result(w, start, end, row))
+            self.groups = dict(groups)
+        return list(self.groups.get((cohort, value), ()))
+
+
 def read_results(
     history: History, summarised_by: dict[int, str]
-) -> dict[tuple[str | None, str | None, int], list[CheckResult]]:
+) -> tuple[dict[tuple[str | None, str | None, int], StoredPart], StoredTexts]:
     """The stored results of the windows of ``summarised_by`` decided under the result
     fingerprint from the summaries of the run it names, per (cohort, cohort value,
-    window), in their order."""
-    out: dict[tuple[str | None, str | None, int], list[CheckResult]] = defaultdict(list)
+    window), in their order: each window's digest is read, its results are fetched and
+    decoded when first built (see :func:`decided_rows`); and what fetches them. A window
+    stored in the earlier one-document form is left out, so it is decided again (and
+    stored in this form)."""
+    out: dict[tuple[str | None, str | None, int], StoredPart] = {}
+    texts = StoredTexts(history.store, history.result_fp, {})
     if not summarised_by:
-        return out
-    table = history.store.decided(history.result_fp, summarised_by)
-    for w, text in zip(
+        return out, texts
+    table = history.store.decided(history.result_fp, summarised_by, line=1)
+    for w, first in zip(
         table.column("window").to_pylist(), table.column("results").to_pylist(), strict=True
     ):
-        body = json.loads(text)
-        start, end = body["start"], body["end"]
-        for row in body["rows"]:
-            (cohort, cv, check, column, method, value, effect, bound) = row[:8]
-            (bound_how, status, n, details, floor, floor_how, decided_by) = row[8:]
-            out[(cohort, cv, w)].append(
-                CheckResult(
-                    w,
-                    start,
-                    end,
-                    cohort,
-                    cv,
-                    check,
-                    column,
-                    method,
-                    value,
-                    effect,
-                    bound,
-                    bound_how,
-                    status,
-                    n,
-                    details,
-                    floor,
-                    floor_how,
-                    decided_by,
-                )
+        digest = json.loads(first)
+        if "scopes" not in digest:
+            continue  # the one-document form
+        start, end = digest["start"], digest["end"]
+        texts.pending[w] = summarised_by[w]
+        stored = _StoredWindow(w, start, end, texts)
+        for cohort, value, counts, drift, alerting in digest["scopes"]:
+            out[(cohort, value, w)] = StoredPart(
+                Counter(counts),
+                drift,
+                [_result(w, start, end, row) for row in alerting],
+                partial(stored.results, cohort, value),
+                int(digest.get("labels_batch", -1)),
             )
-    return dict(out)
+    return out, texts

@@ -19,7 +19,7 @@ labels (:func:`relabelled`), wherever the labels arrive in time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -268,20 +268,18 @@ def relabelled(
     labels: ir.Table,
     spec: Spec,
     window: Window,
-    stored: Mapping[Key, Sequence[CheckResult]],
+    stored: Mapping[Key, Any],
     candidates: set[int],
 ) -> set[int]:
     """The windows of ``candidates`` (read back from the store) whose predictions a labels
-    batch newer than their stored results labels: their performance changed."""
+    batch newer than their stored results labels: their performance changed. ``stored``
+    holds each window's read-back part (its ``labels_batch``, from the window's digest)."""
     if not candidates:
         return set()
     seen: dict[int, int] = {}
     for w in candidates:
-        found = -1
-        for r in stored.get((None, None, w), ()):
-            if r.check == "performance_estimate":
-                found = int(r.details.get("labels_batch", -1) or -1)
-        seen[w] = found
+        part = stored.get((None, None, w))
+        seen[w] = int(getattr(part, "labels_batch", -1))
     after = min(seen.values())
     if label_watermark(engine, labels) <= after:
         return set()

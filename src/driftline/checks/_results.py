@@ -6,11 +6,12 @@ import copy
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from driftline.checks._registry import Status
+from driftline.checks._registry import DRIFT_CHECKS, Status
 
 if TYPE_CHECKING:
     from driftline.incidents import Incident
@@ -132,6 +133,21 @@ class CheckReport:
     def has_alerts(self) -> bool:
         return bool(self.alerts)
 
+    def status_counts(self) -> dict[str, int]:
+        """How many results have each status, without building results not yet built."""
+        pending: Deferred | None = self.__dict__.get("_deferred")
+        if pending is not None:
+            return dict(pending.counts)
+        return dict(Counter(r.status for r in self.results))
+
+    def window_results(self, windows: Collection[int]) -> list[CheckResult]:
+        """The results of ``windows``, in report order, building only theirs when the
+        report's results are not built yet (see :class:`Deferred`)."""
+        pending: Deferred | None = self.__dict__.get("_deferred")
+        if pending is not None:
+            return pending.build(windows)
+        return [r for r in self.results if r.window in windows]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as ``dataclasses.asdict`` makes it (a deep copy)."""
         plain: dict[str, Any] = _plain(self)
@@ -151,6 +167,107 @@ class CheckReport:
             for r in self.results
             if (check is None or r.check == check) and (status is None or r.status == status)
         ]
+
+
+#: A part of a deferred report's results: its window and its results, or what builds them.
+Part = tuple[int, "list[CheckResult] | Callable[[], list[CheckResult]]"]
+
+
+@dataclass
+class Deferred:
+    """A report's results, built when first read.
+
+    An incremental check reads most windows' results back from the store; a year of
+    daily windows holds about 200,000 of them. What a check prints by default (the
+    incidents, the alerts, a line per window, the count per status) needs few of them,
+    so a report may hold its results as ``parts`` in report order, each a window's
+    results of one scope and cohort value: built already (the windows this run decided)
+    or a function that builds them from the stored text (see
+    :func:`driftline.checks._incremental.read_results`). ``CheckReport.results`` builds
+    every part on first access, :meth:`CheckReport.window_results` only those of the
+    windows asked for, and ``counts`` (the count per status, known without building)
+    answers :meth:`CheckReport.status_counts`.
+    """
+
+    parts: list[Part]
+    counts: Counter[str]
+    #: called with the windows about to be built (None: all) before building them, so
+    #: their stored texts are fetched in one query
+    fetch: Callable[[Collection[int] | None], None] | None = None
+
+    def build(self, windows: Collection[int] | None = None) -> list[CheckResult]:
+        if self.fetch is not None:
+            self.fetch(windows)
+        out: list[CheckResult] = []
+        for w, part in self.parts:
+            if windows is None or w in windows:
+                out.extend(part if isinstance(part, list) else part())
+        return out
+
+
+def _get_results(report: CheckReport) -> list[CheckResult]:
+    state = report.__dict__
+    pending: Deferred | None = state.pop("_deferred", None)
+    if pending is not None:
+        state["results"] = pending.build()
+    built: list[CheckResult] = state["results"]
+    return built
+
+
+def _set_results(report: CheckReport, value: list[CheckResult]) -> None:
+    report.__dict__.pop("_deferred", None)
+    report.__dict__["results"] = value
+
+
+def defer(report: CheckReport, results: Deferred) -> CheckReport:
+    """``report``, its results to be built from ``results`` when first read."""
+    report.__dict__["_deferred"] = results
+    report.__dict__["results"] = []
+    return report
+
+
+# ``CheckReport.results`` stays a dataclass field (in ``__init__``, equality, ``asdict``
+# and JSON, by name), read and set through these two: the dataclass decorator would take
+# a property written in the class body for the field's default.
+setattr(CheckReport, "results", property(_get_results, _set_results))  # noqa: B010
+
+
+def drift_summary(results: Sequence[CheckResult], top: int = 5) -> list[dict[str, Any]]:
+    """Per window and cohort value: how many columns drifted, and which moved most.
+
+    Columns are ranked by severity, the statistic over its bound, which is comparable
+    across methods.
+    """
+    groups: dict[tuple[str, str | None, str | None], list[CheckResult]] = defaultdict(list)
+    for r in results:
+        if r.check in DRIFT_CHECKS and r.value is not None and r.bound:
+            groups[(r.window_start, r.cohort, r.cohort_value)].append(r)
+    out = []
+    for (start, cohort, value), rs in groups.items():
+        ranked = sorted(rs, key=lambda r: -(r.value or 0.0) / (r.bound or 1.0))
+        out.append(
+            {
+                "window_start": start,
+                "cohort": cohort,
+                "cohort_value": value,
+                "columns": len(rs),
+                "drifted": sum(r.status == "alert" for r in rs),
+                "warned": sum(r.status == "warn" for r in rs),
+                "top": [
+                    {
+                        "column": r.column,
+                        "check": r.check,
+                        "method": r.method,
+                        "value": r.value,
+                        "bound": r.bound,
+                        "severity": (r.value or 0.0) / (r.bound or 1.0),
+                        "status": r.status,
+                    }
+                    for r in ranked[:top]
+                ],
+            }
+        )
+    return out
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
