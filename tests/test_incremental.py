@@ -336,6 +336,11 @@ def test_spark_full_run_decides_as_duckdb_incremental(
     spark = request.getfixturevalue("spark")
     rows = mon.store.con.execute("SELECT * EXCLUDE (_raw) FROM predictions").to_arrow_table()
     spark.createDataFrame(rows).createOrReplaceTempView("incremental_predictions")
+    labels = mon.store.con.execute("SELECT * FROM labels").to_arrow_table()
+    schema = "id string, label string, labelled_at timestamp, ingested_at timestamp, _batch long"
+    spark.createDataFrame(labels.to_pylist(), schema=schema).createOrReplaceTempView(
+        "incremental_labels"
+    )
     engine = SparkEngine(spark)
     report = run_checks(
         engine,
@@ -344,6 +349,7 @@ def test_spark_full_run_decides_as_duckdb_incremental(
         mon.profile,
         batches=mon.store.batches().to_pylist(),
         calibrations=mon.store.load_calibrations(),
+        labels=engine.table("incremental_labels"),
     )
     on_spark = decisions(report)
     mon.close()
