@@ -18,6 +18,9 @@ and, in the same run, the anchors:
 - **scan**: one DuckDB pass over both files (every column of every row counted:
   ``count(COLUMNS(*))``), in a child process: the floor any tool that reads the data
   pays.
+- **write**: DuckDB alone storing the predictions file, ``CREATE TABLE t AS SELECT * FROM
+  read_parquet(...)`` into a fresh DuckDB file, in a child process: the floor of
+  ``log`` (which stores the same rows, plus the confidence and the batch columns).
 - **start**: ``driftline log`` of a 10-row file into a fresh store: what a ``log`` costs
   whatever the batch (interpreter, imports, store creation). ``log`` rows/s "after
   start" is the batch's rows over (its wall time - this one's).
@@ -90,6 +93,17 @@ def scan_cmd(d: Path) -> list[str]:
     return [sys.executable, "-c", code, *files]
 
 
+def write_cmd(d: Path, work: Path) -> list[str]:
+    code = (
+        "import duckdb, sys\n"
+        "con = duckdb.connect(sys.argv[2])\n"
+        "con.execute('CREATE TABLE t AS SELECT * FROM read_parquet(?)', [sys.argv[1]])\n"
+        "con.close()\n"
+    )
+    db = str(work / "write-floor.duckdb")
+    return [sys.executable, "-c", code, str(d / "predictions.parquet"), db]
+
+
 def evidently_cmd(d: Path, python: Path) -> list[str]:
     return [
         str(python),
@@ -138,7 +152,12 @@ def summarise(runs: list[dict[str, Run]], rows: dict[str, int]) -> dict[str, Any
         rows["predictions"] / max(statistics.median(beyond), 1e-9)
     )
     total = [sum(r[s].seconds for s in STEPS) for r in runs]
-    return {"steps": steps, "total_median_s": round(statistics.median(total), 2)}
+    cpu = [sum(r[s].cpu_seconds for s in STEPS) for r in runs]
+    return {
+        "steps": steps,
+        "total_median_s": round(statistics.median(total), 2),
+        "total_cpu_median_s": round(statistics.median(cpu), 2),
+    }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -162,10 +181,25 @@ def table(result: dict[str, Any]) -> str:
         cells.append(f"{s['after_start_median_s']:.2f} ({s['rows_per_s_after_start']:,})")
     lines.append("| `log` after start | " + " | ".join(cells) + " |")
     totals = [v["total_median_s"] for v in variants.values()]
-    lines.append("| **four commands** | " + " | ".join(f"**{t:.2f}**" for t in totals) + " |")
+    cpus = [v.get("total_cpu_median_s") for v in variants.values()]
+    lines.append(
+        "| **four commands** | "
+        + " | ".join(
+            f"**{t:.2f}**" + ("" if c is None else f", {c:.2f}")
+            for t, c in zip(totals, cpus, strict=True)
+        )
+        + " |"
+    )
     cpu = result["scan"]["cpu_median_s"]
     blank = " |" * (len(variants) - 1)
     lines.append(f"| one DuckDB pass over both files | {scan:.2f}, {cpu:.2f} |" + blank)
+    if "write" in result:
+        w = result["write"]
+        rate = f"{result['rows']['predictions'] / w['median_s']:,.0f}"
+        lines.append(
+            f"| DuckDB alone storing the predictions (CTAS) | {w['median_s']:.2f} ({rate}), "
+            f"{w['cpu_median_s']:.2f} |" + blank
+        )
     if ev is not None:
         ev_cpu = result["evidently"]["cpu_median_s"]
         lines.append(
@@ -224,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         pq.write_table(pq.read_table(d / "predictions.parquet").slice(0, 10), tiny)
         runs: dict[str, list[dict[str, Run]]] = {name: [] for name in runners}
         scans: list[Run] = []
+        writes: list[Run] = []
         for i in range(a.repeat):
             for name, runner in runners.items():
                 runs[name].append(one_pass(runner, d, tiny))
@@ -234,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
             scans.append(_ok(runners[first].measure(scan_cmd(d))))
+            with tempfile.TemporaryDirectory(prefix="driftline-write-floor-") as floor:
+                writes.append(_ok(runners[first].measure(write_cmd(d, Path(floor)))))
     result: dict[str, Any] = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -242,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         "repeat": a.repeat,
         "driftline": {name: summarise(r, rows) for name, r in runs.items()},
         "scan": median_of(scans),
+        "write": median_of(writes),
     }
     if a.evidently_repeat > 0:
         if not a.evidently_python.exists():

@@ -181,17 +181,20 @@ def _quantiles(
             qs = np.asarray(wanted[name], dtype=np.float64)
             rank = qs * (x.size - 1)
             lo, hi = np.floor(rank).astype(np.int64), np.ceil(rank).astype(np.int64)
-            part = np.partition(x, np.unique(np.concatenate([lo, hi])))
-            a, b = part[lo], part[hi]
+            # a full sort: numpy's vectorised sort is several times faster than a
+            # partition at the ~40 ranks of 20 bins, and gives the same order statistics
+            ordered = np.sort(x)
+            a, b = ordered[lo], ordered[hi]
             d = rank - lo  # DuckDB's interpolation, operation for operation
             out[name] = np.where(lo == hi, a, a * (1.0 - d) + b * d).tolist()
             if edges_of is None:
                 continue
             e = edges_of(name, out[name])
+            if not coded:  # counted on the sorted values: no bin index per row
+                counts[name] = _sorted_bin_counts(ordered, e)
+                continue
             index = _bin_index(x, e)
             counts[name] = np.bincount(index, minlength=len(e) - 1).tolist()
-            if not coded:
-                continue
             present = pc.is_valid(column).to_numpy(zero_copy_only=False)
             for key, (codes, values) in coded.items():
                 k = len(e) - 1
@@ -213,8 +216,31 @@ def _bin_index(x: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     [0, 0]
     """
     inner = np.asarray(edges[1:-1], dtype=np.float64)
-    found: np.ndarray = np.searchsorted(inner, x, side="right")
-    return found
+    if inner.size > 255:
+        found: np.ndarray = np.searchsorted(inner, x, side="right")
+        return found
+    # the number of inner edges <= x, one comparison pass per edge in one byte per value:
+    # three times faster than a binary search per value at 20 bins
+    index = np.zeros(x.shape, dtype=np.uint8)
+    for edge in inner:
+        np.add(index, x >= edge, out=index, casting="unsafe")
+    return index
+
+
+def _sorted_bin_counts(ordered: np.ndarray, edges: Sequence[float]) -> list[int]:
+    """``np.bincount(_bin_index(x, edges))`` from ``x`` sorted: the count of values at or
+    above each inner edge is found by one binary search per edge.
+
+    >>> x = np.array([0.0, 0.5, 0.5, 1.0, 2.0])
+    >>> _sorted_bin_counts(x, [0.0, 0.5, 2.0]), np.bincount(_bin_index(x, [0.0, 0.5, 2.0]))
+    ([1, 4], array([1, 4]))
+    >>> _sorted_bin_counts(np.array([3.0, 3.0]), [3.0, 3.0])
+    [2]
+    """
+    inner = np.asarray(edges[1:-1], dtype=np.float64)
+    below = np.searchsorted(ordered, inner, side="left")  # values under each inner edge
+    bounds = np.concatenate([[0], below, [ordered.size]])
+    return [int(c) for c in np.diff(bounds)]
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

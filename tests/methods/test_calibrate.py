@@ -16,6 +16,7 @@ from driftline.methods import (
     psi,
     size_grid,
 )
+from driftline.methods.calibrate import moment_quantile
 
 REFERENCE = np.array(
     [5, 20, 60, 120, 200, 240, 200, 120, 60, 20, 5, 30, 40, 50, 10, 5, 8, 12, 40, 25]
@@ -170,3 +171,86 @@ def test_resampler_at_another_quantile_is_that_quantile_of_a_scipy_loop(quantile
     assert cal.how.startswith(f"q{quantile:g} of 1000")
     assert cal == calibrate_bound("jensen_shannon", reference, 437, quantile=quantile, seed=3)
     assert cal.bound < Resampler("jensen_shannon", reference, seed=3).bound(437).bound
+
+
+# -- many cells: the bound from the moments of fewer resamples ------------------------------
+#: 1,200 categories with Zipf-like frequencies, 60,000 reference rows
+MANY = np.maximum(
+    np.round(60_000 * (1.0 / np.arange(1, 1201)) / np.sum(1.0 / np.arange(1, 1201))), 1
+)
+
+
+def _brute_force(method: str, n: int, reps: int, seed: int) -> np.ndarray:
+    """The statistic on ``reps`` fresh no-drift pairs, independently of the Resampler:
+    scipy's Jensen-Shannon distance, the registered batch function otherwise."""
+    rng = np.random.default_rng(seed)
+    p = MANY / MANY.sum()
+    refs = rng.multinomial(int(MANY.sum()), p, size=reps)
+    curs = rng.multinomial(n, p, size=reps)
+    if method == "jensen_shannon":
+        return np.array([jensenshannon(r, c, base=2) for r, c in zip(refs, curs, strict=True)])
+    batch = get_method(method).batch
+    assert batch is not None
+    return batch(refs, curs)
+
+
+@pytest.mark.parametrize("method", ["chi2", "jensen_shannon", "psi"])
+def test_moment_bound_matches_a_brute_force_quantile_within_its_monte_carlo_error(
+    method: str,
+) -> None:
+    """Over 1,200 categories the bound comes from the moments of 300 resamples; it lies
+    within 0.75 no-drift sd of the 0.995 quantile of 4,000 independent resamples (the
+    moment bound's own spread is about 0.3 sd, the order statistic's of 4,000 draws about
+    0.1 sd), and fresh no-drift draws exceed it at about the nominal rate."""
+    n = 4000
+    cal = calibrate_bound(method, MANY, n, quantile=0.995, seed=5)
+    assert cal.reps == 300
+    assert "Cornish-Fisher; 1200 cells" in cal.how
+    fresh = _brute_force(method, n, 4000, seed=99)
+    truth = float(np.quantile(fresh, 0.995))
+    assert abs(cal.bound - truth) < 0.75 * fresh.std()
+    assert 0.001 <= float(np.mean(fresh > cal.bound)) <= 0.015
+    # the order statistic of the full 1000 resamples, as before, agrees as closely
+    old = Resampler(method, MANY, reps=1000, seed=5)
+    plain = old._statistics(n, 1000)
+    assert abs(float(np.quantile(plain, 0.995, method="higher")) - truth) < 0.75 * fresh.std()
+
+
+def test_moments_apply_to_cell_sums_over_many_cells_and_large_samples_only() -> None:
+    big = Resampler("psi", MANY, reps=1000)
+    assert big.cells == 1200
+    assert big.moment_reps == 300
+    assert big.uses_moments(1000)
+    assert not big.uses_moments(999)
+    assert not Resampler("psi", MANY[:999]).uses_moments(5000)  # too few cells
+    assert not Resampler("psi", MANY, n_reference=999).uses_moments(5000)  # small reference
+    edges = np.arange(MANY.size + 1, dtype=np.float64)
+    for method in ("ks", "wasserstein"):  # a maximum, a cumulative sum: not cell sums
+        r = Resampler(method, MANY, edges=edges, reps=200)
+        assert not r.uses_moments(5000)
+        assert r.bound(5000).how.startswith("q0.999 of 200 no-drift resamples")
+    small = Resampler("jensen_shannon", MANY, reps=200).bound(500)
+    assert small.reps == 200
+    assert "Cornish-Fisher" not in small.how
+
+
+def test_moment_bound_is_deterministic_and_kept_references_give_the_same() -> None:
+    kept = Resampler("jensen_shannon", MANY, reps=400, seed=2)
+    kept.prepare([2000])
+    assert kept._kept is None
+    assert kept._kept_moments is not None
+    fresh = calibrate_bound("jensen_shannon", MANY, 2000, reps=400, seed=2)
+    assert kept.bound(2000) == fresh == kept.bound(2000)
+    assert kept.bound(300) == calibrate_bound("jensen_shannon", MANY, 300, reps=400, seed=2)
+
+
+def test_moment_quantile_against_scipy() -> None:
+    from scipy import stats
+
+    x = np.random.default_rng(0).gamma(400.0, size=20_000)
+    bound, skew = moment_quantile(x, 0.999)  # type: ignore[misc]
+    assert skew == pytest.approx(stats.skew(x, bias=False), rel=1e-12)
+    # the Cornish-Fisher quantile of 20,000 draws against the exact gamma quantile
+    assert bound == pytest.approx(stats.gamma(400.0).ppf(0.999), abs=0.15 * x.std())
+    assert moment_quantile(np.random.default_rng(0).exponential(size=500), 0.999) is None
+    assert moment_quantile(np.ones(10), 0.999) is None

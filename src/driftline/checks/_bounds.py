@@ -24,7 +24,7 @@ from statistics import NormalDist
 from typing import Any
 
 from driftline.checks._registry import Status
-from driftline.methods import Calibration, Resampler, size_grid
+from driftline.methods import Calibration, Resampler, get_method, size_grid
 from driftline.spec import Spec
 
 
@@ -101,7 +101,8 @@ class _Bounds:
                 self.cache.update(cal.compute([g]))
             return
         with ThreadPoolExecutor(threads, thread_name_prefix="driftline-calibrate") as pool:
-            list(pool.map(lambda r: r.prepare(), resamplers))
+            prepared = zip(resamplers, [grids for _, grids in todo], strict=True)
+            list(pool.map(lambda job: job[0].prepare(job[1]), prepared))
             found = list(pool.map(lambda job: job[0].compute([job[1]]), jobs))
         for calibrations in found:
             self.cache.update(calibrations)
@@ -235,7 +236,10 @@ class _Calibrator:
 
     The cache key is the SHA-256 of a JSON list whose head (method, counts, edges) is the
     same for every window of a column, so that head is hashed once here; a reference of
-    5000 categories would otherwise be serialised for every window.
+    5000 categories would otherwise be serialised for every window. A size calibrated
+    from the moments of fewer resamples (:meth:`Resampler.uses_moments`) has
+    ``"moments"`` at the end of its list: a store's bounds from before it are not mistaken
+    for its own.
     """
 
     def __init__(
@@ -248,6 +252,9 @@ class _Calibrator:
         bins = None if edges is None else [float(e) for e in edges]
         # json.dumps([*head, *tail]) == json.dumps(head)[:-1] + ", " + json.dumps(tail)[1:]
         self._head = hashlib.sha256(json.dumps([method, self.counts, bins])[:-1].encode())
+        self._cell_sum = get_method(method).cell_sum
+        self._cells = sum(1 for c in self.counts if c > 0)
+        self._n_reference = max(1, round(sum(self.counts)))
         self._keys: dict[tuple[int, float], str] = {}
         self._by_size: dict[int, Calibration] = {}  # window size -> its calibration
         self._confirming: dict[int, Calibration] = {}  # the same, at confirm_quantile
@@ -259,7 +266,10 @@ class _Calibrator:
         q = cfg.alert_quantile if quantile is None else quantile
         key = self._keys.get((grid, q))
         if key is None:
-            tail = json.dumps([grid, cfg.calibration_reps, q, cfg.seed])
+            fields: list[Any] = [grid, cfg.calibration_reps, q, cfg.seed]
+            if Resampler.moments_apply(self._cell_sum, self._cells, grid, self._n_reference):
+                fields.append("moments")
+            tail = json.dumps(fields)
             digest = self._head.copy()
             digest.update((", " + tail[1:]).encode())
             key = self._keys[(grid, q)] = digest.hexdigest()[:32]

@@ -39,6 +39,12 @@ class MethodInfo:
     statistic row by row on ``(reps, k)`` arrays (used by calibration). ``"rate"`` methods
     have their own signature and no ``batch``; so has ``"threshold"``'s, which returns a
     :class:`~driftline.methods.threshold_search.ThresholdSearch`.
+
+    ``cell_sum`` marks a statistic that adds up one term per bin (or a monotone function
+    of such a sum): over many bins its no-drift distribution is close to normal, which
+    calibration uses (:class:`~driftline.methods.Resampler`). A maximum over the bins
+    (``ks``) or a sum over the running difference of the cumulative shares
+    (``wasserstein``) is not marked.
     """
 
     name: str
@@ -47,6 +53,7 @@ class MethodInfo:
     needs_edges: bool
     description: str
     batch: BatchFn | None = None
+    cell_sum: bool = False
 
 
 _NUMERIC = frozenset({"numeric"})
@@ -63,6 +70,7 @@ _METHODS: Mapping[str, MethodInfo] = MappingProxyType(
                 False,
                 "Pearson chi-squared of [reference; current]",
                 _chi2_batch,
+                cell_sum=True,
             ),
             MethodInfo(
                 "jensen_shannon",
@@ -71,12 +79,19 @@ _METHODS: Mapping[str, MethodInfo] = MappingProxyType(
                 False,
                 "Jensen-Shannon distance, base 2, in [0, 1]",
                 _jensen_shannon_batch,
+                cell_sum=True,
             ),
             MethodInfo(
                 "ks", ks, _NUMERIC, True, "Kolmogorov-Smirnov statistic at the bin edges", _ks_batch
             ),
             MethodInfo(
-                "psi", psi, _ANY, False, "population stability index (epsilon 1e-4)", _psi_batch
+                "psi",
+                psi,
+                _ANY,
+                False,
+                "population stability index (epsilon 1e-4)",
+                _psi_batch,
+                cell_sum=True,
             ),
             MethodInfo(
                 "wasserstein",
