@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("_io", "methods", "scenarios", "robustness", "explain"),
     ("spec",),
     ("engine",),
-    ("_ingest", "store", "profile"),
+    ("_ingest", "store", "profile", "embeddings"),
     ("checks",),
     ("incidents",),
     ("report", "monitor", "demo"),

@@ -95,6 +95,9 @@ DEFAULT_FLOORS: dict[str, float] = {
     "missing_fraction_change": 0.05,
     "rate": 0.01,
     "schema": 0.0,
+    # the domain-classifier AUC beyond its no-drift mean (``embedding_drift``): 0.05 is a
+    # classifier right on 55% of pairs, where chance alone gives 50%
+    "domain_auc": 0.05,
 }
 
 #: Default floors of single checks, over their method's: the predicted-class mix (and
@@ -172,6 +175,13 @@ CHECKS: dict[str, CheckInfo] = {
             "distribution of each class's score (column score:<class>; a binary model: the "
             "positive class) vs the reference, by spec.drift's numeric method: scores can move "
             "before the predicted class or the mean confidence does",
+        ),
+        CheckInfo(
+            "embedding_drift",
+            "domain_auc",
+            "embeddings vs the reference's, pooled (column <embedding>) and per predicted class "
+            "(<embedding>:<class>): cross-validated domain-classifier AUC against its no-drift "
+            "band from reference-vs-reference splits, with the MMD and its permutation p-value",
         ),
         CheckInfo("missing_column", "schema", "share of rows from batches lacking a column"),
         CheckInfo(

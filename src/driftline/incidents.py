@@ -76,7 +76,9 @@ SCHEMA_CHECKS = frozenset(
 #: Checks of the model's outputs; alerts of these in different scopes join as one column.
 OUTPUT_CHECKS = frozenset({"class_mix", "class_prior", "confidence_shift", "score_drift"})
 #: Checks of the model's inputs, ranked by drift effect in a root cause.
-INPUT_CHECKS = frozenset({"feature_drift", "text_drift", "out_of_range", "unseen_category"})
+INPUT_CHECKS = frozenset(
+    {"feature_drift", "text_drift", "out_of_range", "unseen_category", "embedding_drift"}
+)
 #: The checks whose effect ranks a column (a distribution's drift).
 _EFFECT_CHECKS = ("feature_drift", "text_drift")
 #: A cohort value carries an overall change when its part is at least this share of it.

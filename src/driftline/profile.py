@@ -40,6 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
+from driftline.embeddings import Baseline as EmbeddingBaseline
+from driftline.embeddings import fit_baseline as fit_embedding_baseline
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
 from driftline.engine.records import FeatureCounts, read_feature_counts, read_histograms
@@ -440,6 +442,9 @@ class Profile:
     spec_fingerprint_: str
     fitted_at_: str
     timestamps_: dict[str, str] | None
+    #: the embedding baseline (:class:`driftline.embeddings.Baseline` as saved); None
+    #: without an embedding column, or fitted before embedding drift
+    embeddings_: dict[str, Any] | None
 
     def __init__(
         self,
@@ -565,6 +570,8 @@ class Profile:
         self.cohorts_ = self._fit_cohorts(
             engine, t, sources, others, seen, edges, reference, cohort_bins, values
         )
+        baseline = fit_embedding_baseline(engine, reference, spec)
+        self.embeddings_ = baseline.to_dict() if baseline is not None else None
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
@@ -1164,6 +1171,7 @@ class Profile:
             },
             **{name.rstrip("_"): getattr(self, name) for name in _FITTED},
             "timestamps": getattr(self, "timestamps_", None),
+            "embeddings": getattr(self, "embeddings_", None),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -1202,6 +1210,10 @@ class Profile:
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
         prof.timestamps_ = data.get("timestamps")  # optional: older profiles lack it
+        # optional: older profiles, and references without the embedding column, lack it
+        prof.embeddings_ = data.get("embeddings")
+        if prof.embeddings_ is not None:
+            EmbeddingBaseline.from_dict(prof.embeddings_, where)
         return prof
 
     @classmethod

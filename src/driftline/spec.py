@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import yaml
@@ -43,6 +43,7 @@ __all__ = [
     "RESERVED_COLUMNS",
     "Checks",
     "DriftConfig",
+    "EmbeddingConfig",
     "Features",
     "Floors",
     "Scores",
@@ -525,6 +526,33 @@ class DriftConfig(_Strict):
         return str(getattr(self, kind))
 
 
+class EmbeddingConfig(_Strict):
+    """How the ``embedding`` column is sampled, projected and judged (the
+    ``embedding_drift`` check, ``Monitor.embeddings``).
+
+    ``sample_cap`` serving rows are drawn per window x cohort value x predicted class, and
+    twice as many reference rows per class, reproducibly in the engine (a hash of
+    ``checks.seed`` and the id). Vectors are reduced to ``components`` principal components
+    fitted on the reference (plus their distance from that subspace) before the domain
+    classifier (``folds``-fold cross-validated; its no-drift band from ``null_reps``
+    reference-vs-reference splits) and the MMD test (``permutations`` relabellings, on at
+    most ``mmd_rows`` rows a side). A class needs ``min_rows`` sampled rows on each side
+    to be judged on its own. ``projection`` is the 2-D view of reports and
+    ``Monitor.embeddings``: ``pca``, or ``umap`` (``pip install 'driftline[umap]'``).
+    Read when the profile is fitted (``sample_cap``, ``components``) or when checks run
+    (the rest).
+    """
+
+    sample_cap: int = Field(default=200, ge=10, le=100_000)
+    components: int = Field(default=16, ge=2, le=256)
+    null_reps: int = Field(default=30, ge=10, le=1000)
+    folds: int = Field(default=5, ge=2, le=20)
+    permutations: int = Field(default=200, ge=19, le=10_000)
+    mmd_rows: int = Field(default=300, ge=10, le=5000)
+    min_rows: int = Field(default=20, ge=5)
+    projection: Literal["pca", "umap"] = "pca"
+
+
 class Spec(_Strict):
     """Column roles and the window. See the module docstring for an example."""
 
@@ -539,6 +567,7 @@ class Spec(_Strict):
     window: str = "1d"
     checks: Checks = Field(default_factory=Checks)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    embeddings: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
 
     @field_validator("window", mode="before")
     @classmethod
@@ -640,7 +669,7 @@ class Spec(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of the data roles (not the window or check options) a profile depends on."""
-        data = self.model_dump(exclude={"window", "checks", "drift"})
+        data = self.model_dump(exclude={"window", "checks", "drift", "embeddings"})
         for key in ("positive", "negative"):  # unset, they leave older fingerprints as they were
             if data["scores"][key] is None:
                 del data["scores"][key]
@@ -655,7 +684,8 @@ class Spec(_Strict):
         data["features"] = {k: v for k, v in data["features"].items() if v}
         data["checks"] = self.checks.model_dump(exclude_defaults=True)
         data["drift"] = self.drift.model_dump(exclude_defaults=True)
-        for key in ("label", "embedding", "checks", "drift"):
+        data["embeddings"] = self.embeddings.model_dump(exclude_defaults=True)
+        for key in ("label", "embedding", "checks", "drift", "embeddings"):
             if not data[key]:
                 del data[key]
         return yaml.safe_dump(data, sort_keys=False)

@@ -40,6 +40,7 @@ import ibis.expr.types as ir
 
 from driftline._catalog import DEFAULT_FLOORS
 from driftline.checks import _incremental
+from driftline.checks._embedding_checks import bases_of, embedding_results
 from driftline.checks._evaluate import _cut, _Evaluator
 from driftline.checks._incremental import History, fingerprints
 from driftline.checks._registry import CHECKS, DRIFT_CHECKS, CheckInfo
@@ -219,6 +220,12 @@ def run_checks(
                         whole = scopes[0].summaries.get((w, OVERALL))
                         share = st.n / max(whole.n if whole else 0, st.n)
                         results.append(judge.baseline_result(st, baseline, share))
+    # embeddings are judged on capped samples the engine draws per window (not summaries)
+    decided_keys = [w for w in keys if evaluated is None or w in evaluated]
+    embedded, view = embedding_results(
+        engine, t, spec, profile, evaluator.run, window, decided_keys, bases_of(stats)
+    )
+    results.extend(embedded)
     alerts = [_alert(r) for r in results if r.status == "alert"]
     drift = drift_summary(results)
     return CheckReport(
@@ -234,6 +241,7 @@ def run_checks(
         drift=drift,
         reference=reference_excerpt(profile),
         gaps=gaps(window, keys, lo, hi),
+        embeddings=view,
     )
 
 
@@ -423,6 +431,7 @@ def plan(spec: Spec) -> dict[str, Any]:
             "by_column": dict(spec.drift.by_column),
             "bins": spec.drift.bins,
         },
+        "embeddings": spec.embeddings.model_dump(),
         "checks": {
             name: {
                 "method": info.method,

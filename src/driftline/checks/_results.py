@@ -123,6 +123,9 @@ class CheckReport:
     #: the alerts grouped into incidents, newest first, each with its root cause
     #: (:func:`driftline.incidents.find_incidents`; ``Monitor.check`` fills it)
     incidents: list[Incident] = field(default_factory=list)
+    #: the 2-D view of the embeddings (``embedding_drift``): per class, reference points
+    #: and the latest windows' serving points, overall scope; empty without embeddings
+    embeddings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_alerts(self) -> bool:
