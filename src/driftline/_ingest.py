@@ -434,12 +434,14 @@ def _embedding_rules(rules: _Rules) -> None:
         return
     c, typ = quote(col), staged.types[col]
     if type_family(typ) != "list" or type_family(typ.rsplit("[", 1)[0]) != "numeric":
-        rules.refuse(
-            IngestError(
+        # a column of nulls only (no vector in the batch) reads as some other type
+        rules.count(
+            f"count({c})",
+            lambda _: IngestError(
                 f"column {col!r} (embedding) is {typ}; expected a list of floats per row "
                 "(a DOUBLE[] column; in pandas, a list or array per row). Cast it, or remove "
                 "`embedding` from the spec. Nothing was stored."
-            )
+            ),
         )
         return
 

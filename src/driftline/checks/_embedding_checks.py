@@ -302,7 +302,7 @@ def embedding_results(
                             c: _view_points(baseline.view(features[per_class[c]]), VIEW_POINTS)
                             for c in order
                         },
-                        "status": {r.details["class"]: r.status for r in per},
+                        "status": {c: r.status for c, r in zip(order, per, strict=True)},
                     }
                 )
     return results, view

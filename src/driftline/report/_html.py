@@ -23,6 +23,7 @@ from typing import Any
 
 from driftline._catalog import DRIFT_CHECKS
 from driftline.report._assets import APP_JS, CSS
+from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_payload, embeddings_section
 from driftline.report._payload import SCHEMA_CHECKS, Scope, num, scope_label
 
 __all__ = ["csp", "page", "safe_json"]
@@ -531,7 +532,7 @@ _PAGE = Template(
 <div class="meta">$meta</div>
 <nav><a href="#overview">Overview</a><a href="#confidence">Confidence</a>
 <a href="#class-mix">Class mix</a><a href="#drift">Drift</a><a href="#schema">Schema</a>
-<a href="#text">Text</a></nav>
+<a href="#text">Text</a><a href="#embeddings">Embeddings</a></nav>
 </header>
 <main>
 <section id="overview"><h2>1. Overview</h2>$overview</section>
@@ -540,6 +541,7 @@ _PAGE = Template(
 <section id="drift"><h2>4. Feature drift</h2>$drift</section>
 <section id="schema"><h2>5. Schema violations</h2>$schema</section>
 <section id="text"><h2>6. Text style shifts</h2>$text</section>
+<section id="embeddings"><h2>7. Embeddings</h2>$embeddings</section>
 </main>
 <script type="application/json" id="data">$data</script>
 <script>$plotly</script>
@@ -587,7 +589,8 @@ def page(
 ) -> str:
     """The whole HTML document."""
     plotly_js = plotly_js.replace("</script", "<\\/script")
-    app = APP_JS
+    app = APP_JS + EMBEDDINGS_JS
+    payload = {**payload, "embeddings": embeddings_payload(data)}
     return _PAGE.substitute(
         csp=_e(csp(plotly_js, app)),
         title=_e(f"driftline report · {data.get('window') or ''}"),
@@ -599,6 +602,7 @@ def page(
         drift=_drift(payload),
         schema=_schema(data, max_rows),
         text=_text(data, payload),
+        embeddings=embeddings_section(data, payload, max_rows, _table),
         data=safe_json(payload),
         plotly=plotly_js,
         app=app,
