@@ -547,8 +547,8 @@ class EmbeddingConfig(_Strict):
     components: int = Field(default=16, ge=2, le=256)
     null_reps: int = Field(default=30, ge=10, le=1000)
     folds: int = Field(default=5, ge=2, le=20)
-    permutations: int = Field(default=200, ge=19, le=10_000)
-    mmd_rows: int = Field(default=300, ge=10, le=5000)
+    permutations: int = Field(default=100, ge=19, le=10_000)
+    mmd_rows: int = Field(default=200, ge=10, le=5000)
     min_rows: int = Field(default=20, ge=5)
     projection: Literal["pca", "umap"] = "pca"
 

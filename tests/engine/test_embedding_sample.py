@@ -117,3 +117,25 @@ def test_embedding_drift_on_spark_equals_duckdb(spark: Any, tmp_path: Path) -> N
         assert g["value"] == pytest.approx(w["value"], abs=1e-9)
     assert any(r["status"] == "alert" and r["column"] == "vec:a" for r in ours)
     assert got.embeddings == want.embeddings
+
+
+def test_overall_sample_from_a_cohort_sample_equals_its_own_query() -> None:
+    import ibis
+
+    from driftline.engine.embeddings import overall_of
+
+    data = _table(3000, 5, datetime(2024, 1, 1))
+    spec = driftline.load_spec(SPEC)
+    duck = DuckDBEngine(ibis.duckdb.connect())
+    duck.backend.create_table("emb_overall", data)
+    t = duck.table("emb_overall")
+    window = spec.window_parsed
+    for cap in (1, 13, 400):
+        direct = duck.run(
+            embedding_sample(t, spec, cap=cap, seed=1, by="pred", window=window), SAMPLE_SCHEMA
+        )
+        cohort = duck.run(
+            embedding_sample(t, spec, cap=cap, seed=1, by="pred", window=window, cohort="region"),
+            SAMPLE_SCHEMA,
+        )
+        assert overall_of(cohort, cap).equals(_sorted(direct)), cap

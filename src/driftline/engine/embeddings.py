@@ -24,7 +24,7 @@ from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OVERALL
 from driftline.engine.summaries import window_key
 from driftline.spec import Spec, Window
 
-__all__ = ["SAMPLE_SCHEMA", "embedding_sample"]
+__all__ = ["SAMPLE_SCHEMA", "embedding_sample", "overall_of"]
 
 #: The one shape a sample crosses the engine boundary in, on every engine.
 SAMPLE_SCHEMA = pa.schema(
@@ -33,6 +33,7 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("cohort_value", pa.string()),
         pa.field("class", pa.string()),
         pa.field("id", pa.string()),
+        pa.field("hash", pa.string()),
         pa.field("vector", pa.list_(pa.float64())),
     ]
 )
@@ -94,5 +95,42 @@ def embedding_sample(
         cohort_value=joined[_C],
         **{"class": joined[_K]},
         id=joined[_ID],
+        hash=joined[_H],
         vector=joined[_V],
     ).order_by(["window", "cohort_value", "class", "id"])
+
+
+def overall_of(sample: pa.Table, cap: int) -> pa.Table:
+    """The overall scope's sample from a cohort column's sample (both at ``cap``): per
+    window and class, the ``cap`` rows of smallest (hash, id) among the cohort values'.
+
+    Exact: a row among the ``cap`` first of its window and class is among the ``cap``
+    first of its cohort value too, so one engine query serves both scopes.
+
+    >>> t = pa.table({"window": [0, 0, 0], "cohort_value": ["x", "y", "y"],
+    ...               "class": ["a", "a", "a"], "id": ["1", "2", "3"],
+    ...               "hash": ["c", "a", "b"], "vector": [[1.0], [2.0], [3.0]]})
+    >>> overall_of(t.cast(SAMPLE_SCHEMA), 2).column("id").to_pylist()
+    ['2', '3']
+    """
+    ordered = sample.sort_by(
+        [
+            ("window", "ascending"),
+            ("class", "ascending"),
+            ("hash", "ascending"),
+            ("id", "ascending"),
+        ]
+    )
+    windows = ordered.column("window").to_pylist()
+    classes = ordered.column("class").to_pylist()
+    keep, prev, rank = [], None, 0
+    for i, key in enumerate(zip(windows, classes, strict=True)):
+        rank = rank + 1 if key == prev else 0
+        prev = key
+        if rank < cap:
+            keep.append(i)
+    out = ordered.take(pa.array(keep, pa.int64()))
+    out = out.set_column(1, "cohort_value", pa.array([OVERALL] * out.num_rows, pa.string()))
+    return out.sort_by([(c, "ascending") for c in ("window", "cohort_value", "class", "id")]).cast(
+        SAMPLE_SCHEMA
+    )

@@ -72,7 +72,7 @@ def _direction(a: FloatArray, b: FloatArray) -> FloatArray:
     """The discriminant direction ``Sigma^-1 (mean_b - mean_a)`` (pooled by class share)."""
     n = a.shape[0] + b.shape[0]
     cov = (a.shape[0] / n) * _class_cov(a) + (b.shape[0] / n) * _class_cov(b)
-    w: FloatArray = np.linalg.lstsq(cov, b.mean(axis=0) - a.mean(axis=0), rcond=None)[0]
+    w: FloatArray = np.linalg.solve(cov, b.mean(axis=0) - a.mean(axis=0))
     return w
 
 
