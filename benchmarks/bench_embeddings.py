@@ -163,7 +163,8 @@ def main() -> None:
     print(f"data ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     load_before = os.getloadavg()
     with driftline.connect(store, SPEC, profile=args.data / "profile.json") as mon:
-        engine, spec, profile = mon.engine, mon.spec, mon.profile
+        profile = mon.fit_profile()  # with this tree's code (not timed)
+        engine, spec = mon.engine, mon.spec
         t = engine.table("predictions")
         window = spec.window_parsed
         # one whole check (not incremental, nothing stored): its stats give the windows

@@ -3,11 +3,12 @@ reference vs serving vectors per class.
 
 The baseline (:func:`fit_baseline`, kept in the profile as ``embeddings``) is fitted on a
 capped sample of the reference drawn in the engine (:mod:`driftline.engine.embeddings`):
-``2 * embeddings.sample_cap`` rows per predicted class. It holds the reference's
-principal components (``embeddings.components`` of them) and, per class, the sample's
-*features*: its coordinates on those components plus its distance from their subspace
-(what the components miss: a change in directions the reference never varied in), each
-divided by its reference standard deviation. Serving vectors are turned into the same
+``3 * embeddings.sample_cap`` rows per predicted class. It holds the reference's
+principal components (``embeddings.components`` of them, fitted on a third of each
+class's rows) and, per class, the other rows' *features*: their coordinates on those
+components plus their distance from the components' subspace (what the components
+miss: a change in directions the reference never varied in), each divided by its
+reference standard deviation. Serving vectors are turned into the same
 features by :meth:`Baseline.features`, so reference and serving are compared in one
 coordinate system, fitted on the reference alone. The first two coordinates are the
 PCA view of the report.
@@ -175,23 +176,31 @@ class Baseline:
 
 def fit_baseline(engine: Engine, reference: ir.Table, spec: Spec) -> Baseline | None:
     """The embedding baseline of ``reference``, or None when the spec names no embedding
-    column, the reference lacks it, or it holds fewer than 3 vectors."""
+    column, the reference lacks it, or it holds fewer than 6 vectors."""
     if not spec.embedding or spec.embedding not in reference.columns:
         return None
     cfg, seed = spec.embeddings, spec.checks.seed
-    expr = embedding_sample(reference, spec, cap=2 * cfg.sample_cap, seed=seed, by=spec.prediction)
+    expr = embedding_sample(reference, spec, cap=3 * cfg.sample_cap, seed=seed, by=spec.prediction)
     sample = engine.run(expr, SAMPLE_SCHEMA)
-    if sample.num_rows < 3:
+    if sample.num_rows < 6:
         return None
     vectors, kept, _ = sample_vectors(sample, spec, "the reference")
-    pca = fit_pca(vectors, cfg.components)
-    raw = Baseline(vectors.shape[1], pca, np.ones(pca.components.shape[0] + 1), {}, 0, seed)
-    feats = raw.features(vectors)
-    scale = feats.std(axis=0)
-    scale[~(scale > 1e-12)] = 1.0
-    feats = feats / scale
+    # a third of each class fits the components; the rest is the baseline. Rows a PCA
+    # was fitted on sit closer to its subspace than new rows do, so an in-sample
+    # baseline would make every serving window look a little drifted.
     labels = np.asarray(kept.column("class").to_pylist(), dtype=object)
-    classes = {str(c): feats[labels == c] for c in sorted(set(labels.tolist()))}
+    rng = np.random.default_rng(seed)
+    fit_rows = np.zeros(len(labels), dtype=bool)
+    for c in sorted(set(labels.tolist())):
+        rows = np.flatnonzero(labels == c)
+        fit_rows[rng.permutation(rows)[: max(1, len(rows) // 3)]] = True
+    pca = fit_pca(vectors[fit_rows], cfg.components)
+    raw = Baseline(vectors.shape[1], pca, np.ones(pca.components.shape[0] + 1), {}, 0, seed)
+    scale = raw.features(vectors[fit_rows]).std(axis=0)
+    scale[~(scale > 1e-12)] = 1.0
+    feats = raw.features(vectors[~fit_rows]) / scale
+    held = labels[~fit_rows]
+    classes = {str(c): feats[held == c] for c in sorted(set(held.tolist()))}
     return Baseline(vectors.shape[1], pca, scale, classes, cfg.sample_cap, seed)
 
 

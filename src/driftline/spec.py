@@ -531,7 +531,8 @@ class EmbeddingConfig(_Strict):
     ``embedding_drift`` check, ``Monitor.embeddings``).
 
     ``sample_cap`` serving rows are drawn per window x cohort value x predicted class, and
-    twice as many reference rows per class, reproducibly in the engine (a hash of
+    three times as many reference rows per class (a third fits the components), drawn
+    reproducibly in the engine (a hash of
     ``checks.seed`` and the id). Vectors are reduced to ``components`` principal components
     fitted on the reference (plus their distance from that subspace) before the domain
     classifier (``folds``-fold cross-validated; its no-drift band from ``null_reps``

@@ -15,40 +15,7 @@ from typing import Any
 
 from driftline.report._payload import num, scope_label
 
-__all__ = ["EMBEDDINGS_JS", "embeddings_payload", "embeddings_section"]
-
-
-def embeddings_payload(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The scatter plots' data, by class index (classes in the reference's order)."""
-    view = data.get("embeddings") or {}
-    reference = view.get("reference") or {}
-    if not isinstance(reference, Mapping) or not reference:
-        return {}
-    classes = [str(c) for c in reference]
-
-    def points(pts: Any) -> list[list[float | None]]:
-        return [[num(p[0]), num(p[1])] for p in (pts or []) if isinstance(p, list) and len(p) == 2]
-
-    windows = []
-    for w in view.get("windows") or []:
-        got = w.get("points") or {}
-        status = w.get("status") or {}
-        windows.append(
-            {
-                "label": str(w.get("window_start") or w.get("window")),
-                "points": [points(got.get(c)) for c in classes],
-                "status": [status.get(c) for c in classes],
-            }
-        )
-    variance = [num(v) for v in view.get("explained_variance") or []]
-    return {
-        "column": str(view.get("column") or ""),
-        "method": str(view.get("method") or "pca"),
-        "explained_variance": variance,
-        "classes": classes,
-        "reference": [points(reference.get(c)) for c in classes],
-        "windows": windows,
-    }
+__all__ = ["EMBEDDINGS_JS", "embeddings_section"]
 
 
 def _e(value: Any) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from driftline._catalog import DRIFT_CHECKS
 from driftline.report._assets import APP_JS, CSS
-from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_payload, embeddings_section
+from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_section
 from driftline.report._payload import SCHEMA_CHECKS, Scope, num, scope_label
 
 __all__ = ["csp", "page", "safe_json"]
@@ -590,7 +590,6 @@ def page(
     """The whole HTML document."""
     plotly_js = plotly_js.replace("</script", "<\\/script")
     app = APP_JS + EMBEDDINGS_JS
-    payload = {**payload, "embeddings": embeddings_payload(data)}
     return _PAGE.substitute(
         csp=_e(csp(plotly_js, app)),
         title=_e(f"driftline report · {data.get('window') or ''}"),
