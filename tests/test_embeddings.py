@@ -402,3 +402,24 @@ def test_engine_sample_is_capped_and_reproducible(run: Run) -> None:
     counts = a.group_by(["window", "class"]).aggregate([("id", "count")])
     assert max(counts.column("id_count").to_pylist()) == 7
     assert len(set(a.column("window").to_pylist())) == 2
+
+
+def test_incremental_check_keeps_the_stored_embedding_results(
+    digits: Digits, run: Run, tmp_path: Path
+) -> None:
+    """A later check evaluates only the new window; the earlier windows' embedding
+    results are read back from the store unchanged."""
+    with driftline.connect(tmp_path / "s.duckdb", SPEC) as mon:
+        mon.log_reference(pd.read_parquet(_reference_parquet(run, tmp_path)))
+        mon.log_predictions(run.day2)
+        first = mon.check()
+        mon.log_predictions(run.day3)
+        second = mon.check()
+    before = {(r.window, r.cohort_value, r.column): r for r in first.results_for("embedding_drift")}
+    after = {(r.window, r.cohort_value, r.column): r for r in second.results_for("embedding_drift")}
+    assert before
+    assert set(before) < set(after)
+    for key, r in before.items():
+        assert after[key].value == pytest.approx(r.value)
+        assert after[key].status == r.status
+    assert any(r.status == "alert" and r.column == "embedding:3" for r in after.values())
