@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from driftline._catalog import CHECKS
-from driftline.checks import _evaluate, _performance_checks
+from driftline.checks import _embedding_checks, _evaluate, _performance_checks
 from driftline.checks._registry import FUNCTIONS, check
 
 
@@ -22,6 +22,7 @@ def test_the_evaluator_calls_every_registered_function() -> None:
         *_evaluate._SCHEMA_CHECKS,
         *_evaluate._COHORT_CHECKS,
         *_performance_checks.PERFORMANCE_CHECKS,
+        *_embedding_checks.SAMPLE_CHECKS,
     ]
     assert len(called) == len(set(called))
     assert set(called) == set(FUNCTIONS.values())

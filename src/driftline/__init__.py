@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from driftline._catalog import CHECKS
     from driftline._io import to_arrow
     from driftline.checks import Alert, CheckReport, CheckResult, WindowStats
+    from driftline.embeddings import EmbeddingProjection
     from driftline.errors import (
         ConfigError,
         DriftlineError,
@@ -46,6 +47,7 @@ __all__ = [
     "CheckResult",
     "ConfigError",
     "DriftlineError",
+    "EmbeddingProjection",
     "EmptyWindowError",
     "Incident",
     "IngestError",
@@ -80,6 +82,7 @@ _HOME: dict[str, str] = {
     "CheckResult": "driftline.checks",
     "ConfigError": "driftline.errors",
     "DriftlineError": "driftline.errors",
+    "EmbeddingProjection": "driftline.embeddings",
     "EmptyWindowError": "driftline.errors",
     "Incident": "driftline.incidents",
     "IngestError": "driftline.errors",

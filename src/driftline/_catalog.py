@@ -116,6 +116,9 @@ DEFAULT_FLOORS: dict[str, float] = {
     "schema": 0.0,
     # accuracy points: a drop of realised accuracy smaller than this does not alert
     "accuracy_drop": 0.03,
+    # the domain-classifier AUC beyond its no-drift mean (``embedding_drift``): 0.05 is a
+    # classifier right on 55% of pairs, where chance alone gives 50%
+    "domain_auc": 0.05,
 }
 
 #: Default floors of single checks, over their method's: the predicted-class mix (and
@@ -211,6 +214,13 @@ CHECKS: dict[str, CheckInfo] = {
             "mean_difference",
             "share of rows no class's score clears its decision threshold minus the "
             "holdout's share (a multi-class model with thresholds)",
+        ),
+        CheckInfo(
+            "embedding_drift",
+            "domain_auc",
+            "embeddings vs the reference's, pooled (column <embedding>) and per predicted class "
+            "(<embedding>:<class>): cross-validated domain-classifier AUC against its no-drift "
+            "band from reference-vs-reference splits, with the MMD and its permutation p-value",
         ),
         CheckInfo("missing_column", "schema", "share of rows from batches lacking a column"),
         CheckInfo(

@@ -321,6 +321,7 @@ def validate_predictions(staged: Staged, rows: int) -> str:
     )
     _prediction_rules(rules)
     _score_rules(rules)
+    _embedding_rules(rules)
     rules.check()
     return ts_expr
 
@@ -418,6 +419,53 @@ def _score_rules(rules: _Rules) -> None:
             "probabilities of every class). Nothing was stored."
         ),
         f"CAST(({total}) AS VARCHAR)",
+    )
+
+
+def _embedding_rules(rules: _Rules) -> None:
+    """The embedding is the model's own output, as the scores are: a batch whose vectors
+    are not lists of numbers, differ in length, or hold NaN, infinite or null elements is
+    refused whole (a null embedding, the whole vector missing, is stored). A batch whose
+    vectors differ in length from the stored ones is stored; the check leaves those
+    vectors out and says how many (see ``checks._embedding_checks``)."""
+    staged = rules.staged
+    col = staged.spec.embedding
+    if not col or col not in staged.types:
+        return
+    c, typ = quote(col), staged.types[col]
+    if type_family(typ) != "list" or type_family(typ.rsplit("[", 1)[0]) != "numeric":
+        # a column of nulls only (no vector in the batch) reads as some other type
+        rules.count(
+            f"count({c})",
+            lambda _: IngestError(
+                f"column {col!r} (embedding) is {typ}; expected a list of floats per row "
+                "(a DOUBLE[] column; in pandas, a list or array per row). Cast it, or remove "
+                "`embedding` from the spec. Nothing was stored."
+            ),
+        )
+        return
+
+    def varying(_: int) -> IngestError:
+        common = staged.scalar(f"SELECT mode(len({c})) FROM __staging WHERE {c} IS NOT NULL")
+        bad = staged.first_bad(f"{c} IS NOT NULL AND len({c}) != ?", f"len({c})", params=[common])
+        return IngestError(
+            f"column {col!r} (embedding) holds vectors of different lengths: id {bad[0]!r} has "
+            f"{bad[1]} values where most rows have {common}. Every embedding must have the "
+            "model's one size: log the same layer's full output for every row. Nothing was "
+            "stored."
+        )
+
+    rules.count(f"CAST(count(DISTINCT len({c})) > 1 AS INTEGER)", varying)
+    rules.rows_where(
+        f"{c} IS NOT NULL AND (len({c}) = 0 OR list_count({c}) != len({c}) OR "
+        f"NOT isfinite(list_sum(CAST({c} AS DOUBLE[]))))",
+        lambda bad: IngestError(
+            f"column {col!r} (embedding) has value {shorten(bad[1])} (id {bad[0]!r}), which is "
+            "empty or holds NaN, infinite or null elements; embeddings must be lists of "
+            "finite floats: repair or drop those rows (a row without an embedding may hold "
+            "null). Nothing was stored."
+        ),
+        f"CAST({c} AS VARCHAR)",
     )
 
 
@@ -569,6 +617,7 @@ def validate_reference(staged: Staged, rows: int, name: str) -> None:
     rules = _Rules(staged)
     _prediction_rules(rules)
     _score_rules(rules)
+    _embedding_rules(rules)
     rules.check()
 
 

@@ -91,7 +91,9 @@ OUTPUT_CHECKS = frozenset(
 #: Output checks of the decisions against the thresholds chosen on the holdout.
 _THRESHOLD_CHECKS = frozenset({"threshold_above", "threshold_band", "threshold_none"})
 #: Checks of the model's inputs, ranked by drift effect in a root cause.
-INPUT_CHECKS = frozenset({"feature_drift", "text_drift", "out_of_range", "unseen_category"})
+INPUT_CHECKS = frozenset(
+    {"feature_drift", "text_drift", "out_of_range", "unseen_category", "embedding_drift"}
+)
 #: The checks whose effect ranks a column (a distribution's drift).
 _EFFECT_CHECKS = ("feature_drift", "text_drift")
 #: A cohort value carries an overall change when its part is at least this share of it.

@@ -22,6 +22,7 @@ from driftline.store import RESULT_COLUMNS, IngestReport, Store
 if TYPE_CHECKING:
     from driftline.checks import CheckReport, History
     from driftline.checks._incremental import StoredTexts
+    from driftline.embeddings import EmbeddingProjection
     from driftline.engine import DuckDBEngine
     from driftline.profile import Profile
     from driftline.queues import LabelQueue, QueueConfig
@@ -355,6 +356,75 @@ class Monitor:
             resolved,
             labels=self.engine.table("labels"),
             thresholds=thresholds,
+        )
+
+    def embeddings(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        *,
+        by: str = "prediction",
+        method: str | None = None,
+        cohort: str | None = None,
+        cap: int | None = None,
+        reference: str = "reference",
+    ) -> EmbeddingProjection:
+        """Reference and serving embeddings in one 2-D view fitted on the reference
+        sample (``method``: ``pca`` or ``umap``; default ``spec.embeddings.projection``),
+        per class: ``by="prediction"`` (the predicted class) or ``"label"`` (the true
+        class; serving rows without a label are left out). Serving points are drawn per
+        window of the spec (and value of ``cohort``) in ``[since, until)``, at most
+        ``cap`` (default ``embeddings.sample_cap``) per class, reproducibly in the
+        engine. The drift decisions are the ``embedding_drift`` results of :meth:`check`.
+        """
+        from driftline.checks import _ts
+        from driftline.embeddings import project
+
+        if by not in ("prediction", "label"):
+            raise ConfigError(
+                f"by={by!r} is not understood; embeddings are drawn per 'prediction' (the "
+                "predicted class) or per 'label' (the true class)."
+            )
+        table = "reference_" + reference
+        if not self.store.has_table(table) or not self.store.has_table("predictions"):
+            missing = "a reference" if not self.store.has_table(table) else "predictions"
+            raise ProfileError(
+                f"the store holds no {missing} yet; log the reference and predictions "
+                "(with their embedding column) before projecting embeddings."
+            )
+        ref = self.engine.table(table)
+        serving = self.engine.table("predictions")
+        ts = serving[self.spec.timestamp]
+        lo, hi = _ts(since, "since"), _ts(until, "until")
+        if lo is not None:
+            serving = serving.filter(ts >= lo)
+        if hi is not None:
+            serving = serving.filter(ts < hi)
+        ref_by = serving_by = self.spec.prediction
+        if by == "label":
+            ref_by = self.spec.label or "label"
+            serving_by = "__dl_label"
+            if not self.store.has_table("labels"):
+                raise ProfileError(
+                    "the store holds no labels yet; log them with `driftline log --labels "
+                    "FILE` (or `Monitor.log_labels(df)`), or project by='prediction'."
+                )
+            labels = self.store.latest_labels()
+            labels = labels.select(__dl_lid=labels["id"], __dl_label=labels["label"])
+            serving = serving.join(
+                labels, serving[self.spec.id].cast("string") == labels["__dl_lid"].cast("string")
+            )
+        return project(
+            self.engine,
+            ref,
+            serving,
+            self.spec,
+            by=ref_by,
+            serving_by=serving_by,
+            method=method,
+            window=self.spec.window_parsed,
+            cohort=cohort,
+            cap=cap,
         )
 
     def report(

@@ -40,6 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
+from driftline.embeddings import Baseline as EmbeddingBaseline
+from driftline.embeddings import fit_baseline as fit_embedding_baseline
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
 from driftline.engine.records import FeatureCounts, read_feature_counts, read_histograms
@@ -473,6 +475,9 @@ class Profile:
     thresholds_: Thresholds | None = None
     #: the labelled holdout's performance baseline (driftline.performance), or None
     performance_: dict[str, Any] | None
+    #: the embedding baseline (:class:`driftline.embeddings.Baseline` as saved); None
+    #: without an embedding column, or fitted before embedding drift
+    embeddings_: dict[str, Any] | None
 
     def __init__(
         self,
@@ -598,6 +603,8 @@ class Profile:
         self.cohorts_ = self._fit_cohorts(
             engine, t, sources, others, seen, edges, reference, cohort_bins, values
         )
+        baseline = fit_embedding_baseline(engine, reference, spec)
+        self.embeddings_ = baseline.to_dict() if baseline is not None else None
         self.spec_fingerprint_ = spec.fingerprint()
         self.fitted_at_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # accuracy, confusion and the confidence calibration map of the labelled holdout
@@ -1204,6 +1211,7 @@ class Profile:
             "timestamps": getattr(self, "timestamps_", None),
             **({"thresholds": self.thresholds_.to_dict()} if self.thresholds_ else {}),
             "performance": getattr(self, "performance_", None),
+            "embeddings": getattr(self, "embeddings_", None),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -1245,6 +1253,10 @@ class Profile:
         if data.get("thresholds") is not None:  # optional: chosen by `driftline thresholds`
             prof.thresholds_ = Thresholds.from_dict(data["thresholds"], where)
         prof.performance_ = data.get("performance")  # optional: older profiles lack it
+        # optional: older profiles, and references without the embedding column, lack it
+        prof.embeddings_ = data.get("embeddings")
+        if prof.embeddings_ is not None:
+            EmbeddingBaseline.from_dict(prof.embeddings_, where)
         return prof
 
     @classmethod

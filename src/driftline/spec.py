@@ -44,6 +44,7 @@ __all__ = [
     "RESERVED_COLUMNS",
     "Checks",
     "DriftConfig",
+    "EmbeddingConfig",
     "Features",
     "Floors",
     "Scores",
@@ -600,6 +601,34 @@ class TextEmbedding(_Strict):
     model: Literal["auto", "sentence", "tfidf"] = "auto"
 
 
+class EmbeddingConfig(_Strict):
+    """How the ``embedding`` column is sampled, projected and judged (the
+    ``embedding_drift`` check, ``Monitor.embeddings``).
+
+    ``sample_cap`` serving rows are drawn per window x cohort value x predicted class, and
+    three times as many reference rows per class (a third fits the components), drawn
+    reproducibly in the engine (a hash of
+    ``checks.seed`` and the id). Vectors are reduced to ``components`` principal components
+    fitted on the reference (plus their distance from that subspace) before the domain
+    classifier (``folds``-fold cross-validated; its no-drift band from ``null_reps``
+    reference-vs-reference splits) and the MMD test (``permutations`` relabellings, on at
+    most ``mmd_rows`` rows a side). A class needs ``min_rows`` sampled rows on each side
+    to be judged on its own. ``projection`` is the 2-D view of reports and
+    ``Monitor.embeddings``: ``pca``, or ``umap`` (``pip install 'driftline[umap]'``).
+    Read when the profile is fitted (``sample_cap``, ``components``) or when checks run
+    (the rest).
+    """
+
+    sample_cap: int = Field(default=200, ge=10, le=100_000)
+    components: int = Field(default=16, ge=2, le=256)
+    null_reps: int = Field(default=30, ge=10, le=1000)
+    folds: int = Field(default=5, ge=2, le=20)
+    permutations: int = Field(default=100, ge=19, le=10_000)
+    mmd_rows: int = Field(default=200, ge=10, le=5000)
+    min_rows: int = Field(default=20, ge=5)
+    projection: Literal["pca", "umap"] = "pca"
+
+
 class Spec(_Strict):
     """Column roles and the window. See the module docstring for an example."""
 
@@ -617,6 +646,7 @@ class Spec(_Strict):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     #: how ``driftline thresholds`` chooses the decision thresholds (None: not configured)
     thresholds: ThresholdConfig | None = None
+    embeddings: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
 
     @field_validator("window", mode="before")
     @classmethod
@@ -734,7 +764,7 @@ class Spec(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of the data roles (not the window or check options) a profile depends on."""
-        data = self.model_dump(exclude={"window", "checks", "drift", "thresholds"})
+        data = self.model_dump(exclude={"window", "checks", "drift", "thresholds", "embeddings"})
         for key in ("positive", "negative"):  # unset, they leave older fingerprints as they were
             if data["scores"][key] is None:
                 del data["scores"][key]
@@ -753,7 +783,9 @@ class Spec(_Strict):
         data["drift"] = self.drift.model_dump(exclude_defaults=True)
         if self.thresholds is not None:
             data["thresholds"] = self.thresholds.model_dump(exclude_defaults=True)
-        for key in ("label", "embedding", "text_embedding", "checks", "drift", "thresholds"):
+        data["embeddings"] = self.embeddings.model_dump(exclude_defaults=True)
+        keys = ("label", "embedding", "text_embedding", "checks", "drift", "thresholds")
+        for key in (*keys, "embeddings"):
             if not data[key] and (key != "thresholds" or self.thresholds is None):
                 del data[key]
         return yaml.safe_dump(data, sort_keys=False)

@@ -1566,7 +1566,8 @@ def test_run_checks_decides_every_check(
     :data:`CHECKS`, counts each row once per grouping, and alerts on the drift the data
     holds (unseen colors from day 6, x1 creeping up, a retyped and a missing column)."""
     report = _report(engine, window, reference_profile, reports)
-    assert {r.check for r in report.results} == set(CHECKS)
+    # embeddings (not in this data) are decided on both engines in test_embedding_sample.py
+    assert {r.check for r in report.results} == set(CHECKS) - {"embedding_drift"}
     statuses = {r.status for r in report.results}
     assert {"ok", "alert", "warn"} <= statuses
     if window == "1d":  # the empty day

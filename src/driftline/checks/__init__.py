@@ -40,6 +40,7 @@ import ibis.expr.types as ir
 
 from driftline._catalog import DEFAULT_FLOORS
 from driftline.checks import _incremental, _performance_checks
+from driftline.checks._embedding_checks import bases_of, embedding_results
 from driftline.checks._evaluate import _cut, _Evaluator
 from driftline.checks._incremental import History, fingerprints
 from driftline.checks._registry import CHECKS, DRIFT_CHECKS, CheckInfo
@@ -250,6 +251,19 @@ def run_checks(
                     counts.update(r.status for r in res)
                     alerts.extend(_alert(r) for r in res if r.status == "alert")
                     drift.extend(drift_summary(res))
+    # embeddings are judged on capped samples the engine draws per window (not summaries)
+    decided_keys = [w for w in keys if evaluated is None or w in evaluated]
+    embedded, view = embedding_results(
+        engine, t, spec, profile, evaluator.run, window, decided_keys, bases_of(stats)
+    )
+    by_window: dict[int, list[CheckResult]] = defaultdict(list)
+    for r in embedded:
+        by_window[r.window].append(r)
+    for w, res in sorted(by_window.items()):
+        parts.append((w, res))
+        counts.update(r.status for r in res)
+        alerts.extend(_alert(r) for r in res if r.status == "alert")
+        drift.extend(drift_summary(res))
     texts = None if history is None else history.texts
     results = Deferred(parts, counts, None if texts is None else texts.fetch)
     report = CheckReport(
@@ -266,6 +280,7 @@ def run_checks(
         reference=reference_excerpt(profile),
         gaps=gaps(window, keys, lo, hi),
         labels=label_info,
+        embeddings=view,
     )
     return defer(report, results) if deferred else report
 
@@ -453,6 +468,7 @@ def plan(spec: Spec) -> dict[str, Any]:
             "by_column": dict(spec.drift.by_column),
             "bins": spec.drift.bins,
         },
+        "embeddings": spec.embeddings.model_dump(),
         "checks": {
             name: {
                 "method": info.method,

@@ -128,6 +128,9 @@ class CheckReport:
     #: labelled ids matching no prediction (counted, never dropped), the holdout's
     #: accuracy and the confidence calibration chosen on it; empty without labels
     labels: dict[str, Any] = field(default_factory=dict)
+    #: the 2-D view of the embeddings (``embedding_drift``): per class, reference points
+    #: and the latest windows' serving points, overall scope; empty without embeddings
+    embeddings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_alerts(self) -> bool:

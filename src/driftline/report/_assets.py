@@ -315,7 +315,7 @@ APP_JS = r"""
     });
   }
 
-  // ---- 7. decision thresholds ------------------------------------------------------------
+  // ---- 8. decision thresholds ------------------------------------------------------------
   function drawThresholdCurve(k) {
     var div = byId("thr-curve"), T = D.thresholds;
     if (!div || !T) { return; }
@@ -386,7 +386,7 @@ APP_JS = r"""
     }), CONFIG);
   }
 
-  // ---- 8. performance ----------------------------------------------------------------------
+  // ---- 9. performance ----------------------------------------------------------------------
   function drawPerformance(i) {
     var div = byId("perf-chart");
     if (!div || !D.performance.scopes[i]) { return; }

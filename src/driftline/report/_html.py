@@ -23,6 +23,7 @@ from typing import Any
 
 from driftline._catalog import DRIFT_CHECKS
 from driftline.report._assets import APP_JS, CSS
+from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_section
 from driftline.report._payload import SCHEMA_CHECKS, Scope, num, scope_label
 
 __all__ = ["csp", "page", "safe_json"]
@@ -694,8 +695,8 @@ _PAGE = Template(
 <div class="meta">$meta</div>
 <nav><a href="#overview">Overview</a><a href="#confidence">Confidence</a>
 <a href="#class-mix">Class mix</a><a href="#drift">Drift</a><a href="#schema">Schema</a>
-<a href="#text">Text</a><a href="#thresholds">Thresholds</a><a href="#performance">Performance</a>
-<a href="#model">Model</a></nav>
+<a href="#text">Text</a><a href="#embeddings">Embeddings</a><a href="#thresholds">Thresholds</a>
+<a href="#performance">Performance</a><a href="#model">Model</a></nav>
 </header>
 <main>
 <section id="overview"><h2>1. Overview</h2>$overview</section>
@@ -704,9 +705,10 @@ _PAGE = Template(
 <section id="drift"><h2>4. Feature drift</h2>$drift</section>
 <section id="schema"><h2>5. Schema violations</h2>$schema</section>
 <section id="text"><h2>6. Text style shifts</h2>$text</section>
-<section id="thresholds"><h2>7. Decision thresholds</h2>$thresholds</section>
-<section id="performance"><h2>8. Performance</h2>$performance</section>
-<section id="model"><h2>9. What the model looks at, and what flips it</h2>$model</section>
+<section id="embeddings"><h2>7. Embeddings</h2>$embeddings</section>
+<section id="thresholds"><h2>8. Decision thresholds</h2>$thresholds</section>
+<section id="performance"><h2>9. Performance</h2>$performance</section>
+<section id="model"><h2>10. What the model looks at, and what flips it</h2>$model</section>
 </main>
 <script type="application/json" id="data">$data</script>
 <script>$plotly</script>
@@ -797,7 +799,7 @@ def page(
 ) -> str:
     """The whole HTML document."""
     plotly_js = plotly_js.replace("</script", "<\\/script")
-    app = APP_JS
+    app = APP_JS + EMBEDDINGS_JS
     return _PAGE.substitute(
         csp=_e(csp(plotly_js, app)),
         title=_e(f"driftline report · {data.get('window') or ''}"),
@@ -812,6 +814,7 @@ def page(
         thresholds=_thresholds(payload),
         model=_model(data, max_rows),
         performance=_performance(data, payload),
+        embeddings=embeddings_section(data, payload, max_rows, _table),
         data=safe_json(payload),
         plotly=plotly_js,
         app=app,

@@ -27,6 +27,7 @@ __all__ = [
     "SCHEMA_CHECKS",
     "Scope",
     "build_payload",
+    "embeddings_payload",
     "load_report",
     "num",
     "scope_label",
@@ -472,6 +473,7 @@ def build_payload(data: Mapping[str, Any], *, max_scopes: int = 25) -> dict[str,
         "bins": bins,
         "cat_totals": cat_totals,
         "texts": texts,
+        "embeddings": embeddings_payload(data),
         "other": OTHER,
         "reference": {
             "conf_mean": num(conf.get("mean")),
@@ -479,4 +481,37 @@ def build_payload(data: Mapping[str, Any], *, max_scopes: int = 25) -> dict[str,
                 str(k): int(v) for k, v in (reference.get("predicted_mix") or {}).items()
             },
         },
+    }
+
+
+def embeddings_payload(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The scatter plots' data, by class index (classes in the reference's order)."""
+    view = data.get("embeddings") or {}
+    reference = view.get("reference") or {}
+    if not isinstance(reference, Mapping) or not reference:
+        return {}
+    classes = [str(c) for c in reference]
+
+    def points(pts: Any) -> list[list[float | None]]:
+        return [[num(p[0]), num(p[1])] for p in (pts or []) if isinstance(p, list) and len(p) == 2]
+
+    windows = []
+    for w in view.get("windows") or []:
+        got = w.get("points") or {}
+        status = w.get("status") or {}
+        windows.append(
+            {
+                "label": str(w.get("window_start") or w.get("window")),
+                "points": [points(got.get(c)) for c in classes],
+                "status": [status.get(c) for c in classes],
+            }
+        )
+    variance = [num(v) for v in view.get("explained_variance") or []]
+    return {
+        "column": str(view.get("column") or ""),
+        "method": str(view.get("method") or "pca"),
+        "explained_variance": variance,
+        "classes": classes,
+        "reference": [points(reference.get(c)) for c in classes],
+        "windows": windows,
     }
