@@ -50,7 +50,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, objec
 
 def test_the_section_shows_the_gain_table_escaped(rendered) -> None:  # type: ignore[no-untyped-def]
     page, _, fitted = rendered
-    assert '<section id="thresholds"><h2>7. Decision thresholds</h2>' in page
+    assert '<section id="thresholds"><h2>8. Decision thresholds</h2>' in page
     body = page.split('<script type="application/json"')[0]
     assert YES not in body
     assert NO not in body

@@ -1,8 +1,9 @@
 """Monitor a scikit-learn model as it is: every ``predict``/``predict_proba`` call logs.
 
->>> import driftline, numpy as np                                   # doctest: +SKIP
->>> model = MonitoredModel(fitted_estimator, driftline.connect("store.duckdb", "spec.yaml"))
->>> model.predict(x)            # the estimator's own answer; the rows are logged
+>>> import driftline                                                   # doctest: +SKIP
+>>> store = driftline.connect("store.duckdb", "spec.yaml")          # doctest: +SKIP
+>>> model = MonitoredModel(fitted_estimator, store)                  # doctest: +SKIP
+>>> model.predict(x)  # the estimator's own answer; the rows are logged  # doctest: +SKIP
 
 The wrapper is a drop-in: ``predict``, ``predict_proba`` and ``classes_`` return exactly
 what the estimator returns, every other attribute is the estimator's, and
