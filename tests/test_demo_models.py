@@ -45,6 +45,7 @@ def test_text_demo_typing_is_a_text_style_shift_in_the_app_only(text_demo: DemoR
 
 def test_text_demo_report_shows_lime_words_per_class(text_demo: DemoResult) -> None:
     html = text_demo.report_path.read_text()
+    assert all(f'id="emb-chart-{k}"' in html for k in range(3))  # embedding view per class
     assert "LIME, per class" in html
     assert "Robustness: does in-domain noise flip the prediction?" in html
     for klass, words in _WORDS.items():
@@ -62,11 +63,15 @@ def test_torch_demo_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "noisy camera (apac)" in done.stdout
-    assert "caught" in done.stdout
+    assert "noisy camera: embeddings (apac)" in done.stdout
+    assert done.stdout.count("caught") == 2
+    assert "MISSED" not in done.stdout
     assert "alerts before the first incident: 0" in done.stdout
     assert "in 1 incidents, newest first" in done.stdout
     assert "region=apac" in done.stdout
-    assert (tmp_path / "t" / "report.html").is_file()
+    html = (tmp_path / "t" / "report.html").read_text()
+    # the embedding section draws each class's reference-vs-serving view
+    assert all(f'id="emb-chart-{k}"' in html for k in range(10))
 
 
 def test_demo_flags_exclude_each_other(tmp_path: Path) -> None:

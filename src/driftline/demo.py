@@ -241,9 +241,14 @@ def report_caught(
         report, root / "report.html", explanations=explanations, robustness=robustness
     )
     result = DemoResult(report=report, report_path=html, alerts_before_first=len(before))
-    since = first
     for inc in incidents:
         start = inc.start.isoformat().replace("+00:00", "Z")
+        ended = [
+            o.start + timedelta(days=INCIDENT_DAYS)
+            for o in incidents
+            if o.start + timedelta(days=INCIDENT_DAYS) <= inc.start
+        ]
+        since = max(ended).isoformat().replace("+00:00", "Z") if ended else first
         # an alert of this kind while an earlier incident ran (its own, or a side effect
         # such as typos raising the out-of-vocabulary share) does not count for this one
         hit = [
@@ -257,7 +262,6 @@ def report_caught(
         ]
         first_hit = min((a.window_start for a in hit), default=None)
         result.caught[inc.name] = first_hit if first_hit == start else None
-        since = (inc.start + timedelta(days=INCIDENT_DAYS)).isoformat().replace("+00:00", "Z")
         where = "overall" if inc.cohort is None else f"{inc.cohort}={inc.cohort_value}"
         status = "caught" if first_hit == start else f"MISSED (first alert {first_hit})"
         say(f"  day {inc.day:2d} {start[:10]}  {inc.name:<40} {where:<12} {status}")

@@ -9,8 +9,10 @@ three regions. The reference (30 % of the images, labelled) is scored through th
 wrapper into a scratch store and logged as the reference.
 
 Incident: from day 30 for five days, ``apac`` gets a **noisy camera**: Gaussian pixel
-noise on every image. The network's confidence drops there, and its embeddings move,
-most in the digits the noise confuses.
+noise on every image. The network's confidence drops there, and its penultimate-layer
+embeddings move (``embedding_drift`` in ``apac`` from day 30; the report's embedding
+section ranks the classes that moved most and draws each class's reference-vs-serving
+view).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from driftline.errors import ConfigError, missing_extra
 __all__ = ["TORCH_INCIDENTS", "run_torch_demo"]
 
 INCIDENT_DAYS = 5
-TORCH_INCIDENTS = (Incident("noisy camera (apac)", 30, "confidence_shift", "region", "apac", None),)
+TORCH_INCIDENTS = (
+    Incident("noisy camera (apac)", 30, "confidence_shift", "region", "apac", None),
+    Incident("noisy camera: embeddings (apac)", 30, "embedding_drift", "region", "apac", None),
+)
 
 
 def _network(x: Any, y: Any, seed: int) -> Any:
