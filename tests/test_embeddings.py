@@ -423,3 +423,14 @@ def test_incremental_check_keeps_the_stored_embedding_results(
         assert after[key].value == pytest.approx(r.value)
         assert after[key].status == r.status
     assert any(r.status == "alert" and r.column == "embedding:3" for r in after.values())
+
+
+def test_t_quantile_matches_scipy() -> None:
+    from scipy.stats import t
+
+    from driftline.checks._embedding_checks import t_quantile
+
+    for q in (0.99, 0.995, 0.999):
+        for df in (9, 19, 29, 99, 999):
+            tol = 0.01 if df < 19 else 1e-3
+            assert t_quantile(q, df) == pytest.approx(t.ppf(q, df), abs=tol), (q, df)

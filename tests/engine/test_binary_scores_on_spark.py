@@ -29,7 +29,10 @@ def test_binary_scores_profile_and_checks_on_spark_equal_duckdb(spark: Any, tmp_
         reference = mon.store.con.execute("SELECT * FROM reference_reference").to_arrow_table()
         stored = mon.store.con.execute("SELECT * FROM predictions").to_arrow_table()
         batches = mon.store.batches().to_pylist()
+        labels = mon.store.con.execute("SELECT * FROM labels").to_arrow_table().to_pylist()
     spark.createDataFrame(reference).createOrReplaceTempView("binary_reference")
+    schema = "id string, label string, labelled_at timestamp, ingested_at timestamp, _batch long"
+    spark.createDataFrame(labels, schema=schema).createOrReplaceTempView("binary_labels")
     spark.createDataFrame(stored).createOrReplaceTempView("binary_predictions")
     engine = SparkEngine(spark)
     spec = driftline.load_spec(BINARY_SPEC)
@@ -40,7 +43,12 @@ def test_binary_scores_profile_and_checks_on_spark_equal_duckdb(spark: Any, tmp_
         for key, value in want.items():  # floats to 1e-9: engines sum in another order
             assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), (part, key)
     report = run_checks(
-        engine, engine.table("binary_predictions"), spec, duck_profile, batches=batches
+        engine,
+        engine.table("binary_predictions"),
+        spec,
+        duck_profile,
+        batches=batches,
+        labels=engine.table("binary_labels"),
     )
     key = [(r.window_start, r.cohort_value, r.check, r.column) for r in report.results]
     assert key == [(r.window_start, r.cohort_value, r.check, r.column) for r in duck_report.results]

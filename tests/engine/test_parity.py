@@ -1451,6 +1451,8 @@ PROFILE_SECTIONS = [
     "cohorts",
     "spec_fingerprint",
     "timestamps",
+    "performance",
+    "embeddings",
 ]
 
 

@@ -14,10 +14,12 @@ embeddings.
 The value is the domain-classifier AUC (:func:`driftline.methods.domain_classifier.
 domain_auc`): reference half vs serving, cross-validated. Its no-drift band comes from
 the reference alone: ``embeddings.null_reps`` random splits of the class's reference
-sample into parts of the sizes compared, scored the same way; the bound is the band's
-mean plus ``z`` of ``checks.alert_quantile`` standard deviations (the AUC of two samples of
-one distribution is close to normal). Beyond the bound a result warns, and alerts when
-the AUC is beyond the band's mean by the floor (``domain_auc``: 0.05 by default). The
+sample into parts of the sizes compared, scored the same way; the bound is a prediction
+bound for one more draw at ``checks.alert_quantile`` (the AUC of two samples of one
+distribution is close to normal, and the band's mean and sd are estimates: Student's t
+with ``null_reps - 1`` degrees of freedom, times ``sqrt(1 + 1/null_reps)``). Beyond the
+bound a result warns, and alerts when the AUC is beyond the band's mean by the floor
+(``domain_auc``: 0.05 by default). The
 details carry the MMD with its permutation p-value, the sample sizes, and in the pooled
 result the classes ranked by how far they moved.
 
@@ -31,6 +33,7 @@ vectors differ in length or hold NaN; a later batch of another model may still d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -137,6 +140,24 @@ class EmbeddingRun:
         return found
 
 
+def t_quantile(q: float, df: int) -> float:
+    """Student's t quantile by Hill's expansion around the normal one (scipy is not a
+    dependency): within 0.01 of the exact one for ``df`` >= 9 at the alert quantiles,
+    within 1e-3 for ``df`` >= 19.
+
+    >>> round(t_quantile(0.999, 29), 3)  # scipy.stats.t.ppf(0.999, 29) = 3.396
+    3.396
+    """
+    z = NormalDist().inv_cdf(q)
+    v = float(df)
+    return (
+        z
+        + (z**3 + z) / (4 * v)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+    )
+
+
 def _grid(n: int, cap: int) -> int:
     """``n`` rounded down to the grid ``cap``, and ``2 * 1.2^k`` below it.
 
@@ -191,8 +212,15 @@ def embedding_drift(
         mean, sd = erun.null(None, len(ref), sizes)
     else:
         mean, sd = erun.null(cls, len(ref), len(current))
-    bound = mean + erun.z * max(sd, 1e-6)
-    how = f"mean + {erun.z:.2f} sd of {cfg.null_reps} reference-vs-reference AUCs at these sizes"
+    # a prediction bound for one more draw: the band's mean and sd are themselves
+    # estimated from null_reps splits, so Student's t with null_reps - 1 degrees of
+    # freedom, widened by sqrt(1 + 1/null_reps), not the normal quantile
+    k = t_quantile(erun.spec.checks.alert_quantile, cfg.null_reps - 1)
+    bound = mean + k * math.sqrt(1 + 1 / cfg.null_reps) * max(sd, 1e-6)
+    how = (
+        f"mean + {k:.2f} sd x sqrt(1 + 1/{cfg.null_reps}) of {cfg.null_reps} "
+        "reference-vs-reference AUCs at these sizes (Student's t prediction bound)"
+    )
     details: dict[str, Any] = {
         "class": cls,
         "reference_rows": len(ref),
