@@ -1,9 +1,12 @@
 """Monitor a scikit-learn model as it is: every ``predict``/``predict_proba`` call logs.
 
->>> import driftline                                                   # doctest: +SKIP
->>> store = driftline.connect("store.duckdb", "spec.yaml")          # doctest: +SKIP
->>> model = MonitoredModel(fitted_estimator, store)                  # doctest: +SKIP
->>> model.predict(x)  # the estimator's own answer; the rows are logged  # doctest: +SKIP
+Usage (a fitted estimator ``fitted``, inputs ``x``)::
+
+    import driftline
+    from driftline.integrations.sklearn import MonitoredModel
+
+    model = MonitoredModel(fitted, driftline.connect("store.duckdb", "spec.yaml"))
+    model.predict(x)  # the estimator's own answer; the rows are logged
 
 The wrapper is a drop-in: ``predict``, ``predict_proba`` and ``classes_`` return exactly
 what the estimator returns, every other attribute is the estimator's, and
