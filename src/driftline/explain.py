@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from driftline.errors import ConfigError, SchemaError, missing_extra, name_list, shorten
-from driftline.robustness import call_model
+from driftline.robustness import call_model, predictor
 
 __all__ = ["ClassExplanation", "Explanation", "TermWeight", "explain", "explain_class"]
 
@@ -77,19 +77,6 @@ def _lime() -> Any:
     except ImportError as exc:  # pragma: no cover - the test extra installs lime
         raise missing_extra("LIME explanations", "lime", "explain") from exc
     return lime
-
-
-def _predictor(model: Any) -> Callable[[Any], Any]:
-    inner = getattr(model, "unwrapped", model)  # a MonitoredModel must not log LIME's samples
-    if callable(getattr(inner, "predict_proba", None)):
-        return inner.predict_proba  # type: ignore[no-any-return]
-    if callable(inner) and not isinstance(inner, type):
-        return inner  # type: ignore[no-any-return]
-    raise ConfigError(
-        f"the model ({type(model).__name__}) has no predict_proba; LIME needs class "
-        "probabilities: give a fitted classifier with predict_proba, or a function from "
-        "rows to probabilities."
-    )
 
 
 def _class_names(model: Any, classes: Sequence[Any] | None) -> list[str]:
@@ -203,7 +190,7 @@ def _setup(
     seed: int,
 ) -> tuple[Any, Any, Callable[[Any], Any], _Tabular | None]:
     lime = _lime()
-    predict = _predictor(model)
+    predict = predictor(model)
     if isinstance(row, str):
         explainer = lime.lime_text.LimeTextExplainer(class_names=names, random_state=seed)
         return explainer, row, lambda x: call_model(predict, x), None
@@ -300,7 +287,7 @@ def explain_class(
     count = len(rows)
     if count == 0:
         raise SchemaError("no rows to explain; give at least one.")
-    predict = _predictor(model)
+    predict = predictor(model)
     proba = np.asarray(call_model(predict, rows if frame else list(rows)), dtype=float)
     predicted = proba.argmax(axis=1)
     candidates = np.flatnonzero(predicted == index)

@@ -51,6 +51,7 @@ __all__ = [
     "call_model",
     "check_robustness",
     "perturb_text",
+    "predictor",
 ]
 
 Kind = Literal["text", "numeric", "categorical"]
@@ -237,7 +238,7 @@ def check_robustness(
         cfg = RobustnessConfig(**{**(config.model_dump() if config else {}), **options})
     except ValidationError as exc:
         raise ConfigError(f"robustness options: {exc.errors()[0]['msg']} ({exc})") from exc
-    predict = _predictor(predict_proba)
+    predict = predictor(predict_proba)
     names = [str(c) for c in classes] if classes is not None else _classes(predict_proba)
 
     if _is_frame(data):
@@ -320,8 +321,11 @@ def check_robustness(
     return RobustnessReport(results=results, flipped=flipped, config=cfg, columns=columns)
 
 
-def _predictor(model: Any) -> Callable[[Any], Any]:
-    inner = getattr(model, "unwrapped", model)  # a MonitoredModel must not log the noise
+def predictor(model: Any) -> Callable[[Any], Any]:
+    """The model's ``predict_proba`` (or the model, when it is that function). A wrapper
+    that logs (:class:`driftline.integrations.sklearn.MonitoredModel`) is unwrapped: the
+    perturbed rows of a robustness check or of LIME must not be logged."""
+    inner = getattr(model, "unwrapped", model)
     if callable(getattr(inner, "predict_proba", None)):
         return inner.predict_proba  # type: ignore[no-any-return]
     if callable(inner) and not isinstance(inner, type):
