@@ -7,6 +7,7 @@ older profiles)."""
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -237,13 +238,29 @@ def _reference_parquet(run: Run, tmp_path: Path) -> Path:
     return out
 
 
-def test_umap_without_its_extra_names_the_extra(run: Run) -> None:
-    try:
-        import umap  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("umap-learn is installed here")
+def test_umap_view_equals_umap_learn_on_the_same_sample(run: Run, digits: Digits) -> None:
+    import umap
+
+    with driftline.connect(run.path, SPEC) as mon:
+        view = mon.embeddings(since="2024-01-03", method="umap")
+        seed = mon.spec.checks.seed
+    vectors = {
+        str(i): np.asarray(v)
+        for df in (run.day2, run.day3)
+        for i, v in zip(df["id"], df["embedding"], strict=True)
+    }
+    for i, e in zip(digits.holdout, digits.embed(digits.x[digits.holdout]), strict=True):
+        vectors[f"r{i}"] = e
+    ref = [p for p in view.points if p.source == "reference"]
+    cur = [p for p in view.points if p.source == "serving"]
+    model = umap.UMAP(n_components=2, random_state=seed).fit(np.stack([vectors[p.id] for p in ref]))
+    np.testing.assert_allclose([[p.x, p.y] for p in ref], model.embedding_, rtol=1e-5)
+    theirs = model.transform(np.stack([vectors[p.id] for p in cur]))
+    np.testing.assert_allclose([[p.x, p.y] for p in cur], theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_umap_without_its_extra_names_the_extra(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
     with driftline.connect(run.path, SPEC) as mon, pytest.raises(MissingExtraError) as err:
         mon.embeddings(method="umap")
     assert "pip install 'driftline[umap]'" in str(err.value)
