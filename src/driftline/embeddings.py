@@ -258,7 +258,7 @@ class EmbeddingProjection:
 
 def _umap(reference: FloatArray, serving: FloatArray, seed: int) -> tuple[FloatArray, FloatArray]:
     try:
-        import umap  # type: ignore[import-not-found]
+        import umap
     except ImportError as exc:
         raise missing_extra("the UMAP projection of embeddings", "umap-learn", "umap") from exc
     model = umap.UMAP(n_components=2, random_state=seed).fit(reference)
