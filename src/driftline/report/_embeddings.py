@@ -9,31 +9,13 @@ Plotly's label markup in the page script, and embedded as escaped JSON.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from driftline.report._payload import num, scope_label
+from driftline.report._cells import _e, _f, _status, _w
+from driftline.report._payload import scope_label
 
 __all__ = ["EMBEDDINGS_JS", "embeddings_section"]
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _f(value: Any) -> str:
-    v = num(value)
-    return "–" if v is None else f"{v:.4g}"
-
-
-def _w(window: Any) -> str:
-    return _e(str(window or "")[:16].replace("T", " "))
-
-
-def _status(status: Any) -> str:
-    s = _e(status)
-    return f'<span class="status-{s}">{s}</span>'
 
 
 def embeddings_section(

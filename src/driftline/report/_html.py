@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 
 from driftline._catalog import DRIFT_CHECKS
 from driftline.report._assets import APP_JS, CSS
+from driftline.report._cells import _e, _f, _status, _w
 from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_section
 from driftline.report._payload import SCHEMA_CHECKS, Scope, num, scope_label
 
@@ -49,25 +49,6 @@ def safe_json(payload: Any) -> str:
     for raw, escaped in _JSON_ESCAPES.items():
         text = text.replace(raw, escaped)
     return text
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _f(value: Any) -> str:
-    v = num(value)
-    return "–" if v is None else f"{v:.4g}"
-
-
-def _w(window: Any) -> str:
-    """A window start for a table: ``2026-09-21 00:00``."""
-    return _e(str(window or "")[:16].replace("T", " "))
-
-
-def _status(status: Any) -> str:
-    s = _e(status)
-    return f'<span class="status-{s}">{s}</span>'
 
 
 def _table(
