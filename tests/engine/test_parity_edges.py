@@ -55,6 +55,7 @@ from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, Spar
 from driftline.engine.embeddings import SAMPLE_SCHEMA, embedding_sample
 from driftline.engine.performance import performance_summary
 from driftline.engine.queues import ID, LABEL, PRIORITY, STRATUM, TIE, candidates, ranked
+from driftline.engine.records import ThresholdCounts, threshold_counts
 from driftline.engine.scores import (
     NONE_SOURCE,
     THRESHOLD_PREFIX,
@@ -968,8 +969,8 @@ def test_data_covers_the_edges(data: Data) -> None:
 
 def test_engines_switch_a_foreign_zone_to_utc(engine: Engine, data: Data) -> None:
     """The connection (session) was in a foreign zone when the files were read and the
-    engine was built; building it switched it to UTC, the zone every summary assumes
-    (Ibis does so in ``connect``; see the gap declared below). The source's timestamps
+    engine was built; it is in UTC now, the zone every summary assumes (Ibis sets it in
+    ``connect``, ``Engine.run`` before each query: see below). The source's timestamps
     are zone-aware on both engines, the store's naive."""
     if isinstance(engine, SparkEngine):
         zone = engine.session.conf.get("spark.sql.session.timeZone")
@@ -986,18 +987,6 @@ def test_engines_switch_a_foreign_zone_to_utc(engine: Engine, data: Data) -> Non
     assert zone == "UTC"
 
 
-ZONE_GAP = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="gap: a zone set on the connection (session) after the engine is built leaks "
-    "into the window keys. DuckDB: Ibis compiles epoch_seconds() of a TIMESTAMPTZ as "
-    "EPOCH(CAST(ts AS TIMESTAMP)), the connection's wall clock. Spark: as "
-    "UNIX_TIMESTAMP(CAST(ts AS TIMESTAMP)), which reads a TIMESTAMP_NTZ in the session's "
-    "zone. The engines rely on the UTC zone Ibis sets when it wraps the connection.",
-)
-
-
-@ZONE_GAP
 @pytest.mark.parametrize(
     ("engine_name", "table"),
     [("duckdb", "source"), pytest.param("spark", "stored", marks=pytest.mark.spark)],
@@ -1005,27 +994,45 @@ ZONE_GAP = pytest.mark.xfail(
 def test_zone_changed_after_the_engine_was_built(
     request: pytest.FixtureRequest, data: Data, engine_name: str, table: str
 ) -> None:
-    """Declared gap (see ``ZONE_GAP``): the zone changed behind the engine's back."""
+    """A zone set on the connection (session) after the engine was built does not leak
+    into the window keys or the era bounds: each query puts it back in UTC
+    (``Engine.run``). Without that,
+    DuckDB keyed a TIMESTAMPTZ in the connection's zone (Ibis compiles its epoch as
+    ``EPOCH(CAST(ts AS TIMESTAMP))``, the connection's wall clock) and Spark a
+    TIMESTAMP_NTZ in the session's (``UNIX_TIMESTAMP(CAST(ts AS TIMESTAMP))``)."""
     if engine_name == "duckdb":
         con = duckdb.connect()
         path = str(data.files[table])
         con.execute(f"CREATE TABLE edges_{table} AS SELECT * FROM read_parquet(?)", [path])
         engine: Engine = DuckDBEngine.from_connection(con)
-        con.execute(f"SET TimeZone = '{DUCKDB_ZONE}'")
-        got = SUMMARIES["window_keys"].run(engine, _table(engine, table), None)
+
+        def zone() -> str:
+            (found,) = con.execute("SELECT current_setting('TimeZone')").fetchone()
+            return str(found)
+
+        def foreign() -> None:
+            con.execute(f"SET TimeZone = '{DUCKDB_ZONE}'")
     else:
-        spark_engine: SparkEngine = request.getfixturevalue("spark_engine")
-        conf = spark_engine.session.conf
-        conf.set("spark.sql.session.timeZone", SPARK_ZONE)
-        try:
-            got = SUMMARIES["window_keys"].run(spark_engine, _table(spark_engine, table), None)
-        finally:
+        engine = request.getfixturevalue("spark_engine")
+        conf = request.getfixturevalue("spark").conf
+
+        def zone() -> str:
+            return str(conf.get("spark.sql.session.timeZone"))
+
+        def foreign() -> None:
+            conf.set("spark.sql.session.timeZone", SPARK_ZONE)
+
+    try:
+        for name in ("window_keys", "era_rows"):
+            foreign()
+            got = SUMMARIES[name].run(engine, _table(engine, table), None)
+            assert zone() == "UTC"
+            s = SUMMARIES[name]
+            want = s.oracle(_frame(data.source if table == "source" else data.stored, None), data)
+            _assert_rows(got.to_pylist(), want, s, f"{engine_name} {name}")
+    finally:
+        if engine_name == "spark":
             conf.set("spark.sql.session.timeZone", "UTC")
-    want = {
-        i: _window_of(_utc(s))
-        for i, s in zip(data.logged["id"].to_pylist(), data.logged["ts"].to_pylist(), strict=True)
-    }
-    assert dict(zip(got["id"].to_pylist(), got["window"].to_pylist(), strict=True)) == want
 
 
 @pytest.mark.parametrize("table", ["source", "stored"])
@@ -1073,6 +1080,35 @@ def test_summary_matches_python(
     engine: Engine = request.getfixturevalue(f"{engine_name}_engine")
     got = results(engine, name, cohort).to_pylist()
     _assert_rows(got, _oracle(data, name, cohort), SUMMARIES[name], f"{engine_name} {name}")
+
+
+def test_threshold_counts_match_python(engine: Engine, data: Data, results: Results) -> None:
+    """The threshold-relative counts the checks read from the window summary's
+    histograms (:func:`~driftline.engine.records.threshold_counts`), per window and
+    region: rows with a score, at or above the threshold, within the band; and the rows
+    some class clears. Scores at exactly ``t`` count as above."""
+    table = results(engine, "window_summary", "region")
+    df = _frame(data.stored, "region")
+    values = _source_values(df)
+    position = {name: k for k, name in enumerate(ALL_EDGES)}
+    got, want = {}, {}
+    for row in table.to_pylist():
+        key = (row["window"], row["cohort_value"])
+        rows = ((df["window"] == key[0]) & (df["cohort_value"] == key[1])).to_numpy()
+        for name, (edges, _) in SOURCES.items():
+            k = position[name]
+            counts = [row[f"h{k}_{j}"] for j in range(len(edges) + 1)]
+            got[(*key, name)] = threshold_counts({name: counts}, name)
+            v = values[name][rows]
+            v = v[~np.isnan(v)]
+            if name == NONE_SOURCE:
+                want[(*key, name)] = ThresholdCounts(len(v), int((v >= 0).sum()), 0)
+            else:
+                lo, t, hi = edges
+                band = int(((v >= lo) & (v <= hi)).sum())
+                want[(*key, name)] = ThresholdCounts(len(v), int((v >= t).sum()), band)
+    assert got == want
+    assert any(c.band for c in got.values())  # rows near the thresholds
 
 
 #: (summary on DuckDB, summary on Spark, cohort): each summary against itself, and DuckDB's

@@ -31,9 +31,20 @@ class Engine:
         table: pa.Table = self.backend.to_pyarrow(expr)
         return table
 
+    def _pin_utc(self) -> None:
+        """Put the connection back in UTC before a query (see :meth:`run`)."""
+
     def run(self, expr: ibis.Table, schema: pa.Schema | None = None) -> pa.Table:
         """Execute and, given ``schema``, cast to it so every engine returns the same types;
-        without one, normalise what engines spell differently (see :func:`_normal`)."""
+        without one, normalise what engines spell differently (see :func:`_normal`).
+
+        Every query runs with the connection's time zone set to UTC: Ibis sets it when it
+        wraps a connection, but a zone set afterwards (by the user's own code on the same
+        Spark session, say) would leak into the window keys and the comparisons with
+        timestamp bounds - DuckDB reads a TIMESTAMPTZ's epoch through a cast to the
+        connection's wall clock, Spark a TIMESTAMP_NTZ's and every timestamp literal in the
+        session's zone (tests/engine/test_parity_edges.py)."""
+        self._pin_utc()
         table = self._fetch(expr)
         if schema is None:
             normal = pa.schema([pa.field(f.name, _normal(f.type)) for f in table.schema])
@@ -62,8 +73,13 @@ class DuckDBEngine(Engine):
     native_histograms = True
     numeric_kernel = True
 
+    def _pin_utc(self) -> None:
+        self.backend.con.execute("SET TimeZone = 'UTC'")
+
     def batches(self, expr: ibis.Table, rows: int) -> pa.RecordBatchReader:
-        """Stream the result as Arrow record batches of about ``rows`` rows."""
+        """Stream the result as Arrow record batches of about ``rows`` rows (in UTC, as
+        :meth:`Engine.run`)."""
+        self._pin_utc()
         reader: pa.RecordBatchReader = self.backend.to_pyarrow_batches(expr, chunk_size=rows)
         return reader
 
@@ -86,6 +102,11 @@ class SparkEngine(Engine):
             raise missing_extra("the Spark engine", "pyspark", "spark") from exc
         self.session = session
         super().__init__(ibis.pyspark.connect(session))
+
+    def _pin_utc(self) -> None:
+        conf = self.session.conf
+        if conf.get("spark.sql.session.timeZone") != "UTC":
+            conf.set("spark.sql.session.timeZone", "UTC")
 
     def _fetch(self, expr: ibis.Expr) -> pa.Table:
         # what Ibis' own execute does first: register memtables (e.g. a vocabulary) as
