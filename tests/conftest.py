@@ -91,25 +91,20 @@ def make_predictions() -> PredictionsFactory:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """A local Spark session (2 cores, UTC, no UI), stopped at the end of the session."""
+    """A local Spark session (2 cores, UTC, no UI, warehouse and metastore in a temporary
+    folder) from driftline's own builder, stopped at the end of the session."""
+    from driftline.errors import DriftlineError
+
     try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
+        from driftline.engine.spark import spark_session
+
+        session = spark_session({"spark.app.name": "driftline-tests"})
+    except DriftlineError as exc:
         pytest.fail(
-            f"the Spark engine tests need pyspark, which is not importable ({exc}); "
-            "install the extra with `pip install 'driftline[spark]'` (and Java 17), "
-            'or deselect them with `-m "not spark"`.',
+            f"the Spark engine tests cannot start Spark: {exc} Or deselect them with "
+            '`-m "not spark"`.',
             pytrace=False,
         )
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("driftline-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("_io", "methods", "scenarios", "robustness", "explain", "text_embeddings"),
     ("spec",),
     ("engine",),
-    ("_ingest", "store", "profile", "thresholds", "performance", "embeddings"),
+    ("_ingest", "store", "sources", "profile", "thresholds", "performance", "embeddings"),
     ("checks",),
     ("incidents", "queues"),
     ("report", "monitor", "demo", "demo_text"),

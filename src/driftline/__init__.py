@@ -18,15 +18,18 @@ if TYPE_CHECKING:
     from driftline._io import to_arrow
     from driftline.checks import Alert, CheckReport, CheckResult, WindowStats
     from driftline.embeddings import EmbeddingProjection
+    from driftline.engine.spark import spark_session
     from driftline.errors import (
         ConfigError,
         DriftlineError,
         EmptyWindowError,
+        EngineError,
         IngestError,
         MissingExtraError,
         NotFittedError,
         ProfileError,
         SchemaError,
+        SourceError,
         StoreError,
         UnsupportedOperationError,
     )
@@ -49,6 +52,7 @@ __all__ = [
     "DriftlineError",
     "EmbeddingProjection",
     "EmptyWindowError",
+    "EngineError",
     "Incident",
     "IngestError",
     "IngestReport",
@@ -61,6 +65,7 @@ __all__ = [
     "QueueConfig",
     "QueueItem",
     "SchemaError",
+    "SourceError",
     "Spec",
     "StoreError",
     "UnsupportedOperationError",
@@ -70,6 +75,7 @@ __all__ = [
     "infer_spec",
     "load_spec",
     "render_report",
+    "spark_session",
     "to_arrow",
     "write_queue",
 ]
@@ -84,6 +90,7 @@ _HOME: dict[str, str] = {
     "DriftlineError": "driftline.errors",
     "EmbeddingProjection": "driftline.embeddings",
     "EmptyWindowError": "driftline.errors",
+    "EngineError": "driftline.errors",
     "Incident": "driftline.incidents",
     "IngestError": "driftline.errors",
     "IngestReport": "driftline.store",
@@ -96,6 +103,7 @@ _HOME: dict[str, str] = {
     "QueueConfig": "driftline.queues",
     "QueueItem": "driftline.queues",
     "SchemaError": "driftline.errors",
+    "SourceError": "driftline.errors",
     "Spec": "driftline.spec",
     "StoreError": "driftline.errors",
     "UnsupportedOperationError": "driftline.errors",
@@ -105,6 +113,7 @@ _HOME: dict[str, str] = {
     "infer_spec": "driftline.spec",
     "load_spec": "driftline.spec",
     "render_report": "driftline.report",
+    "spark_session": "driftline.engine.spark",
     "to_arrow": "driftline._io",
     "write_queue": "driftline.queues",
 }

@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,6 +62,55 @@ def _progress() -> Progress:
         transient=True,
         disable=not err.is_terminal,
     )
+
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where sources are read and the checks run: duckdb (in this process) or spark "
+        "(a Spark session; needs the spark extra and Java 17).",
+    ),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--spark-conf",
+        help="A Spark setting KEY=VALUE for --engine spark (repeatable), e.g. "
+        "spark.master=local[4] or spark.driver.memory=8g.",
+    ),
+]
+#: The engines --engine names.
+ENGINES = ("duckdb", "spark")
+
+
+@contextmanager
+def _session(engine: str, conf: list[str] | None, *needs: tuple[str, object]) -> Iterator[Any]:
+    """The Spark session --engine spark asks for (stopped on the way out), or None for
+    duckdb; ``needs`` are (option, value) pairs that only --engine spark can take."""
+    if engine not in ENGINES:
+        raise ConfigError(
+            f"--engine {shorten(engine)} is not an engine; use one of {name_list(ENGINES)}."
+        )
+    pairs = _pairs(conf, "--spark-conf", "KEY=VALUE, e.g. spark.master=local[4]")
+    if engine == "duckdb":
+        for option, value in [("--spark-conf", pairs), *needs]:
+            if value:
+                raise ConfigError(
+                    f"{option} needs --engine spark; add --engine spark, or leave {option} out."
+                )
+        yield None
+        return
+    from driftline.engine.spark import active_session, spark_session
+
+    step("starting Spark")
+    started = active_session() is None
+    session = spark_session(dict(pairs))
+    try:
+        yield session
+    finally:
+        if started:  # a session this process already ran is left running
+            session.stop()
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -222,17 +272,35 @@ def _print_logged(path: Path, rep: Any) -> None:
 @app.command()
 def fit(
     name: Annotated[str, typer.Option(help="Reference name.")] = "reference",
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="Fit on this reference where it lies instead of the stored one: a Parquet "
+            "file, directory or glob, a Delta table's folder, or (--engine spark) a catalog "
+            "table.",
+        ),
+    ] = None,
+    engine: EngineOpt = "duckdb",
+    spark_conf: SparkConfOpt = None,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
-    """Refit the profile from the stored reference (after editing the spec)."""
+    """Refit the profile from the stored reference (after editing the spec), or from
+    --reference read where it lies (on Spark with --engine spark)."""
     from driftline.monitor import connect
 
-    step("opening the spec and the store")
-    with connect(store, spec) as mon:
-        step("fitting the profile")
-        prof = mon.fit_profile(name=name)
-        out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
+    if engine == "spark" and reference is None:
+        raise ConfigError(
+            "--engine spark reads --reference PATH_OR_TABLE; add it, or leave --engine out "
+            "to fit on the stored reference."
+        )
+    with _session(engine, spark_conf) as session:
+        step("opening the spec and the store")
+        with connect(store, spec, spark=session) as mon:
+            step("fitting the profile")
+            prof = mon.fit_profile(name=name, reference=reference)
+            out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
 
 
 def _cost_matrix(text: str | None) -> list[list[float]] | None:
@@ -286,7 +354,7 @@ def thresholds(
 
     from driftline.monitor import connect
 
-    given = {
+    given: dict[str, Any] = {
         "objective": objective,
         "beta": beta,
         "target": target,
@@ -388,6 +456,32 @@ def check(
             "with alerts (0: all).",
         ),
     ] = 30,
+    predictions: Annotated[
+        str | None,
+        typer.Option(
+            "--predictions",
+            help="Check predictions where they lie instead of the stored ones: a Parquet "
+            "file, directory (one batch per file) or glob, a Delta table's folder, or "
+            "(--engine spark) a catalog table. Nothing is copied into the store.",
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help="Labels where they lie (id, label, optional labelled_at), as --predictions.",
+        ),
+    ] = None,
+    engine: EngineOpt = "duckdb",
+    spark_conf: SparkConfOpt = None,
+    results_table: Annotated[
+        str | None,
+        typer.Option(
+            "--results-table",
+            help="Also write results, alerts and incidents to the Spark tables NAME, "
+            "NAME_alerts and NAME_incidents (--engine spark), replacing the windows decided.",
+        ),
+    ] = None,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
@@ -396,24 +490,42 @@ def check(
     --alerts every alert. Exit code 1 when any alert fires.
 
     Incremental: only windows with new or late rows since the last check are summarised
-    and evaluated; the rest is read from the store (--full recomputes them)."""
+    and evaluated; the rest is read from the store (--full recomputes them).
+
+    With --predictions (and --labels) the data is read where it lies, on DuckDB or with
+    --engine spark as Spark jobs; the store keeps which files it has seen, the summaries
+    and the results."""
     from driftline.monitor import connect
 
     _time_range(since, until)
+    if engine == "spark" and predictions is None:
+        raise ConfigError(
+            "--engine spark reads --predictions PATH_OR_TABLE; add it, or leave --engine out "
+            "to check the stored predictions on DuckDB."
+        )
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
-    step("opening the spec and the store")
-    with connect(store, spec) as mon:
-        with status:
-            step("running checks")
-            report = mon.check(since, until, persist=persist, full=full)
-        # printed with the store open: the results read back are fetched when asked for
-        step("printing the results")
-        if as_json:
-            sys.stdout.write(report.to_json() + "\n")
-        else:
-            _print_report(report, every_alert=alerts, latest=windows)
-        alerted = report.has_alerts
-        del report  # done: nothing left to fetch before the store closes
+    with _session(engine, spark_conf, ("--results-table", results_table)) as session:
+        step("opening the spec and the store")
+        with connect(store, spec, spark=session) as mon:
+            with status:
+                step("running checks")
+                report = mon.check(
+                    since,
+                    until,
+                    persist=persist,
+                    full=full,
+                    predictions=predictions,
+                    labels=labels,
+                    results_table=results_table,
+                )
+            # printed with the store open: the results read back are fetched when asked for
+            step("printing the results")
+            if as_json:
+                sys.stdout.write(report.to_json() + "\n")
+            else:
+                _print_report(report, every_alert=alerts, latest=windows)
+            alerted = report.has_alerts
+            del report  # done: nothing left to fetch before the store closes
     if alerted:
         raise typer.Exit(1)
 

@@ -12,6 +12,8 @@ subclass also derives from the builtin it refines, so ``except ValueError`` keep
     ├── EmptyWindowError (LookupError)   a check over a range that holds no predictions
     ├── StoreError (OSError)             the store file cannot be opened or written
     ├── MissingExtraError (ImportError)  an optional extra is not installed; names the pip line
+    ├── EngineError (RuntimeError)       the engine cannot start (Spark without Java)
+    ├── SourceError (LookupError)        a Parquet path, Delta table or catalog table not found
     └── UnsupportedOperationError (NotImplementedError)   an engine gap, named
 
 Messages follow one template: what, where, what we got, what is allowed, how to fix.
@@ -25,11 +27,13 @@ __all__ = [
     "ConfigError",
     "DriftlineError",
     "EmptyWindowError",
+    "EngineError",
     "IngestError",
     "MissingExtraError",
     "NotFittedError",
     "ProfileError",
     "SchemaError",
+    "SourceError",
     "StoreError",
     "UnsupportedOperationError",
     "missing_extra",
@@ -73,6 +77,16 @@ class StoreError(DriftlineError, OSError):
 
 class MissingExtraError(DriftlineError, ImportError):
     """An optional dependency is missing; the message names the ``pip install`` to run."""
+
+
+class EngineError(DriftlineError, RuntimeError):
+    """An engine that cannot start: Spark without Java, or a session that fails to start.
+    The message names what to install or set."""
+
+
+class SourceError(DriftlineError, LookupError):
+    """A source of predictions, labels or a reference (a Parquet path, a Delta table, a
+    catalog table) that cannot be found or read; the message names it and the fix."""
 
 
 class UnsupportedOperationError(DriftlineError, NotImplementedError):

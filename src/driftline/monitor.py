@@ -20,12 +20,16 @@ from driftline.spec import Spec, ThresholdConfig, load_spec
 from driftline.store import RESULT_COLUMNS, IngestReport, Store
 
 if TYPE_CHECKING:
+    import ibis
+
     from driftline.checks import CheckReport, History
     from driftline.checks._incremental import StoredTexts
     from driftline.embeddings import EmbeddingProjection
-    from driftline.engine import DuckDBEngine
+    from driftline.engine import DuckDBEngine, Engine
+    from driftline.incidents import Incident
     from driftline.profile import Profile
     from driftline.queues import LabelQueue, QueueConfig
+    from driftline.sources import Source
     from driftline.thresholds import Thresholds
 
 __all__ = ["Monitor", "check_output_path", "connect", "threshold_config"]
@@ -56,14 +60,19 @@ def connect(
     spec: str | Path | Mapping[str, Any] | Spec = "driftline.yaml",
     *,
     profile: str | Path | None = None,
+    spark: Any = None,
 ) -> Monitor:
     """Open (or create) a driftline store for one model.
 
     ``spec`` is a YAML path, a mapping or a :class:`~driftline.Spec`. The profile is kept
     next to the spec file (``<spec>.profile.json``), or next to the store when the spec is
     not a file; pass ``profile`` to choose its path.
+
+    ``spark`` (a ``SparkSession``, e.g. from :func:`driftline.engine.spark.spark_session`)
+    runs the checks of sources (``check(predictions=...)``, ``fit_profile(reference=...)``)
+    as Spark jobs; the store (``path``) keeps what a check remembers either way.
     """
-    return Monitor(path, spec, profile=profile)
+    return Monitor(path, spec, profile=profile, spark=spark)
 
 
 class Monitor:
@@ -75,6 +84,7 @@ class Monitor:
         spec: str | Path | Mapping[str, Any] | Spec,
         *,
         profile: str | Path | None = None,
+        spark: Any = None,
     ) -> None:
         self.spec = load_spec(spec)
         if profile is not None:
@@ -84,7 +94,9 @@ class Monitor:
         else:
             self.profile_path = Path(path).with_suffix(".profile.json")
         self.store = Store(path, self.spec)
+        self.spark = spark
         self._engine: DuckDBEngine | None = None
+        self._source_engine: Engine | None = None
         self._profile: Profile | None = None
         # what the reports of this store's checks have yet to fetch of the results they
         # read back (see checks._incremental.StoredTexts): fetched before the stored
@@ -99,6 +111,36 @@ class Monitor:
 
             self._engine = DuckDBEngine.from_connection(self.store.con)
         return self._engine
+
+    @property
+    def source_engine(self) -> Engine:
+        """The engine that reads sources: Spark when the monitor was given a session,
+        else DuckDB over the store's connection."""
+        if self.spark is None:
+            return self.engine
+        if self._source_engine is None:
+            from driftline.engine.spark import SparkEngine
+
+            self._source_engine = SparkEngine(self.spark)
+        return self._source_engine
+
+    def _source(self, kind: str, source: str | Path) -> Source:
+        from driftline.sources import labels_source, predictions_source, reference_source
+
+        if self.spec.text_embedding is not None:
+            from driftline.errors import UnsupportedOperationError
+
+            raise UnsupportedOperationError(
+                "a source read in place carries no text embeddings (spec.text_embedding "
+                "computes them when a batch is logged); log the batches with `driftline "
+                "log`, or write the embedding column into the files."
+            )
+        read = {
+            "predictions": predictions_source,
+            "labels": labels_source,
+            "reference": reference_source,
+        }[kind]
+        return read(source, self.source_engine, self.store)
 
     # -- context manager ------------------------------------------------------------------
     def __enter__(self) -> Monitor:
@@ -202,26 +244,42 @@ class Monitor:
         )
 
     # -- profile ----------------------------------------------------------------------------
-    def fit_profile(self, *, name: str = "reference", **params: Any) -> Profile:
-        """Fit the profile on the stored reference ``name`` and save it next to the spec."""
+    def fit_profile(
+        self, *, name: str = "reference", reference: str | Path | None = None, **params: Any
+    ) -> Profile:
+        """Fit the profile on the stored reference ``name`` and save it next to the spec;
+        with ``reference`` (a source: Parquet path, Delta table, catalog table), on that
+        table read where it lies (on Spark with ``connect(..., spark=)``), nothing stored."""
         from driftline.profile import Profile
 
-        table = "reference_" + name
-        if not self.store.has_table(table):
-            raise ProfileError(
-                f"no reference named {name!r} in {self.store.path!r}; log one first with "
-                "`driftline log --reference FILE` or `Monitor.log_reference(df)`."
-            )
-        prof = Profile(self.spec, **params).fit(
-            self.engine, self.engine.table(table), self.store.reference_columns(name)
-        )
+        engine, table, columns = self._reference(name, reference)
+        prof = Profile(self.spec, **params).fit(engine, table, columns)
         prof.save(self.profile_path)
         self._profile = prof
         if self.spec.thresholds is not None:  # configured: chosen again on the new profile
-            self.thresholds(name=name)
+            self.thresholds(name=name, reference=reference)
         return prof
 
-    def thresholds(self, *, name: str = "reference", **config: Any) -> Thresholds:
+    def _reference(
+        self, name: str, reference: str | Path | None, what: str = "a reference"
+    ) -> tuple[Engine, ibis.Table, dict[str, str]]:
+        """The reference's engine, table and column types: the stored ``name``, or the
+        source ``reference``."""
+        if reference is not None:
+            src = self._source("reference", reference)
+            return self.source_engine, src.table, src.columns
+        table = "reference_" + name
+        if not self.store.has_table(table):
+            raise ProfileError(
+                f"no reference named {name!r} in {self.store.path!r}; log {what} first with "
+                "`driftline log --reference FILE` or `Monitor.log_reference(df)`, or give "
+                "one where it lies (--reference PATH_OR_TABLE, reference=...)."
+            )
+        return self.engine, self.engine.table(table), self.store.reference_columns(name)
+
+    def thresholds(
+        self, *, name: str = "reference", reference: str | Path | None = None, **config: Any
+    ) -> Thresholds:
         """Choose each class's decision threshold on the stored holdout ``name`` (the
         reference, with its labels) and store them in the profile, replacing any chosen
         before; the threshold-relative checks then judge every window against them (the
@@ -237,16 +295,8 @@ class Monitor:
 
         settings = threshold_config(self.spec, config)
         prof = self.profile
-        table = "reference_" + name
-        if not self.store.has_table(table):
-            raise ProfileError(
-                f"no reference named {name!r} in {self.store.path!r}; log the labelled "
-                "holdout first with `driftline log --reference FILE` or "
-                "`Monitor.log_reference(df)`."
-            )
-        fitted = fit_thresholds(
-            holdout(self.engine, self.engine.table(table), self.spec), self.spec, settings
-        )
+        engine, table, _ = self._reference(name, reference, "the labelled holdout")
+        fitted = fit_thresholds(holdout(engine, table, self.spec), self.spec, settings)
         prof.thresholds_ = fitted
         prof.save(self.profile_path)
         return fitted
@@ -267,6 +317,9 @@ class Monitor:
         *,
         persist: bool = True,
         full: bool = False,
+        predictions: str | Path | None = None,
+        labels: str | Path | None = None,
+        results_table: str | None = None,
     ) -> CheckReport:
         """Run every check per window and cohort over ``[since, until)``.
 
@@ -275,16 +328,32 @@ class Monitor:
         store (see :mod:`driftline.checks._incremental`); ``full=True`` recomputes every
         window in range. ``persist`` stores the results and alerts, once per window x
         scope x check x column, replacing those of the windows evaluated again, and the
-        run in the run log (the summaries are kept either way)."""
+        run in the run log (the summaries are kept either way).
+
+        ``predictions`` and ``labels`` are sources read where they lie instead of the
+        stored tables (a Parquet file, directory or glob, a Delta table, on Spark a
+        catalog table; see :mod:`driftline.sources`), on Spark when the monitor has a
+        session; the store records which files it has seen and keeps the summaries, so
+        a new file is summarised alone. Without ``labels``, the stored labels are used.
+        ``results_table`` (Spark) also writes the results, alerts and incidents to the
+        Spark tables ``NAME``, ``NAME_alerts`` and ``NAME_incidents``, replacing the rows
+        of the windows this run decided (:meth:`write_results_table`)."""
         from driftline.checks import History, _ts, run_checks
         from driftline.incidents import find_incidents
 
-        if not self.store.has_table("predictions"):
+        if results_table is not None and self.spark is None:
+            raise ConfigError(
+                f"results_table {shorten(results_table)} is a Spark table; connect with "
+                "spark=session (CLI: --engine spark), or leave it out to keep the results "
+                "in the store only."
+            )
+        if predictions is None and not self.store.has_table("predictions"):
             from driftline.errors import EmptyWindowError
 
             raise EmptyWindowError(
                 "the store holds no predictions yet; log some with `driftline log FILE` "
-                "or `Monitor.log_predictions(df)`."
+                "or `Monitor.log_predictions(df)`, or check them where they lie "
+                "(--predictions PATH_OR_TABLE, predictions=...)."
             )
         lo, hi = _ts(since, "since"), _ts(until, "until")
         if lo is not None and hi is not None and lo >= hi:
@@ -292,38 +361,124 @@ class Monitor:
                 f"since ({lo.isoformat()}) is not before until ({hi.isoformat()}); the range "
                 "[since, until) would be empty. Swap them or widen the range."
             )
-        # the spec may have gained a column since the last batch: older rows read it as null
-        self.store._ensure_predictions()
+        engine: Engine
+        profile = self.profile  # before any source is read: a missing profile says so first
+        if predictions is not None:
+            engine = self.source_engine
+            table = self._source("predictions", predictions).table
+        else:
+            engine = self.engine
+            # the spec may have gained a column since the last batch: older rows read it
+            # as null
+            self.store._ensure_predictions()
+            table = self.engine.table("predictions")
+        label_table = self._labels_on(engine, labels)
         calibrations = self.store.load_calibrations()
         known = set(calibrations)
         history = History(self.store, full=full)
         report = run_checks(
-            self.engine,
-            self.engine.table("predictions"),
+            engine,
+            table,
             self.spec,
-            self.profile,
+            profile,
             batches=self.store.batches().to_pylist(),
             since=since,
             until=until,
             calibrations=calibrations,
             history=history,
-            labels=self.engine.table("labels"),
+            labels=label_table,
         )
         # an internal cache, kept even when results are not persisted
         self.store.save_calibrations(calibrations, known)
-        report.incidents = find_incidents(report, self.profile)
-        if persist:
+        report.incidents = find_incidents(report, profile)
+        if persist or results_table is not None:
             self._fetch_read_back()  # by earlier reports, before the stored results change
-            self._persist(report, history, lo, hi)
+            rows, alerts, windows = self._persist(report, history, lo, hi, store=persist)
+            if results_table is not None:
+                self.write_results_table(results_table, rows, alerts, report.incidents, windows)
         if history.texts is not None and history.texts.pending:
             self._unfetched.add(history.texts)
         return report
+
+    def _labels_on(self, engine: Engine, labels: str | Path | None) -> ibis.Table | None:
+        """The labels table the checks read on ``engine``: the source ``labels``, else the
+        stored labels (copied to Spark through Arrow when the checks run there)."""
+        if labels is not None:
+            return self._source("labels", labels).table
+        if engine is self.engine:
+            return self.engine.table("labels")
+        stored = self.store.con.execute("SELECT * FROM labels").to_arrow_table()
+        from driftline.engine.spark import arrow_view
+
+        return engine.table(arrow_view(self.spark, "__dl_stored_labels", stored))
+
+    def write_results_table(
+        self,
+        name: str,
+        results: list[dict[str, Any]],
+        alerts: list[dict[str, Any]],
+        incidents: Sequence[Incident],
+        windows: Sequence[datetime],
+    ) -> None:
+        """Write results, alerts and incidents to the Spark tables ``name``,
+        ``name_alerts`` and ``name_incidents`` (columns as the store's results and alerts
+        tables; an incident as its id, kind, status, start, end, headline and the whole
+        incident as JSON). The rows of ``windows`` (results and alerts, by
+        ``window_start``) are replaced, the others kept; the incidents table holds the
+        incidents of the latest run (they are recomputed from every window in range)."""
+        import dataclasses
+
+        import pyarrow as pa
+
+        from driftline.engine.spark import write_table
+        from driftline.store import ALERT_COLUMNS, RESULT_COLUMNS, table_rows
+
+        starts = list(windows)
+        write_table(
+            self.spark,
+            name,
+            table_rows(RESULT_COLUMNS, results),
+            key="window_start",
+            replace=starts,
+        )
+        write_table(
+            self.spark,
+            name + "_alerts",
+            table_rows(ALERT_COLUMNS, alerts),
+            key="window_start",
+            replace=starts,
+        )
+        rows = [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "status": i.status,
+                "start": i.start,
+                "end": i.end,
+                "headline": i.headline,
+                "incident": json.dumps(dataclasses.asdict(i), default=str),
+            }
+            for i in incidents
+        ]
+        schema = pa.schema(
+            [(c, pa.string()) for c in ("id", "kind", "status", "start", "end", "headline")]
+            + [("incident", pa.string())]
+        )
+        write_table(
+            self.spark,
+            name + "_incidents",
+            pa.Table.from_pylist(rows, schema=schema),
+            key="id",
+            replace=None,
+        )
 
     def queue(
         self,
         config: QueueConfig | None = None,
         *,
         thresholds: Mapping[str, float] | None = None,
+        predictions: str | Path | None = None,
+        labels: str | Path | None = None,
         **options: Any,
     ) -> LabelQueue:
         """Which predictions to label next: ``options`` are the fields of
@@ -331,17 +486,24 @@ class Monitor:
         applied over ``config``; ``thresholds`` the per-class decision thresholds (default:
         those chosen on the holdout and stored in the profile, else see
         :func:`~driftline.queues.resolve_thresholds`). Computed in the engine; write it
-        with :func:`~driftline.queues.write_queue`."""
+        with :func:`~driftline.queues.write_queue`. ``predictions`` and ``labels`` are
+        sources read where they lie (see :meth:`check`), on Spark with a session."""
         from driftline.errors import EmptyWindowError
         from driftline.queues import build_queue, queue_config
 
         resolved = queue_config(config, **options)
-        if not self.store.has_table("predictions"):
+        engine: Engine = self.engine
+        if predictions is not None:
+            engine = self.source_engine
+            table = self._source("predictions", predictions).table
+        elif not self.store.has_table("predictions"):
             raise EmptyWindowError(
                 "the store holds no predictions to queue for labelling yet; log some with "
                 "`driftline log FILE` or `Monitor.log_predictions(df)`."
             )
-        self.store._ensure_predictions()
+        else:
+            self.store._ensure_predictions()
+            table = self.engine.table("predictions")
         if thresholds is None and self.profile_path.exists():
             # the thresholds chosen on the holdout (`driftline thresholds`), when there are
             from driftline.thresholds import thresholds_for
@@ -350,11 +512,11 @@ class Monitor:
                 chosen = thresholds_for(self.profile)
                 thresholds = {c: t for c, t in chosen.items() if t is not None} or None
         return build_queue(
-            self.engine,
-            self.engine.table("predictions"),
+            engine,
+            table,
             self.spec,
             resolved,
-            labels=self.engine.table("labels"),
+            labels=self._labels_on(engine, labels),
             thresholds=thresholds,
         )
 
@@ -436,16 +598,19 @@ class Monitor:
         model: Any = None,
         explain_rows: int = 20,
         seed: int = 0,
+        predictions: str | Path | None = None,
+        labels: str | Path | None = None,
     ) -> Path:
         """Run the checks (without storing results) and write the HTML report to ``path``.
 
         With ``model`` (anything with ``predict_proba``) the report's model section holds
         LIME per class over ``explain_rows`` logged rows of each class and the robustness
-        checks on the reference."""
+        checks on the reference. ``predictions`` and ``labels`` are sources read where
+        they lie (see :meth:`check`)."""
         from driftline.report import render_report
 
         check_output_path(path)
-        report = self.check(since, until, persist=False)
+        report = self.check(since, until, persist=False, predictions=predictions, labels=labels)
         if model is None:
             return render_report(report, path)
         explanations = self.explain(model, n=explain_rows, num_samples=500, seed=seed)
@@ -634,11 +799,18 @@ class Monitor:
         return rows[cols].reset_index(drop=True)
 
     def _persist(
-        self, report: CheckReport, history: History, lo: datetime | None, hi: datetime | None
-    ) -> None:
+        self,
+        report: CheckReport,
+        history: History,
+        lo: datetime | None,
+        hi: datetime | None,
+        *,
+        store: bool = True,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[datetime]]:
         """Store the results and alerts of the windows this run evaluated (not those cut
         by since / until), replacing what the store held for them, and the run's row in
-        the run log."""
+        the run log (``store=False``: only build them). Returns the result rows, the
+        alert rows and the windows' starts."""
         from driftline.checks._incremental import decided_rows
 
         now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -691,12 +863,15 @@ class Monitor:
             "results": len(rows),
             "alerts": len(alerts),
         }
+        windows = sorted(set(starts.values()))
+        if not store:
+            return rows, alerts, windows
         if history.rows:  # row windows: every stored result in range is replaced
             self.store.save_run(rows, alerts, run, between=(lo, hi))
         else:
             texts = decided_rows(decided, keep, history, report.run_id)
-            windows = sorted(set(starts.values()))
             self.store.save_run(rows, alerts, run, windows=windows, decided=texts)
+        return rows, alerts, windows
 
 
 def threshold_config(spec: Spec, given: Mapping[str, Any]) -> ThresholdConfig:

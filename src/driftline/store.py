@@ -60,7 +60,9 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "IngestReport",
     "Store",
+    "prediction_columns",
     "quote",
+    "table_rows",
 ]
 
 #: The results table, declared once: one row per window x scope x check (x column) of a
@@ -204,6 +206,37 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def prediction_columns(spec: Spec) -> list[tuple[str, str]]:
+    """The predictions table's columns and DuckDB types, in order: the spec's columns in
+    the types they are stored in, then ``confidence``, ``ingested_at``, ``_batch`` and
+    ``_raw`` (the *stored form* every check reads, also of a source read in place)."""
+    s = spec
+    cols: list[tuple[str, str]] = [
+        (s.id, "VARCHAR"),
+        (s.timestamp, "TIMESTAMP"),
+        (s.prediction, "VARCHAR"),
+    ]
+    if s.scores.layout == "list":
+        cols.append((s.score_columns[0], "DOUBLE[]"))
+    else:
+        cols += [(c, "DOUBLE") for c in s.score_columns]
+    if s.label:
+        cols.append((s.label, "VARCHAR"))
+    kinds = s.feature_kinds
+    cols += [(c, "VARCHAR") for c in s.cohorts if c not in kinds]
+    for col, kind in kinds.items():
+        cols.append((col, "DOUBLE" if kind == "numeric" else "VARCHAR"))
+    if s.embedding:
+        cols.append((s.embedding, "DOUBLE[]"))
+    cols += [
+        ("confidence", "DOUBLE"),
+        ("ingested_at", "TIMESTAMP"),
+        ("_batch", "BIGINT"),
+        ("_raw", "JSON"),
+    ]
+    return cols
+
+
 class Store:
     """An open driftline DuckDB file for one spec."""
 
@@ -279,31 +312,7 @@ class Store:
                     self.con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
 
     def _prediction_columns(self) -> list[tuple[str, str]]:
-        s = self.spec
-        cols: list[tuple[str, str]] = [
-            (s.id, "VARCHAR"),
-            (s.timestamp, "TIMESTAMP"),
-            (s.prediction, "VARCHAR"),
-        ]
-        if s.scores.layout == "list":
-            cols.append((s.score_columns[0], "DOUBLE[]"))
-        else:
-            cols += [(c, "DOUBLE") for c in s.score_columns]
-        if s.label:
-            cols.append((s.label, "VARCHAR"))
-        kinds = s.feature_kinds
-        cols += [(c, "VARCHAR") for c in s.cohorts if c not in kinds]
-        for col, kind in kinds.items():
-            cols.append((col, "DOUBLE" if kind == "numeric" else "VARCHAR"))
-        if s.embedding:
-            cols.append((s.embedding, "DOUBLE[]"))
-        cols += [
-            ("confidence", "DOUBLE"),
-            ("ingested_at", "TIMESTAMP"),
-            ("_batch", "BIGINT"),
-            ("_raw", "JSON"),
-        ]
-        return cols
+        return prediction_columns(self.spec)
 
     def has_table(self, name: str) -> bool:
         row = self.con.execute(
@@ -646,6 +655,65 @@ class Store:
                 with suppress(duckdb.TransactionException):
                     self.con.execute("ROLLBACK")
 
+    # -- sources read in place (see driftline.sources) -------------------------------------
+    def validate_file(self, path: str, kind: str) -> tuple[dict[str, str], int]:
+        """Judge the Parquet file ``path`` by the rules a logged batch of ``kind``
+        (``predictions``, ``labels`` or ``reference``) is judged by, where it lies, and
+        return its column types (DuckDB's spelling) and row count; raise the error its
+        logging would raise. Nothing is stored."""
+        what = {"predictions": "batch", "labels": "labels batch"}.get(kind, "reference")
+        with self._staging(path) as types:
+            check_names(self.spec, _source_columns(self.con, path, types), types, what)
+            rows = int(self._scalar("SELECT count(*) FROM __staging"))
+            staged = self._staged(types)
+            if kind == "predictions":
+                validate_predictions(staged, rows)
+            elif kind == "labels":
+                validate_labels(staged, rows)
+            else:
+                validate_reference(staged, rows, "reference")
+        return types, rows
+
+    def source_batches(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The batches of ``kind`` recorded for sources read in place, by batch id:
+        ``seq``, ``ingested_at`` and ``source_columns`` (the types they were read with)."""
+        rows = self.con.execute(
+            "SELECT batch_id, seq, ingested_at, source_columns FROM batches WHERE kind = ?",
+            [kind],
+        ).fetchall()
+        return {
+            r[0]: {"seq": int(r[1]), "ingested_at": r[2], "source_columns": json.loads(r[3])}
+            for r in rows
+        }
+
+    def next_seq(self) -> int:
+        """The ``seq`` the next recorded batch takes."""
+        return self._next_seq()
+
+    def record_batches(self, rows: list[dict[str, Any]]) -> None:
+        """Record batches of a source read in place (one transaction): each row holds the
+        columns of the ``batches`` table, ``seq`` as :meth:`next_seq` gave it."""
+        if not rows:
+            return
+        with self._transaction():
+            for r in rows:
+                self.con.execute(
+                    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        r["batch_id"],
+                        r["seq"],
+                        r["kind"],
+                        r["ingested_at"],
+                        r["n_rows"],
+                        r.get("min_ts"),
+                        r.get("max_ts"),
+                        json.dumps(r["source_columns"]),
+                        json.dumps(r.get("missing_features", [])),
+                        json.dumps(r.get("extra_columns", [])),
+                        json.dumps(r.get("retyped", {})),
+                    ],
+                )
+
     # -- reads used by checks ---------------------------------------------------------------
     def batches(self, kind: str = "predictions") -> pa.Table:
         return self.con.execute(
@@ -847,6 +915,13 @@ class Store:
             if self.has_table(table):
                 out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
         return out
+
+
+def table_rows(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> pa.Table:
+    """``rows`` (dicts holding exactly ``columns``' names) as Arrow typed by ``columns``
+    (one of the declared tables, e.g. :data:`RESULT_COLUMNS`), also when empty."""
+    schema = pa.schema([(c, _ARROW_TYPES[t]) for c, t in columns])
+    return pa.Table.from_pylist([{c: r[c] for c in schema.names} for r in rows], schema=schema)
 
 
 def _to_arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
