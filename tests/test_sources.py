@@ -133,6 +133,7 @@ def logged(
             "alerts": _alerts(first),
             "verdicts": _verdicts(mon),
         }
+        out["queue"] = mon.queue(budget=40).to_dict()
         mon.log_predictions(frames[-1])
         second = mon.check()
         out["decisions_after"] = _decisions(second)
@@ -165,6 +166,10 @@ def test_parquet_directory_on_duckdb_decides_as_logging_its_files(
         assert mon.store.runs().to_pylist()[-1]["windows_summarised"] == []
         assert len(mon.store.batches()) == DAYS - 1
         assert len(mon.store.batches("labels")) == 1
+        queue = mon.queue(predictions=days, labels=logged["labels"], budget=40).to_dict()
+        assert queue == logged["queue"]
+        page = mon.report(tmp_path / "report.html", predictions=days).read_text()
+        assert "missing_column" in page
 
         # one new file: only the window it feeds is summarised
         logged["frames"][-1].to_parquet(days / "day-4.parquet")
@@ -180,6 +185,23 @@ def test_parquet_directory_on_duckdb_decides_as_logging_its_files(
         mon.fit_profile(reference=logged["ref"])
         report = mon.check(predictions=str(days / "day-*.parquet"), labels=logged["labels"])
         _same(logged["decisions_after"], _decisions(report))
+
+    # a Delta table written by deltalake, one commit per day: one batch per file, read
+    # as the same days' Parquet files are
+    from deltalake import write_deltalake
+
+    delta, two = tmp_path / "delta", tmp_path / "two"
+    two.mkdir()
+    for f in sorted(logged["days"].glob("*.parquet"))[:2]:
+        write_deltalake(str(delta), pd.read_parquet(f), mode="append")
+        (two / f.name).write_bytes(f.read_bytes())
+    with driftline.connect(tmp_path / "p.duckdb", logged["spec"]) as mon:
+        mon.fit_profile(reference=logged["ref"])
+        expected = _decisions(mon.check(predictions=two))
+    with driftline.connect(tmp_path / "d.duckdb", logged["spec"]) as mon:
+        mon.fit_profile(reference=logged["ref"])
+        _same(expected, _decisions(mon.check(predictions=delta)))
+        assert len(mon.store.batches()) == 2
 
 
 def test_unreachable_or_refused_sources_are_clear_errors(
@@ -318,6 +340,8 @@ def test_sources_on_spark_decide_as_logging_the_files(
         assert spark.table("dl_results_alerts").count() == len(logged["alerts"])
         incidents = spark.table("dl_results_incidents").toArrow()
         assert sorted(incidents["id"].to_pylist()) == sorted(i.id for i in report.incidents)
+        queue = mon.queue(predictions=days, labels=logged["labels"], budget=40).to_dict()
+        assert queue == logged["queue"]
 
         logged["frames"][-1].to_parquet(days / "day-4.parquet")
         report = mon.check(predictions=days, labels=logged["labels"], results_table="dl_results")
@@ -328,7 +352,8 @@ def test_sources_on_spark_decide_as_logging_the_files(
         assert spark.table("dl_results").count() == len(logged["decisions_after"])
 
     # a catalog table holding the days of the spec's schema (one batch, so the schema
-    # checks differ from the per-file run: compared with the same rows as one file)
+    # checks differ from the per-file run: compared with the same rows as one file),
+    # checked from the command line, results written to Spark tables
     same_schema = [f for f in logged["frames"] if "y" in f.columns]
     whole = pd.concat(
         [f for f in same_schema if pd.api.types.is_numeric_dtype(f["x"])], ignore_index=True
@@ -336,50 +361,41 @@ def test_sources_on_spark_decide_as_logging_the_files(
     spark.createDataFrame(whole).write.mode("overwrite").saveAsTable("dl_catalog_predictions")
     (tmp_path / "whole").mkdir()
     whole.to_parquet(tmp_path / "whole" / "all.parquet")
-    # a Delta table written by deltalake, one commit per day: one batch per file
-    from deltalake import write_deltalake
-
-    delta = tmp_path / "delta"
-    for f in sorted(logged["days"].glob("*.parquet"))[:2]:
-        write_deltalake(str(delta), pd.read_parquet(f), mode="append")
-    profile = tmp_path / "fitted.profile.json"
-    with driftline.connect(tmp_path / "w.duckdb", logged["spec"], profile=profile) as mon:
-        mon.fit_profile(reference=logged["ref"])
-        one_file = _decisions(mon.check(predictions=tmp_path / "whole"))
-    with driftline.connect(tmp_path / "d.duckdb", logged["spec"], profile=profile) as mon:
-        delta_on_duckdb = _decisions(mon.check(predictions=delta))
-    with driftline.connect(
-        tmp_path / "c.duckdb", logged["spec"], profile=profile, spark=spark
-    ) as mon:
-        _same(one_file, _decisions(mon.check(predictions="dl_catalog_predictions")))
-        with pytest.raises(SourceError, match="no table 'no_such_table'"):
-            mon.check(predictions="no_such_table")
-    with driftline.connect(
-        tmp_path / "ds.duckdb", logged["spec"], profile=profile, spark=spark
-    ) as mon:
-        _same(delta_on_duckdb, _decisions(mon.check(predictions=delta)))
-        assert len(mon.store.batches()) == 2
-
     spec_file = tmp_path / "driftline.yaml"
     spec_file.write_text(yaml.safe_dump(logged["spec"]))
+    profile = spec_file.with_suffix(".profile.json")
+    with driftline.connect(tmp_path / "w.duckdb", logged["spec"], profile=profile) as mon:
+        mon.fit_profile(reference=logged["ref"])
+        one_file = mon.check(predictions=tmp_path / "whole")
     store = ("--spec", spec_file, "--store", tmp_path / "cli.duckdb")
-    done = run_cli("fit", "--engine", "spark", "--reference", logged["ref"], *store)
-    assert done.code == 0, done.output
     done = run_cli(
         "check",
         "--engine",
         "spark",
         "--predictions",
-        logged["days"],
-        "--labels",
-        logged["labels"],
+        "dl_catalog_predictions",
+        "--results-table",
+        "dl_catalog_results",
         "--json",
         *store,
     )
     assert done.code == 1, done.output  # alerts
-    alerts = json.loads(done.out)["alerts"]
-    shown = sorted(
-        str((a["window_start"], a["cohort_value"], a["check"], a["column"])) for a in alerts
+    shown = json.loads(done.out)
+    assert _alerts(one_file) == sorted(
+        str((a["window_start"], a["cohort_value"], a["check"], a["column"]))
+        for a in shown["alerts"]
     )
-    assert shown == logged["alerts"]
-    assert spark.range(3).count() == 3  # the session still runs
+    decided = {
+        (r["window_start"], r["cohort"], r["cohort_value"], r["check"], r["column"]): (
+            r["status"],
+            r["n"],
+            r["value"],
+        )
+        for r in shown["results"]
+    }
+    _same(_decisions(one_file), decided)
+    assert spark.table("dl_catalog_results").count() == len(decided)
+    done = run_cli("check", "--engine", "spark", "--predictions", "no_such_table", *store)
+    assert done.code == 2, done.output
+    assert "no table 'no_such_table'" in done.err
+    assert spark.range(3).count() == 3  # the session the command found still runs

@@ -477,6 +477,8 @@ class Monitor:
         config: QueueConfig | None = None,
         *,
         thresholds: Mapping[str, float] | None = None,
+        predictions: str | Path | None = None,
+        labels: str | Path | None = None,
         **options: Any,
     ) -> LabelQueue:
         """Which predictions to label next: ``options`` are the fields of
@@ -484,17 +486,24 @@ class Monitor:
         applied over ``config``; ``thresholds`` the per-class decision thresholds (default:
         those chosen on the holdout and stored in the profile, else see
         :func:`~driftline.queues.resolve_thresholds`). Computed in the engine; write it
-        with :func:`~driftline.queues.write_queue`."""
+        with :func:`~driftline.queues.write_queue`. ``predictions`` and ``labels`` are
+        sources read where they lie (see :meth:`check`), on Spark with a session."""
         from driftline.errors import EmptyWindowError
         from driftline.queues import build_queue, queue_config
 
         resolved = queue_config(config, **options)
-        if not self.store.has_table("predictions"):
+        engine: Engine = self.engine
+        if predictions is not None:
+            engine = self.source_engine
+            table = self._source("predictions", predictions).table
+        elif not self.store.has_table("predictions"):
             raise EmptyWindowError(
                 "the store holds no predictions to queue for labelling yet; log some with "
                 "`driftline log FILE` or `Monitor.log_predictions(df)`."
             )
-        self.store._ensure_predictions()
+        else:
+            self.store._ensure_predictions()
+            table = self.engine.table("predictions")
         if thresholds is None and self.profile_path.exists():
             # the thresholds chosen on the holdout (`driftline thresholds`), when there are
             from driftline.thresholds import thresholds_for
@@ -503,11 +512,11 @@ class Monitor:
                 chosen = thresholds_for(self.profile)
                 thresholds = {c: t for c, t in chosen.items() if t is not None} or None
         return build_queue(
-            self.engine,
-            self.engine.table("predictions"),
+            engine,
+            table,
             self.spec,
             resolved,
-            labels=self.engine.table("labels"),
+            labels=self._labels_on(engine, labels),
             thresholds=thresholds,
         )
 
@@ -589,16 +598,19 @@ class Monitor:
         model: Any = None,
         explain_rows: int = 20,
         seed: int = 0,
+        predictions: str | Path | None = None,
+        labels: str | Path | None = None,
     ) -> Path:
         """Run the checks (without storing results) and write the HTML report to ``path``.
 
         With ``model`` (anything with ``predict_proba``) the report's model section holds
         LIME per class over ``explain_rows`` logged rows of each class and the robustness
-        checks on the reference."""
+        checks on the reference. ``predictions`` and ``labels`` are sources read where
+        they lie (see :meth:`check`)."""
         from driftline.report import render_report
 
         check_output_path(path)
-        report = self.check(since, until, persist=False)
+        report = self.check(since, until, persist=False, predictions=predictions, labels=labels)
         if model is None:
             return render_report(report, path)
         explanations = self.explain(model, n=explain_rows, num_samples=500, seed=seed)

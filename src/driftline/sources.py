@@ -15,6 +15,10 @@ A *source* is what ``driftline check --predictions PATH_OR_TABLE`` (or
   the one read before), so every window is summarised again; point at the files for
   checks that summarise only what is new.
 
+A batch is what its file holds: partition values in directory names (``day=2024-01-01/``)
+are not read, as logging the file would not read them (a spec column that only a
+directory name carries is reported missing).
+
 Each batch is judged by the rules of :mod:`driftline._ingest`, as logging it would
 judge it: a file refused by them refuses the check with the same message; a file whose
 features differ from the spec (a dropped column, a column of another type, a new one)

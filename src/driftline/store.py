@@ -674,12 +674,6 @@ class Store:
                 validate_reference(staged, rows, "reference")
         return types, rows
 
-    def file_columns(self, path: str) -> dict[str, str]:
-        """The column types of the Parquet file ``path`` from its footer, as DuckDB reads
-        them (the spelling the ingest rules judge)."""
-        rows = self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
-        return {r[0]: r[1] for r in rows}
-
     def source_batches(self, kind: str) -> dict[str, dict[str, Any]]:
         """The batches of ``kind`` recorded for sources read in place, by batch id:
         ``seq``, ``ingested_at`` and ``source_columns`` (the types they were read with)."""

@@ -36,7 +36,7 @@ from typing import Any
 import pyarrow as pa
 
 from driftline.engine._backend import SparkEngine
-from driftline.errors import EngineError, SourceError, missing_extra, shorten
+from driftline.errors import ConfigError, EngineError, SourceError, missing_extra, shorten
 
 __all__ = [
     "SESSION_SETTINGS",
@@ -102,8 +102,7 @@ def spark_session(conf: Mapping[str, str] | None = None) -> Any:
     active = active_session()
     if active is not None:
         for key, value in (conf or {}).items():
-            if not key.startswith(("spark.master", "spark.driver", "spark.executor")):
-                active.conf.set(key, value)
+            _set_on(active, key, value)
         return active
     if (why := java_problem()) is not None:
         raise _java_error(why)
@@ -134,6 +133,25 @@ def active_session() -> Any:
     except ImportError:
         return None
     return SparkSession.getActiveSession()
+
+
+def _set_on(session: Any, key: str, value: str) -> None:
+    """Apply ``key=value`` to a running session, or say that it cannot change there."""
+    current = session.sparkContext.getConf().get(key) or session.conf.get(key, None)
+    if current == value:
+        return
+    fixed = key.startswith(("spark.master", "spark.driver.", "spark.executor."))
+    if not fixed:
+        try:
+            session.conf.set(key, value)
+            return
+        except Exception:  # a static setting: fixed when the session started
+            pass
+    raise ConfigError(
+        f"the Spark setting {shorten(key)} is fixed when a session starts, and this "
+        f"process already runs one (with {shorten(current)}); set it in that session's "
+        "builder, or run driftline in a new process."
+    )
 
 
 # -- reading -------------------------------------------------------------------------------
