@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -302,8 +303,8 @@ def _stored_form(
     spec: Spec,
     types: dict[str, str],
     feats: FeatureSelect,
-    seq: int,
-    ingested_at: datetime,
+    seq: int | ir.Value,
+    ingested_at: datetime | ir.Value,
 ) -> ir.Table:
     """The part as the predictions table would hold it had it been logged: the columns
     of :func:`driftline.store.prediction_columns`, cast as the store casts them."""
@@ -349,11 +350,16 @@ def _stored_form(
         else:
             out[s.embedding] = null("DOUBLE[]")
     out["confidence"] = confidence
-    out["ingested_at"] = ibis.literal(ingested_at, dt.Timestamp())
-    out["_batch"] = ibis.literal(seq).cast("int64")
+    out["ingested_at"] = _value(ingested_at).cast(dt.Timestamp())
+    out["_batch"] = _value(seq).cast("int64")
     out["_raw"] = null("VARCHAR")
     order = [c for c, _ in prediction_columns(spec)]
     return raw.select(**{c: out[c] for c in order})
+
+
+def _value(value: Any) -> ir.Value:
+    """An expression as it is, a Python value as a literal."""
+    return value if isinstance(value, ir.Value) else ibis.literal(value)
 
 
 def _labels_form(
@@ -371,6 +377,38 @@ def _labels_form(
         ingested_at=ibis.literal(at, dt.Timestamp()),
         _batch=ibis.literal(seq).cast("int64"),
     )
+
+
+_FILE_COLUMN = "__dl_file"
+
+
+def _spark_groups(
+    engine: Engine, parts: Sequence[Part], meta: dict[str, dict[str, Any]]
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], list[str]]:
+    """On Spark, the files of one schema read as one view each (see
+    :func:`driftline.engine.spark.read_files_view`): ``(view, file names) -> part keys``.
+    Files Spark cannot read together are left out (read one by one)."""
+    if engine.name != "spark":
+        return {}
+    from driftline.engine.spark import read_files_view
+
+    by_schema: dict[str, list[Part]] = {}
+    for part in parts:
+        if part.path is not None:
+            types = meta[part.key]["source_columns"]
+            by_schema.setdefault(json.dumps(types), []).append(part)
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+    for group in by_schema.values():
+        if len(group) < 2:
+            continue
+        view = f"__dl_source_{next(_view_ids)}"
+        paths = [p.path for p in group if p.path is not None]
+        named = read_files_view(getattr(engine, "session", None), view, paths)
+        if named is None:
+            continue
+        file_of = {p.key: named[p.path] for p in group if p.path is not None}
+        out[(view, tuple(file_of.items()))] = [p.key for p in group]
+    return out
 
 
 def _now() -> datetime:
@@ -405,7 +443,23 @@ def predictions_source(source: str | Path, engine: Engine, store: Store) -> Sour
     meta = {**known, **{p.key: m for p, m in new}}
     tables = []
     feats_of: dict[str, FeatureSelect] = {}
+    groups = _spark_groups(engine, parts, meta)
+    grouped = {key for keys in groups.values() for key in keys}
+    for (view, file_pairs), keys in groups.items():
+        file_of = dict(file_pairs)
+        raw = engine.table(view)
+        first = meta[keys[0]]
+        types = first["source_columns"]
+        feats = feature_select(spec, types)
+        for key in keys:
+            feats_of[key] = feats
+        which = raw[_FILE_COLUMN]
+        seq = ibis.cases(*((which == file_of[k], meta[k]["seq"]) for k in keys))
+        at = ibis.cases(*((which == file_of[k], meta[k]["ingested_at"]) for k in keys))
+        tables.append(_stored_form(raw, spec, types, feats, seq, at))
     for part in parts:
+        if part.key in grouped:
+            continue
         m = meta[part.key]
         raw, _ = _raw(engine, part)
         types = m["source_columns"]

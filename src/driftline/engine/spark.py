@@ -39,12 +39,14 @@ from driftline.engine._backend import SparkEngine
 from driftline.errors import ConfigError, EngineError, SourceError, missing_extra, shorten
 
 __all__ = [
+    "FILE_COLUMN",
     "SESSION_SETTINGS",
     "SparkEngine",
     "active_session",
     "arrow_view",
     "duck_type",
     "java_problem",
+    "read_files_view",
     "read_view",
     "spark_session",
     "table_columns",
@@ -222,6 +224,32 @@ def read_view(
         ) from exc
     df.createOrReplaceTempView(view)
     return table_columns(df)
+
+
+#: The column :func:`read_files_view` adds: the file each row was read from.
+FILE_COLUMN = "__dl_file"
+
+
+def read_files_view(session: Any, view: str, paths: Sequence[str]) -> dict[str, str] | None:
+    """Expose the Parquet files ``paths`` (of one schema) as ONE temporary view ``view``
+    with the column :data:`FILE_COLUMN` naming each row's file as Spark names it; return
+    each path's name there, or None when Spark's names cannot be matched to the paths
+    (then read the files one by one). One view instead of a union of one per file keeps
+    the plan of every summary query small."""
+    from urllib.parse import unquote, urlparse
+
+    from pyspark.sql import functions as f
+
+    try:
+        df = session.read.parquet(*paths)
+        files = list(df.inputFiles())
+    except Exception:  # read one by one, where each failure names its file
+        return None
+    named = {unquote(urlparse(u).path): u for u in files}
+    if set(named) != set(paths):
+        return None
+    df.withColumn(FILE_COLUMN, f.input_file_name()).createOrReplaceTempView(view)
+    return {p: named[p] for p in paths}
 
 
 def table_columns(df: Any) -> dict[str, str]:
