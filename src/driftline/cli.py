@@ -625,11 +625,24 @@ def demo(
             "with its penultimate-layer embeddings: a noisy camera in one region.",
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="duckdb, or spark: the digits demo's days written as Parquet files and "
+            "checked where they lie on a local Spark session (needs the spark extra and "
+            "Java 17).",
+        ),
+    ] = "duckdb",
 ) -> None:
     """Train a classifier on scikit-learn's bundled digits, simulate traffic with
     incidents, log it, run the checks and print what was caught and when."""
     if text and torch:
         raise ConfigError("choose one of --text and --torch (or neither, for the digits demo).")
+    if engine != "duckdb" and (text or torch):
+        raise ConfigError(
+            f"--engine {engine} runs the digits demo; leave out --text and --torch, or use "
+            "--engine duckdb."
+        )
     if text:
         from driftline.demo_text import run_text_demo
 
@@ -643,7 +656,12 @@ def demo(
     else:
         from driftline.demo import run_demo
 
-        result = run_demo(directory, days=days, seed=seed, console=out)
+        where = (
+            directory
+            if directory != Path("driftline-demo") or engine == "duckdb"
+            else Path(f"driftline-demo-{engine}")
+        )
+        result = run_demo(where, days=days, seed=seed, console=out, engine=engine)
     if not result.all_caught:
         raise typer.Exit(1)
 
