@@ -399,3 +399,35 @@ def test_sources_on_spark_decide_as_logging_the_files(
     assert done.code == 2, done.output
     assert "no table 'no_such_table'" in done.err
     assert spark.range(3).count() == 3  # the session the command found still runs
+
+
+@pytest.mark.spark
+def test_spark_reads_nanosecond_timestamps_as_pandas_writes_them(
+    spark: Any, tmp_path: Path
+) -> None:
+    """pandas and pyarrow write nanosecond timestamps, which Spark refuses by itself;
+    the source reader floors them to the microsecond, as DuckDB and the store do, for
+    zone-aware and naive columns alike, also once the session reads them as integers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from driftline.engine.spark import read_view
+
+    ts = pd.to_datetime(
+        ["2026-01-01 23:59:59.999999999", "1969-12-31 23:59:59.9999995", None], utc=True
+    )
+    frame = pd.DataFrame({"ts": ts, "n": [1, 2, 3]})
+    frame.to_parquet(tmp_path / "aware.parquet")
+    frame.assign(ts=frame.ts.dt.tz_localize(None)).to_parquet(tmp_path / "naive.parquet")
+    for name in ("aware", "naive"):
+        path = tmp_path / f"{name}.parquet"
+        assert pq.read_schema(path).field("ts").type.unit == "ns"
+        types = read_view(spark, f"ns_{name}", paths=[str(path)])
+        assert types["ts"] == "TIMESTAMP WITH TIME ZONE"
+        got = spark.sql(f"SELECT ts FROM ns_{name}").toArrow()["ts"]
+        want = pc.floor_temporal(pq.read_table(path)["ts"], unit="microsecond")
+        assert (
+            got.cast(pa.int64()).to_pylist()
+            == want.cast(pa.timestamp("us")).cast(pa.int64()).to_pylist()
+        )

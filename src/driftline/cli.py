@@ -625,17 +625,14 @@ def demo(
             "with its penultimate-layer embeddings: a noisy camera in one region.",
         ),
     ] = False,
-    engine: Annotated[
-        str,
-        typer.Option(
-            help="duckdb, or spark: the digits demo's days written as Parquet files and "
-            "checked where they lie on a local Spark session (needs the spark extra and "
-            "Java 17).",
-        ),
-    ] = "duckdb",
+    engine: EngineOpt = "duckdb",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Train a classifier on scikit-learn's bundled digits, simulate traffic with
-    incidents, log it, run the checks and print what was caught and when."""
+    incidents, log it, run the checks and print what was caught and when.
+
+    With --engine spark the digits demo's days are written as Parquet files (one per
+    day) and checked where they lie on a Spark session, as a prediction log in a lake."""
     if text and torch:
         raise ConfigError("choose one of --text and --torch (or neither, for the digits demo).")
     if engine != "duckdb" and (text or torch):
@@ -661,7 +658,10 @@ def demo(
             if directory != Path("driftline-demo") or engine == "duckdb"
             else Path(f"driftline-demo-{engine}")
         )
-        result = run_demo(where, days=days, seed=seed, console=out, engine=engine)
+        with _session(engine, spark_conf) as session:
+            result = run_demo(
+                where, days=days, seed=seed, console=out, engine=engine, spark=session
+            )
     if not result.all_caught:
         raise typer.Exit(1)
 

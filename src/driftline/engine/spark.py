@@ -215,7 +215,7 @@ def read_view(
         elif fmt == "delta":
             df = session.read.format("delta").load(paths[0])
         else:
-            df = session.read.parquet(*paths)
+            df = read_parquet(session, paths)
     except Exception as exc:
         what = f"table {shorten(table)}" if table is not None else f"{shorten(paths[0])}"
         raise SourceError(
@@ -224,6 +224,53 @@ def read_view(
         ) from exc
     df.createOrReplaceTempView(view)
     return table_columns(df)
+
+
+def read_parquet(session: Any, paths: Sequence[str]) -> Any:
+    """``session.read.parquet(*paths)``, also for files with nanosecond timestamps (what
+    pandas and pyarrow write by default), which Spark refuses (``PARQUET_TYPE_ILLEGAL``):
+    their columns are read as integers (``spark.sql.legacy.parquet.nanosAsLong``, set
+    on the session; it changes nothing Spark could read before) and turned into
+    timestamps by flooring to the microsecond, as DuckDB and the store keep them. Which
+    columns those are is read from the footers, so this needs local files; others raise
+    Spark's error, which the callers turn into one naming the fix."""
+    from pyspark.sql import functions as f
+    from pyspark.sql import types as t
+
+    try:
+        df = session.read.parquet(*paths)
+    except Exception as exc:
+        if "NANOS" not in str(exc) or not _nanosecond_columns(paths):
+            raise
+        session.conf.set(_NANOS_AS_LONG, "true")
+        df = session.read.parquet(*paths)
+    if session.conf.get(_NANOS_AS_LONG, "false").lower() != "true":
+        return df
+    longs = {x.name for x in df.schema.fields if isinstance(x.dataType, t.LongType)}
+    for name in _nanosecond_columns(paths) if longs else []:
+        if name in longs:
+            quoted = "`" + name.replace("`", "``") + "`"
+            floor_us = f.expr(f"({quoted} - pmod({quoted}, 1000)) div 1000")
+            df = df.withColumn(name, f.timestamp_micros(floor_us))
+    return df
+
+
+_NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+def _nanosecond_columns(paths: Sequence[str]) -> list[str]:
+    """The top-level columns stored as nanosecond timestamps in any of the local Parquet
+    files ``paths`` (empty when a path is not a local file)."""
+    import pyarrow.parquet as pq
+
+    found: dict[str, None] = {}
+    for path in paths:
+        if not Path(path).is_file():
+            return []
+        for field in pq.read_schema(path):
+            if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+                found[field.name] = None
+    return list(found)
 
 
 #: The column :func:`read_files_view` adds: the file each row was read from.
@@ -241,7 +288,7 @@ def read_files_view(session: Any, view: str, paths: Sequence[str]) -> dict[str, 
     from pyspark.sql import functions as f
 
     try:
-        df = session.read.parquet(*paths)
+        df = read_parquet(session, paths)
         files = list(df.inputFiles())
     except Exception:  # read one by one, where each failure names its file
         return None
