@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +22,7 @@ import driftline
 import driftline.checks._scopes as scopes_module
 from driftline.checks import _alert, drift_summary
 from driftline.engine.records import read_window_summary
+from driftline.store import WAL_KEEP_BYTES
 
 SpecFactory = Callable[..., dict[str, Any]]
 PredictionsFactory = Callable[..., pd.DataFrame]
@@ -495,3 +497,37 @@ def test_a_report_keeps_the_results_it_read_back_when_the_store_changes(
     assert n_then == {PER_DAY}
     assert n_now == {PER_DAY + 30}
     assert decisions(earlier).keys() == decisions(later).keys()
+
+
+def test_a_check_leaves_its_writes_in_the_log_and_the_next_batch_checkpoints_them(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    """A check's results stay in DuckDB's write-ahead log when the store closes (no
+    checkpoint of the whole file for them), are read back by every later open, read-only
+    included, and are checkpointed with the next logged batch."""
+    spec = make_spec(window="1d")
+    wal = tmp_path / "s.duckdb.wal"
+    with open_monitor(tmp_path, spec) as mon:
+        mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+        mon.log_predictions(day_rows(make_predictions, 0))
+    assert not wal.exists()  # a logged batch is checkpointed on close
+    with open_monitor(tmp_path, spec) as mon:
+        mon.check()
+        first = results_table(mon)
+        runs = mon.store.runs().num_rows
+    assert first
+    assert runs == 1
+    assert 0 < wal.stat().st_size < WAL_KEEP_BYTES
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        row = con.execute("SELECT count(*) FROM results").fetchone()
+        assert row is not None
+        assert row[0] == len(first)
+    with open_monitor(tmp_path, spec) as mon:
+        assert results_table(mon) == first
+        mon.check()  # nothing new: everything read back from what the log replayed
+        assert results_table(mon) == first
+        mon.log_predictions(day_rows(make_predictions, 1))
+    assert not wal.exists()
+    with open_monitor(tmp_path, spec) as mon:
+        assert results_table(mon) == first
+        assert mon.store.runs().num_rows == 2
