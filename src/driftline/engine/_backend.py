@@ -34,7 +34,9 @@ class Engine:
     def run(self, expr: ibis.Table, schema: pa.Schema | None = None) -> pa.Table:
         """Execute and, given ``schema``, cast to it so every engine returns the same types;
         without one, normalise what engines spell differently (see :func:`_normal`)."""
-        table = self._fetch(expr)
+        return self._shaped(self._fetch(expr), schema)
+
+    def _shaped(self, table: pa.Table, schema: pa.Schema | None) -> pa.Table:
         if schema is None:
             normal = pa.schema([pa.field(f.name, _normal(f.type)) for f in table.schema])
             return table.cast(normal)
@@ -66,6 +68,15 @@ class DuckDBEngine(Engine):
         """Stream the result as Arrow record batches of about ``rows`` rows."""
         reader: pa.RecordBatchReader = self.backend.to_pyarrow_batches(expr, chunk_size=rows)
         return reader
+
+    def run_sql(self, sql: str, columns: ibis.Schema, schema: pa.Schema | None = None) -> pa.Table:
+        """Run SQL Ibis compiled from an expression of ``columns`` earlier (see
+        :mod:`driftline.checks._compiled`): fetched and converted as Ibis' ``to_pyarrow``
+        does, then as :meth:`run`."""
+        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+        table = self.backend.con.sql(sql).to_arrow_table()
+        return self._shaped(DuckDBPyArrowData.convert_table(table, columns), schema)
 
     @classmethod
     def from_connection(cls, con: Any) -> DuckDBEngine:
