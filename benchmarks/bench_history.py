@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         out["first_check_cpu_s"] = CPU[-1]
     else:
         shutil.copy(a.store, big / "driftline.duckdb")
+        wal = Path(f"{a.store}.wal")  # a check's writes may still be in the log
+        if wal.exists():
+            shutil.copy(wal, big / "driftline.duckdb.wal")
         shutil.copy(a.store.with_suffix(".profile.json"), big / "driftline.profile.json")
         out["first_check_s"] = None  # reused
     # the next-day checks, each followed by the anchor: the one-day store's check of the

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +22,7 @@ import driftline
 import driftline.checks._scopes as scopes_module
 from driftline.checks import _alert, drift_summary
 from driftline.engine.records import read_window_summary
+from driftline.store import WAL_KEEP_BYTES
 
 SpecFactory = Callable[..., dict[str, Any]]
 PredictionsFactory = Callable[..., pd.DataFrame]
@@ -406,6 +408,8 @@ def test_results_read_back_are_built_only_when_asked_and_incidents_match_full(
         # which the next check would decide every window again and read nothing back
         mon.close()
         shutil.copy(tmp_path / "s.duckdb", tmp_path / "copy.duckdb")
+        if (tmp_path / "s.duckdb.wal").exists():  # a check's writes are in the log
+            shutil.copy(tmp_path / "s.duckdb.wal", tmp_path / "copy.duckdb.wal")
         other = driftline.connect(tmp_path / "copy.duckdb", spec, profile=tmp_path / "p.json")
         try:
             return other.check(full=True, persist=False)
@@ -465,7 +469,7 @@ def test_a_window_stored_in_the_one_document_form_is_decided_again(
     monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(3)]))
     first = monitor.check()
     con = monitor.store.con
-    con.execute("UPDATE decided SET results = split_part(results, chr(10), 2)")
+    con.execute("UPDATE decided SET results = split_part(results, chr(10), 2), digest = NULL")
     second = monitor.check()
     assert last_run(monitor)["windows_summarised"] == []
     assert last_run(monitor)["windows_evaluated"] == [key(d) for d in range(3)]
@@ -474,6 +478,24 @@ def test_a_window_stored_in_the_one_document_form_is_decided_again(
     assert all(text.count("\n") == 1 for text in texts)
     monitor.check()
     assert last_run(monitor)["windows_evaluated"] == []
+
+
+def test_digests_stored_before_their_column_are_copied_once_and_read_back(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """A store written before the ``digest`` column (null there, the digest on the first
+    line of the text): its windows are read back, not decided again, and their digests
+    are copied into the column on the first read."""
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(3)]))
+    first = monitor.check()
+    con = monitor.store.con
+    digests = con.execute('SELECT "window", digest FROM decided ORDER BY 1').fetchall()
+    assert all(d and d.startswith("{") and "\n" not in d for _, d in digests)
+    con.execute("UPDATE decided SET digest = NULL")
+    second = monitor.check()
+    assert last_run(monitor)["windows_evaluated"] == []
+    assert decisions(second) == decisions(first)
+    assert con.execute('SELECT "window", digest FROM decided ORDER BY 1').fetchall() == digests
 
 
 def test_a_report_keeps_the_results_it_read_back_when_the_store_changes(
@@ -495,3 +517,37 @@ def test_a_report_keeps_the_results_it_read_back_when_the_store_changes(
     assert n_then == {PER_DAY}
     assert n_now == {PER_DAY + 30}
     assert decisions(earlier).keys() == decisions(later).keys()
+
+
+def test_a_check_leaves_its_writes_in_the_log_and_the_next_batch_checkpoints_them(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    """A check's results stay in DuckDB's write-ahead log when the store closes (no
+    checkpoint of the whole file for them), are read back by every later open, read-only
+    included, and are checkpointed with the next logged batch."""
+    spec = make_spec(window="1d")
+    wal = tmp_path / "s.duckdb.wal"
+    with open_monitor(tmp_path, spec) as mon:
+        mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+        mon.log_predictions(day_rows(make_predictions, 0))
+    assert not wal.exists()  # a logged batch is checkpointed on close
+    with open_monitor(tmp_path, spec) as mon:
+        mon.check()
+        first = results_table(mon)
+        runs = mon.store.runs().num_rows
+    assert first
+    assert runs == 1
+    assert 0 < wal.stat().st_size < WAL_KEEP_BYTES
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        row = con.execute("SELECT count(*) FROM results").fetchone()
+        assert row is not None
+        assert row[0] == len(first)
+    with open_monitor(tmp_path, spec) as mon:
+        assert results_table(mon) == first
+        mon.check()  # nothing new: everything read back from what the log replayed
+        assert results_table(mon) == first
+        mon.log_predictions(day_rows(make_predictions, 1))
+    assert not wal.exists()
+    with open_monitor(tmp_path, spec) as mon:
+        assert results_table(mon) == first
+        assert mon.store.runs().num_rows == 2

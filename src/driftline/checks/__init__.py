@@ -33,6 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -40,6 +41,7 @@ import ibis.expr.types as ir
 
 from driftline._catalog import DEFAULT_FLOORS
 from driftline.checks import _incremental, _performance_checks
+from driftline.checks._compiled import Queries, inputs_digest
 from driftline.checks._embedding_checks import bases_of, embedding_results
 from driftline.checks._evaluate import _cut, _Evaluator
 from driftline.checks._incremental import History, fingerprints
@@ -334,7 +336,19 @@ def _incremental_scopes(
     todo = _incremental.plan(engine, table, t, spec, window, history, lo, hi, era[1])
     fresh = None
     if todo.rows is not None:
-        fresh = _all_scopes(engine, todo.rows, spec, profile, window, era)
+        queries = None
+        if lo is None and hi is None:  # every run the same queries but for the bounds
+            queries = Queries(
+                engine,
+                todo.rows,
+                era,
+                store=history.store,
+                fingerprint=history.summary_fp,
+                rows_in=partial(_incremental.rows_between, t, spec),
+                spans=todo.spans,
+                inputs=inputs_digest(spec, profile),
+            )
+        fresh = _all_scopes(engine, todo.rows, spec, profile, window, era, queries)
     if todo.store or todo.watermark != todo.previous:
         _incremental.save(history, fresh or [], spec, todo, era[1])
     lo_s, hi_s = _incremental.epoch_seconds(lo), _incremental.epoch_seconds(hi)

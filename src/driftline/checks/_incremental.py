@@ -218,9 +218,13 @@ def _ts(seconds: int) -> datetime:
 def _only(t: ir.Table, spec: Spec, ranges: Sequence[tuple[int, int]]) -> ir.Table:
     """The rows of ``t`` in the given epoch-second ranges (on the timestamp, so DuckDB
     prunes row groups by their min/max)."""
+    return rows_between(t, spec, [(_ts(a), _ts(b)) for a, b in ranges])
+
+
+def rows_between(t: ir.Table, spec: Spec, spans: Sequence[tuple[datetime, datetime]]) -> ir.Table:
+    """The rows of ``t`` in the given ``[start, end)`` timestamp ranges."""
     ts = t[spec.timestamp]
-    cond = ibis.or_(*((ts >= _ts(a)) & (ts < _ts(b)) for a, b in ranges))
-    return t.filter(cond)
+    return t.filter(ibis.or_(*((ts >= a) & (ts < b) for a, b in spans)))
 
 
 @dataclass
@@ -229,6 +233,8 @@ class Plan:
 
     #: the rows to summarise (None: nothing to summarise)
     rows: ir.Table | None
+    #: their timestamp ranges ``[start, end)``
+    spans: list[tuple[datetime, datetime]]
     #: windows to store the summaries of, and the newest batch each holds
     store: dict[int, int]
     stored: _Stored
@@ -285,9 +291,9 @@ def plan(
         if edge is not None and edge % step:
             cut.add(edge // step * step)
     history.transient = cut
-    spans = _ranges([*keep, *cut], step)
-    rows = _only(t, spec, spans) if spans else None
-    return Plan(rows, keep, stored, advance, before)
+    spans = [(_ts(a), _ts(b)) for a, b in _ranges([*keep, *cut], step)]
+    rows = rows_between(t, spec, spans) if spans else None
+    return Plan(rows, spans, keep, stored, advance, before)
 
 
 def records(scopes: Sequence[_Scope], spec: Spec) -> list[tuple[str, int, str, Any, Any]]:
@@ -462,14 +468,15 @@ def decided_rows(
             "scopes": scopes,
             "labels_batch": max(seen, default=-1),
         }
-        text = _dumps(digest) + "\n" + _dumps(rows)
+        head_line = _dumps(digest)
         out.append(
             {
                 "window": w,
                 "fingerprint": history.result_fp,
                 "summarised_by": history.summarised_by.get(w, run_id),
                 "run_id": run_id,
-                "results": text,
+                "results": head_line + "\n" + _dumps(rows),
+                "digest": head_line,  # read without the results (Store.decided, line 1)
             }
         )
     return out

@@ -14,6 +14,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from driftline.checks._compiled import Era, Queries
 from driftline.checks._results import Moments
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
@@ -62,16 +63,17 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _summaries(
-    engine: Engine,
-    t: ir.Table,
+    q: Queries,
     spec: Spec,
     profile: Profile,
     window: Window,
     cohort: str | None,
-    era: tuple[datetime | None, datetime | None] | None = None,
+    with_era: bool = False,
 ) -> _Scope:
-    """Every summary of one grouping: one wide scan for the row-level ones, small scans
-    for class counts, batches, token-level text features and categories."""
+    """Every summary of one grouping over ``q``'s rows: one wide scan for the row-level
+    ones, small scans for class counts, batches, token-level text features and
+    categories. ``with_era``: the wide scan counts the rows beyond ``q``'s era bounds."""
+    engine, t = q.engine, q.rows
     token_names = {f"{c}:{f}" for c in profile.text_ for f in TOKEN_FEATURES}
     row_edges = {k: v for k, v in profile.bin_edges_.items() if k not in token_names}
     token_edges = {k: v for k, v in profile.bin_edges_.items() if k in token_names}
@@ -85,29 +87,31 @@ def _summaries(
     query_edges.update({name: edges for name, (edges, _) in relative.items()})
     kernel_edges = {k: v for k, v in row_edges.items() if k in numeric}
     ranges = profile.ranges()
-    wide = window_summary(
-        t,
-        spec,
-        window,
-        cohort,
-        ranges=ranges,
-        edges=query_edges,
-        values={
-            **text_feature_builders(list(profile.text_)),
-            **score_builders(spec, profile.scores_),
-            **{name: build for name, (_, build) in relative.items()},
-        },
-        native=engine.native_histograms,
-        era=era,
-        numeric=not kernel,
-    )
+    values = {
+        **text_feature_builders(list(profile.text_)),
+        **score_builders(spec, profile.scores_),
+        **{name: build for name, (_, build) in relative.items()},
+    }
+
+    def wide(rows: ir.Table, era: Era) -> ir.Table:
+        return window_summary(
+            rows,
+            spec,
+            window,
+            cohort,
+            ranges=ranges,
+            edges=query_edges,
+            values=values,
+            native=engine.native_histograms,
+            era=era if with_era else None,
+            numeric=not kernel,
+        )
+
+    name = f"{cohort!r}:{with_era}"
+    table = q.run(f"window_summary:{name}", wide)
+    assert table is not None
     read = read_window_summary(
-        engine.run(wide),
-        spec,
-        ranges=ranges,
-        edges=query_edges,
-        numeric=not kernel,
-        era=era is not None,
+        table, spec, ranges=ranges, edges=query_edges, numeric=not kernel, era=with_era
     )
     summaries = {s.key: s for s in read}
     if numeric:
@@ -122,26 +126,41 @@ def _summaries(
             summaries[key].histograms.update(hist)
     if token_edges:
         vocab = {c: v["vocabulary"] for c, v in profile.text_.items()}
-        expr = histograms(t, spec, window, cohort, token_edges, {}, vocab)
-        assert expr is not None
-        for r in _rows(engine.run(expr, HISTOGRAM_SCHEMA)):
+        tokens = q.run(
+            f"histograms:{name}",
+            lambda rows, _: histograms(rows, spec, window, cohort, token_edges, {}, vocab),
+            HISTOGRAM_SCHEMA,
+        )
+        assert tokens is not None
+        for r in _rows(tokens):
             counts = summaries[(r["window"], r["cohort_value"])].histograms.setdefault(
                 r["column"], [0] * (len(token_edges[r["column"]]) + 1)
             )
             counts[int(r["bin"]) + 1] += int(r["n"])
     classes: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
-    for r in _rows(engine.run(class_counts(t, spec, window, cohort), CLASS_COUNTS_SCHEMA)):
+    counted_classes = q.run(
+        f"class_counts:{name}",
+        lambda rows, _: class_counts(rows, spec, window, cohort),
+        CLASS_COUNTS_SCHEMA,
+    )
+    assert counted_classes is not None
+    for r in _rows(counted_classes):
         classes[(r["window"], r["cohort_value"])][r["value"]] = int(r["n"])
     batches: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
-    for r in _rows(engine.run(batch_rows(t, spec, window, cohort))):
+    fed = q.run(f"batch_rows:{name}", lambda rows, _: batch_rows(rows, spec, window, cohort))
+    assert fed is not None
+    for r in _rows(fed):
         batches[(int(r["window"]), str(r["cohort_value"]))][int(r["_batch"])] = int(r["n"])
     cats: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
     unseen: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(dict)
     known = {c: list(v) for c, v in profile.categories_.items()}
-    expr = category_summary(t, spec, window, cohort, known)
-    if expr is not None:
-        table = engine.run(expr, CATEGORY_SUMMARY_SCHEMA)
-        columns = (table.column(name).to_pylist() for name in CATEGORY_SUMMARY_SCHEMA.names)
+    found = q.run(
+        f"category_summary:{name}",
+        lambda rows, _: category_summary(rows, spec, window, cohort, known),
+        CATEGORY_SUMMARY_SCHEMA,
+    )
+    if found is not None:
+        columns = (found.column(n).to_pylist() for n in CATEGORY_SUMMARY_SCHEMA.names)
         for w, cohort_value, col, value, n, top in zip(*columns, strict=True):
             per = (unseen if top else cats)[(w, cohort_value)].setdefault(col, {})
             per[value] = per.get(value, 0) + n
@@ -240,17 +259,20 @@ def _all_scopes(
     spec: Spec,
     profile: Profile,
     window: Window,
-    era: tuple[datetime | None, datetime | None] | None = None,
+    era: Era = None,
+    queries: Queries | None = None,
 ) -> list[_Scope]:
     """Overall plus one scope per cohort column. The overall scope is merged from the
     first cohort column's groups rather than scanned again. ``era``: the timestamp
-    bounds the overall scope counts rows beyond (see ``window_summary``)."""
+    bounds the overall scope counts rows beyond (see ``window_summary``). ``queries``
+    runs the queries over ``t`` (e.g. from templates kept in the store, see
+    :mod:`driftline.checks._compiled`); by default they are built and run on ``engine``."""
+    q = queries if queries is not None else Queries(engine, t, era)
     if not spec.cohorts:
-        return [_summaries(engine, t, spec, profile, window, None, era)]
-    first = _summaries(engine, t, spec, profile, window, spec.cohorts[0], era)
-    quantiles = {
-        int(r["window"]): r["conf_q"]
-        for r in _rows(engine.run(confidence_quantiles(t, spec, window)))
-    }
-    rest = [_summaries(engine, t, spec, profile, window, c) for c in spec.cohorts[1:]]
+        return [_summaries(q, spec, profile, window, None, with_era=True)]
+    first = _summaries(q, spec, profile, window, spec.cohorts[0], with_era=True)
+    found = q.run("confidence_quantiles", lambda rows, _: confidence_quantiles(rows, spec, window))
+    assert found is not None
+    quantiles = {int(r["window"]): r["conf_q"] for r in _rows(found)}
+    rest = [_summaries(q, spec, profile, window, c) for c in spec.cohorts[1:]]
     return [_merge_overall(first, quantiles), first, *rest]

@@ -45,7 +45,9 @@ class Engine:
         connection's wall clock, Spark a TIMESTAMP_NTZ's and every timestamp literal in the
         session's zone (tests/engine/test_parity_edges.py)."""
         self._pin_utc()
-        table = self._fetch(expr)
+        return self._shaped(self._fetch(expr), schema)
+
+    def _shaped(self, table: pa.Table, schema: pa.Schema | None) -> pa.Table:
         if schema is None:
             normal = pa.schema([pa.field(f.name, _normal(f.type)) for f in table.schema])
             return table.cast(normal)
@@ -82,6 +84,16 @@ class DuckDBEngine(Engine):
         self._pin_utc()
         reader: pa.RecordBatchReader = self.backend.to_pyarrow_batches(expr, chunk_size=rows)
         return reader
+
+    def run_sql(self, sql: str, columns: ibis.Schema, schema: pa.Schema | None = None) -> pa.Table:
+        """Run SQL Ibis compiled from an expression of ``columns`` earlier (see
+        :mod:`driftline.checks._compiled`): fetched and converted as Ibis' ``to_pyarrow``
+        does, then as :meth:`run`."""
+        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+        self._pin_utc()
+        table = self.backend.con.sql(sql).to_arrow_table()
+        return self._shaped(DuckDBPyArrowData.convert_table(table, columns), schema)
 
     @classmethod
     def from_connection(cls, con: Any) -> DuckDBEngine:
