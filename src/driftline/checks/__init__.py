@@ -41,7 +41,7 @@ import ibis.expr.types as ir
 
 from driftline._catalog import DEFAULT_FLOORS
 from driftline.checks import _incremental, _performance_checks
-from driftline.checks._compiled import Queries, inputs_digest
+from driftline.checks._compiled import Queries, inputs_digest, over_stored_table
 from driftline.checks._embedding_checks import bases_of, embedding_results
 from driftline.checks._evaluate import _cut, _Evaluator
 from driftline.checks._incremental import History, fingerprints
@@ -337,7 +337,8 @@ def _incremental_scopes(
     fresh = None
     if todo.rows is not None:
         queries = None
-        if lo is None and hi is None:  # every run the same queries but for the bounds
+        # every run the same queries but for the bounds, over the same table
+        if lo is None and hi is None and over_stored_table(table):
             queries = Queries(
                 engine,
                 todo.rows,

@@ -51,7 +51,7 @@ from driftline.profile import Profile
 from driftline.spec import Spec
 from driftline.store import Store
 
-__all__ = ["Era", "Queries", "inputs_digest", "render", "timestamp_sql"]
+__all__ = ["Era", "Queries", "inputs_digest", "over_stored_table", "render", "timestamp_sql"]
 
 Era = tuple[datetime | None, datetime | None] | None
 #: Builds one query over the rows to summarise and the era bounds (None: no query).
@@ -134,6 +134,15 @@ def inputs_digest(spec: Spec, profile: Profile) -> str:
     ]
     text = json.dumps(data, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def over_stored_table(table: ir.Table) -> bool:
+    """Whether ``table`` is the store's own predictions table, the only one a template may
+    be kept for: a source read in place (:mod:`driftline.sources`) is a union of its
+    files, which grows with every new file, and a template would keep reading the files
+    it was made over."""
+    op = table.op()
+    return isinstance(op, ops.DatabaseTable) and op.name == "predictions"
 
 
 def _kept(expr: ir.Table) -> bool:
