@@ -149,19 +149,22 @@ def measure(
     for t in threads:
         t.start()
     peak, cpu, loads, timed_out = 0, {}, [load0], False
-    while proc.poll() is None:
+    # os.wait4 with WNOHANG, not Popen.poll: poll would reap the child and lose its rusage
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         seen = tree(proc.pid)
         peak = max(peak, sum(rss for _, rss in seen.values()))
-        for pid, (ticks, _) in seen.items():
-            cpu[pid] = max(cpu.get(pid, 0), ticks)
-        if time.perf_counter() - t0 > timeout:
+        for child, (ticks, _) in seen.items():
+            cpu[child] = max(cpu.get(child, 0), ticks)
+        if not timed_out and time.perf_counter() - t0 > timeout:
             timed_out = True
             os.killpg(proc.pid, signal.SIGKILL)
-            break
         if len(loads) * 30 < time.perf_counter() - t0:
             loads.append(os.getloadavg()[0])
         time.sleep(0.2)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     with contextlib.suppress(ProcessLookupError):  # what the group left (an orphaned JVM)
         os.killpg(proc.pid, signal.SIGKILL)
@@ -172,7 +175,7 @@ def measure(
     stdout = b"".join(out_path).decode(errors="replace")
     stderr = b"".join(err_path).decode(errors="replace")
     return {
-        "exit_code": os.waitstatus_to_exitcode(status),
+        "exit_code": proc.returncode,
         "timed_out": timed_out,
         "seconds": round(wall, 2),
         # the larger of: what wait4 counted (the child and the children it reaped) and
