@@ -424,18 +424,22 @@ def table(doc: dict[str, Any]) -> str:
     """The Markdown table of ``scale.json``."""
     rows = [
         "| tool | size | outcome | wall s (median) | CPU s (median) | peak RSS MiB (tree) "
-        "| runs | load |",
-        "|---|---|---|---:|---:|---:|---|---|",
+        "| runs | load | note |",
+        "|---|---|---|---:|---:|---:|---|---|---|",
     ]
     for e in doc.get("entries", []):
         loads = [x for r in e["runs"] for x in r["load"]]
         load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else ""
         wall = e.get("median_seconds", e.get("seconds"))
-        cpu = e.get("median_cpu_seconds", "")
+        cpu = e.get("median_cpu_seconds", e["runs"][-1]["cpu_seconds"])
         rows.append(
             f"| {e['job']} | {e['size']} | {e['outcome']} | {wall} | {cpu} | "
-            f"{e['peak_rss_mib']:,.0f} | {len(e['runs'])} | {load} |"
+            f"{e['peak_rss_mib']:,.0f} | {len(e['runs'])} | {load} | {e.get('note', '')} |"
         )
+    rows += [
+        f"| {k} | not run: {v.removeprefix('not run: ')} |"
+        for k, v in doc.get("not_run", {}).items()
+    ]
     return "\n".join(rows)
 
 
