@@ -220,7 +220,7 @@ def read_view(
         what = f"table {shorten(table)}" if table is not None else f"{shorten(paths[0])}"
         raise SourceError(
             f"Spark cannot read {what}: {shorten(str(exc).strip().splitlines()[0], 300)}. "
-            "Check the path or table name and that the session can reach it."
+            + _read_fix(str(exc))
         ) from exc
     df.createOrReplaceTempView(view)
     return table_columns(df)
@@ -233,21 +233,17 @@ def read_parquet(session: Any, paths: Sequence[str]) -> Any:
     on the session; it changes nothing Spark could read before) and turned into
     timestamps by flooring to the microsecond, as DuckDB and the store keep them. Which
     columns those are is read from the footers, so this needs local files; others raise
-    Spark's error, which the callers turn into one naming the fix."""
+    Spark's error, which the callers turn into one naming the fix (see
+    :func:`_read_fix`)."""
     from pyspark.sql import functions as f
     from pyspark.sql import types as t
 
-    try:
-        df = session.read.parquet(*paths)
-    except Exception as exc:
-        if "NANOS" not in str(exc) or not _nanosecond_columns(paths):
-            raise
+    nanos = _nanosecond_columns(paths)
+    if nanos:  # set before the read: a refused read logs Spark's stack trace
         session.conf.set(_NANOS_AS_LONG, "true")
-        df = session.read.parquet(*paths)
-    if session.conf.get(_NANOS_AS_LONG, "false").lower() != "true":
-        return df
+    df = session.read.parquet(*paths)
     longs = {x.name for x in df.schema.fields if isinstance(x.dataType, t.LongType)}
-    for name in _nanosecond_columns(paths) if longs else []:
+    for name in nanos:
         if name in longs:
             quoted = "`" + name.replace("`", "``") + "`"
             floor_us = f.expr(f"({quoted} - pmod({quoted}, 1000)) div 1000")
@@ -256,6 +252,18 @@ def read_parquet(session: Any, paths: Sequence[str]) -> Any:
 
 
 _NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+def _read_fix(error: str) -> str:
+    """What to do about a source Spark could not read."""
+    if "NANOS" in error:
+        return (
+            "Its timestamps are in nanoseconds, which driftline converts only in local "
+            "files: write them in microseconds (pyarrow: coerce_timestamps='us'; pandas: "
+            "to_parquet(..., coerce_timestamps='us', allow_truncated_timestamps=True)), "
+            "or read the files from a local path."
+        )
+    return "Check the path or table name and that the session can reach it."
 
 
 def _nanosecond_columns(paths: Sequence[str]) -> list[str]:
