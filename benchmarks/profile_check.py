@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         ).fetchall()
     )
     engine = TimedEngine(mon.engine.backend, tags)
-    mon.engine = engine
+    mon._engine = engine  # the engine the check runs on (Monitor.engine caches it)
     t0 = time.perf_counter()
     report = mon.check(persist=False)
     total = time.perf_counter() - t0
