@@ -88,8 +88,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from parity_tree import assert_same_report, assert_tree_close, result_key
 
-from driftline.checks import CHECKS, CheckReport, CheckResult, run_checks
+from driftline.checks import CHECKS, CheckReport, run_checks
 from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine, numeric
 from driftline.engine.numeric import numeric_summary
 from driftline.engine.summaries import (
@@ -1314,26 +1315,8 @@ def test_window_summary_equals_its_parts(
 
 
 # -- the profile ----------------------------------------------------------------------------
-def _tree_diff(got: Any, want: Any, path: str = "profile") -> list[str]:
-    """Where two nested dicts/lists differ: floats beyond REL, anything else not equal."""
-    if isinstance(want, dict) and isinstance(got, dict):
-        if sorted(got) != sorted(want):
-            return [f"{path}: keys {sorted(got)} != {sorted(want)}"]
-        return [d for k in want for d in _tree_diff(got[k], want[k], f"{path}.{k}")]
-    if isinstance(want, list) and isinstance(got, list) and len(got) == len(want):
-        return [
-            d
-            for i, (g, w) in enumerate(zip(got, want, strict=True))
-            for d in _tree_diff(g, w, f"{path}[{i}]")
-        ]
-    if isinstance(want, float) or isinstance(got, float):
-        return [] if _close(got, want) else [f"{path}: {got!r} != {want!r}"]
-    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
-
-
 def _assert_tree_close(got: Any, want: Any, path: str = "profile") -> None:
-    diff = _tree_diff(got, want, path)
-    assert not diff, f"{len(diff)} differences:\n" + "\n".join(diff[:20])
+    assert_tree_close(got, want, path, _close)
 
 
 @pytest.fixture(scope="module")
@@ -1500,8 +1483,6 @@ CHECK_RUNS: dict[str, datetime | None] = {
 }
 #: The time the checks run at (``timestamp_era`` measures "later than now" from it).
 CHECK_TIME = datetime(2024, 3, 12)
-#: Approximate, so not compared across engines (see the module docstring).
-APPROXIMATE_STATS = frozenset({"conf_p10", "conf_p50", "conf_p90"})
 
 
 def _check_spec(window: str) -> Spec:
@@ -1588,10 +1569,6 @@ def test_run_checks_decides_every_check(
     ]
 
 
-def _result_key(r: CheckResult) -> tuple[Any, ...]:
-    return (r.window, r.cohort, r.cohort_value, r.check, r.column)
-
-
 @pytest.mark.spark
 @pytest.mark.parametrize("window", list(CHECK_RUNS))
 def test_run_checks_spark_equals_duckdb(
@@ -1607,22 +1584,7 @@ def test_run_checks_spark_equals_duckdb(
     stats (approximate quantiles excepted) and drift summary."""
     duck = _report(duckdb_engine, window, reference_profile, reports)
     spark = _report(spark_engine, window, reference_profile, reports)
-    assert [_result_key(r) for r in spark.results] == [_result_key(r) for r in duck.results]
-    _assert_tree_close(
-        [asdict(r) for r in spark.results], [asdict(r) for r in duck.results], "results"
-    )
-    _assert_tree_close(
-        [asdict(a) for a in spark.alerts], [asdict(a) for a in duck.alerts], "alerts"
-    )
-
-    def stats(report: CheckReport) -> list[dict[str, Any]]:
-        return [
-            {k: v for k, v in asdict(st).items() if k not in APPROXIMATE_STATS}
-            for st in report.stats
-        ]
-
-    _assert_tree_close(stats(spark), stats(duck), "stats")
-    _assert_tree_close(spark.drift, duck.drift, "drift")
+    assert_same_report(spark, duck, _close)
     for part in ("window", "since", "until", "plan", "reference"):
         assert getattr(spark, part) == getattr(duck, part), part
 
@@ -1643,7 +1605,7 @@ def test_run_checks_same_with_the_numeric_kernel(
     monkeypatch.setattr(numeric, "MIN_FEATURES", 1)
     assert numeric.uses_kernel(duckdb_engine, 1)
     kernel = _report(duckdb_engine, window, reference_profile, {})  # run again, not cached
-    assert [_result_key(r) for r in kernel.results] == [_result_key(r) for r in query.results]
+    assert [result_key(r) for r in kernel.results] == [result_key(r) for r in query.results]
     _assert_tree_close(
         [asdict(r) for r in kernel.results], [asdict(r) for r in query.results], "results"
     )

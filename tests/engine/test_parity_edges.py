@@ -52,9 +52,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from parity_tree import assert_same_report, assert_tree_close
 
 import driftline
-from driftline.checks import CHECKS, CheckReport, CheckResult, run_checks
+from driftline.checks import CHECKS, CheckReport, run_checks
 from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine
 from driftline.engine.embeddings import SAMPLE_SCHEMA, embedding_sample
 from driftline.engine.performance import performance_summary
@@ -1156,26 +1157,8 @@ def test_spark_equals_duckdb(
 
 
 # -- end to end: run_checks and incidents ------------------------------------------------------
-def _tree_diff(got: Any, want: Any, path: str) -> list[str]:
-    """Where two nested dicts/lists differ: floats beyond REL, anything else not equal."""
-    if isinstance(want, dict) and isinstance(got, dict):
-        if sorted(got) != sorted(want):
-            return [f"{path}: keys {sorted(got)} != {sorted(want)}"]
-        return [d for k in want for d in _tree_diff(got[k], want[k], f"{path}.{k}")]
-    if isinstance(want, list) and isinstance(got, list) and len(got) == len(want):
-        return [
-            d
-            for i, (g, w) in enumerate(zip(got, want, strict=True))
-            for d in _tree_diff(g, w, f"{path}[{i}]")
-        ]
-    if isinstance(want, float) or isinstance(got, float):
-        return [] if _close(got, want) else [f"{path}: {got!r} != {want!r}"]
-    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
-
-
 def _assert_tree_close(got: Any, want: Any, path: str) -> None:
-    diff = _tree_diff(got, want, path)
-    assert not diff, f"{len(diff)} differences:\n" + "\n".join(diff[:20])
+    assert_tree_close(got, want, path, _close)
 
 
 @pytest.fixture(scope="module")
@@ -1231,13 +1214,6 @@ def test_run_checks_decides_every_check(
     assert {a for i in report.incidents for a in i.alerts} <= {a.id for a in report.alerts}
 
 
-def _result_key(r: CheckResult) -> tuple[Any, ...]:
-    return (r.window, r.cohort, r.cohort_value, r.check, r.column)
-
-
-APPROXIMATE_STATS = frozenset({"conf_p10", "conf_p50", "conf_p90"})
-
-
 @pytest.mark.spark
 def test_run_checks_and_incidents_spark_equal_duckdb(
     duckdb_engine: DuckDBEngine,
@@ -1251,22 +1227,7 @@ def test_run_checks_and_incidents_spark_equal_duckdb(
     alerts, window stats (approximate quantiles excepted), drift summary and incidents."""
     duck = _report(duckdb_engine, data, check_profile, reports)
     spark = _report(spark_engine, data, check_profile, reports)
-    assert [_result_key(r) for r in spark.results] == [_result_key(r) for r in duck.results]
-    _assert_tree_close(
-        [asdict(r) for r in spark.results], [asdict(r) for r in duck.results], "results"
-    )
-    _assert_tree_close(
-        [asdict(a) for a in spark.alerts], [asdict(a) for a in duck.alerts], "alerts"
-    )
-
-    def stats(report: CheckReport) -> list[dict[str, Any]]:
-        return [
-            {k: v for k, v in asdict(st).items() if k not in APPROXIMATE_STATS}
-            for st in report.stats
-        ]
-
-    _assert_tree_close(stats(spark), stats(duck), "stats")
-    _assert_tree_close(spark.drift, duck.drift, "drift")
+    assert_same_report(spark, duck, _close)
     _assert_tree_close(
         [asdict(i) for i in spark.incidents], [asdict(i) for i in duck.incidents], "incidents"
     )
