@@ -24,6 +24,7 @@ from ibis.backends.sql import SQLBackend
 import driftline
 import driftline.checks._compiled as compiled
 from driftline.checks._compiled import render, timestamp_sql
+from driftline.store import LOOKUP_PREFIX
 
 SpecFactory = Callable[..., dict[str, Any]]
 PredictionsFactory = Callable[..., pd.DataFrame]
@@ -60,6 +61,15 @@ def templates(mon: Any) -> list[tuple[str, str, str | None]]:
             "SELECT key, fingerprint, sql FROM compiled_queries ORDER BY key"
         ).fetchall()
     ]
+
+
+def lookups(mon: Any) -> list[str]:
+    """The store's lookup tables (the known categories kept queries read)."""
+    rows = mon.store.con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?) ORDER BY 1",
+        [LOOKUP_PREFIX],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def decisions(report: Any) -> list[tuple[Any, ...]]:
@@ -149,14 +159,19 @@ def test_checks_from_kept_queries_decide_as_checks_that_compile(
         assert decisions(from_kept) == decisions(from_plain), step
         assert [s.n for s in from_kept.stats] == [s.n for s in from_plain.stats]
         kept_now = [t for t in templates(kept) if t[2] is not None]
-        # three kept queries per cohort column (window summary, classes, batches) and the
-        # quantiles, per shape (one or two ranges); category summaries are not kept
-        assert len(kept_now) == (7 if step < 2 else 14)
+        # four kept queries per cohort column (window summary, classes, batches,
+        # categories) and the quantiles, per shape (one or two ranges)
+        assert len(kept_now) == (9 if step < 2 else 18)
         if step in (1, 3, 4):  # every kept query of this shape bound, none compiled
-            assert built - used == 7
+            assert built - used == 9
         else:  # made: compiled twice (stand-ins, then the run's values)
-            assert used - built == 7
+            assert used - built == 9
+        # the category summaries read the known categories from the store
+        names = lookups(kept)
+        assert names
+        assert all(any(f'"{n}"' in (t[2] or "") for t in kept_now) for n in names)
     assert templates(plain) == []
+    assert lookups(plain) == []
 
 
 def test_kept_queries_are_invalid_exactly_when_the_summary_fingerprint_changes(
@@ -180,7 +195,8 @@ def test_kept_queries_are_invalid_exactly_when_the_summary_fingerprint_changes(
     made = check(mon)
     first = templates(mon)
     assert {f for _, f, _ in first} == {summary_fp(mon)}
-    assert sum(s is not None for _, _, s in first) == 4  # wide, classes, batches, quantiles
+    # wide, classes, batches, categories, quantiles
+    assert sum(s is not None for _, _, s in first) == 5
     mon.close()
     # a floor changes the decisions, not the summaries: the same templates, bound (each
     # kept query was compiled twice when made, with stand-ins and with the run's values)
@@ -189,7 +205,7 @@ def test_kept_queries_are_invalid_exactly_when_the_summary_fingerprint_changes(
         tmp_path / "s.duckdb", make_spec(window="1d", **floors), profile=tmp_path / "p.json"
     )
     mon.log_predictions(day_rows(make_predictions, 1))
-    assert check(mon) == made - 2 * 4
+    assert check(mon) == made - 2 * 5
     assert templates(mon) == first
     # a refit moves the bin edges: a new summary fingerprint, every template made again
     # and those of the old one deleted
@@ -203,3 +219,49 @@ def test_kept_queries_are_invalid_exactly_when_the_summary_fingerprint_changes(
     assert not {k for k, _, _ in now} & {k for k, _, _ in first}
     assert sorted(s for _, _, s in now if s) != sorted(s for _, _, s in first if s)
     mon.close()
+
+
+def test_a_kept_category_query_reads_the_known_categories_the_profile_has_now(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    """Known categories with quotes and non-ASCII text are read from a store table named
+    by its content; a refit that changes them makes a new table and drops the old one,
+    and the unseen-category check counts against the new categories."""
+    odd = ['O\'Brien "quoted"', "café ☕", "a;DROP TABLE predictions"]
+
+    def rows(seed: int, prefix: str, colors: list[str], n: int = 600) -> pd.DataFrame:
+        df = make_predictions(n=n, seed=seed, id_prefix=prefix)
+        df["color"] = np.random.default_rng(seed).choice(colors, size=n)
+        return df
+
+    spec = make_spec(window="1d")
+    path, prof = tmp_path / "s.duckdb", tmp_path / "p.json"
+    with driftline.connect(path, spec, profile=prof) as mon:
+        mon.log_reference(rows(7, "ref", ["red", odd[0]]))
+        mon.log_predictions(day_rows(make_predictions, 0).assign(color=odd[1]))
+        first = mon.check()
+        before = lookups(mon)
+        assert len(before) == 1
+        table = mon.store.con.execute(f'SELECT * FROM "{before[0]}"').fetchall()
+        assert sorted(r[0] for r in table) == sorted(["red", odd[0]])
+        unseen = [r for r in first.results if r.check == "unseen_category" and r.cohort is None]
+        assert unseen
+        assert all(r.value == 1.0 for r in unseen)
+    with driftline.connect(path, spec, profile=prof) as mon:  # a new process: bound
+        mon.log_reference(rows(8, "ref2-", [odd[1], odd[2]]))
+        mon.fit_profile()
+        mon.log_predictions(day_rows(make_predictions, 1).assign(color=odd[1]))
+        second = mon.check()
+        after = lookups(mon)
+        assert len(after) == 1
+        assert after != before
+        unseen = [
+            r
+            for r in second.results
+            if r.check == "unseen_category"
+            and r.cohort is None
+            and r.window == second.stats[-1].window
+        ]
+        assert unseen
+        assert all(r.value == 0.0 for r in unseen)
+        assert mon.store.con.execute("SELECT count(*) FROM predictions").fetchone() == (480,)

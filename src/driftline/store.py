@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALERT_COLUMNS",
     "DECIDED_COLUMNS",
+    "LOOKUP_PREFIX",
     "ON_DUPLICATE",
     "RESULT_COLUMNS",
     "RUN_COLUMNS",
@@ -65,6 +66,9 @@ __all__ = [
     "quote",
     "table_rows",
 ]
+
+#: The name of every lookup table a kept summary query reads (:meth:`Store.save_lookup`).
+LOOKUP_PREFIX = "compiled_lookup_"
 
 #: The results table, declared once: one row per window x scope x check (x column) of a
 #: stored run. ``Monitor`` writes the rows by these names; the table's DDL, the columns a
@@ -927,7 +931,8 @@ class Store:
         self, key: str, fingerprint: str, sql: str | None, columns: str
     ) -> None:
         """Keep one query template (``sql`` None: the query is not kept, compile it each
-        run); the templates of every other summary fingerprint are deleted with it."""
+        run); the templates of every other summary fingerprint are deleted with it, and
+        the lookup tables (:meth:`save_lookup`) no kept template reads any more."""
         with self._transaction(derived=True):
             self.con.execute(
                 "DELETE FROM compiled_queries WHERE fingerprint <> ? OR key = ?", [fingerprint, key]
@@ -935,6 +940,34 @@ class Store:
             self.con.execute(
                 "INSERT INTO compiled_queries VALUES (?, ?, ?, ?)", [key, fingerprint, sql, columns]
             )
+            for name in self._lookup_tables():
+                read = self.con.execute(
+                    "SELECT count(*) FROM compiled_queries WHERE contains(sql, ?)", [quote(name)]
+                ).fetchone()
+                if not (read and read[0]):
+                    self.con.execute(f"DROP TABLE {quote(name)}")
+
+    def save_lookup(self, name: str, table: pa.Table) -> None:
+        """Keep ``table`` (a query's in-memory lookup: the known categories of a column, a
+        vocabulary) as the store table ``name``, which names its content (see
+        :mod:`driftline.checks._compiled`); kept as is when it exists."""
+        if not name.startswith(LOOKUP_PREFIX):
+            raise ValueError(f"a lookup table's name starts with {LOOKUP_PREFIX}: {name!r}")
+        if name in self._lookup_tables():
+            return
+        self.con.register("__lookup", table)
+        try:
+            with self._transaction(derived=True):
+                self.con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __lookup")
+        finally:
+            self.con.unregister("__lookup")
+
+    def _lookup_tables(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            f"AND schema_name = current_schema() AND starts_with(table_name, '{LOOKUP_PREFIX}')"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
 
     def decided(
         self, fingerprint: str, summarised_by: dict[int, str], line: int | None = None

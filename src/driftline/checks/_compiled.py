@@ -24,9 +24,12 @@ What keeps a template right:
 - **It is checked when made:** Ibis compiles the query twice, with the stand-ins and
   with the run's own values; the template rendered with the run's values must equal the
   second compile character for character, or the query is marked as not kept (and is
-  compiled on every run, as before). Queries over in-memory tables (the known categories
-  and vocabularies are hash-joined as Ibis memtables, named anew by each process) are
-  never kept.
+  compiled on every run, as before).
+- **Its lookups are in the store:** the known categories and vocabularies a query
+  hash-joins are Ibis memtables, named anew by each process. A query kept reads them
+  from store tables instead, each named by its content (``compiled_lookup_<digest>``,
+  :meth:`~driftline.store.Store.save_lookup`), and dropped with the last template that
+  reads it. Queries over Python UDFs are never kept.
 
 Windows cut by ``since`` / ``until`` and the Spark engine compile as before.
 """
@@ -49,7 +52,7 @@ from ibis.expr.operations.udf import InputType
 from driftline.engine import DuckDBEngine, Engine
 from driftline.profile import Profile
 from driftline.spec import Spec
-from driftline.store import Store
+from driftline.store import LOOKUP_PREFIX, Store
 
 __all__ = ["Era", "Queries", "inputs_digest", "over_stored_table", "render", "timestamp_sql"]
 
@@ -146,13 +149,29 @@ def over_stored_table(table: ir.Table) -> bool:
 
 
 def _kept(expr: ir.Table) -> bool:
-    """Whether a query may be kept as a template: not over in-memory tables or Python
-    UDFs, which a later process would have to register again (a builtin, such as
-    DuckDB's ``histogram``, is only a name)."""
-    if expr.op().find(ops.InMemoryTable):
-        return False
+    """Whether a query may be kept as a template: not over Python UDFs, which a later
+    process would have to register again (a builtin, such as DuckDB's ``histogram``, is
+    only a name)."""
     udfs = expr.op().find((ops.ScalarUDF, ops.AggUDF))
     return all(u.__input_type__ == InputType.BUILTIN for u in udfs)
+
+
+def _stored_lookups(expr: ir.Table, engine: DuckDBEngine, store: Store) -> ir.Table:
+    """``expr`` with each in-memory table replaced by a store table of the same rows,
+    named by its content (see the module docstring)."""
+    found = expr.op().find(ops.InMemoryTable)
+    if not found:
+        return expr
+    swap: dict[ops.Node, ops.Node] = {}
+    for mem in found:
+        data = mem.data.to_pyarrow(mem.schema)
+        h = hashlib.sha256(str(data.schema).encode())
+        h.update(json.dumps(data.to_pylist(), default=str, separators=(",", ":")).encode())
+        name = f"{LOOKUP_PREFIX}{h.hexdigest()[:32]}"
+        store.save_lookup(name, data)
+        swap[mem] = engine.table(name).op()
+    replaced: ir.Table = expr.op().replace(swap).to_expr()
+    return replaced
 
 
 class Queries:
@@ -229,9 +248,12 @@ class Queries:
         template = sql = None
         columns = json.dumps([[n, str(t)] for n, t in expr.schema().items()])
         if _kept(expr):
+            assert isinstance(self.engine, DuckDBEngine)
+            expr = _stored_lookups(expr, self.engine, self.store)
             spans, era = _stand_ins(len(self.spans), self.era)
             probe = build(self.rows_in(spans), era)
             if probe is not None and _kept(probe):
+                probe = _stored_lookups(probe, self.engine, self.store)
                 backend = self.engine.backend
                 text = backend.compile(probe)
                 for i, stand_in in enumerate(_flat(spans, era)):
