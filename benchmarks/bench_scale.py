@@ -399,10 +399,14 @@ def outcome(run: dict[str, Any], cap_gib: float | None) -> str:
     return f"failed (exit {run['exit_code']})"
 
 
-def run_job(job: str, size: str, a: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+def run_job(
+    job: str, size: str, a: argparse.Namespace, env: dict[str, str], prior: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``job`` at ``size`` ``--repeat`` times; its entry holds ``prior`` runs too (the
+    runs ``--add`` keeps, of the same command)."""
     data = prepare(size, env)
     cmd, cap = command(job, data, a)
-    runs = []
+    runs = list(prior)
     for i in range(a.repeat):
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         print(f"{job} {size} run {i + 1}/{a.repeat} at {started} ...", flush=True)
@@ -520,13 +524,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--anchor-cap", type=float, default=12.0, help="GiB of address space")
     p.add_argument("--timeout", type=float, default=20.0, help="minutes per run")
     p.add_argument("--table", action="store_true", help="print the table of scale.json")
+    p.add_argument(
+        "--add",
+        action="store_true",
+        help="keep the runs scale.json holds of each job (the same command) and add these: "
+        "the median is over all of them",
+    )
     a = p.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
     for spec in a.jobs:
         job, _, size = spec.partition(":")
         if size not in SIZES:
             raise SystemExit(f"size {size!r} in {spec!r}: use one of {', '.join(SIZES)}")
-        merge(run_job(job, size, a, env))
+        prior: list[dict[str, Any]] = []
+        if a.add and RESULTS.exists():
+            old = json.loads(RESULTS.read_text()).get("entries", [])
+            same = [e for e in old if (e["job"], e["size"]) == (job, size)]
+            if same and same[0]["command"] != " ".join(command(job, prepare(size, env), a)[0]):
+                raise SystemExit(f"--add: {spec}'s stored runs ran another command; run it anew")
+            prior = same[0]["runs"] if same else []
+        merge(run_job(job, size, a, env, prior))
     if a.table or not a.jobs:
         print(table(json.loads(RESULTS.read_text())))
 
