@@ -52,6 +52,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -515,6 +516,13 @@ def table(doc: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _same_command(a: str, b: str) -> bool:
+    """Whether two runs' commands are the same but for the temporary folder of the
+    store each run starts from."""
+    tmp = re.compile(r"/tmp/driftline-scale-[^/\s]+/")
+    return tmp.sub("<tmp>/", a) == tmp.sub("<tmp>/", b)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--jobs", nargs="*", default=[], help="JOB:SIZE, e.g. duckdb:100m")
@@ -540,7 +548,8 @@ def main(argv: list[str] | None = None) -> None:
         if a.add and RESULTS.exists():
             old = json.loads(RESULTS.read_text()).get("entries", [])
             same = [e for e in old if (e["job"], e["size"]) == (job, size)]
-            if same and same[0]["command"] != " ".join(command(job, prepare(size, env), a)[0]):
+            now = " ".join(command(job, prepare(size, env), a)[0])
+            if same and not _same_command(same[0]["command"], now):
                 raise SystemExit(f"--add: {spec}'s stored runs ran another command; run it anew")
             prior = same[0]["runs"] if same else []
         merge(run_job(job, size, a, env, prior))
