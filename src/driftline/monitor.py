@@ -606,10 +606,20 @@ class Monitor:
         With ``model`` (anything with ``predict_proba``) the report's model section holds
         LIME per class over ``explain_rows`` logged rows of each class and the robustness
         checks on the reference. ``predictions`` and ``labels`` are sources read where
-        they lie (see :meth:`check`)."""
+        they lie (see :meth:`check`); the model section reads stored rows, so ``model``
+        is refused with them."""
         from driftline.report import render_report
 
         check_output_path(path)
+        if model is not None and predictions is not None:
+            from driftline.errors import UnsupportedOperationError
+
+            raise UnsupportedOperationError(
+                "the report's model section (LIME, robustness) explains stored predictions "
+                "and the stored reference, and predictions read where they lie are not "
+                "stored; log a sample with `driftline log FILE` and report on the store, or "
+                "leave out the model (--model)."
+            )
         report = self.check(since, until, persist=False, predictions=predictions, labels=labels)
         if model is None:
             return render_report(report, path)
