@@ -482,9 +482,10 @@ def test_spark_reads_nanosecond_timestamps_as_pandas_writes_them(
 
 
 def _all_days(logged: dict[str, Any], root: Path) -> Path:
-    """A directory holding every day's file, as the logged store holds every day."""
-    days = root / "all-days"
-    days.mkdir()
+    """A directory holding every day's file, as the logged store holds every day, at a
+    path longer than a headline shows whole."""
+    days = root / ("lake-" + "l" * 80) / "all-days"
+    days.mkdir(parents=True)
     for f in sorted(logged["days"].iterdir()):
         (days / f.name).write_bytes(f.read_bytes())
     logged["frames"][-1].to_parquet(days / "day-4.parquet")
@@ -517,6 +518,9 @@ def test_queue_and_report_commands_read_sources_as_check_does(
     page = _page(out.read_text())
     assert page == logged["page_after"]
     assert any("column y is not logged" in h for h in page["headlines"])
+    # a schema incident names the file that brought it, its path cut from the left
+    assert "(first batch …" in out.read_text()
+    assert "/all-days/day-2.parquet); on 2024-01-06" in out.read_text()
     assert mon_counts(tmp_path / "cli.duckdb", spec_file) == 0  # nothing copied
 
     # refused before any work, naming the fix: exit 2
