@@ -151,28 +151,15 @@ def logged(
 
 def _page(html: str) -> dict[str, Any]:
     """What a report page shows, without what differs from run to run or between a
-    logged batch and a file read in place: the run id and time, the batches' names
-    (a logged batch's id, a file's path) and the alert bounds (see below); the drift
-    rows in column order (the page orders them by value / bound) and the incidents'
-    headlines with the batch named ``-``.
-
-    The bounds are left out because a column's calibrated bound in one window is not
-    the same number in every run over the same data and profile (0.0811 and 0.0859 for
-    ``color``, n=400, in a first check of these days and in a ``--full`` check of the
-    logged store), a difference between runs of the check, not between sources."""
+    logged batch and a file read in place: the run id and time and the batches' names
+    (a logged batch's id, a file's path); the incidents' headlines with the batch named
+    ``-``."""
     found = re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S)
     assert found is not None
     payload = json.loads(found.group(1))
     payload["meta"] = {
         k: v for k, v in payload["meta"].items() if k not in ("run_id", "created_at")
     }
-    rows = payload.pop("rows")
-    order = sorted(range(len(rows)), key=lambda i: rows[i]["key"])
-    payload["rows"] = [rows[i] for i in order]
-    for block in payload["drift"]:
-        block.pop("bound")
-        for name in ("value", "status", "n", "cur", "method"):
-            block[name] = [block[name][i] for i in order]
     headlines = re.findall(r'<b class="headline">(.*?)</b>', html, re.S)
     payload["headlines"] = [
         re.sub(r"\(first batch .*?\); ", "(first batch -); ", h) for h in headlines

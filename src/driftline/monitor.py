@@ -253,9 +253,12 @@ class Monitor:
         from driftline.profile import Profile
 
         engine, table, columns = self._reference(name, reference)
-        prof = Profile(self.spec, **params).fit(engine, table, columns)
-        prof.save(self.profile_path)
-        self._profile = prof
+        fitted = Profile(self.spec, **params).fit(engine, table, columns)
+        fitted.save(self.profile_path)
+        # the profile as every later process reads it: saving orders its mappings by key
+        # (category counts, ...), and a categorical column's calibrated bound depends on
+        # its categories' order (the resampler's draws and the bound cache key)
+        prof = self._profile = Profile.load(self.profile_path, self.spec)
         if self.spec.thresholds is not None:  # configured: chosen again on the new profile
             self.thresholds(name=name, reference=reference)
         return prof
