@@ -249,19 +249,21 @@ class Monitor:
     ) -> Profile:
         """Fit the profile on the stored reference ``name`` and save it next to the spec;
         with ``reference`` (a source: Parquet path, Delta table, catalog table), on that
-        table read where it lies (on Spark with ``connect(..., spark=)``), nothing stored."""
+        table read where it lies (on Spark with ``connect(..., spark=)``), nothing stored.
+        Returns the fitted profile; the checks judge with it as saved (read back)."""
         from driftline.profile import Profile
 
         engine, table, columns = self._reference(name, reference)
         fitted = Profile(self.spec, **params).fit(engine, table, columns)
         fitted.save(self.profile_path)
-        # the profile as every later process reads it: saving orders its mappings by key
+        # judged with as every later process reads it: saving orders its mappings by key
         # (category counts, ...), and a categorical column's calibrated bound depends on
         # its categories' order (the resampler's draws and the bound cache key)
-        prof = self._profile = Profile.load(self.profile_path, self.spec)
+        self._profile = Profile.load(self.profile_path, self.spec)
         if self.spec.thresholds is not None:  # configured: chosen again on the new profile
             self.thresholds(name=name, reference=reference)
-        return prof
+            fitted.thresholds_ = self.profile.thresholds_
+        return fitted
 
     def _reference(
         self, name: str, reference: str | Path | None, what: str = "a reference"
