@@ -1,15 +1,21 @@
 """Where does ``driftline check`` spend its time and memory? One run, in process.
 
-Runs the same check as ``driftline check --no-persist`` on a store and reports, per
-engine query, which summary built it (``feature_stats``, ``histograms``, ...), the
-cohort scope, Ibis compile time, total time, rows returned, SQL size and the process's
-peak RSS after it; then the time and memory of the alert-bound calibrations
+Runs the same check as ``driftline check --no-persist`` (with ``--full``: every window
+summarised again) on a store and reports, per engine query, which summary query it is
+(``window_summary``, ``class_counts``, ...), the cohort scope, whether Ibis compiled it
+or it ran from a kept template, Ibis compile time, total time, rows returned, SQL size
+and the process's peak RSS after it; then the time and memory of the alert-bound calibrations
 (``driftline.methods.Resampler.bound``), grouped by method and number of bins.
 
-To attribute work it wraps the summary builders that :mod:`driftline.checks` imports
-from :mod:`driftline.engine.summaries`, and ``driftline.methods.Resampler.bound`` (a
-profiling tool's licence). Results are not persisted; the store changes only as it does
-under ``driftline check --no-persist`` (e.g. its calibration cache). ``--explain``
+To attribute work it wraps ``Queries.run`` of :mod:`driftline.checks._compiled`, which
+runs every summary query of a check under its name (``window_summary:segment``: the
+summary and its cohort column), either built and compiled by Ibis or rendered from the
+SQL template kept in the store (the ``how`` column); the summary builders that
+:mod:`driftline.checks` imports from :mod:`driftline.engine.summaries` (the time spent
+building expressions); and ``driftline.methods.Resampler.bound`` (a profiling tool's
+licence). Queries run outside ``Queries.run`` (the span of the data, the stored
+summaries) are listed as ``span / other``. Results are not persisted; the store changes
+only as it does under ``driftline check --no-persist`` (e.g. its calibration cache). ``--explain``
 prints DuckDB's profile of the slowest query (its slowest operators, peak buffer
 memory). ``--threads`` / ``--memory-limit`` apply DuckDB settings first (what-if runs).
 
@@ -37,6 +43,7 @@ import pyarrow as pa
 
 import driftline.checks._scopes as checks  # where the check run calls the builders
 import driftline.methods as methods
+from driftline.checks._compiled import Queries
 from driftline.engine import DuckDBEngine, summaries
 from driftline.monitor import connect
 
@@ -59,6 +66,7 @@ def peak_rss_mib() -> float:
 class Query:
     summary: str
     scope: str
+    how: str
     compile_seconds: float
     seconds: float
     rows: int
@@ -68,43 +76,80 @@ class Query:
 
 
 class TimedEngine(DuckDBEngine):
-    """A DuckDB engine that records every query it runs."""
+    """A DuckDB engine that records every query it runs, under the name of the
+    ``Queries.run`` call running it (``current``, set by :func:`_naming`)."""
 
-    def __init__(self, backend: Any, tags: dict[int, tuple[str, str]]) -> None:
+    def __init__(self, backend: Any, current: list[str]) -> None:
         super().__init__(backend)
-        self.tags = tags
+        self.current = current
         self.queries: list[Query] = []
 
+    def _record(self, how: str, sql: str, compile_s: float, seconds: float, rows: int) -> None:
+        name = self.current[-1] if self.current else "span / other"
+        summary, _, scope = name.partition(":")
+        q = Query(summary, _scope(scope), how, compile_s, seconds, rows, len(sql), 0.0, sql)
+        q.peak_rss_mib = peak_rss_mib()
+        self.queries.append(q)
+
     def run(self, expr: ibis.Table, schema: pa.Schema | None = None) -> pa.Table:
-        summary, scope = self.tags.get(id(expr), ("span / other", "-"))
         t0 = time.perf_counter()
         sql = str(ibis.to_sql(expr, dialect="duckdb"))
         t1 = time.perf_counter()
         out = super().run(expr, schema)
-        t2 = time.perf_counter()
-        self.queries.append(
-            Query(summary, scope, t1 - t0, t2 - t1, out.num_rows, len(sql), peak_rss_mib(), sql)
-        )
+        self._record("compiled", sql, t1 - t0, time.perf_counter() - t1, out.num_rows)
+        return out
+
+    def run_sql(self, sql: str, columns: ibis.Schema, schema: pa.Schema | None = None) -> pa.Table:
+        t0 = time.perf_counter()
+        out = super().run_sql(sql, columns, schema)
+        self._record("compiled", sql, 0.0, time.perf_counter() - t0, out.num_rows)
         return out
 
 
-def _tagging(
-    fn: Callable[..., Any],
-    name: str,
-    tags: dict[int, tuple[str, str]],
-    building: list[float],
-) -> Any:
-    """``fn`` tagging the expression it builds; the time spent building expressions
-    (Ibis, engine side) is added to ``building``."""
+def _scope(name: str) -> str:
+    """The cohort column of a query name's scope part (``'segment':True``: the column's
+    repr and whether the era's rows are counted), ``overall`` for none."""
+    head, sep, tail = name.rpartition(":")
+    era = ""
+    if sep and tail in ("True", "False"):
+        name, era = head, " (era)" if tail == "True" else ""
+    cohort = name.strip("'\"")
+    return (cohort if cohort and cohort != "None" else "overall") + era
+
+
+def _naming(current: list[str]) -> Callable[..., Any]:
+    """``Queries.run`` keeping the name of the query it runs in ``current``; a query
+    whose SQL came from a kept template is marked as such."""
+    original = Queries.run
+
+    def wrapped(self: Queries, name: str, build: Any, schema: pa.Schema | None = None) -> Any:
+        bound = self.bound
+        current.append(name)
+        try:
+            return original(self, name, build, schema)
+        finally:
+            current.pop()
+            if self.bound > bound and engine_of(self).queries:
+                engine_of(self).queries[-1].how = "template"
+
+    return wrapped
+
+
+def engine_of(queries: Queries) -> TimedEngine:
+    engine = queries.engine
+    assert isinstance(engine, TimedEngine)
+    return engine
+
+
+def _building(fn: Callable[..., Any], building: list[float]) -> Any:
+    """``fn`` adding the time it spends building an expression (Ibis, engine side) to
+    ``building``."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
         expr = fn(*args, **kwargs)
         if isinstance(expr, ibis.Expr):
             building.append(time.perf_counter() - t0)
-        cohort = args[3] if len(args) > 3 else kwargs.get("cohort")
-        if expr is not None:
-            tags[id(expr)] = (name, cohort or "overall")
         return expr
 
     return wrapped
@@ -178,13 +223,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, help="DuckDB SET threads")
     p.add_argument("--memory-limit", help="DuckDB SET memory_limit, e.g. 1GB")
     p.add_argument("--explain", action="store_true", help="DuckDB profile of the slowest query")
+    p.add_argument(
+        "--full", action="store_true", help="summarise every window again (check --full)"
+    )
     p.add_argument("--out", type=Path, help="write the measurements as JSON")
     a = p.parse_args(argv)
 
-    tags: dict[int, tuple[str, str]] = {}
+    current: list[str] = []
     building: list[float] = []
     for name in summary_builders():
-        setattr(checks, name, _tagging(getattr(checks, name), name, tags, building))
+        setattr(checks, name, _building(getattr(checks, name), building))
+    Queries.run = _naming(current)  # type: ignore[method-assign]
     calibrations: list[dict[str, Any]] = []
     methods.Resampler.bound = _calibration_probe(calibrations)  # type: ignore[method-assign]
 
@@ -200,10 +249,12 @@ def main(argv: list[str] | None = None) -> None:
             "SELECT name, value FROM duckdb_settings() WHERE name IN ('threads', 'memory_limit')"
         ).fetchall()
     )
-    engine = TimedEngine(mon.engine.backend, tags)
+    engine = TimedEngine(mon.engine.backend, current)
     mon._engine = engine  # the engine the check runs on (Monitor.engine caches it)
+    assert mon.engine is engine
+    assert mon.source_engine is engine
     t0 = time.perf_counter()
-    report = mon.check(persist=False)
+    report = mon.check(persist=False, full=a.full)
     total = time.perf_counter() - t0
     t1 = time.perf_counter()
     report.to_json()
@@ -212,12 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"duckdb settings: {settings}; open {t0 - t_open:.2f} s")
     print(f"check: {total:.2f} s, {len(report.results)} results, {len(report.alerts)} alerts")
     print(f"report.to_json: {to_json:.2f} s; peak RSS {peak_rss_mib():.0f} MiB\n")
-    print("| summary | scope | compile s | total s | rows | SQL chars | peak RSS MiB |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| summary | scope | how | compile s | total s | rows | SQL chars | peak RSS MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for q in engine.queries:
         print(
-            f"| {q.summary} | {q.scope} | {q.compile_seconds:.2f} | {q.seconds:.2f} | {q.rows} "
-            f"| {q.sql_chars} | {q.peak_rss_mib:.0f} |"
+            f"| {q.summary} | {q.scope} | {q.how} | {q.compile_seconds:.2f} | {q.seconds:.2f} "
+            f"| {q.rows} | {q.sql_chars} | {q.peak_rss_mib:.0f} |"
         )
     q_total = sum(q.seconds for q in engine.queries)
     print(f"\nqueries: {q_total:.2f} s of {total:.2f} s")

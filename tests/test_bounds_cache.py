@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from driftline.checks._bounds import _Bounds
@@ -101,3 +102,37 @@ def test_prefetch_simulates_references_with_one_key_once() -> None:
     for n in (100, 5000):
         expected = alone.calibrate("psi", ref, n)
         assert all(cal(n) == expected for cal in columns)
+
+
+def test_a_profile_fitted_in_process_decides_as_the_one_read_back(
+    tmp_path: Any, make_spec: Any, make_predictions: Any
+) -> None:
+    """Saving a profile orders its mappings by key, and a categorical column's bound
+    depends on its categories' order (the draws and the cache key): the monitor that
+    fitted the profile must judge with it as saved, or its first check and every later
+    process's give the same window other bounds."""
+    import driftline
+
+    ref = make_predictions(3000, seed=1)
+    # most frequent first is not alphabetical: green, red, blue
+    ref["color"] = ["green"] * 1500 + ["red"] * 1000 + ["blue"] * 500
+    day = make_predictions(400, seed=2, id_prefix="d")
+    day["ts"] = pd.date_range("2024-02-01", periods=400, freq="3min", tz="UTC")
+    spec = make_spec(window="1d")
+    with driftline.connect(tmp_path / "s.duckdb", spec) as mon:
+        mon.log_reference(ref)
+        assert list(mon.profile.categories_["color"]) == ["blue", "green", "red"]
+        mon.log_predictions(day)
+        first = mon.check()
+    with driftline.connect(tmp_path / "s.duckdb", spec) as mon:
+        again = mon.check(full=True, persist=False)
+
+    def bounds(report: Any) -> dict[tuple[Any, ...], Any]:
+        return {
+            (r.window, r.cohort_value, r.column): r.bound
+            for r in report.results
+            if r.check == "feature_drift"
+        }
+
+    assert "color" in {k[2] for k in bounds(first)}
+    assert bounds(first) == bounds(again)

@@ -238,6 +238,60 @@ def _reference_parquet(run: Run, tmp_path: Path) -> Path:
     return out
 
 
+def _points(view: Any) -> list[tuple[Any, ...]]:
+    return [(p.source, p.cls, p.window, p.cohort_value, p.id, p.x, p.y) for p in view.points]
+
+
+def test_projection_over_a_parquet_directory_equals_the_logged_store(
+    run: Run, tmp_path: Path
+) -> None:
+    """``Monitor.embeddings(predictions=..., reference=..., labels=...)`` over files read
+    in place on DuckDB: the same points (ids, classes, windows, coordinates) as the same
+    days logged into the store, by predicted class and by label, per cohort value; the
+    reference read in place or the stored one; nothing copied into the store."""
+    days = tmp_path / "days"
+    days.mkdir()
+    run.day2.to_parquet(days / "day-2.parquet")
+    run.day3.to_parquet(days / "day-3.parquet")
+    ref = _reference_parquet(run, tmp_path)
+    labelled = run.day3.iloc[::3]
+    truth = pd.DataFrame({"id": labelled["id"], "label": labelled["pred"].iloc[::-1].to_numpy()})
+    truth.to_parquet(tmp_path / "labels.parquet")
+    logged = tmp_path / "logged.duckdb"
+    with driftline.connect(logged, SPEC) as mon:
+        mon.log_reference(pd.read_parquet(ref))
+        mon.log_predictions(run.day2)
+        mon.log_predictions(run.day3)
+        mon.log_labels(truth)
+        want = mon.embeddings(cohort="region", cap=50)
+        want_since = mon.embeddings(since="2024-01-03")
+        want_label = mon.embeddings(by="label")
+    with driftline.connect(tmp_path / "s.duckdb", SPEC) as mon:
+        got = mon.embeddings(predictions=days, reference=ref, cohort="region", cap=50)
+        got_since = mon.embeddings(since="2024-01-03", predictions=days, reference=ref)
+        got_label = mon.embeddings(
+            by="label", predictions=days, reference=ref, labels=tmp_path / "labels.parquet"
+        )
+        assert mon.store.counts().get("predictions", 0) == 0  # nothing copied
+        with pytest.raises(ProfileError, match=r"no labels yet.*labels=\.\.\."):
+            mon.embeddings(by="label", predictions=days, reference=ref)
+        with pytest.raises(ProfileError, match=r"no reference named 'reference'.*reference="):
+            mon.embeddings(predictions=days)
+    assert _points(got) == _points(want)
+    assert {p.cohort_value for p in got.points if p.source == "serving"} == {"eu", "us"}
+    assert (
+        max(pd.Series([(p.window, p.cohort_value, p.cls) for p in got.points]).value_counts()) <= 50
+    )
+    assert _points(got_since) == _points(want_since)
+    assert {p.id[:2] for p in got_since.points if p.source == "serving"} == {"d3"}
+    assert _points(got_label) == _points(want_label)
+    assert {p.id for p in got_label.points if p.source == "serving"} <= set(truth["id"])
+    # the stored reference with predictions read in place
+    with driftline.connect(logged, SPEC) as mon:
+        mixed = mon.embeddings(predictions=days, cohort="region", cap=50)
+    assert _points(mixed) == _points(want)
+
+
 def test_umap_view_equals_umap_learn_on_the_same_sample(run: Run, digits: Digits) -> None:
     import umap
 

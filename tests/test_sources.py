@@ -9,8 +9,10 @@ sent a numeric column as text are among them.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,7 @@ import pytest
 import yaml
 
 import driftline
-from driftline.errors import IngestError, SourceError
+from driftline.errors import IngestError, SourceError, UnsupportedOperationError
 from driftline.sources import resolve
 
 if TYPE_CHECKING:
@@ -142,7 +144,37 @@ def logged(
         out["decisions_after"] = _decisions(second)
         assert {"performance", "performance_gap"} <= {r.check for r in second.results}
         out["alerts_after"] = _alerts(second)
+        out["queue_after"] = mon.queue(budget=40).to_dict()
+        out["page_after"] = _page(mon.report(root / "logged.html").read_text())
     return out
+
+
+def _page(html: str) -> dict[str, Any]:
+    """What a report page shows, without what differs from run to run or between a
+    logged batch and a file read in place: the run id and time and the batches' names
+    (a logged batch's id, a file's path); the incidents' headlines with the batch named
+    ``-``."""
+    found = re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S)
+    assert found is not None
+    payload = json.loads(found.group(1))
+    payload["meta"] = {
+        k: v for k, v in payload["meta"].items() if k not in ("run_id", "created_at")
+    }
+    headlines = re.findall(r'<b class="headline">(.*?)</b>', html, re.S)
+    payload["headlines"] = [
+        re.sub(r"\(first batch .*?\); ", "(first batch -); ", h) for h in headlines
+    ]
+    return payload
+
+
+#: The confidence quantiles of a window: approximate on both engines (different
+#: sketches), compared within this absolute tolerance across engines.
+QUANTILE_TOLERANCE = 0.01
+
+
+def _quantiles(page: dict[str, Any]) -> list[float | None]:
+    """The page's confidence quantiles, taken out of it."""
+    return [v for block in page["stats"] for k in ("p10", "p50", "p90") for v in block.pop(k)]
 
 
 def test_parquet_directory_on_duckdb_decides_as_logging_its_files(
@@ -434,3 +466,101 @@ def test_spark_reads_nanosecond_timestamps_as_pandas_writes_them(
             got.cast(pa.int64()).to_pylist()
             == want.cast(pa.timestamp("us")).cast(pa.int64()).to_pylist()
         )
+
+
+def _all_days(logged: dict[str, Any], root: Path) -> Path:
+    """A directory holding every day's file, as the logged store holds every day, at a
+    path longer than a headline shows whole."""
+    days = root / ("lake-" + "l" * 80) / "all-days"
+    days.mkdir(parents=True)
+    for f in sorted(logged["days"].iterdir()):
+        (days / f.name).write_bytes(f.read_bytes())
+    logged["frames"][-1].to_parquet(days / "day-4.parquet")
+    return days
+
+
+def _cli_spec(logged: dict[str, Any], root: Path, run_cli: RunCli) -> Path:
+    spec_file = root / "driftline.yaml"
+    spec_file.write_text(yaml.safe_dump(logged["spec"]))
+    done = run_cli("fit", "--reference", logged["ref"], "--spec", spec_file, "--store", root / "f")
+    assert done.code == 0, done.output
+    return spec_file
+
+
+def test_queue_and_report_commands_read_sources_as_check_does(
+    logged: dict[str, Any], tmp_path: Path, run_cli: RunCli
+) -> None:
+    """``driftline queue`` and ``driftline report`` over a Parquet directory on DuckDB:
+    the same queue and the same report as the same days logged into a store."""
+    days = _all_days(logged, tmp_path)
+    spec_file = _cli_spec(logged, tmp_path, run_cli)
+    store = ("--spec", spec_file, "--store", tmp_path / "cli.duckdb")
+    sources = ("--predictions", days, "--labels", logged["labels"])
+    done = run_cli("queue", *sources, "--budget", "40", "--json", *store)
+    assert done.code == 0, done.output
+    assert json.loads(done.out) == logged["queue_after"]
+    out = tmp_path / "report.html"
+    done = run_cli("report", *sources, "--out", out, *store)
+    assert done.code == 0, done.output
+    page = _page(out.read_text())
+    assert page == logged["page_after"]
+    assert any("column y is not logged" in h for h in page["headlines"])
+    # a schema incident names the file that brought it, its path cut from the left
+    assert "(first batch …" in out.read_text()
+    assert "/all-days/day-2.parquet); on 2024-01-06" in out.read_text()
+    assert mon_counts(tmp_path / "cli.duckdb", spec_file) == 0  # nothing copied
+
+    # refused before any work, naming the fix: exit 2
+    for command in ("queue", "report"):
+        done = run_cli(command, "--engine", "spark", *store)
+        assert done.code == 2, done.output
+        assert "--engine spark reads --predictions PATH_OR_TABLE; add it" in done.err
+        done = run_cli(command, "--predictions", "s3a://bucket/predictions", *store)
+        assert done.code == 2, done.output
+        assert "URI; DuckDB reads local Parquet paths" in done.err
+        done = run_cli(command, "--predictions", "db.predictions", *store)
+        assert done.code == 2, done.output
+        assert "catalog table is read with --engine spark" in done.err
+        done = run_cli(command, "--spark-conf", "spark.master=local[1]", *sources, *store)
+        assert done.code == 2, done.output
+        assert "--spark-conf needs --engine spark" in done.err
+    # the model section explains stored rows: refused with sources, before loading it
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"")
+    done = run_cli("report", *sources, "--model", model, "--out", out, *store)
+    assert done.code == 2, done.output
+    assert "leave out the model (--model)" in done.err
+    refused = pytest.raises(UnsupportedOperationError, match=r"leave out the model")
+    with driftline.connect(tmp_path / "api.duckdb", spec_file) as mon, refused:
+        mon.report(tmp_path / "api.html", model=object(), predictions=days)
+
+
+def mon_counts(store: Path, spec_file: Path) -> int:
+    with driftline.connect(store, spec_file) as mon:
+        return int(mon.store.counts().get("predictions", 0))
+
+
+@pytest.mark.spark
+def test_queue_and_report_commands_on_spark(
+    logged: dict[str, Any], tmp_path: Path, spark: Any, run_cli: RunCli
+) -> None:
+    """``driftline queue`` and ``driftline report`` with ``--engine spark`` over a
+    Parquet directory: the same queue and report as the same days logged into a store
+    (the commands use the running session and leave it running)."""
+    days = _all_days(logged, tmp_path)
+    spec_file = _cli_spec(logged, tmp_path, run_cli)
+    store = ("--spec", spec_file, "--store", tmp_path / "cli.duckdb")
+    sources = ("--engine", "spark", "--predictions", days, "--labels", logged["labels"])
+    done = run_cli("queue", *sources, "--budget", "40", "--json", *store)
+    assert done.code == 0, done.output
+    assert json.loads(done.out) == logged["queue_after"]
+    out = tmp_path / "report.html"
+    done = run_cli("report", *sources, "--out", out, *store)
+    assert done.code == 0, done.output
+    page, want = _page(out.read_text()), copy.deepcopy(logged["page_after"])
+    assert _quantiles(page) == pytest.approx(_quantiles(want), abs=QUANTILE_TOLERANCE)
+    assert page == want
+    done = run_cli("queue", "--engine", "spark", "--predictions", "no_such_table", *store)
+    assert done.code == 2, done.output
+    assert "no table 'no_such_table'" in done.err
+    assert spark.range(3).count() == 3

@@ -23,6 +23,7 @@ __all__ = [
     "OVERALL",
     "QUEUE_FORMATS",
     "QUEUE_POLICIES",
+    "SOURCE_FILE",
     "STORE_COLUMNS",
     "BaselineKind",
     "CheckInfo",
@@ -39,6 +40,9 @@ OVERALL = "__all__"
 OTHER = "__other__"
 #: Cohort value shown for rows whose cohort column is null.
 MISSING_COHORT = "(missing)"
+#: Prefix of the batch id of a file read in place (``driftline.sources``): the rest is
+#: the file's absolute path.
+SOURCE_FILE = "file:"
 
 #: Which reference a cohort value is judged against (``Profile.cohort_baseline``):
 #: ``own``, its own baseline; else the overall one, because the value has fewer reference

@@ -82,6 +82,32 @@ SparkConfOpt = Annotated[
 ]
 #: The engines --engine names.
 ENGINES = ("duckdb", "spark")
+PredictionsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--predictions",
+        help="Read predictions where they lie instead of the stored ones: a Parquet "
+        "file, directory (one batch per file) or glob, a Delta table's folder, or "
+        "(--engine spark) a catalog table. Nothing is copied into the store.",
+    ),
+]
+LabelsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--labels",
+        help="Labels where they lie (id, label, optional labelled_at), as --predictions.",
+    ),
+]
+
+
+def _spark_reads_predictions(engine: str, predictions: str | None, stored: str) -> None:
+    """--engine spark reads sources only: without --predictions, a :class:`ConfigError`
+    naming the fix (``stored``: what the command does on the stored predictions)."""
+    if engine == "spark" and predictions is None:
+        raise ConfigError(
+            "--engine spark reads --predictions PATH_OR_TABLE; add it, or leave --engine out "
+            f"to {stored} on DuckDB."
+        )
 
 
 @contextmanager
@@ -456,22 +482,8 @@ def check(
             "with alerts (0: all).",
         ),
     ] = 30,
-    predictions: Annotated[
-        str | None,
-        typer.Option(
-            "--predictions",
-            help="Check predictions where they lie instead of the stored ones: a Parquet "
-            "file, directory (one batch per file) or glob, a Delta table's folder, or "
-            "(--engine spark) a catalog table. Nothing is copied into the store.",
-        ),
-    ] = None,
-    labels: Annotated[
-        str | None,
-        typer.Option(
-            "--labels",
-            help="Labels where they lie (id, label, optional labelled_at), as --predictions.",
-        ),
-    ] = None,
+    predictions: PredictionsOpt = None,
+    labels: LabelsOpt = None,
     engine: EngineOpt = "duckdb",
     spark_conf: SparkConfOpt = None,
     results_table: Annotated[
@@ -498,11 +510,7 @@ def check(
     from driftline.monitor import connect
 
     _time_range(since, until)
-    if engine == "spark" and predictions is None:
-        raise ConfigError(
-            "--engine spark reads --predictions PATH_OR_TABLE; add it, or leave --engine out "
-            "to check the stored predictions on DuckDB."
-        )
+    _spark_reads_predictions(engine, predictions, "check the stored predictions")
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
     with _session(engine, spark_conf, ("--results-table", results_table)) as session:
         step("opening the spec and the store")
@@ -681,20 +689,37 @@ def report(
             "(joblib/pickle; loading runs code from the file: give only files you trust).",
         ),
     ] = None,
+    predictions: PredictionsOpt = None,
+    labels: LabelsOpt = None,
+    engine: EngineOpt = "duckdb",
+    spark_conf: SparkConfOpt = None,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
-    """Run the checks and write one self-contained HTML report (opens offline)."""
+    """Run the checks and write one self-contained HTML report (opens offline).
+
+    With --predictions (and --labels) the data is read where it lies, on DuckDB or with
+    --engine spark as Spark jobs, as `driftline check` reads it."""
     from driftline.monitor import check_output_path, connect
 
     check_output_path(out_path, "--out", "report.html")
     _time_range(since, until)
+    _spark_reads_predictions(engine, predictions, "report on the stored predictions")
+    if model is not None and predictions is not None:  # refused before the model is loaded
+        raise ConfigError(
+            "--model explains stored predictions and the stored reference (LIME, "
+            "robustness), and --predictions are not stored; log a sample with `driftline "
+            "log FILE` and report on the store, or leave out the model (--model)."
+        )
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
-    step("opening the spec and the store")
-    with connect(store, spec) as mon, status:
-        step("writing the report")
-        fitted = _load_model(model) if model is not None else None
-        path = mon.report(out_path, since, until, model=fitted)
+    with _session(engine, spark_conf) as session:
+        step("opening the spec and the store")
+        with connect(store, spec, spark=session) as mon, status:
+            step("writing the report")
+            fitted = _load_model(model) if model is not None else None
+            path = mon.report(
+                out_path, since, until, model=fitted, predictions=predictions, labels=labels
+            )
     out.print(str(path))
 
 
@@ -768,14 +793,22 @@ def queue(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the queue and its plan as JSON.")
     ] = False,
+    predictions: PredictionsOpt = None,
+    labels: LabelsOpt = None,
+    engine: EngineOpt = "duckdb",
+    spark_conf: SparkConfOpt = None,
     spec: SpecOpt = Path("driftline.yaml"),
     store: StoreOpt = Path("driftline.duckdb"),
 ) -> None:
     """Pick the predictions to label next (computed in the engine) and write them as
-    CSV, JSON lines or Label Studio tasks (plus the labelling config they assume)."""
+    CSV, JSON lines or Label Studio tasks (plus the labelling config they assume).
+
+    With --predictions (and --labels) the candidates are read where they lie, on DuckDB
+    or with --engine spark as Spark jobs, as `driftline check` reads them."""
     from driftline.monitor import check_output_path, connect
     from driftline.queues import queue_config, write_queue
 
+    _spark_reads_predictions(engine, predictions, "queue the stored predictions")
     if out_path is not None:
         check_output_path(out_path, "--out", "tasks.json")
         if fmt is None:
@@ -814,10 +847,16 @@ def queue(
     if policy:
         options["policy"] = _split(policy)
     config = queue_config(**options)
-    step("opening the spec and the store")
-    with connect(store, spec) as mon:
-        step("building the queue")
-        result = mon.queue(config, thresholds=thresholds or None)
+    with _session(engine, spark_conf) as session:
+        step("opening the spec and the store")
+        with connect(store, spec, spark=session) as mon:
+            step("building the queue")
+            result = mon.queue(
+                config,
+                thresholds=thresholds or None,
+                predictions=predictions,
+                labels=labels,
+            )
     for s in result.strata:
         where = f" {shorten(s['stratum'])}" if s["stratum"] else ""
         have = "" if s["available"] is None else f" of {s['available']:,} candidates"

@@ -13,7 +13,8 @@ features by :meth:`Baseline.features`, so reference and serving are compared in 
 coordinate system, fitted on the reference alone. The first two coordinates are the
 PCA view of the report.
 
-:func:`project` draws both samples from the store and fits the 2-D view on the reference
+:func:`project` draws both samples in the engines holding them (the store, or sources
+read where they lie, on DuckDB or Spark) and fits the 2-D view on the reference
 sample: PCA (the same numbers as scikit-learn's ``PCA(2)`` on that sample) or UMAP
 (``pip install 'driftline[umap]'``), applied to serving unchanged.
 """
@@ -281,11 +282,14 @@ def project(
     window: Window | None = None,
     cohort: str | None = None,
     cap: int | None = None,
+    reference_engine: Engine | None = None,
 ) -> EmbeddingProjection:
     """Reference and serving samples (``cap`` rows per class, per window of ``window``
     and value of ``cohort`` on the serving side) in one 2-D view fitted on the reference
     sample. ``by`` is the column naming each row's class (the predicted class, or the
-    label), in the serving table ``serving_by`` when given."""
+    label), in the serving table ``serving_by`` when given. ``reference_engine`` draws
+    the reference sample when its table lies elsewhere than the serving table (e.g. a
+    stored reference and predictions on Spark); default ``engine``."""
     if not spec.embedding:
         raise ConfigError(
             "the spec names no embedding column; add `embedding: <column>` to the spec "
@@ -306,7 +310,7 @@ def project(
             )
     cap = cap or spec.embeddings.sample_cap
     seed = spec.checks.seed
-    ref_tab = engine.run(
+    ref_tab = (reference_engine or engine).run(
         embedding_sample(reference, spec, cap=cap, seed=seed, by=by), SAMPLE_SCHEMA
     )
     if ref_tab.num_rows < 3:

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
 
+from driftline._catalog import SOURCE_FILE
 from driftline.checks import Alert, CheckReport, CheckResult, WindowStats, alert_id
 from driftline.errors import SHOWN_CHARS, shorten
 from driftline.profile import Profile
@@ -678,7 +679,7 @@ class _Context:
             what = f"missing values of {col} spike{share}"
         else:
             what = "rows timestamped outside the data's era"
-        brought = f" (first batch {_name(batches[0])})" if batches else ""
+        brought = f" (first batch {_batch_name(batches[0])})" if batches else ""
         summary = f"{what} {where}{brought}"
         return RootCause(
             summary=summary,
@@ -884,6 +885,17 @@ def _name(value: Any) -> str:
     """
     text = str(value)
     return text if len(text) <= SHOWN_CHARS and text.isprintable() else shorten(text)
+
+
+def _batch_name(batch: str) -> str:
+    """A batch as a headline names it: a file read in place by its path (the result's
+    details cut a long one from the left, so the file's own name stays), any other
+    batch id as :func:`_name` shows it.
+
+    >>> _batch_name("file:/data/lake/day-040.parquet"), _batch_name("file:…/day-1.pq")
+    ('/data/lake/day-040.parquet', '…/day-1.pq')
+    """
+    return _name(batch.removeprefix(SOURCE_FILE))
 
 
 def _scope_order(s: IncidentScope) -> tuple[bool, str, str]:

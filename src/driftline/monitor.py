@@ -249,16 +249,21 @@ class Monitor:
     ) -> Profile:
         """Fit the profile on the stored reference ``name`` and save it next to the spec;
         with ``reference`` (a source: Parquet path, Delta table, catalog table), on that
-        table read where it lies (on Spark with ``connect(..., spark=)``), nothing stored."""
+        table read where it lies (on Spark with ``connect(..., spark=)``), nothing stored.
+        Returns the fitted profile; the checks judge with it as saved (read back)."""
         from driftline.profile import Profile
 
         engine, table, columns = self._reference(name, reference)
-        prof = Profile(self.spec, **params).fit(engine, table, columns)
-        prof.save(self.profile_path)
-        self._profile = prof
+        fitted = Profile(self.spec, **params).fit(engine, table, columns)
+        fitted.save(self.profile_path)
+        # judged with as every later process reads it: saving orders its mappings by key
+        # (category counts, ...), and a categorical column's calibrated bound depends on
+        # its categories' order (the resampler's draws and the bound cache key)
+        self._profile = Profile.load(self.profile_path, self.spec)
         if self.spec.thresholds is not None:  # configured: chosen again on the new profile
             self.thresholds(name=name, reference=reference)
-        return prof
+            fitted.thresholds_ = self.profile.thresholds_
+        return fitted
 
     def _reference(
         self, name: str, reference: str | Path | None, what: str = "a reference"
@@ -529,7 +534,10 @@ class Monitor:
         method: str | None = None,
         cohort: str | None = None,
         cap: int | None = None,
-        reference: str = "reference",
+        name: str = "reference",
+        reference: str | Path | None = None,
+        predictions: str | Path | None = None,
+        labels: str | Path | None = None,
     ) -> EmbeddingProjection:
         """Reference and serving embeddings in one 2-D view fitted on the reference
         sample (``method``: ``pca`` or ``umap``; default ``spec.embeddings.projection``),
@@ -538,24 +546,44 @@ class Monitor:
         window of the spec (and value of ``cohort``) in ``[since, until)``, at most
         ``cap`` (default ``embeddings.sample_cap``) per class, reproducibly in the
         engine. The drift decisions are the ``embedding_drift`` results of :meth:`check`.
+
+        The reference is the stored one named ``name``, or the source ``reference``;
+        ``predictions`` and ``labels`` are sources read where they lie (see
+        :meth:`check`), sampled on Spark when the monitor has a session. Each sample is
+        drawn by the engine that holds its table and reaches Python as Arrow, capped;
+        the rows drawn rank first by the md5 of the seed and the id, which both engines
+        compute alike, so DuckDB and Spark draw the same rows
+        (:mod:`driftline.engine.embeddings`).
         """
         from driftline.checks import _ts
         from driftline.embeddings import project
+        from driftline.engine.labels import latest_labels
 
         if by not in ("prediction", "label"):
             raise ConfigError(
                 f"by={by!r} is not understood; embeddings are drawn per 'prediction' (the "
                 "predicted class) or per 'label' (the true class)."
             )
-        table = "reference_" + reference
-        if not self.store.has_table(table) or not self.store.has_table("predictions"):
-            missing = "a reference" if not self.store.has_table(table) else "predictions"
+        if reference is None and not self.store.has_table("reference_" + name):
             raise ProfileError(
-                f"the store holds no {missing} yet; log the reference and predictions "
-                "(with their embedding column) before projecting embeddings."
+                f"the store holds no reference named {name!r} yet; log the reference (with "
+                "its embedding column) before projecting embeddings, or give one where it "
+                "lies (reference=...)."
             )
-        ref = self.engine.table(table)
-        serving = self.engine.table("predictions")
+        if predictions is None and not self.store.has_table("predictions"):
+            raise ProfileError(
+                "the store holds no predictions yet; log them (with their embedding column) "
+                "before projecting embeddings, or give them where they lie (predictions=...)."
+            )
+        ref_engine, ref, _ = self._reference(name, reference)
+        engine: Engine
+        if predictions is not None:
+            engine = self.source_engine
+            serving = self._source("predictions", predictions).table
+        else:
+            engine = self.engine
+            self.store._ensure_predictions()
+            serving = self.engine.table("predictions")
         ts = serving[self.spec.timestamp]
         lo, hi = _ts(since, "since"), _ts(until, "until")
         if lo is not None:
@@ -566,18 +594,21 @@ class Monitor:
         if by == "label":
             ref_by = self.spec.label or "label"
             serving_by = "__dl_label"
-            if not self.store.has_table("labels"):
+            if labels is None and not (
+                self.store.has_table("labels") and self.store._scalar("SELECT count(*) FROM labels")
+            ):
                 raise ProfileError(
                     "the store holds no labels yet; log them with `driftline log --labels "
-                    "FILE` (or `Monitor.log_labels(df)`), or project by='prediction'."
+                    "FILE` (or `Monitor.log_labels(df)`), give them where they lie "
+                    "(labels=...), or project by='prediction'."
                 )
-            labels = self.store.latest_labels()
-            labels = labels.select(__dl_lid=labels["id"], __dl_label=labels["label"])
+            latest = latest_labels(self._labels_on(engine, labels))
+            latest = latest.select(__dl_lid=latest["id"], __dl_label=latest["label"])
             serving = serving.join(
-                labels, serving[self.spec.id].cast("string") == labels["__dl_lid"].cast("string")
+                latest, serving[self.spec.id].cast("string") == latest["__dl_lid"].cast("string")
             )
         return project(
-            self.engine,
+            engine,
             ref,
             serving,
             self.spec,
@@ -587,6 +618,7 @@ class Monitor:
             window=self.spec.window_parsed,
             cohort=cohort,
             cap=cap,
+            reference_engine=ref_engine,
         )
 
     def report(
@@ -606,10 +638,20 @@ class Monitor:
         With ``model`` (anything with ``predict_proba``) the report's model section holds
         LIME per class over ``explain_rows`` logged rows of each class and the robustness
         checks on the reference. ``predictions`` and ``labels`` are sources read where
-        they lie (see :meth:`check`)."""
+        they lie (see :meth:`check`); the model section reads stored rows, so ``model``
+        is refused with them."""
         from driftline.report import render_report
 
         check_output_path(path)
+        if model is not None and predictions is not None:
+            from driftline.errors import UnsupportedOperationError
+
+            raise UnsupportedOperationError(
+                "the report's model section (LIME, robustness) explains stored predictions "
+                "and the stored reference, and predictions read where they lie are not "
+                "stored; log a sample with `driftline log FILE` and report on the store, or "
+                "leave out the model (--model)."
+            )
         report = self.check(since, until, persist=False, predictions=predictions, labels=labels)
         if model is None:
             return render_report(report, path)

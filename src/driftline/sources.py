@@ -54,7 +54,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from driftline._catalog import type_family
+from driftline._catalog import SOURCE_FILE, type_family
 from driftline._ingest import FeatureSelect, check_names, feature_select
 from driftline.engine import Engine
 from driftline.errors import (
@@ -180,7 +180,7 @@ def resolve(source: str | Path, engine: Engine) -> list[Part]:
 
 def _file_part(path: Path) -> Part:
     full = str(path.resolve())
-    return Part(key="file:" + full, shown=str(path), path=full)
+    return Part(key=SOURCE_FILE + full, shown=str(path), path=full)
 
 
 def _delta_parts(root: Path) -> list[Part]:

@@ -119,6 +119,79 @@ def test_embedding_drift_on_spark_equals_duckdb(spark: Any, tmp_path: Path) -> N
     assert got.embeddings == want.embeddings
 
 
+def _points(view: Any) -> list[tuple[Any, ...]]:
+    return [(p.source, p.cls, p.window, p.cohort_value, p.id) for p in view.points]
+
+
+def _xy(view: Any) -> np.ndarray:
+    return np.array([(p.x, p.y) for p in view.points])
+
+
+@pytest.mark.spark
+def test_sources_on_spark_sample_and_decide_as_duckdb(spark: Any, tmp_path: Path) -> None:
+    """Predictions, labels and the reference read in place (Parquet files) on Spark and
+    on DuckDB: the same ``embedding_drift`` results and the same projections, point for
+    point (the sample is ranked by md5 of seed and id, which both engines compute
+    alike): per cohort value (null values included), by label, and with the stored
+    reference drawn on DuckDB while the predictions are sampled on Spark."""
+    import pyarrow.parquet as pq
+
+    days = tmp_path / "days"
+    days.mkdir()
+    first = _table(1500, 2, datetime(2024, 1, 1))
+    pq.write_table(first, days / "a.parquet")
+    pq.write_table(_table(1500, 4, datetime(2024, 1, 5), shift=1.5), days / "b.parquet")
+    ref = tmp_path / "ref.parquet"
+    holdout = _table(2000, 1, datetime(2023, 12, 1))
+    pq.write_table(holdout.append_column("label", holdout.column("pred")), ref)
+    spec = {**SPEC, "label": "label"}
+    labels = tmp_path / "labels.parquet"
+    pred = first.column("pred").to_pylist()
+    pq.write_table(pa.table({"id": first.column("id")[::2], "label": pred[::-1][::2]}), labels)
+    got: dict[str, Any] = {}
+    for name, session in (("duckdb", None), ("spark", spark)):
+        with driftline.connect(tmp_path / f"{name}.duckdb", spec, spark=session) as mon:
+            mon.fit_profile(reference=ref)
+            got[name] = (
+                mon.check(predictions=days, persist=False),
+                mon.embeddings(predictions=days, reference=ref, cohort="region", cap=40),
+                mon.embeddings(
+                    predictions=days, reference=ref, labels=labels, by="label", until="2024-01-03"
+                ),
+            )
+    duck, sparky = got["duckdb"], got["spark"]
+    ours = duck[0].results_for("embedding_drift")
+    theirs = sparky[0].results_for("embedding_drift")
+    assert any(r.status == "alert" and r.column == "vec:a" for r in ours)
+    assert [(r.window_start, r.cohort_value, r.column, r.status) for r in theirs] == [
+        (r.window_start, r.cohort_value, r.column, r.status) for r in ours
+    ]
+    for g, w in zip(theirs, ours, strict=True):
+        assert g.value == pytest.approx(w.value, abs=1e-9)
+    assert sparky[0].embeddings == duck[0].embeddings
+    for ours_view, theirs_view in zip(duck[1:], sparky[1:], strict=True):
+        assert _points(theirs_view) == _points(ours_view)
+        np.testing.assert_allclose(_xy(theirs_view), _xy(ours_view), rtol=1e-9, atol=1e-9)
+    by_cohort = pa.table(
+        {k: [p[i] for p in _points(duck[1]) if p[0] == "serving"] for i, k in enumerate("skwci")}
+    )
+    counts = by_cohort.group_by(["w", "c", "k"]).aggregate([("i", "count")])
+    assert max(counts.column("i_count").to_pylist()) == 40  # capped per window, value, class
+    assert "(missing)" in set(by_cohort.column("c").to_pylist())
+    label_ids = {p[4] for p in _points(duck[2]) if p[0] == "serving"}
+    assert label_ids
+    assert label_ids <= set(first.column("id").to_pylist()[::2])
+
+    # the stored reference (drawn on DuckDB) with predictions sampled on Spark
+    with driftline.connect(tmp_path / "mixed.duckdb", spec, spark=spark) as mon:
+        mon.log_reference(pq.read_table(ref))
+        mixed = mon.embeddings(predictions=days, cohort="region", cap=40)
+        again = mon.embeddings(predictions=days, cohort="region", cap=40)
+    assert _points(mixed) == _points(duck[1])
+    assert _points(again) == _points(mixed)  # reproducible run to run
+    np.testing.assert_allclose(_xy(mixed), _xy(duck[1]), rtol=1e-9, atol=1e-9)
+
+
 def test_overall_sample_from_a_cohort_sample_equals_its_own_query() -> None:
     import ibis
 

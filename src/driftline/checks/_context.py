@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from driftline._catalog import type_family
+from driftline._catalog import SOURCE_FILE, type_family
 from driftline.checks._bounds import _Bounds
 from driftline.checks._registry import CHECKS, Status
 from driftline.checks._results import CheckResult, Moments, WindowStats, record
@@ -338,6 +338,22 @@ def _cut(value: Any) -> str:
     """
     text = str(value)
     return text if len(text) <= SHOWN_CHARS else shorten(text)
+
+
+def _cut_batch(batch_id: Any) -> str:
+    """A batch id as a result's details name it: as :func:`_cut` cuts it, but for a
+    file read in place (``file:<path>``), whose path is cut from the left so the file's
+    own name stays.
+
+    >>> _cut_batch("file:/" + "d" * 100 + "/day-040.parquet")[-24:]
+    'dddddddd/day-040.parquet'
+    >>> len(_cut_batch("file:/" + "d" * 100)), _cut_batch("file:/" + "d" * 100)[:6]
+    (80, 'file:…')
+    """
+    text = str(batch_id)
+    if text.startswith(SOURCE_FILE) and len(text) > SHOWN_CHARS and text.isprintable():
+        return SOURCE_FILE + "…" + text[-(SHOWN_CHARS - len(SOURCE_FILE) - 1) :]
+    return _cut(text)
 
 
 def _cut_keys(counts: Mapping[str, int]) -> dict[str, int]:

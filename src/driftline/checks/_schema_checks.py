@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from driftline.checks._context import _cut, _json, _Run, _Window, decided
+from driftline.checks._context import _cut, _cut_batch, _json, _Run, _Window, decided
 from driftline.checks._registry import check
 from driftline.checks._results import CheckResult
 from driftline.errors import shorten
@@ -56,7 +56,7 @@ def schema_facts(run: _Run, win: _Window) -> _SchemaFacts:
         meta = run.batches.get(seq)
         if meta is None:
             continue
-        batch = _cut(meta.get("batch_id", seq))
+        batch = _cut_batch(meta.get("batch_id", seq))
         for col in _json(meta["missing_features"]):
             missing_rows[col] += rows
             missing_batches[col].append(batch)
