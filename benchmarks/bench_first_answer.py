@@ -50,6 +50,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -248,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.compare is not None:
         srcs = {f"{a.compare}": a.compare, **srcs}
     first = list(srcs)[-1]
+    for src in srcs.values():  # bytecode as `pip install` leaves it (see bench_history)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
     runners = {
         name: Runner(use_gnu_time, {**os.environ, "PYTHONPATH": str(src.resolve())})
         for name, src in srcs.items()

@@ -138,11 +138,11 @@ def test_checks_from_kept_queries_decide_as_checks_that_compile(
     days[2]["x"] = np.nan  # an all-null feature in one window
     late = [day_rows(make_predictions, d, n=9, prefix="late") for d in range(2)]
     batches: list[list[pd.DataFrame]] = [
-        [days[0]],
-        [days[1]],  # one range, bound from the first check's templates
+        [days[0]],  # the store's first check: nothing kept
+        [days[1]],  # one range: templates made
         [days[2], late[0]],  # two ranges: new templates
         [days[3], late[1]],  # two ranges again: bound
-        [days[4]],
+        [days[4]],  # one range again: bound
     ]
     for step, logged in enumerate(batches):
         for df in logged:
@@ -161,14 +161,16 @@ def test_checks_from_kept_queries_decide_as_checks_that_compile(
         kept_now = [t for t in templates(kept) if t[2] is not None]
         # four kept queries per cohort column (window summary, classes, batches,
         # categories) and the quantiles, per shape (one or two ranges)
-        assert len(kept_now) == (9 if step < 2 else 18)
-        if step in (1, 3, 4):  # every kept query of this shape bound, none compiled
+        assert len(kept_now) == [0, 9, 18, 18, 18][step]
+        if step == 0:  # built and compiled once, as without templates
+            assert used == built
+        elif step in (3, 4):  # every kept query of this shape bound, none compiled
             assert built - used == 9
         else:  # made: compiled twice (stand-ins, then the run's values)
             assert used - built == 9
         # the category summaries read the known categories from the store
         names = lookups(kept)
-        assert names
+        assert bool(names) == (step > 0)
         assert all(any(f'"{n}"' in (t[2] or "") for t in kept_now) for n in names)
     assert templates(plain) == []
     assert lookups(plain) == []
@@ -192,7 +194,11 @@ def test_kept_queries_are_invalid_exactly_when_the_summary_fingerprint_changes(
     mon.log_predictions(day_rows(make_predictions, 0))
     mon.close()  # checked as by the CLI: the profile read from its file
     mon = driftline.connect(tmp_path / "s.duckdb", spec, profile=tmp_path / "p.json")
+    plain = check(mon)  # the store's first check keeps nothing
+    assert templates(mon) == []
+    mon.log_predictions(day_rows(make_predictions, 1))
     made = check(mon)
+    assert made > plain
     first = templates(mon)
     assert {f for _, f, _ in first} == {summary_fp(mon)}
     # wide, classes, batches, categories, quantiles
@@ -204,14 +210,23 @@ def test_kept_queries_are_invalid_exactly_when_the_summary_fingerprint_changes(
     mon = driftline.connect(
         tmp_path / "s.duckdb", make_spec(window="1d", **floors), profile=tmp_path / "p.json"
     )
-    mon.log_predictions(day_rows(make_predictions, 1))
-    assert check(mon) == made - 2 * 5
+    mon.log_predictions(day_rows(make_predictions, 2))
+    bound = check(mon)
+    # made: each of the five compiled twice (stand-ins, then the run's values) and the
+    # known categories' lookup table looked up once
+    assert made == bound + 2 * 5 + 1
+    assert plain == bound + 5
     assert templates(mon) == first
-    # a refit moves the bin edges: a new summary fingerprint, every template made again
-    # and those of the old one deleted
+    # a refit moves the bin edges: a new summary fingerprint, whose first check
+    # recomputes every window and keeps nothing; the next makes every template again
+    # and deletes those of the old one
     old = summary_fp(mon)
     mon.fit_profile(bins=5)
-    mon.log_predictions(day_rows(make_predictions, 2))
+    mon.log_predictions(day_rows(make_predictions, 3))
+    assert check(mon) == plain
+    assert summary_fp(mon) != old
+    assert templates(mon) == first
+    mon.log_predictions(day_rows(make_predictions, 4))
     assert check(mon) == made
     now = templates(mon)
     assert summary_fp(mon) != old
@@ -239,6 +254,9 @@ def test_a_kept_category_query_reads_the_known_categories_the_profile_has_now(
     with driftline.connect(path, spec, profile=prof) as mon:
         mon.log_reference(rows(7, "ref", ["red", odd[0]]))
         mon.log_predictions(day_rows(make_predictions, 0).assign(color=odd[1]))
+        mon.check()  # the store's first check keeps nothing
+        assert lookups(mon) == []
+        mon.log_predictions(day_rows(make_predictions, 1).assign(color=odd[1]))
         first = mon.check()
         before = lookups(mon)
         assert len(before) == 1
@@ -250,7 +268,10 @@ def test_a_kept_category_query_reads_the_known_categories_the_profile_has_now(
     with driftline.connect(path, spec, profile=prof) as mon:  # a new process: bound
         mon.log_reference(rows(8, "ref2-", [odd[1], odd[2]]))
         mon.fit_profile()
-        mon.log_predictions(day_rows(make_predictions, 1).assign(color=odd[1]))
+        mon.log_predictions(day_rows(make_predictions, 2).assign(color=odd[1]))
+        mon.check()  # the new fingerprint's first check keeps nothing
+        assert lookups(mon) == before
+        mon.log_predictions(day_rows(make_predictions, 3).assign(color=odd[1]))
         second = mon.check()
         after = lookups(mon)
         assert len(after) == 1
@@ -264,4 +285,4 @@ def test_a_kept_category_query_reads_the_known_categories_the_profile_has_now(
         ]
         assert unseen
         assert all(r.value == 0.0 for r in unseen)
-        assert mon.store.con.execute("SELECT count(*) FROM predictions").fetchone() == (480,)
+        assert mon.store.con.execute("SELECT count(*) FROM predictions").fetchone() == (960,)

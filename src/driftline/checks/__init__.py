@@ -337,8 +337,10 @@ def _incremental_scopes(
     fresh = None
     if todo.rows is not None:
         queries = None
-        # every run the same queries but for the bounds, over the same table
-        if lo is None and hi is None and over_stored_table(table):
+        # every run the same queries but for the bounds, over the same table; kept from
+        # the second run under this fingerprint on (making a template costs a compile
+        # more, which the first run over a store, often its only one, would pay in vain)
+        if lo is None and hi is None and over_stored_table(table) and todo.previous is not None:
             queries = Queries(
                 engine,
                 todo.rows,

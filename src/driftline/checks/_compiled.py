@@ -31,7 +31,10 @@ What keeps a template right:
   :meth:`~driftline.store.Store.save_lookup`), and dropped with the last template that
   reads it. Queries over Python UDFs are never kept.
 
-Windows cut by ``since`` / ``until`` and the Spark engine compile as before.
+Templates are made from the second check under a summary fingerprint on: making one
+costs a compile more than running the query, which the first check of a store (often
+its only one, as in a CI gate) would pay for nothing. Windows cut by ``since`` /
+``until`` and the Spark engine compile as before.
 """
 
 from __future__ import annotations
