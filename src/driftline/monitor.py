@@ -366,17 +366,8 @@ class Monitor:
                 f"since ({lo.isoformat()}) is not before until ({hi.isoformat()}); the range "
                 "[since, until) would be empty. Swap them or widen the range."
             )
-        engine: Engine
         profile = self.profile  # before any source is read: a missing profile says so first
-        if predictions is not None:
-            engine = self.source_engine
-            table = self._source("predictions", predictions).table
-        else:
-            engine = self.engine
-            # the spec may have gained a column since the last batch: older rows read it
-            # as null
-            self.store._ensure_predictions()
-            table = self.engine.table("predictions")
+        engine, table = self._predictions_on(predictions)
         label_table = self._labels_on(engine, labels)
         calibrations = self.store.load_calibrations()
         known = set(calibrations)
@@ -404,6 +395,16 @@ class Monitor:
         if history.texts is not None and history.texts.pending:
             self._unfetched.add(history.texts)
         return report
+
+    def _predictions_on(self, predictions: str | Path | None) -> tuple[Engine, ibis.Table]:
+        """The engine a verb runs on and the predictions table it reads: the source
+        ``predictions`` on the source engine (Spark with a session), else the stored
+        predictions on DuckDB (the spec may have gained a column since the last batch:
+        older rows read it as null)."""
+        if predictions is not None:
+            return self.source_engine, self._source("predictions", predictions).table
+        self.store._ensure_predictions()
+        return self.engine, self.engine.table("predictions")
 
     def _labels_on(self, engine: Engine, labels: str | Path | None) -> ibis.Table | None:
         """The labels table the checks read on ``engine``: the source ``labels``, else the
@@ -497,18 +498,12 @@ class Monitor:
         from driftline.queues import build_queue, queue_config
 
         resolved = queue_config(config, **options)
-        engine: Engine = self.engine
-        if predictions is not None:
-            engine = self.source_engine
-            table = self._source("predictions", predictions).table
-        elif not self.store.has_table("predictions"):
+        if predictions is None and not self.store.has_table("predictions"):
             raise EmptyWindowError(
                 "the store holds no predictions to queue for labelling yet; log some with "
                 "`driftline log FILE` or `Monitor.log_predictions(df)`."
             )
-        else:
-            self.store._ensure_predictions()
-            table = self.engine.table("predictions")
+        engine, table = self._predictions_on(predictions)
         if thresholds is None and self.profile_path.exists():
             # the thresholds chosen on the holdout (`driftline thresholds`), when there are
             from driftline.thresholds import thresholds_for
@@ -576,14 +571,7 @@ class Monitor:
                 "before projecting embeddings, or give them where they lie (predictions=...)."
             )
         ref_engine, ref, _ = self._reference(name, reference)
-        engine: Engine
-        if predictions is not None:
-            engine = self.source_engine
-            serving = self._source("predictions", predictions).table
-        else:
-            engine = self.engine
-            self.store._ensure_predictions()
-            serving = self.engine.table("predictions")
+        engine, serving = self._predictions_on(predictions)
         ts = serving[self.spec.timestamp]
         lo, hi = _ts(since, "since"), _ts(until, "until")
         if lo is not None:
