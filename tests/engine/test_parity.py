@@ -88,7 +88,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from parity_tree import assert_same_report, assert_tree_close, result_key
+from parity_tree import assert_same_report, assert_tree_close, result_key, row_diffs
 
 from driftline.checks import CHECKS, CheckReport, run_checks
 from driftline.engine import MISSING_COHORT, OVERALL, DuckDBEngine, Engine, SparkEngine, numeric
@@ -100,7 +100,6 @@ from driftline.engine.summaries import (
     HISTOGRAM_SCHEMA,
     OTHER,
     PREDICTION_STATS_SCHEMA,
-    QUANTILES,
     TEXT_FEATURES,
     TOKEN_FEATURES,
     batch_rows,
@@ -613,7 +612,9 @@ def _oracle_prediction_stats(df: pd.DataFrame, data: Data) -> list[Row]:
                 "conf_var": var,
                 "conf_min": float(conf.min()) if len(conf) else None,
                 "conf_max": float(conf.max()) if len(conf) else None,
-                "conf_q": np.sort(conf),  # checked by rank tolerance, see _quantiles_ok
+                "conf_q": np.sort(
+                    conf
+                ),  # checked by rank tolerance, see parity_tree.quantiles_within
                 "ts_min": g["ts"].min().to_pydatetime(),
                 "ts_max": g["ts"].max().to_pydatetime(),
             }
@@ -1049,20 +1050,6 @@ def _close(a: Any, b: Any) -> bool:
     return math.isclose(a, b, rel_tol=REL, abs_tol=REL)
 
 
-def _quantiles_ok(got: Sequence[float | None] | None, values: npt.NDArray[np.float64]) -> bool:
-    """Each approximate q-quantile lies within the exact quantiles at q -/+ RANK (the band
-    rounded outward to whole observations, see the module docstring)."""
-    if len(values) == 0:
-        return got is None or all(g is None for g in got)
-    assert got is not None
-    for q, g in zip(QUANTILES, got, strict=True):
-        lo = np.quantile(values, max(q - RANK, 0.0), method="lower")
-        hi = np.quantile(values, min(q + RANK, 1.0), method="higher")
-        if g is None or not lo - 1e-12 <= g <= hi + 1e-12:
-            return False
-    return True
-
-
 def _by_key(rows: Sequence[Row], keys: Sequence[str], what: str) -> dict[tuple[Any, ...], Row]:
     out = {tuple(r[k] for k in keys): r for r in rows}
     assert len(out) == len(rows), f"{what}: duplicate groups"
@@ -1083,22 +1070,9 @@ def _assert_same(
         f"{what}: groups differ; unexpected {extra[:5]} ({len(extra)}), "
         f"missing {missing[:5]} ({len(missing)})"
     )
-    bad = []
-    for key, want_row in w.items():
-        got_row = g[key]
-        assert set(got_row) == set(want_row), f"{what}: columns {sorted(got_row)}"
-        for name, expected in want_row.items():
-            if name in summary.keys or name in skip:
-                continue
-            actual = got_row[name]
-            if name == "conf_q":
-                ok = _quantiles_ok(actual, expected)
-            elif summary.close(name):
-                ok = _close(actual, expected)
-            else:
-                ok = actual == expected
-            if not ok:
-                bad.append(f"{key} {name}: got {actual!r}, expected {expected!r}")
+    bad = row_diffs(
+        g, w, what, is_close=summary.close, close=_close, rank=RANK, skip=skip | set(summary.keys)
+    )
     assert not bad, f"{what}: {len(bad)} values differ:\n" + "\n".join(bad[:10])
 
 

@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from parity_tree import assert_same_report, assert_tree_close
+from parity_tree import assert_same_report, assert_tree_close, row_diffs
 
 import driftline
 from driftline.checks import CHECKS, CheckReport, run_checks
@@ -75,7 +75,6 @@ from driftline.engine.summaries import (
     HISTOGRAM_SCHEMA,
     OTHER,
     PREDICTION_STATS_SCHEMA,
-    QUANTILES,
     batch_rows,
     category_counts,
     category_summary,
@@ -893,18 +892,6 @@ def _close(a: Any, b: Any) -> bool:
     return math.isclose(a, b, rel_tol=REL, abs_tol=REL)
 
 
-def _quantiles_ok(got: Sequence[float | None] | None, values: npt.NDArray[np.float64]) -> bool:
-    if len(values) == 0:
-        return got is None or all(g is None for g in got)
-    assert got is not None
-    for q, g in zip(QUANTILES, got, strict=True):
-        lo = np.quantile(values, max(q - RANK, 0.0), method="lower")
-        hi = np.quantile(values, min(q + RANK, 1.0), method="higher")
-        if g is None or not lo - 1e-12 <= g <= hi + 1e-12:
-            return False
-    return True
-
-
 def _naive(v: Any) -> Any:
     return v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
 
@@ -922,20 +909,15 @@ def _assert_rows(got: Sequence[Row], want: Sequence[Row], s: Summary, what: str)
         assert [tuple(r[k] for k in s.keys) for r in got] == [
             tuple(r[k] for k in s.keys) for r in want
         ], f"{what}: rows out of order"
-    bad = []
-    for key, w in keyed_want.items():
-        g = keyed_got[key]
-        assert set(g) == set(w), f"{what}: columns {sorted(g)} != {sorted(w)}"
-        for name, expected in w.items():
-            actual = g[name]
-            if name == "conf_q":
-                ok = _quantiles_ok(actual, expected)
-            elif s.is_close(name):
-                ok = _close(actual, expected)
-            else:
-                ok = actual == expected
-            if not ok:
-                bad.append(f"{key} {name}: got {actual!r}, expected {expected!r}")
+    bad = row_diffs(
+        keyed_got,
+        keyed_want,
+        what,
+        is_close=s.is_close,
+        close=_close,
+        rank=RANK,
+        skip=frozenset(s.keys),
+    )
     assert not bad, f"{what}: {len(bad)} values differ:\n" + "\n".join(bad[:10])
 
 
