@@ -8,7 +8,9 @@ whole process (``python -m driftline``), timed by wall clock around it:
 
 1. ``init`` a store, ``log --reference``, ``log`` the history as one batch, then the
    first ``check`` (every window summarised and evaluated);
-2. ``--next`` times: ``log`` one more day (its own batch), ``check`` again (incremental:
+2. ``--next`` times: ``log`` one more day (its own batch) and ``log --labels`` its labels
+   (timed against the same day logged into a store without history: what a log costs
+   should not grow with the history either), ``check`` again (incremental:
    that day summarised and evaluated, every other window read from the store), then
    the anchor: ``check --full`` of a store holding only the first of those days (the
    same work as the next-day check, in the same minutes);
@@ -42,6 +44,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -67,6 +71,14 @@ def _run(args: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1)) -> float:
             f"driftline {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}"
         )
     return took
+
+
+def _labels_of(day: str, path: Path) -> str:
+    """Write the labels of the predictions in ``day`` (their predicted classes, as if
+    confirmed) to ``path``; its path."""
+    ids = pq.read_table(day, columns=["id", "prediction"])
+    pq.write_table(ids.rename_columns(["id", "label"]), path)
+    return path.as_posix()
 
 
 #: CPU seconds of each command run, in order
@@ -163,7 +175,12 @@ def main(argv: list[str] | None = None) -> None:
     }
     ref = (data / "reference.parquet").as_posix()
     _run(["log", "--reference", ref], one, ok=(0,))
-    _run(["log", (data / "day1.parquet").as_posix()], one, ok=(0,))
+    # the anchor of a next-day log: the same rows logged into a store without history
+    out["one_day_log_s"] = _run(["log", (data / "day1.parquet").as_posix()], one, ok=(0,))
+    out["one_day_log_cpu_s"] = CPU[-1]
+    labels = _labels_of((data / "day1.parquet").as_posix(), a.work / "labels-one-day.parquet")
+    out["one_day_labels_s"] = _run(["log", "--labels", labels], one, ok=(0,))
+    out["one_day_labels_cpu_s"] = CPU[-1]
     out["one_day_first_check_s"] = round(_run(["check"], one), 3)
     if a.store is None:
         _run(["log", "--reference", ref], big, ok=(0,))
@@ -180,16 +197,25 @@ def main(argv: list[str] | None = None) -> None:
     # the next-day checks, each followed by the anchor: the one-day store's check of the
     # same work (--full), in the same minutes
     next_checks, next_cpu, next_logs, single, single_cpu = [], [], [], [], []
+    next_logs_cpu: list[float] = []
+    label_logs: list[float] = []
+    label_logs_cpu: list[float] = []
     for k in range(a.next):
         day = (data / f"day{k + 1}.parquet").as_posix()
         next_logs.append(_run(["log", day], big, ok=(0,)))
+        next_logs_cpu.append(CPU[-1])
+        labels = _labels_of(day, a.work / f"labels{k + 1}.parquet")
+        label_logs.append(_run(["log", "--labels", labels], big, ok=(0,)))
+        label_logs_cpu.append(CPU[-1])
         next_checks.append(_run(["check"], big))
         next_cpu.append(CPU[-1])
         single.append(_run(["check", "--full"], one))
         single_cpu.append(CPU[-1])
         out["load_average"].append(round(os.getloadavg()[0], 1))
         print(
-            f"day {k + 1}: check {next_checks[-1]:.2f} s ({next_cpu[-1]:.2f} CPU s), one-day "
+            f"day {k + 1}: log {next_logs[-1]:.2f} s ({next_logs_cpu[-1]:.2f} CPU s), "
+            f"labels {label_logs[-1]:.2f} s ({label_logs_cpu[-1]:.2f} CPU s), "
+            f"check {next_checks[-1]:.2f} s ({next_cpu[-1]:.2f} CPU s), one-day "
             f"store {single[-1]:.2f} s ({single_cpu[-1]:.2f} CPU s), load "
             f"{out['load_average'][-1]}",
             flush=True,
@@ -198,7 +224,11 @@ def main(argv: list[str] | None = None) -> None:
     out["next_day_checks_cpu_s"] = [round(x, 3) for x in next_cpu]
     out["next_day_check_median_s"] = statistics.median(next_checks)
     out["next_day_check_median_cpu_s"] = statistics.median(next_cpu)
+    out["next_day_logs_s"] = [round(x, 3) for x in next_logs]
     out["next_day_log_median_s"] = statistics.median(next_logs)
+    out["next_day_log_median_cpu_s"] = statistics.median(next_logs_cpu)
+    out["next_day_labels_median_s"] = statistics.median(label_logs)
+    out["next_day_labels_median_cpu_s"] = statistics.median(label_logs_cpu)
     out["same_data_check_s"] = _run(["check"], big)
     out["one_day_checks_s"] = [round(x, 3) for x in single]
     out["one_day_checks_cpu_s"] = [round(x, 3) for x in single_cpu]
@@ -231,6 +261,14 @@ def main(argv: list[str] | None = None) -> None:
         f" | {out['one_day_check_median_s']:.2f} s ({out['one_day_check_median_cpu_s']:.2f} CPU "
         f"s) | {out['ratio']:.2f}x; {out['ratio_cpu']:.2f}x | {rows:,} / {keys:,} | "
         f"{min(out['load_average'])}-{max(out['load_average'])} |"
+    )
+    print(
+        f"next-day log (median of {a.next}): {out['next_day_log_median_s']:.2f} s "
+        f"({out['next_day_log_median_cpu_s']:.2f} CPU s); the same day logged into a store "
+        f"without history: {out['one_day_log_s']:.2f} s ({out['one_day_log_cpu_s']:.2f} CPU s); "
+        f"the day's labels: {out['next_day_labels_median_s']:.2f} s "
+        f"({out['next_day_labels_median_cpu_s']:.2f} CPU s; without history "
+        f"{out['one_day_labels_s']:.2f} s, {out['one_day_labels_cpu_s']:.2f} CPU s)"
     )
 
 

@@ -503,11 +503,11 @@ class Store:
             raw_parts = feats.raw_parts
             raw = "to_json({" + ", ".join(raw_parts) + "})" if raw_parts else "NULL"
             source = "__staging"
-            if skipped:  # only the new rows: an anti-join on the stored ids
+            if skipped:  # only the new rows: an anti-join on the stored ids among them
                 idc = quote(s.id)
                 source = (
-                    "(SELECT s.* FROM __staging AS s ANTI JOIN predictions AS p "
-                    f"ON CAST(s.{idc} AS VARCHAR) = p.{idc}) AS __staging"
+                    f"(SELECT s.* FROM __staging AS s ANTI JOIN ({_stored_among(idc)}) AS p "
+                    f"ON CAST(s.{idc} AS VARCHAR) = p.i) AS __staging"
                 )
             stored_rows = rows - skipped
             batch = batch_id or uuid.uuid4().hex
@@ -565,16 +565,14 @@ class Store:
 
     def _stored_ids(self, rows: int, on_duplicate: str) -> int:
         """How many staged prediction ids the store already holds (0 if none), found by
-        one semi-join on the ids as stored (VARCHAR). Refuses the batch if there are any
-        and ``on_duplicate`` is ``"refuse"``."""
+        one semi-join on the ids as stored (VARCHAR), :func:`_stored_among`. Refuses the
+        batch if there are any and ``on_duplicate`` is ``"refuse"``."""
         stored = {c.casefold() for c in self._table_columns("predictions")}
         if self.spec.id.casefold() not in stored:  # no table yet, or the id role is new
             return 0
         idc = quote(self.spec.id)
         found = self.con.execute(
-            f"SELECT count(*) OVER (), i FROM (SELECT CAST(s.{idc} AS VARCHAR) AS i "
-            f"FROM __staging AS s SEMI JOIN predictions AS p ON CAST(s.{idc} AS VARCHAR) = "
-            f"p.{idc}) ORDER BY i LIMIT 5"
+            f"SELECT count(*) OVER (), i FROM ({_stored_among(idc)}) ORDER BY i LIMIT 5"
         ).fetchall()
         if not found:
             return 0
@@ -613,12 +611,15 @@ class Store:
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
             at = validate_labels(self._staged(types), rows)
             idc, lc = quote(s.id), quote(label_col)
-            # rows whose id's latest stored label is the same: storing them changes nothing
+            # rows whose id's latest stored label is the same: storing them changes nothing.
+            # Only the stored labels of the batch's ids are ranked (a semi-join whose hash
+            # table holds the batch's ids): a day's labels cost the same after a year of them
             new_rows = (
-                "FROM __staging AS s WHERE NOT EXISTS (SELECT 1 FROM (SELECT id, label, "
-                "row_number() OVER (PARTITION BY id ORDER BY labelled_at DESC, _batch DESC) "
-                f"AS r FROM labels) AS l WHERE l.r = 1 AND l.id = CAST(s.{idc} AS VARCHAR) "
-                f"AND l.label = CAST(s.{lc} AS VARCHAR))"
+                "FROM __staging AS s WHERE NOT EXISTS (SELECT 1 FROM (SELECT x.id, x.label, "
+                "row_number() OVER (PARTITION BY x.id ORDER BY x.labelled_at DESC, "
+                "x._batch DESC) AS r FROM labels AS x SEMI JOIN __staging AS b "
+                f"ON x.id = CAST(b.{idc} AS VARCHAR)) AS l WHERE l.r = 1 "
+                f"AND l.id = CAST(s.{idc} AS VARCHAR) AND l.label = CAST(s.{lc} AS VARCHAR))"
             )
             stored = int(self._scalar(f"SELECT count(*) {new_rows}"))
             if stored == 0:  # every label already stored: nothing to add, no empty batch
@@ -656,10 +657,14 @@ class Store:
         stored = {c.casefold() for c in self._table_columns("predictions")}
         if self.spec.id.casefold() in stored:
             idc = quote(self.spec.id)
+            # the stored ids among them first: a hash table of the batch's ids, probed by
+            # the stored ones (as for predictions, :func:`_stored_among`)
             ids_sql = (
-                f"SELECT i FROM ({ids_sql}) AS u WHERE NOT EXISTS (SELECT 1 FROM predictions "
-                f"AS p WHERE p.{idc} = u.i)"
+                f"SELECT u.i FROM ({ids_sql}) AS u ANTI JOIN (SELECT p.{idc} AS i FROM "
+                f"predictions AS p SEMI JOIN ({ids_sql}) AS b ON p.{idc} = b.i) AS p "
+                "ON u.i = p.i"
             )
+            params = [*params, *params]
         found = self.con.execute(
             f"SELECT count(*) OVER (), i FROM ({ids_sql}) ORDER BY i LIMIT 5", params
         ).fetchall()
@@ -1056,6 +1061,21 @@ def _to_arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
 _FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV", "json": "JSON-lines"}
 #: The bytes every DuckDB database file carries at offset 8.
 _DUCKDB_MAGIC = b"DUCK"
+
+
+def _stored_among(idc: str) -> str:
+    """The stored prediction ids (column ``i``) that the staged batch holds too.
+
+    The batch's ids are the join's build side and the stored ids probe it, so a
+    one-day batch logged into a year of history hashes the day's ids, not the year's
+    (2.0 s -> 0.04 s for 100k ids against 36.5M stored ones when ids grow with time,
+    DuckDB pruning the stored row groups outside the batch's id range; no slower when
+    they do not). The batch's ids are unique (validated), so its count is the number of
+    staged rows already stored."""
+    return (
+        f"SELECT p.{idc} AS i FROM predictions AS p SEMI JOIN __staging AS s "
+        f"ON p.{idc} = CAST(s.{idc} AS VARCHAR)"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
