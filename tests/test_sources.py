@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 import pytest
@@ -487,21 +487,42 @@ def _cli_spec(logged: dict[str, Any], root: Path, run_cli: RunCli) -> Path:
     return spec_file
 
 
+class _OverSources(NamedTuple):
+    """What :func:`_queue_and_report` ran and got."""
+
+    days: Path
+    spec_file: Path
+    store: tuple[Any, ...]  # the --spec and --store options
+    sources: tuple[Any, ...]  # the engine and source options
+    queue: Any  # the queue's JSON
+    out: Path  # the report's file
+
+
+def _queue_and_report(
+    logged: dict[str, Any], root: Path, run_cli: RunCli, *engine: str
+) -> _OverSources:
+    """``driftline queue --json`` and ``driftline report`` over every day as a Parquet
+    directory (and the logged labels), with the ``engine`` options; both exit 0."""
+    days = _all_days(logged, root)
+    spec_file = _cli_spec(logged, root, run_cli)
+    store = ("--spec", spec_file, "--store", root / "cli.duckdb")
+    sources = (*engine, "--predictions", days, "--labels", logged["labels"])
+    done = run_cli("queue", *sources, "--budget", "40", "--json", *store)
+    assert done.code == 0, done.output
+    queue = json.loads(done.out)
+    out = root / "report.html"
+    done = run_cli("report", *sources, "--out", out, *store)
+    assert done.code == 0, done.output
+    return _OverSources(days, spec_file, store, sources, queue, out)
+
+
 def test_queue_and_report_commands_read_sources_as_check_does(
     logged: dict[str, Any], tmp_path: Path, run_cli: RunCli
 ) -> None:
     """``driftline queue`` and ``driftline report`` over a Parquet directory on DuckDB:
     the same queue and the same report as the same days logged into a store."""
-    days = _all_days(logged, tmp_path)
-    spec_file = _cli_spec(logged, tmp_path, run_cli)
-    store = ("--spec", spec_file, "--store", tmp_path / "cli.duckdb")
-    sources = ("--predictions", days, "--labels", logged["labels"])
-    done = run_cli("queue", *sources, "--budget", "40", "--json", *store)
-    assert done.code == 0, done.output
-    assert json.loads(done.out) == logged["queue_after"]
-    out = tmp_path / "report.html"
-    done = run_cli("report", *sources, "--out", out, *store)
-    assert done.code == 0, done.output
+    days, spec_file, store, sources, queue, out = _queue_and_report(logged, tmp_path, run_cli)
+    assert queue == logged["queue_after"]
     page = _page(out.read_text())
     assert page == logged["page_after"]
     assert any("column y is not logged" in h for h in page["headlines"])
@@ -547,20 +568,12 @@ def test_queue_and_report_commands_on_spark(
     """``driftline queue`` and ``driftline report`` with ``--engine spark`` over a
     Parquet directory: the same queue and report as the same days logged into a store
     (the commands use the running session and leave it running)."""
-    days = _all_days(logged, tmp_path)
-    spec_file = _cli_spec(logged, tmp_path, run_cli)
-    store = ("--spec", spec_file, "--store", tmp_path / "cli.duckdb")
-    sources = ("--engine", "spark", "--predictions", days, "--labels", logged["labels"])
-    done = run_cli("queue", *sources, "--budget", "40", "--json", *store)
-    assert done.code == 0, done.output
-    assert json.loads(done.out) == logged["queue_after"]
-    out = tmp_path / "report.html"
-    done = run_cli("report", *sources, "--out", out, *store)
-    assert done.code == 0, done.output
-    page, want = _page(out.read_text()), copy.deepcopy(logged["page_after"])
+    ran = _queue_and_report(logged, tmp_path, run_cli, "--engine", "spark")
+    assert ran.queue == logged["queue_after"]
+    page, want = _page(ran.out.read_text()), copy.deepcopy(logged["page_after"])
     assert _quantiles(page) == pytest.approx(_quantiles(want), abs=QUANTILE_TOLERANCE)
     assert page == want
-    done = run_cli("queue", "--engine", "spark", "--predictions", "no_such_table", *store)
+    done = run_cli("queue", "--engine", "spark", "--predictions", "no_such_table", *ran.store)
     assert done.code == 2, done.output
     assert "no table 'no_such_table'" in done.err
     assert spark.range(3).count() == 3
