@@ -217,6 +217,59 @@ def test_labels_for_unknown_ids_are_counted_and_reported(stream: dict[str, Any])
     assert json.loads(stream["report"].to_json())["labels"]["unknown_ids"] == 3
 
 
+def test_the_store_keeps_the_labelled_ids_without_a_prediction(tmp_path: Path) -> None:
+    """A check reads the labelled ids no prediction has from a table the store keeps as
+    it logs (built from the stored tables the first time; a labels batch adds its
+    unknown ids, a predictions batch removes the ids it brings). After every step it
+    equals the reference: every label joined with every prediction. A check over a
+    predictions source joins them instead."""
+    from driftline.engine.performance import unknown_labels
+
+    rng = np.random.default_rng(5)
+    a, b = _frame(rng, 40, DAY0, "a-"), _frame(rng, 40, DAY0 + timedelta(days=1), "b-")
+    mon = driftline.connect(tmp_path / "u.duckdb", SPEC, profile=tmp_path / "u.json")
+
+    def labels(ids: list[str], truth: str = "cat") -> pd.DataFrame:
+        return pd.DataFrame({"order id": ids, "truth": [truth] * len(ids)})
+
+    def kept(want: tuple[int, list[str]]) -> None:
+        engine = mon.engine
+        joined = unknown_labels(
+            engine, engine.table("predictions"), engine.table("labels"), mon.spec
+        )
+        assert mon.store.unknown_labels() == joined == want
+
+    with mon:
+        mon.log_reference(_frame(rng, 1500, DAY0 - timedelta(days=9), "ref-"))
+        mon.log_labels(labels(["b-1", "b-2", "ghost"]))  # before any prediction
+        mon.log_predictions(a.drop(columns=["truth"]))
+        assert not mon.store.has_table("unknown_label_ids")  # a store from before it
+        report = mon.check()  # builds it from the stored tables
+        assert mon.store.has_table("unknown_label_ids")
+        assert (report.labels["unknown_ids"], report.labels["unknown_examples"]) == (
+            3,
+            ["b-1", "b-2", "ghost"],
+        )
+        kept((3, ["b-1", "b-2", "ghost"]))
+        mon.log_predictions(b.drop(columns=["truth"]))  # brings b-1 and b-2
+        kept((1, ["ghost"]))
+        mon.log_labels(labels(["a-3", "ghost", "ghost-2"]))  # known, repeated, new
+        kept((2, ["ghost", "ghost-2"]))
+        mon.log_labels(labels(["ghost-2"], "dog"))  # a correction of an unknown id
+        kept((2, ["ghost", "ghost-2"]))
+        report = mon.check()
+        assert (report.labels["unknown_ids"], report.labels["unknown_examples"]) == (
+            2,
+            ["ghost", "ghost-2"],
+        )
+        # over day a as a source, the stored labels of day b's ids are unknown too
+        source = tmp_path / "a.parquet"
+        a.drop(columns=["truth"]).to_parquet(source)
+        over = mon.check(predictions=source, persist=False)
+        assert over.labels["unknown_ids"] == 4  # b-1, b-2, ghost, ghost-2 (a-3 is known)
+        assert over.labels["unknown_examples"] == ["b-1", "b-2", "ghost", "ghost-2"]
+
+
 def test_the_bound_is_honest_at_any_labelled_count() -> None:
     """Under no change a window's accuracy drop passes the q0.999 bound about once in a
     thousand, at 40 labelled rows and at 40,000; the bound narrows as the count grows."""

@@ -532,6 +532,11 @@ class Store:
                 self.con.execute(
                     f"INSERT INTO predictions ({names}) SELECT {exprs} FROM {source}", [now]
                 )
+                if self._keeps_unknown_labels():  # labelled ids this batch predicts
+                    self.con.execute(
+                        f"DELETE FROM {UNKNOWN_LABELS} WHERE id IN "
+                        f"(SELECT CAST({quote(s.id)} AS VARCHAR) FROM __staging)"
+                    )
                 span = self.con.execute(
                     f"SELECT min({quote(s.timestamp)}), max({quote(s.timestamp)}) "
                     "FROM predictions WHERE _batch = ?",
@@ -642,6 +647,15 @@ class Store:
                     "'{}')",
                     [batch, seq, now, stored, json.dumps(types)],
                 )
+                if self._keeps_unknown_labels():
+                    ids, params = self._unpredicted(
+                        "SELECT id AS i FROM labels WHERE _batch = ?", [seq]
+                    )
+                    self.con.execute(
+                        f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT u.i FROM ({ids}) AS u "
+                        f"ANTI JOIN {UNKNOWN_LABELS} AS x ON u.i = x.id",
+                        params,
+                    )
         return IngestReport(
             kind="labels",
             batch_id=batch,
@@ -654,19 +668,48 @@ class Store:
     def _unknown_label_ids(self, ids_sql: str, params: list[Any]) -> tuple[int, list[str]]:
         """How many of the ids ``ids_sql`` selects (as column ``i``) the predictions
         table lacks, and the first five of them (by id)."""
-        stored = {c.casefold() for c in self._table_columns("predictions")}
-        if self.spec.id.casefold() in stored:
-            idc = quote(self.spec.id)
-            # the stored ids among them first: a hash table of the batch's ids, probed by
-            # the stored ones (as for predictions, :func:`_stored_among`)
-            ids_sql = (
-                f"SELECT u.i FROM ({ids_sql}) AS u ANTI JOIN (SELECT p.{idc} AS i FROM "
-                f"predictions AS p SEMI JOIN ({ids_sql}) AS b ON p.{idc} = b.i) AS p "
-                "ON u.i = p.i"
-            )
-            params = [*params, *params]
+        unpredicted, params = self._unpredicted(ids_sql, params)
         found = self.con.execute(
-            f"SELECT count(*) OVER (), i FROM ({ids_sql}) ORDER BY i LIMIT 5", params
+            f"SELECT count(*) OVER (), i FROM ({unpredicted}) ORDER BY i LIMIT 5", params
+        ).fetchall()
+        if not found:
+            return 0, []
+        return int(found[0][0]), [str(r[1]) for r in found]
+
+    def _unpredicted(self, ids_sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+        """The query of the ids ``ids_sql`` (with ``params``) selects as column ``i``
+        that no stored prediction has, and its parameters. The stored ids among them are
+        found first, with a hash table of the given ids probed by the stored ones (as for
+        predictions, :func:`_stored_among`)."""
+        stored = {c.casefold() for c in self._table_columns("predictions")}
+        if self.spec.id.casefold() not in stored:
+            return ids_sql, params
+        idc = quote(self.spec.id)
+        sql = (
+            f"SELECT u.i FROM ({ids_sql}) AS u ANTI JOIN (SELECT p.{idc} AS i FROM "
+            f"predictions AS p SEMI JOIN ({ids_sql}) AS b ON p.{idc} = b.i) AS p "
+            "ON u.i = p.i"
+        )
+        return sql, [*params, *params]
+
+    def _keeps_unknown_labels(self) -> bool:
+        """Whether the store keeps its labelled ids without a prediction
+        (:meth:`unknown_labels` builds the table on a check's first need of it)."""
+        return self.has_table(UNKNOWN_LABELS)
+
+    def unknown_labels(self, examples: int = 5) -> tuple[int, list[str]]:
+        """How many labelled ids no stored prediction has, and the first ``examples`` of
+        them (by id). Kept in the table :data:`UNKNOWN_LABELS`, which logging maintains
+        (a labels batch adds its ids without a prediction, a predictions batch removes
+        the ids it brings), so a check reads it instead of joining every label with
+        every prediction; built from the stored tables the first time it is missing."""
+        if not self._keeps_unknown_labels():
+            with self._transaction(derived=True):
+                self.con.execute(f"CREATE TABLE {UNKNOWN_LABELS} (id VARCHAR)")
+                ids, _ = self._unpredicted("SELECT id AS i FROM labels", [])
+                self.con.execute(f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT i FROM ({ids})")
+        found = self.con.execute(
+            f"SELECT count(*) OVER (), id FROM {UNKNOWN_LABELS} ORDER BY id LIMIT {int(examples)}"
         ).fetchall()
         if not found:
             return 0, []
@@ -1061,6 +1104,10 @@ def _to_arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
 _FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV", "json": "JSON-lines"}
 #: The bytes every DuckDB database file carries at offset 8.
 _DUCKDB_MAGIC = b"DUCK"
+
+
+#: The labelled ids no stored prediction has (see :meth:`Store.unknown_labels`).
+UNKNOWN_LABELS = "unknown_label_ids"
 
 
 def _stored_among(idc: str) -> str:

@@ -220,7 +220,12 @@ def run_checks(
     label_info: dict[str, Any] = {}
     if labels is not None and _performance_checks.baseline_of(profile) is not None:
         performance = _performance(engine, t, labels, spec, profile, window, evaluator, evaluated)
-        label_info = _performance_checks.label_report(engine, table, labels, spec, profile)
+        # the store keeps its labelled ids without a prediction: read, not joined again
+        own = (table, "predictions"), (labels, "labels")
+        kept = None
+        if history is not None and all(over_stored_table(t, name) for t, name in own):
+            kept = history.store
+        label_info = _performance_checks.label_report(engine, table, labels, spec, profile, kept)
     with _collector_paused():
         for scope in scopes:
             values = sorted({cv for (_, cv) in scope.summaries})

@@ -142,13 +142,18 @@ def inputs_digest(spec: Spec, profile: Profile) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def over_stored_table(table: ir.Table) -> bool:
-    """Whether ``table`` is the store's own predictions table, the only one a template may
-    be kept for: a source read in place (:mod:`driftline.sources`) is a union of its
-    files, which grows with every new file, and a template would keep reading the files
-    it was made over."""
+def over_stored_table(table: ir.Table, name: str = "predictions") -> bool:
+    """Whether ``table`` is the store's own table ``name`` (on DuckDB: a Spark catalog
+    table of that name is not). The predictions table is the only one a template may be
+    kept for: a source read in place (:mod:`driftline.sources`) is a union of its files,
+    which grows with every new file, and a template would keep reading the files it was
+    made over."""
     op = table.op()
-    return isinstance(op, ops.DatabaseTable) and op.name == "predictions"
+    return (
+        isinstance(op, ops.DatabaseTable)
+        and op.name == name
+        and getattr(op.source, "name", None) == "duckdb"
+    )
 
 
 def _kept(expr: ir.Table) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 
@@ -42,6 +42,9 @@ from driftline.performance import (
 )
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
+
+if TYPE_CHECKING:
+    from driftline.store import Store
 
 __all__ = [
     "PERFORMANCE_CHECKS",
@@ -230,7 +233,7 @@ def performance_results(
     baseline = baseline_of(profile)
     if baseline is None:
         return {}
-    summary = performance_summary(engine, rows, labels, spec, window)
+    summary = performance_summary(engine, rows, labels, spec, window, some=windows is not None)
     out: dict[Key, list[CheckResult]] = {}
     for key, perf in performance_by_scope(summary, baseline).items():
         w = key[2]
@@ -243,11 +246,21 @@ def performance_results(
 
 
 def label_report(
-    engine: Engine, table: ir.Table, labels: ir.Table, spec: Spec, profile: Profile
+    engine: Engine,
+    table: ir.Table,
+    labels: ir.Table,
+    spec: Spec,
+    profile: Profile,
+    store: Store | None = None,
 ) -> dict[str, Any]:
     """What the report says of labels as a whole: how many labelled ids match no
-    prediction (counted, never dropped), the first of them, and the calibration used."""
-    count, examples = unknown_labels(engine, table, labels, spec)
+    prediction (counted, never dropped), the first of them, and the calibration used.
+    ``store``: the store ``table`` and ``labels`` are the tables of, which keeps those
+    ids as it logs (:meth:`Store.unknown_labels`)."""
+    if store is not None:
+        count, examples = store.unknown_labels()
+    else:
+        count, examples = unknown_labels(engine, table, labels, spec)
     baseline = baseline_of(profile)
     return {
         "unknown_ids": count,

@@ -71,15 +71,24 @@ _W = INTERNAL_PREFIX + "pw"
 _ID = INTERNAL_PREFIX + "pid"
 _LABEL = INTERNAL_PREFIX + "plabel"
 _AT = INTERNAL_PREFIX + "pat"
+_B = INTERNAL_PREFIX + "pb"
 
 
 def _epoch(x: ir.TimestampValue) -> ir.FloatingValue:
     return x.truncate("s").epoch_seconds().cast("float64")
 
 
-def _joined(predictions: ir.Table, labels: ir.Table, spec: Spec, window: Window) -> ir.Table:
-    """The predictions with their window key and their latest label (null: none yet)."""
+def _joined(
+    predictions: ir.Table, labels: ir.Table, spec: Spec, window: Window, *, own: bool = False
+) -> ir.Table:
+    """The predictions with their window key and their latest label (null: none yet).
+    With ``own``, only the labels of the predictions' ids are ranked (a semi-join on
+    them first): for the few windows a check evaluates, the cost of their labels, not of
+    every label stored."""
     keyed = predictions.mutate(**{_W: window_key(predictions, spec, window)})
+    if own:
+        ids = predictions.select(**{_ID: predictions[spec.id].cast("string")})
+        labels = labels.semi_join(ids, labels["id"] == ids[_ID])
     latest = latest_labels(labels)
     lab = latest.select(
         **{_ID: latest["id"], _LABEL: latest["label"].cast("string"), _AT: latest["labelled_at"]}
@@ -116,11 +125,14 @@ def performance_summary(
     labels: ir.Table,
     spec: Spec,
     window: Window,
+    *,
+    some: bool = False,
 ) -> pa.Table:
     """The performance summary of ``predictions`` (the store's table, or its rows in some
-    windows) for the overall scope and each cohort column, as :data:`PERFORMANCE_SCHEMA`;
-    the confidence binned is the predicted class's score (:func:`predicted_score`)."""
-    j = _joined(predictions, labels, spec, window)
+    windows: say so with ``some``, and only their labels are read) for the overall scope
+    and each cohort column, as :data:`PERFORMANCE_SCHEMA`; the confidence binned is the
+    predicted class's score (:func:`predicted_score`)."""
+    j = _joined(predictions, labels, spec, window, own=some)
     raw = predicted_score(j, spec)
     # a missing confidence (null or NaN) has no bin and adds nothing to the sums
     conf = ibis.ifelse(raw.isnan().fill_null(True), ibis.null("float64"), raw)
@@ -199,14 +211,17 @@ def unknown_labels(
 ) -> tuple[int, list[str]]:
     """How many labelled ids (latest label per id) match no prediction, and the first
     ``examples`` of them (sorted): labels are counted and reported, never dropped."""
-    latest = latest_labels(labels)
-    ids = predictions.select(**{_ID: predictions[spec.id].cast("string")}).distinct()
-    lost = latest.anti_join(ids, latest["id"] == ids[_ID])
-    count = int(engine.run(lost.aggregate(n=lost.count())).to_pylist()[0]["n"] or 0)
-    if not count:
+    labelled = labels.select("id").distinct()
+    ids = predictions.select(**{_ID: predictions[spec.id].cast("string")})
+    # the predicted ids among the labelled first (the labelled ids are the join's hash
+    # table), then the labelled ids not among them: one query, count and first ids
+    known = ids.semi_join(labelled, ids[_ID] == labelled["id"])
+    lost = labelled.anti_join(known, labelled["id"] == known[_ID])
+    first = lost.mutate(n=lost["id"].count().over(ibis.window())).order_by("id").limit(examples)
+    found = engine.run(first).to_pylist()
+    if not found:
         return 0, []
-    first = lost.select("id").order_by("id").limit(examples)
-    return count, [str(x) for x in engine.run(first).column("id").to_pylist()]
+    return int(found[0]["n"]), [str(r["id"]) for r in found]
 
 
 def label_watermark(engine: Engine, labels: ir.Table) -> int:
@@ -228,10 +243,11 @@ def labelled_windows(
     newest such batch: their realised performance may have changed (a label for an id
     of an old window changes that window, not the window it arrived in)."""
     new = labels.filter(labels["_batch"] > after)
-    keyed = predictions.mutate(**{_W: window_key(predictions, spec, window)})
-    ids = new.group_by(**{_ID: new["id"]}).aggregate(b=new["_batch"].max())
-    hit = keyed.inner_join(ids, keyed[spec.id].cast("string") == ids[_ID])
-    expr = hit.group_by(w=hit[_W]).aggregate(b=hit["b"].max())
+    ids = new.group_by(**{_ID: new["id"]}).aggregate(**{_B: new["_batch"].max()})
+    # the window key of the labelled predictions only, not of every prediction
+    joined = predictions.inner_join(ids, predictions[spec.id].cast("string") == ids[_ID])
+    hit = joined.mutate(**{_W: window_key(joined, spec, window)})
+    expr = hit.group_by(w=hit[_W]).aggregate(b=hit[_B].max())
     found = {int(r["w"]): int(r["b"]) for r in engine.run(expr).to_pylist()}
     if windows is None:
         return found
