@@ -141,3 +141,40 @@ def test_performance_summary_on_spark_equals_duckdb(spark: Any, tmp_path: Path) 
     engine = SparkEngine(spark)
     got = _all(engine, engine.table("dl_perf_preds"), engine.table("dl_perf_labels"))
     assert got == want
+
+
+def test_a_prediction_column_named_b_and_the_rows_of_some_windows(tmp_path: Path) -> None:
+    """A prediction column named ``b`` (the name the labelled-windows query once gave its
+    batch column, and took the feature's values for): the windows a labels batch labels
+    are those without it. The summary of some windows' rows, ranking only their labels
+    (``some=True``), equals the whole summary's rows of those windows."""
+    preds, labs = _tables(tmp_path)
+    want = _duckdb(preds, labs)
+    odd = preds.append_column("b", pa.array(np.full(preds.num_rows, 10**6)))
+    got = _duckdb(odd, labs)
+    assert got["windows"] == want["windows"]
+    assert set(got["windows"].values()) == {3}  # the correcting batch
+    con = ibis.duckdb.connect()
+    con.create_table("preds", preds)
+    con.create_table("labs", labs)
+    engine = DuckDBEngine(con)
+    spec = load_spec(SPEC)
+    window = spec.window_parsed
+    t = engine.table("preds")
+    first = sorted({r["window"] for r in want["rows"]})[:2]
+    lo = datetime(1970, 1, 1) + timedelta(seconds=first[0])
+    hi = datetime(1970, 1, 1) + timedelta(seconds=first[-1] + 6 * 3600)
+    some = t.filter((t["at"] >= lo) & (t["at"] < hi))
+    part = performance_summary(engine, some, engine.table("labs"), spec, window, some=True)
+    whole = performance_summary(engine, t, engine.table("labs"), spec, window)
+
+    def rows(table: pa.Table) -> list[tuple[Any, ...]]:
+        found = [
+            tuple(round(v, 9) if isinstance(v, float) else v for v in r.values())
+            for r in table.to_pylist()
+            if r["window"] in first
+        ]
+        return sorted(found, key=repr)  # labels and bins may be null
+
+    assert rows(part) == rows(whole)
+    assert sum(r[6] for r in rows(part) if r[0] == "") == some.count().execute()
