@@ -106,11 +106,16 @@ def _all(engine: Engine, preds: Any, labs: Any) -> dict[str, Any]:
     }
 
 
-def _duckdb(preds: pa.Table, labs: pa.Table) -> dict[str, Any]:
+def _engine(preds: pa.Table, labs: pa.Table) -> DuckDBEngine:
+    """A DuckDB engine holding ``preds`` and ``labs``."""
     con = ibis.duckdb.connect()
     con.create_table("preds", preds)
     con.create_table("labs", labs)
-    engine = DuckDBEngine(con)
+    return DuckDBEngine(con)
+
+
+def _duckdb(preds: pa.Table, labs: pa.Table) -> dict[str, Any]:
+    engine = _engine(preds, labs)
     return _all(engine, engine.table("preds"), engine.table("labs"))
 
 
@@ -154,10 +159,7 @@ def test_a_prediction_column_named_b_and_the_rows_of_some_windows(tmp_path: Path
     got = _duckdb(odd, labs)
     assert got["windows"] == want["windows"]
     assert set(got["windows"].values()) == {3}  # the correcting batch
-    con = ibis.duckdb.connect()
-    con.create_table("preds", preds)
-    con.create_table("labs", labs)
-    engine = DuckDBEngine(con)
+    engine = _engine(preds, labs)
     spec = load_spec(SPEC)
     window = spec.window_parsed
     t = engine.table("preds")
