@@ -223,7 +223,7 @@ def run_checks(
         # the store keeps its labelled ids without a prediction: read, not joined again
         own = (table, "predictions"), (labels, "labels")
         kept = None
-        if history is not None and all(over_stored_table(t, name) for t, name in own):
+        if history is not None and all(over_stored_table(x, name) for x, name in own):
             kept = history.store
         label_info = _performance_checks.label_report(engine, table, labels, spec, profile, kept)
     with _collector_paused():
