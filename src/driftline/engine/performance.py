@@ -209,8 +209,10 @@ def _overall(table: pa.Table, cohort: str) -> pa.Table:
 def unknown_labels(
     engine: Engine, predictions: ir.Table, labels: ir.Table, spec: Spec, examples: int = 5
 ) -> tuple[int, list[str]]:
-    """How many labelled ids (latest label per id) match no prediction, and the first
-    ``examples`` of them (sorted): labels are counted and reported, never dropped."""
+    """How many labelled ids match no prediction, and the first ``examples`` of them
+    (sorted): labels are counted and reported, never dropped. The store keeps this for
+    its own tables as it logs (:meth:`driftline.store.Store.unknown_labels`); this join
+    serves sources and Spark."""
     labelled = labels.select("id").distinct()
     ids = predictions.select(**{_ID: predictions[spec.id].cast("string")})
     # the predicted ids among the labelled first (the labelled ids are the join's hash
