@@ -253,7 +253,8 @@ def test_the_store_keeps_the_labelled_ids_without_a_prediction(tmp_path: Path) -
         kept((3, ["b-1", "b-2", "ghost"]))
         mon.log_predictions(b.drop(columns=["truth"]))  # brings b-1 and b-2
         kept((1, ["ghost"]))
-        mon.log_labels(labels(["a-3", "ghost", "ghost-2"]))  # known, repeated, new
+        logged = mon.log_labels(labels(["a-3", "ghost", "ghost-2"]))  # known, repeated, new
+        assert (logged.unknown_ids, logged.unknown_id_examples) == (2, ["ghost", "ghost-2"])
         kept((2, ["ghost", "ghost-2"]))
         mon.log_labels(labels(["ghost-2"], "dog"))  # a correction of an unknown id
         kept((2, ["ghost", "ghost-2"]))

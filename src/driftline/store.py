@@ -629,9 +629,6 @@ class Store:
             stored = int(self._scalar(f"SELECT count(*) {new_rows}"))
             if stored == 0:  # every label already stored: nothing to add, no empty batch
                 return IngestReport(kind="labels", batch_id=batch_id or "", rows=0, skipped=rows)
-            unknown, examples = self._unknown_label_ids(
-                f"SELECT CAST(s.{idc} AS VARCHAR) AS i {new_rows}", []
-            )
             now = _now()
             batch = batch_id or uuid.uuid4().hex
             params: list[Any] = [] if "labelled_at" in types else [now]
@@ -647,15 +644,7 @@ class Store:
                     "'{}')",
                     [batch, seq, now, stored, json.dumps(types)],
                 )
-                if self._keeps_unknown_labels():
-                    ids, params = self._unpredicted(
-                        "SELECT id AS i FROM labels WHERE _batch = ?", [seq]
-                    )
-                    self.con.execute(
-                        f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT u.i FROM ({ids}) AS u "
-                        f"ANTI JOIN {UNKNOWN_LABELS} AS x ON u.i = x.id",
-                        params,
-                    )
+                unknown, examples = self._batch_unknown_ids(seq)
         return IngestReport(
             kind="labels",
             batch_id=batch,
@@ -665,12 +654,36 @@ class Store:
             unknown_id_examples=examples,
         )
 
+    def _batch_unknown_ids(self, seq: int) -> tuple[int, list[str]]:
+        """How many ids of the labels batch ``seq`` (just stored) no stored prediction
+        has, and the first five; the store's kept ids (:meth:`unknown_labels`) gain them.
+        With the kept ids, the stored predictions are probed once: the batch's unknown
+        ids are then those it holds of the kept ones."""
+        batch = "SELECT id AS i FROM labels WHERE _batch = ?"
+        if not self._keeps_unknown_labels():
+            return self._unknown_label_ids(batch, [seq])
+        ids, params = self._unpredicted(batch, [seq])
+        self.con.execute(
+            f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT u.i FROM ({ids}) AS u "
+            f"ANTI JOIN {UNKNOWN_LABELS} AS x ON u.i = x.id",
+            params,
+        )
+        return self._counted(
+            f"SELECT l.id AS i FROM labels AS l SEMI JOIN {UNKNOWN_LABELS} AS x "
+            "ON l.id = x.id WHERE l._batch = ?",
+            [seq],
+        )
+
     def _unknown_label_ids(self, ids_sql: str, params: list[Any]) -> tuple[int, list[str]]:
         """How many of the ids ``ids_sql`` selects (as column ``i``) the predictions
         table lacks, and the first five of them (by id)."""
-        unpredicted, params = self._unpredicted(ids_sql, params)
+        return self._counted(*self._unpredicted(ids_sql, params))
+
+    def _counted(self, ids_sql: str, params: list[Any], first: int = 5) -> tuple[int, list[str]]:
+        """How many rows ``ids_sql`` selects (column ``i``), and the first ``first`` of
+        their ids (by id), in one query."""
         found = self.con.execute(
-            f"SELECT count(*) OVER (), i FROM ({unpredicted}) ORDER BY i LIMIT 5", params
+            f"SELECT count(*) OVER (), i FROM ({ids_sql}) ORDER BY i LIMIT {int(first)}", params
         ).fetchall()
         if not found:
             return 0, []
@@ -708,12 +721,7 @@ class Store:
                 self.con.execute(f"CREATE TABLE {UNKNOWN_LABELS} (id VARCHAR)")
                 ids, _ = self._unpredicted("SELECT id AS i FROM labels", [])
                 self.con.execute(f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT i FROM ({ids})")
-        found = self.con.execute(
-            f"SELECT count(*) OVER (), id FROM {UNKNOWN_LABELS} ORDER BY id LIMIT {int(examples)}"
-        ).fetchall()
-        if not found:
-            return 0, []
-        return int(found[0][0]), [str(r[1]) for r in found]
+        return self._counted(f"SELECT id AS i FROM {UNKNOWN_LABELS}", [], examples)
 
     def log_reference(self, data: Any, name: str = "reference") -> IngestReport:
         """Store (replace) a reference table, e.g. the labelled holdout with model scores."""
