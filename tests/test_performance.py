@@ -272,6 +272,91 @@ def test_the_store_keeps_the_labelled_ids_without_a_prediction(tmp_path: Path) -
         assert over.labels["unknown_examples"] == ["b-1", "b-2", "ghost", "ghost-2"]
 
 
+def _links(mon: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The store's label links as kept, and as every label joined with every prediction."""
+    con = mon.store.con
+    kept = con.execute("SELECT labels_batch, batch FROM label_links").fetchall()
+    joined = con.execute(
+        "SELECT DISTINCT l._batch, p._batch FROM labels AS l JOIN predictions AS p "
+        'ON l.id = p."order id"'
+    ).fetchall()
+    return sorted(kept), sorted(joined)
+
+
+def test_labels_out_of_order_read_only_the_batches_they_link_and_decide_as_full(
+    tmp_path: Path,
+) -> None:
+    """A check reads only the labels batches that label the windows it evaluates, and
+    joins new labels with only the predictions batches they label: the store keeps which
+    batches each labels batch labels as it logs (a labels batch links the batches of its
+    ids, a predictions batch the earlier labels batches of the ids it brings). Labels
+    before their predictions, for old windows, corrected, and rows late into an old
+    window: after every check the kept links equal the full join, and the incremental
+    run decides as a full one."""
+    rng = np.random.default_rng(19)
+    days = [_frame(rng, 120, DAY0 + timedelta(days=i), f"d{i}-") for i in range(3)]
+    late = _frame(rng, 30, DAY0, "late-")  # rows for day 0, logged last
+    mon = driftline.connect(tmp_path / "k.duckdb", SPEC, profile=tmp_path / "k.json")
+    fields = ("window", "cohort", "cohort_value", "check", "column", "value", "status")
+
+    def rows(rep: Any) -> list[str]:
+        return sorted(json.dumps([getattr(r, f) for f in fields]) for r in rep.results)
+
+    def labels(frame: pd.DataFrame, flip: bool = False) -> pd.DataFrame:
+        truth = frame["truth"]
+        if flip:
+            truth = truth.map({"cat": "dog", "dog": "eel", "eel": "cat"})
+        return pd.DataFrame({"order id": frame["order id"], "truth": truth})
+
+    def checked() -> list[int]:
+        report = mon.check()
+        evaluated: list[int] = mon.store.runs().to_pylist()[-1]["windows_evaluated"]
+        kept, joined = _links(mon)
+        assert kept == joined
+        assert rows(report) == rows(mon.check(full=True, persist=False))
+        assert report.results_for("performance")
+        mon.check()  # the full run stored its summaries anew: their windows are decided again
+        return evaluated
+
+    def key(day: int) -> int:
+        return int((DAY0 + timedelta(days=day) - datetime(1970, 1, 1)).total_seconds())
+
+    with mon:
+        mon.log_reference(_frame(rng, 2000, DAY0 - timedelta(days=9), "ref-"))
+        mon.log_predictions(days[0].drop(columns=["truth"]))
+        mon.log_labels(labels(days[0].iloc[:60]))
+        assert not mon.store.has_table("label_links")  # a store from before them
+        assert checked() == [key(0)]  # built from the stored tables
+        # day 1's labels before its predictions, with more of day 0's
+        mon.log_labels(labels(pd.concat([days[1].iloc[:80], days[0].iloc[60:90]])))
+        assert checked() == [key(0)]
+        mon.log_predictions(days[1].drop(columns=["truth"]))  # brings labelled ids
+        assert checked() == [key(1)]
+        mon.log_predictions(days[2].drop(columns=["truth"]))
+        mon.log_labels(labels(days[0].iloc[:20], flip=True))  # corrects day 0
+        assert checked() == [key(0), key(2)]
+        mon.log_labels(labels(late))  # labels of rows not logged yet, late into day 0
+        assert checked() == []
+        mon.log_predictions(late.drop(columns=["truth"]))
+        assert checked() == [key(0)]
+        mon.log_labels(labels(days[1].iloc[80:]))
+        assert checked() == [key(1)]
+        # day 1's labels are in two batches, of the six: only those are read for it
+        day1 = [(DAY0 + timedelta(days=1), DAY0 + timedelta(days=2))]
+        of_day1 = mon.store.con.execute(
+            "SELECT DISTINCT l._batch FROM labels AS l JOIN predictions AS p "
+            'ON l.id = p."order id" WHERE p.at >= ? AND p.at < ? ORDER BY 1',
+            list(day1[0]),
+        ).fetchall()
+        assert mon.store.labels_batches_between(day1) == [r[0] for r in of_day1]
+        assert len(of_day1) == 2
+        # a store whose links were lost builds them again when a check needs them
+        mon.store.con.execute("DROP TABLE label_links")
+        mon.log_labels(labels(days[2].iloc[:50]))
+        assert not mon.store.has_table("label_links")
+        assert checked() == [key(2)]
+
+
 def test_the_bound_is_honest_at_any_labelled_count() -> None:
     """Under no change a window's accuracy drop passes the q0.999 bound about once in a
     thousand, at 40 labelled rows and at 40,000; the bound narrows as the count grows."""

@@ -533,6 +533,7 @@ class Store:
                     f"INSERT INTO predictions ({names}) SELECT {exprs} FROM {source}", [now]
                 )
                 if self._keeps_unknown_labels():  # labelled ids this batch predicts
+                    self._link_earlier_labels(seq)
                     self.con.execute(
                         f"DELETE FROM {UNKNOWN_LABELS} WHERE id IN "
                         f"(SELECT CAST({quote(s.id)} AS VARCHAR) FROM __staging)"
@@ -656,22 +657,51 @@ class Store:
 
     def _batch_unknown_ids(self, seq: int) -> tuple[int, list[str]]:
         """How many ids of the labels batch ``seq`` (just stored) no stored prediction
-        has, and the first five; the store's kept ids (:meth:`unknown_labels`) gain them.
-        With the kept ids, the stored predictions are probed once: the batch's unknown
-        ids are then those it holds of the kept ones."""
+        has, and the first five; the store's kept ids (:meth:`unknown_labels`) gain them,
+        and its label links (:meth:`labelled_batches`) the predictions batches the
+        batch labels. With the kept ids, the stored predictions are probed once: the
+        batch's unknown ids are then those it holds of the kept ones."""
         batch = "SELECT id AS i FROM labels WHERE _batch = ?"
         if not self._keeps_unknown_labels():
             return self._unknown_label_ids(batch, [seq])
-        ids, params = self._unpredicted(batch, [seq])
-        self.con.execute(
-            f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT u.i FROM ({ids}) AS u "
-            f"ANTI JOIN {UNKNOWN_LABELS} AS x ON u.i = x.id",
-            params,
-        )
+        hits, params = self._predicted(batch, [seq])
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE __hits AS {hits}", params)
+        try:
+            if self.has_table(LABEL_LINKS):
+                self.con.execute(
+                    f"INSERT INTO {LABEL_LINKS} SELECT DISTINCT CAST(? AS BIGINT), b FROM __hits",
+                    [seq],
+                )
+            self.con.execute(
+                f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT u.i FROM ({batch}) AS u "
+                f"ANTI JOIN __hits AS h ON u.i = h.i ANTI JOIN {UNKNOWN_LABELS} AS x "
+                "ON u.i = x.id",
+                [seq],
+            )
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS __hits")
         return self._counted(
             f"SELECT l.id AS i FROM labels AS l SEMI JOIN {UNKNOWN_LABELS} AS x "
             "ON l.id = x.id WHERE l._batch = ?",
             [seq],
+        )
+
+    def _link_earlier_labels(self, seq: int) -> None:
+        """Link the predictions batch ``seq`` (being stored, its rows in ``__staging``)
+        to the labels batches that labelled its ids before it came: those of the kept
+        unknown ids it brings (read before they leave the kept ids)."""
+        if not self.has_table(LABEL_LINKS):
+            return
+        idc = quote(self.spec.id)
+        brought = (
+            f"SELECT x.id FROM {UNKNOWN_LABELS} AS x SEMI JOIN __staging AS s "
+            f"ON x.id = CAST(s.{idc} AS VARCHAR)"
+        )
+        if not self._scalar(f"SELECT count(*) FROM ({brought})"):
+            return  # the usual case: labels come after their predictions
+        self.con.execute(
+            f"INSERT INTO {LABEL_LINKS} SELECT DISTINCT l._batch, CAST({int(seq)} AS BIGINT) "
+            f"FROM labels AS l SEMI JOIN ({brought}) AS k ON l.id = k.id"
         )
 
     def _unknown_label_ids(self, ids_sql: str, params: list[Any]) -> tuple[int, list[str]]:
@@ -689,26 +719,39 @@ class Store:
             return 0, []
         return int(found[0][0]), [str(r[1]) for r in found]
 
-    def _unpredicted(self, ids_sql: str, params: list[Any]) -> tuple[str, list[Any]]:
-        """The query of the ids ``ids_sql`` (with ``params``) selects as column ``i``
-        that no stored prediction has, and its parameters. The stored ids among them are
-        found first, with a hash table of the given ids probed by the stored ones (as for
+    def _predicted(self, ids_sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+        """The query of the stored predictions whose ids ``ids_sql`` (with ``params``)
+        selects as column ``i``: their id ``i`` and batch ``b``; and its parameters. The
+        given ids are the join's hash table and the stored ids probe it (as for
         predictions, :func:`_stored_among`)."""
         stored = {c.casefold() for c in self._table_columns("predictions")}
-        if self.spec.id.casefold() not in stored:
-            return ids_sql, params
+        if self.spec.id.casefold() not in stored:  # no table yet, or the id role is new
+            return "SELECT CAST(NULL AS VARCHAR) AS i, CAST(NULL AS BIGINT) AS b LIMIT 0", []
         idc = quote(self.spec.id)
         sql = (
-            f"SELECT u.i FROM ({ids_sql}) AS u ANTI JOIN (SELECT p.{idc} AS i FROM "
-            f"predictions AS p SEMI JOIN ({ids_sql}) AS b ON p.{idc} = b.i) AS p "
-            "ON u.i = p.i"
+            f"SELECT p.{idc} AS i, p._batch AS b FROM predictions AS p "
+            f"SEMI JOIN ({ids_sql}) AS x ON p.{idc} = x.i"
         )
-        return sql, [*params, *params]
+        return sql, params
+
+    def _unpredicted(self, ids_sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+        """The query of the ids ``ids_sql`` (with ``params``) selects as column ``i``
+        that no stored prediction has (:meth:`_predicted`), and its parameters."""
+        hits, found = self._predicted(ids_sql, params)
+        sql = f"SELECT u.i FROM ({ids_sql}) AS u ANTI JOIN ({hits}) AS p ON u.i = p.i"
+        return sql, [*params, *found]
 
     def _keeps_unknown_labels(self) -> bool:
         """Whether the store keeps its labelled ids without a prediction
         (:meth:`unknown_labels` builds the table on a check's first need of it)."""
         return self.has_table(UNKNOWN_LABELS)
+
+    def _ensure_unknown_labels(self) -> None:
+        if not self._keeps_unknown_labels():
+            with self._transaction(derived=True):
+                self.con.execute(f"CREATE TABLE {UNKNOWN_LABELS} (id VARCHAR)")
+                ids, _ = self._unpredicted("SELECT id AS i FROM labels", [])
+                self.con.execute(f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT i FROM ({ids})")
 
     def unknown_labels(self, examples: int = 5) -> tuple[int, list[str]]:
         """How many labelled ids no stored prediction has, and the first ``examples`` of
@@ -716,12 +759,54 @@ class Store:
         (a labels batch adds its ids without a prediction, a predictions batch removes
         the ids it brings), so a check reads it instead of joining every label with
         every prediction; built from the stored tables the first time it is missing."""
-        if not self._keeps_unknown_labels():
-            with self._transaction(derived=True):
-                self.con.execute(f"CREATE TABLE {UNKNOWN_LABELS} (id VARCHAR)")
-                ids, _ = self._unpredicted("SELECT id AS i FROM labels", [])
-                self.con.execute(f"INSERT INTO {UNKNOWN_LABELS} SELECT DISTINCT i FROM ({ids})")
+        self._ensure_unknown_labels()
         return self._counted(f"SELECT id AS i FROM {UNKNOWN_LABELS}", [], examples)
+
+    def _ensure_label_links(self) -> None:
+        """Build the table :data:`LABEL_LINKS` from the stored tables if it is missing
+        (after the kept unknown ids, which it is kept up to date with)."""
+        if self.has_table(LABEL_LINKS):
+            return
+        self._ensure_unknown_labels()
+        with self._transaction(derived=True):
+            self.con.execute(f"CREATE TABLE {LABEL_LINKS} (labels_batch BIGINT, batch BIGINT)")
+            hits, params = self._predicted("SELECT DISTINCT id AS i FROM labels", [])
+            self.con.execute(
+                f"INSERT INTO {LABEL_LINKS} SELECT DISTINCT l._batch, p.b FROM labels AS l "
+                f"JOIN ({hits}) AS p ON l.id = p.i",
+                params,
+            )
+
+    def labelled_batches(self, after: int) -> list[int]:
+        """The predictions batches holding ids that labels batches newer than ``after``
+        label (ascending). Kept as the store logs, in the table :data:`LABEL_LINKS`: a
+        labels batch links the predictions batches of its ids, a predictions batch the
+        labels batches of the ids it brings that were labelled before it (the kept
+        unknown ids); built from the stored tables the first time it is missing. A check
+        finds the windows newer labels changed by reading only those batches' rows."""
+        self._ensure_label_links()
+        rows = self.con.execute(
+            f"SELECT DISTINCT batch FROM {LABEL_LINKS} WHERE labels_batch > ? ORDER BY batch",
+            [after],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def labels_batches_between(self, spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
+        """The labels batches (ascending) that label ids of the predictions batches with
+        rows in the ``[start, end)`` timestamp ``spans`` (by each batch's first and last
+        timestamp, so a superset): every label of those rows is in them
+        (:meth:`labelled_batches`)."""
+        self._ensure_label_links()
+        if not spans:
+            return []
+        overlap = " OR ".join("(b.min_ts < ? AND b.max_ts >= ?)" for _ in spans)
+        rows = self.con.execute(
+            f"SELECT DISTINCT k.labels_batch FROM {LABEL_LINKS} AS k JOIN batches AS b "
+            f"ON k.batch = b.seq WHERE b.kind = 'predictions' AND (b.min_ts IS NULL OR "
+            f"b.max_ts IS NULL OR {overlap}) ORDER BY 1",
+            [x for a, z in spans for x in (z, a)],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def log_reference(self, data: Any, name: str = "reference") -> IngestReport:
         """Store (replace) a reference table, e.g. the labelled holdout with model scores."""
@@ -1116,6 +1201,9 @@ _DUCKDB_MAGIC = b"DUCK"
 
 #: The labelled ids no stored prediction has (see :meth:`Store.unknown_labels`).
 UNKNOWN_LABELS = "unknown_label_ids"
+#: Which predictions batches hold ids each labels batch labels (see
+#: :meth:`Store.labelled_batches`).
+LABEL_LINKS = "label_links"
 
 
 def _stored_among(idc: str) -> str:

@@ -68,6 +68,7 @@ from driftline.errors import ConfigError, EmptyWindowError, shorten
 from driftline.methods import Calibration
 from driftline.profile import CohortBaseline, Profile
 from driftline.spec import Spec, Window
+from driftline.store import Store
 
 __all__ = [
     "CHECKS",
@@ -182,9 +183,19 @@ def run_checks(
     era = _era(spec, profile, now)
     evaluated: set[int] | None = None
     stored: dict[tuple[str | None, str | None, int], _incremental.StoredPart] = {}
+    # the store ``table`` and ``labels`` are the tables of: it keeps what logging knows
+    # of labels (their ids without a prediction, the batches they label)
+    own = None
+    if (
+        history is not None
+        and labels is not None
+        and over_stored_table(table, "predictions")
+        and over_stored_table(labels, "labels")
+    ):
+        own = history.store
     if history is not None and window.seconds is not None:
         scopes, evaluated = _incremental_scopes(
-            engine, table, t, spec, profile, window, era, lo, hi, history, labels
+            engine, table, t, spec, profile, window, era, lo, hi, history, labels, own
         )
         stored = history.stored
     else:
@@ -219,13 +230,11 @@ def run_checks(
     performance: dict[tuple[str | None, str | None, int], list[CheckResult]] = {}
     label_info: dict[str, Any] = {}
     if labels is not None and _performance_checks.baseline_of(profile) is not None:
-        performance = _performance(engine, t, labels, spec, profile, window, evaluator, evaluated)
+        performance = _performance(
+            engine, t, labels, spec, profile, window, evaluator, evaluated, own
+        )
         # the store keeps its labelled ids without a prediction: read, not joined again
-        own = (table, "predictions"), (labels, "labels")
-        kept = None
-        if history is not None and all(over_stored_table(x, name) for x, name in own):
-            kept = history.store
-        label_info = _performance_checks.label_report(engine, table, labels, spec, profile, kept)
+        label_info = _performance_checks.label_report(engine, table, labels, spec, profile, own)
     with _collector_paused():
         for scope in scopes:
             values = sorted({cv for (_, cv) in scope.summaries})
@@ -301,19 +310,36 @@ def _performance(
     window: Window,
     evaluator: _Evaluator,
     evaluated: set[int] | None,
+    store: Store | None = None,
 ) -> dict[tuple[str | None, str | None, int], list[CheckResult]]:
     """The performance checks' results of the windows this run evaluates (every window
-    of ``t`` when ``evaluated`` is None), from one engine query over their rows."""
+    of ``t`` when ``evaluated`` is None), from one engine query over their rows. With
+    the ``store`` the tables are of, only the labels batches that label those rows'
+    batches are read (:meth:`Store.labels_batches_between`)."""
     rows = t
+    label_batches = None
     if evaluated is not None:
         if not evaluated:
             return {}
         step = window.seconds
         assert step is not None
-        rows = _incremental._only(t, spec, _incremental._ranges(evaluated, step))
+        ranges = _incremental._ranges(evaluated, step)
+        rows = _incremental._only(t, spec, ranges)
+        if store is not None:
+            spans = [(_incremental._ts(a), _incremental._ts(b)) for a, b in ranges]
+            label_batches = store.labels_batches_between(spans)
     watermark = performance_label_watermark(engine, labels)
     return _performance_checks.performance_results(
-        engine, rows, labels, spec, profile, window, evaluator.spans, evaluated, watermark
+        engine,
+        rows,
+        labels,
+        spec,
+        profile,
+        window,
+        evaluator.spans,
+        evaluated,
+        watermark,
+        label_batches,
     )
 
 
@@ -329,6 +355,7 @@ def _incremental_scopes(
     hi: datetime | None,
     history: History,
     labels: ir.Table | None = None,
+    own: Store | None = None,
 ) -> tuple[list[_Scope], set[int]]:
     """Every scope over the windows in ``[lo, hi)``: the windows whose data changed
     summarised (and their summaries stored), the others read from the store; and the
@@ -389,7 +416,7 @@ def _incremental_scopes(
     if labels is not None and _performance_checks.baseline_of(profile) is not None:
         # a labels batch changes the performance of the windows of the ids it labels
         read_back -= _performance_checks.relabelled(
-            engine, table, labels, spec, window, history.stored, read_back
+            engine, table, labels, spec, window, history.stored, read_back, own
         )
     evaluate = (kept | new) - read_back
     bodies = _incremental.read_bodies(history, sorted(evaluate - new))

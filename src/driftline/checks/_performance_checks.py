@@ -19,7 +19,7 @@ labels (:func:`relabelled`), wherever the labels arrive in time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -227,13 +227,24 @@ def performance_results(
     spans: Mapping[int, tuple[str, str]],
     windows: set[int] | None,
     watermark: int,
+    label_batches: Sequence[int] | None = None,
 ) -> dict[Key, list[CheckResult]]:
     """The performance checks' results per (cohort, cohort value, window) of ``rows``
-    (the predictions of the windows being evaluated; ``windows`` limits them)."""
+    (the predictions of the windows being evaluated; ``windows`` limits them).
+    ``label_batches``: the labels batches holding every label of ``rows``' ids, the
+    only ones read (see :func:`~driftline.engine.performance.performance_summary`)."""
     baseline = baseline_of(profile)
     if baseline is None:
         return {}
-    summary = performance_summary(engine, rows, labels, spec, window, some=windows is not None)
+    summary = performance_summary(
+        engine,
+        rows,
+        labels,
+        spec,
+        window,
+        some=windows is not None,
+        label_batches=label_batches,
+    )
     out: dict[Key, list[CheckResult]] = {}
     for key, perf in performance_by_scope(summary, baseline).items():
         w = key[2]
@@ -283,10 +294,14 @@ def relabelled(
     window: Window,
     stored: Mapping[Key, Any],
     candidates: set[int],
+    store: Store | None = None,
 ) -> set[int]:
     """The windows of ``candidates`` (read back from the store) whose predictions a labels
     batch newer than their stored results labels: their performance changed. ``stored``
-    holds each window's read-back part (its ``labels_batch``, from the window's digest)."""
+    holds each window's read-back part (its ``labels_batch``, from the window's digest).
+    ``store``: the store ``table`` and ``labels`` are the tables of, which knows the
+    predictions batches each labels batch labels (:meth:`Store.labelled_batches`), so
+    only those batches' rows are joined with the new labels."""
     if not candidates:
         return set()
     seen: dict[int, int] = {}
@@ -296,5 +311,12 @@ def relabelled(
     after = min(seen.values())
     if label_watermark(engine, labels) <= after:
         return set()
-    newest = labelled_windows(engine, table, labels, spec, window, after, sorted(candidates))
+    batches = None
+    if store is not None:
+        batches = store.labelled_batches(after)
+        if not batches:  # the new labels label no stored prediction
+            return set()
+    newest = labelled_windows(
+        engine, table, labels, spec, window, after, sorted(candidates), batches
+    )
     return {w for w, b in newest.items() if b > seen[w]}

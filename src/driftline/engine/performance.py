@@ -79,13 +79,23 @@ def _epoch(x: ir.TimestampValue) -> ir.FloatingValue:
 
 
 def _joined(
-    predictions: ir.Table, labels: ir.Table, spec: Spec, window: Window, *, own: bool = False
+    predictions: ir.Table,
+    labels: ir.Table,
+    spec: Spec,
+    window: Window,
+    *,
+    own: bool = False,
+    label_batches: Sequence[int] | None = None,
 ) -> ir.Table:
     """The predictions with their window key and their latest label (null: none yet).
     With ``own``, only the labels of the predictions' ids are ranked (a semi-join on
     them first): for the few windows a check evaluates, the cost of their labels, not of
-    every label stored."""
+    every label stored. ``label_batches``: the labels batches that hold every label of
+    the predictions' ids (the store knows them, :meth:`Store.labels_batches_between`);
+    only their rows are read."""
     keyed = predictions.mutate(**{_W: window_key(predictions, spec, window)})
+    if label_batches is not None:
+        labels = labels.filter(_in_batches(labels, label_batches))
     if own:
         ids = predictions.select(**{_ID: predictions[spec.id].cast("string")})
         labels = labels.semi_join(ids, labels["id"] == ids[_ID])
@@ -127,12 +137,15 @@ def performance_summary(
     window: Window,
     *,
     some: bool = False,
+    label_batches: Sequence[int] | None = None,
 ) -> pa.Table:
     """The performance summary of ``predictions`` (the store's table, or its rows in some
     windows: say so with ``some``, and only their labels are read) for the overall scope
     and each cohort column, as :data:`PERFORMANCE_SCHEMA`; the confidence binned is the
-    predicted class's score (:func:`predicted_score`)."""
-    j = _joined(predictions, labels, spec, window, own=some)
+    predicted class's score (:func:`predicted_score`). ``label_batches`` limits the
+    labels read to those batches, which must hold every label of the predictions' ids
+    (:func:`_joined`)."""
+    j = _joined(predictions, labels, spec, window, own=some, label_batches=label_batches)
     raw = predicted_score(j, spec)
     # a missing confidence (null or NaN) has no bin and adds nothing to the sums
     conf = ibis.ifelse(raw.isnan().fill_null(True), ibis.null("float64"), raw)
@@ -226,6 +239,14 @@ def unknown_labels(
     return int(found[0]["n"]), [str(r["id"]) for r in found]
 
 
+def _in_batches(t: ir.Table, batches: Sequence[int]) -> ir.BooleanValue:
+    """Whether a row of ``t`` (a stored table) is of one of ``batches``: batches are
+    appended in order, so DuckDB skips the row groups of every other batch."""
+    if not batches:
+        return ibis.literal(False)
+    return t["_batch"].isin([int(b) for b in batches])
+
+
 def label_watermark(engine: Engine, labels: ir.Table) -> int:
     """The newest labels batch (-1: none)."""
     top = engine.run(labels.aggregate(b=labels["_batch"].max())).to_pylist()[0]["b"]
@@ -240,10 +261,15 @@ def labelled_windows(
     window: Window,
     after: int,
     windows: Sequence[int] | None = None,
+    batches: Sequence[int] | None = None,
 ) -> dict[int, int]:
     """The windows of the predictions labelled by batches newer than ``after``, with the
     newest such batch: their realised performance may have changed (a label for an id
-    of an old window changes that window, not the window it arrived in)."""
+    of an old window changes that window, not the window it arrived in). ``batches``:
+    the predictions batches that hold every id those labels batches label (the store
+    knows them, :meth:`Store.labelled_batches`); only their rows are read."""
+    if batches is not None:
+        predictions = predictions.filter(_in_batches(predictions, batches))
     new = labels.filter(labels["_batch"] > after)
     ids = new.group_by(**{_ID: new["id"]}).aggregate(**{_B: new["_batch"].max()})
     # the window key of the labelled predictions only, not of every prediction
