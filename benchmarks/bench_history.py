@@ -22,7 +22,9 @@ the first check; each next day's labels then change the performance of that day'
 window (results in ``history-<days>-labelled.json``).
 
 ``--store`` reuses a store of step 1 (the ~10 minutes of the 365-day first check): it
-is copied, with its profile. Each command's CPU seconds (user + system, from
+is copied, with its profile; ``--keep-store DIR`` keeps one (copied after the first
+check). A store made with ``--labelled`` is reused only with ``--labelled``, and one made
+without only without. Each command's CPU seconds (user + system, from
 ``getrusage``) are reported next to its wall seconds: on a shared machine they vary
 less.
 
@@ -173,6 +175,13 @@ def main(argv: list[str] | None = None) -> None:
         "check not run again",
     )
     p.add_argument(
+        "--keep-store",
+        type=Path,
+        default=None,
+        help="a folder to copy the store into after its first check (with its profile), "
+        "for later runs' --store",
+    )
+    p.add_argument(
         "--labelled",
         action="store_true",
         help="a labelled reference (performance checks on) and the history's labels "
@@ -184,10 +193,19 @@ def main(argv: list[str] | None = None) -> None:
     # driftline's bytecode as `pip install` leaves it: without it every command compiles
     # its modules again (about 0.15 s) wherever PYTHONDONTWRITEBYTECODE is set
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(SRC)], check=True)
-    if a.store is not None and a.labelled:
-        p.error("--labelled builds its store (a labelled reference and the history's labels)")
-    if a.store is not None and a.store.resolve().is_relative_to(a.work.resolve()):
-        p.error(f"--store {a.store} is under --work {a.work}, which is emptied first")
+    if a.store is not None:
+        import duckdb
+
+        with duckdb.connect(a.store.as_posix(), read_only=True) as con:
+            has = con.execute("SELECT count(*) FROM labels").fetchone()[0] > 0
+        if has != a.labelled:
+            p.error(
+                f"--store {a.store} holds {'the' if has else 'no'} history's labels: it was "
+                f"made {'with' if has else 'without'} --labelled, and is reused only so"
+            )
+    for opt, path in (("--store", a.store), ("--keep-store", a.keep_store)):
+        if path is not None and path.resolve().is_relative_to(a.work.resolve()):
+            p.error(f"{opt} {path} is under --work {a.work}, which is emptied first")
     shutil.rmtree(a.work, ignore_errors=True)
     big, one = a.work / "history", a.work / "one-day"
     spec = (data / "driftline.yaml").read_text()
@@ -224,6 +242,12 @@ def main(argv: list[str] | None = None) -> None:
             out["log_history_labels_s"] = _run(["log", "--labels", labels], big, ok=(0,))
         out["first_check_s"] = _run(["check"], big)
         out["first_check_cpu_s"] = CPU[-1]
+        if a.keep_store is not None:
+            a.keep_store.mkdir(parents=True, exist_ok=True)
+            for name in ("driftline.duckdb", "driftline.duckdb.wal", "driftline.profile.json"):
+                (a.keep_store / name).unlink(missing_ok=True)  # a stale log would be replayed
+                if (big / name).exists():
+                    shutil.copy(big / name, a.keep_store / name)
     else:
         shutil.copy(a.store, big / "driftline.duckdb")
         wal = Path(f"{a.store}.wal")  # a check's writes may still be in the log
