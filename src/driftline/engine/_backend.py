@@ -2,12 +2,97 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
+import sys
+import threading
+from pathlib import Path
 from typing import Any
 
 import ibis
 import pyarrow as pa
 
 __all__ = ["DuckDBEngine", "Engine", "SparkEngine"]
+
+#: The package of Ibis' SQL compilers, one submodule per dialect (see :func:`lazy_package`).
+IBIS_COMPILERS = "ibis.backends.sql.compilers"
+_LAZY = threading.Lock()
+
+
+def lazy_package(name: str) -> bool:
+    """Register the package ``name``, not imported yet, as a module that imports each of
+    its names from its own submodule when first asked for (PEP 562), instead of running
+    its ``__init__``; whether it did.
+
+    For Ibis' SQL compilers (:data:`IBIS_COMPILERS`): loading any Ibis backend imports
+    that package, whose ``__init__`` imports the compiler of each of the twenty dialects
+    Ibis speaks, about 0.1 s of every driftline command, which needs DuckDB's (and with
+    the Spark engine PySpark's). Which name lives in which submodule is read from the
+    ``__init__``'s own ``from name.sub import X`` lines; if it holds anything but those,
+    ``__all__``, a docstring and ``from __future__``, the package is left to import as
+    it is. A submodule still imports as ever (``import name.sub``, ``name.sub``), and
+    ``from name import X`` imports ``X``'s submodule only."""
+    with _LAZY:
+        if name in sys.modules:
+            return False
+        parent, _, _ = name.rpartition(".")
+        if parent:
+            importlib.import_module(parent)
+            if name in sys.modules:  # the parent imported it
+                return False
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or spec.submodule_search_locations is None:
+            return False
+        where = _names_by_submodule(Path(spec.origin).read_text(encoding="utf-8"), name)
+        if where is None:  # more than imports: run it as it is
+            return False
+        module = importlib.util.module_from_spec(spec)
+
+        def attribute(attr: str) -> Any:
+            if attr in where:
+                return getattr(importlib.import_module(where[attr]), attr)
+            if attr.startswith("__"):
+                raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+            try:  # a submodule not imported yet, e.g. ``sc.duckdb``
+                return importlib.import_module(f"{name}.{attr}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{name}.{attr}":
+                    raise
+                raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
+
+        module.__dict__.update(__getattr__=attribute, __all__=sorted(where))
+        sys.modules[name] = module
+        if parent:
+            setattr(sys.modules[parent], name.rpartition(".")[2], module)
+        return True
+
+
+def _names_by_submodule(source: str, name: str) -> dict[str, str] | None:
+    """Each name the package ``name``'s ``__init__`` (``source``) imports from one of
+    its submodules, and that submodule; None if it does anything else (beyond a
+    docstring, ``from __future__`` and ``__all__``)."""
+    where: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(name + "."):
+            module = str(node.module)
+            where.update({a.asname or a.name: module for a in node.names})
+            continue
+        future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        listed = isinstance(node, ast.Assign) and [
+            getattr(t, "id", None) for t in node.targets
+        ] == ["__all__"]
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (future or listed or docstring):
+            return None
+    return where
+
+
+def _ibis_backend(name: str) -> Any:
+    """Ibis' backend ``name`` (``duckdb``, ``pyspark``), loaded without every other
+    dialect's compiler (:func:`lazy_package`)."""
+    lazy_package(IBIS_COMPILERS)
+    return getattr(ibis, name)
 
 
 class Engine:
@@ -97,7 +182,7 @@ class DuckDBEngine(Engine):
 
     @classmethod
     def from_connection(cls, con: Any) -> DuckDBEngine:
-        return cls(ibis.duckdb.from_connection(con))
+        return cls(_ibis_backend("duckdb").from_connection(con))
 
 
 class SparkEngine(Engine):
@@ -113,7 +198,7 @@ class SparkEngine(Engine):
 
             raise missing_extra("the Spark engine", "pyspark", "spark") from exc
         self.session = session
-        super().__init__(ibis.pyspark.connect(session))
+        super().__init__(_ibis_backend("pyspark").connect(session))
 
     def _pin_utc(self) -> None:
         conf = self.session.conf
