@@ -12,6 +12,7 @@ names the extra to install; deselect Spark tests explicitly with ``-m "not spark
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -155,11 +156,14 @@ def run_cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) 
             for name, value in (env or {}).items():
                 scoped.setenv(name, value)
             scoped.setattr(sys, "argv", ["driftline", *map(str, args)])
+            collector = gc.get_threshold()  # main tunes its process's collector: not ours
             try:
                 cli.main()
                 code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            finally:
+                gc.set_threshold(*collector)
         captured = capfd.readouterr()
         return CliResult(code, captured.out, captured.err)
 

@@ -321,6 +321,31 @@ def test_help_documents_the_exit_codes() -> None:
         assert line in doc
 
 
+def test_the_entry_point_collects_cycles_less_often_in_its_own_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``main`` (the process's entry point) raises the cycle collector's thresholds for
+    the rest of its process; importing the command line, or ``run`` in a caller's
+    process, leaves them alone (driftline._process)."""
+    import gc
+
+    from driftline import cli
+    from driftline._process import COLLECTOR_THRESHOLDS
+
+    before = gc.get_threshold()
+    assert before != COLLECTOR_THRESHOLDS
+    monkeypatch.setattr(sys, "argv", ["driftline", "--help"])
+    try:
+        assert cli.run(["--help"]) == 0
+        assert gc.get_threshold() == before
+        with pytest.raises(SystemExit) as done:
+            cli.main()
+        assert done.value.code == 0
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
+
+
 # -- the installed entry point, as a real process -------------------------------------------------
 def test_installed_driftline_runs_as_a_process(
     tmp_path: Path, make_spec: Callable[..., dict[str, Any]], make_predictions: PredictionsFactory

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "driftline"
 
 #: Lowest first. A module belongs to the first layer with an entry it equals or lies under.
 LAYERS: list[tuple[str, ...]] = [
-    ("_catalog", "errors"),
+    ("_catalog", "errors", "_process"),
     ("_io", "methods", "scenarios", "robustness", "explain", "text_embeddings"),
     ("spec",),
     ("engine",),

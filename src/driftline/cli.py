@@ -1223,6 +1223,9 @@ def _internal(exc: Exception) -> int:
 
 def main() -> None:
     """Entry point of ``driftline`` and ``python -m driftline``."""
+    from driftline._process import tune_collector
+
+    tune_collector()
     sys.exit(run())
 
 
