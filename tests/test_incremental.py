@@ -148,6 +148,35 @@ def test_one_more_day_adds_that_days_results_only(
     assert overall[-1].rolling_n == sum(s.n for s in overall[-6:])
 
 
+def test_a_full_check_not_stored_leaves_the_next_check_nothing_to_do(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """A full check that stores no results (``check --full --no-persist``, a dry run)
+    summarises everything in range but replaces only the stored summaries that are
+    stale: the next check decides nothing again (it used to decide every window again,
+    its stored results naming the run of the summaries replaced), and a late row's
+    window is summarised by the dry run and decided by the next check."""
+    for d in range(5):
+        monitor.log_predictions(day_rows(make_predictions, d))
+    first = monitor.check()
+    before = results_table(monitor)
+    dry = monitor.check(full=True, persist=False)
+    assert decisions(dry) == decisions(first)
+    quiet = monitor.check()
+    assert last_run(monitor)["windows_evaluated"] == []
+    assert results_table(monitor) == before
+    assert decisions(quiet) == decisions(first)
+    late = day_rows(make_predictions, 1, n=30, prefix="late")
+    late["x"] = late["x"] + 25.0
+    monitor.log_predictions(late)
+    dry = monitor.check(full=True, persist=False)
+    report = monitor.check()
+    run = last_run(monitor)
+    assert run["windows_summarised"] == []  # the dry run stored the late window's summary
+    assert run["windows_evaluated"] == [key(1)]
+    assert decisions(report) == decisions(dry) == decisions(monitor.check(full=True))
+
+
 def test_late_rows_recompute_their_window_only(
     monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
 ) -> None:

@@ -371,7 +371,7 @@ class Monitor:
         label_table = self._labels_on(engine, labels)
         calibrations = self.store.load_calibrations()
         known = set(calibrations)
-        history = History(self.store, full=full)
+        history = History(self.store, full=full, persist=persist)
         report = run_checks(
             engine,
             table,

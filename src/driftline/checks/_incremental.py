@@ -35,7 +35,9 @@ works in three steps.
    are dropped on the next store) and so every result; a change of a floor, a method or
    a bound, or a refit that changes only the calibration inputs, keeps the summaries
    and re-evaluates every window from them. ``full=True`` ignores both and recomputes
-   everything in range.
+   everything in range; when it stores no results (``persist=False``, a dry run), it
+   replaces only the stored summaries that are stale, so the next check has nothing
+   more to decide than it had.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class History:
     store: Store
     #: recompute every window in range, whatever is stored
     full: bool = False
+    #: whether the run's results will be stored: a full run that stores none keeps the
+    #: stored summaries that are current (with the run ids the stored results name)
+    persist: bool = True
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     summary_fp: str = ""
     result_fp: str = ""
@@ -272,13 +277,7 @@ def plan(
     def full_in_range(w: int) -> bool:
         return (lo_s is None or w >= lo_s) and (hi_s is None or w + step <= hi_s)
 
-    todo = {w: b for w, b in changed.items() if b > stored.seen.get(w, -1)}
-    for w, bound in stored.era_late.items():  # counted against another "now"
-        top = stored.ts_max.get(w)
-        if top is None or bound is None or era_late is None or bound == era_late:
-            continue
-        if top > min(bound, era_late):
-            todo.setdefault(w, stored.seen[w])
+    todo = _stale(changed, stored, era_late)
     keep = {w: b for w, b in todo.items() if full_in_range(w)}
     # every window with rows of older batches is stored once nothing is left to do
     # outside the range (else the watermark stays, and the rest is done by a later run)
@@ -293,7 +292,30 @@ def plan(
     history.transient = cut
     spans = [(_ts(a), _ts(b)) for a, b in _ranges([*keep, *cut], step)]
     rows = rows_between(t, spec, spans) if spans else None
+    if history.full and not history.persist:
+        # everything in range is summarised again, but only the summaries whose stored
+        # ones are stale replace them: a current one is the same, and replacing it would
+        # make the next check decide its window again (its stored results name the run
+        # that made the stored summary)
+        stale = _stale(keep, _stored(store, history.summary_fp), era_late)
+        keep = {w: b for w, b in keep.items() if w in stale}
     return Plan(rows, spans, keep, stored, advance, before)
+
+
+def _stale(
+    changed: Mapping[int, int], stored: _Stored, era_late: datetime | None
+) -> dict[int, int]:
+    """The windows of ``changed`` (each with its newest batch) whose ``stored`` summaries
+    are older or missing, and those whose late-row count was taken against another
+    "now" and could differ, with the batch each is summarised up to."""
+    todo = {w: b for w, b in changed.items() if b > stored.seen.get(w, -1)}
+    for w, bound in stored.era_late.items():  # counted against another "now"
+        top = stored.ts_max.get(w)
+        if top is None or bound is None or era_late is None or bound == era_late:
+            continue
+        if top > min(bound, era_late):
+            todo.setdefault(w, stored.seen[w])
+    return todo
 
 
 def records(scopes: Sequence[_Scope], spec: Spec) -> list[tuple[str, int, str, Any, Any]]:
