@@ -573,8 +573,7 @@ class Store:
         """How many staged prediction ids the store already holds (0 if none), found by
         one semi-join on the ids as stored (VARCHAR), :func:`_stored_among`. Refuses the
         batch if there are any and ``on_duplicate`` is ``"refuse"``."""
-        stored = {c.casefold() for c in self._table_columns("predictions")}
-        if self.spec.id.casefold() not in stored:  # no table yet, or the id role is new
+        if not self._holds_ids():
             return 0
         idc = quote(self.spec.id)
         found = self.con.execute(
@@ -719,13 +718,18 @@ class Store:
             return 0, []
         return int(found[0][0]), [str(r[1]) for r in found]
 
+    def _holds_ids(self) -> bool:
+        """Whether the predictions table has the spec's id column (not so with no table
+        yet, or when the id role names a new column)."""
+        stored = {c.casefold() for c in self._table_columns("predictions")}
+        return self.spec.id.casefold() in stored
+
     def _predicted(self, ids_sql: str, params: list[Any]) -> tuple[str, list[Any]]:
         """The query of the stored predictions whose ids ``ids_sql`` (with ``params``)
         selects as column ``i``: their id ``i`` and batch ``b``; and its parameters. The
         given ids are the join's hash table and the stored ids probe it (as for
         predictions, :func:`_stored_among`)."""
-        stored = {c.casefold() for c in self._table_columns("predictions")}
-        if self.spec.id.casefold() not in stored:  # no table yet, or the id role is new
+        if not self._holds_ids():
             return "SELECT CAST(NULL AS VARCHAR) AS i, CAST(NULL AS BIGINT) AS b LIMIT 0", []
         idc = quote(self.spec.id)
         sql = (

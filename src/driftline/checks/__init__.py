@@ -324,9 +324,9 @@ def _performance(
         step = window.seconds
         assert step is not None
         ranges = _incremental._ranges(evaluated, step)
-        rows = _incremental._only(t, spec, ranges)
+        spans = [(_incremental._ts(a), _incremental._ts(b)) for a, b in ranges]
+        rows = _incremental.rows_between(t, spec, spans)
         if store is not None:
-            spans = [(_incremental._ts(a), _incremental._ts(b)) for a, b in ranges]
             label_batches = store.labels_batches_between(spans)
     watermark = performance_label_watermark(engine, labels)
     return _performance_checks.performance_results(

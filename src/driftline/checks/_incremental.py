@@ -220,14 +220,9 @@ def _ts(seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
 
-def _only(t: ir.Table, spec: Spec, ranges: Sequence[tuple[int, int]]) -> ir.Table:
-    """The rows of ``t`` in the given epoch-second ranges (on the timestamp, so DuckDB
-    prunes row groups by their min/max)."""
-    return rows_between(t, spec, [(_ts(a), _ts(b)) for a, b in ranges])
-
-
 def rows_between(t: ir.Table, spec: Spec, spans: Sequence[tuple[datetime, datetime]]) -> ir.Table:
-    """The rows of ``t`` in the given ``[start, end)`` timestamp ranges."""
+    """The rows of ``t`` in the given ``[start, end)`` timestamp ranges (on the
+    timestamp, so DuckDB prunes row groups by their min/max)."""
     ts = t[spec.timestamp]
     return t.filter(ibis.or_(*((ts >= a) & (ts < b) for a, b in spans)))
 

@@ -36,7 +36,7 @@ def lazy_package(name: str) -> bool:
     with _LAZY:
         if name in sys.modules:
             return False
-        parent, _, _ = name.rpartition(".")
+        parent, _, leaf = name.rpartition(".")
         if parent:
             importlib.import_module(parent)
             if name in sys.modules:  # the parent imported it
@@ -64,7 +64,7 @@ def lazy_package(name: str) -> bool:
         module.__dict__.update(__getattr__=attribute, __all__=sorted(where))
         sys.modules[name] = module
         if parent:
-            setattr(sys.modules[parent], name.rpartition(".")[2], module)
+            setattr(sys.modules[parent], leaf, module)
         return True
 
 
