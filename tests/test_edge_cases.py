@@ -36,13 +36,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import yaml
 
 import driftline
 from driftline._catalog import MISSING_COHORT
@@ -50,6 +51,9 @@ from driftline.checks import CheckReport, CheckResult, run_checks
 from driftline.engine import DuckDBEngine, Engine, SparkEngine, numeric
 from driftline.profile import Profile
 from driftline.spec import Spec
+
+if TYPE_CHECKING:
+    from conftest import RunCli
 
 CLASSES = ("a", "b", "c")
 COLORS = ("red", "green", "blue")
@@ -680,3 +684,133 @@ def test_internal_names_cannot_shadow_user_columns_spark(spark: Any) -> None:
         return engine.table(f"names_{name}")
 
     _assert_names_do_not_matter(_odd_reports(engine, register))
+
+
+# -- the timestamp role moves -------------------------------------------------------------------
+MOVED_SPEC: dict[str, Any] = {
+    "id": "id",
+    "timestamp": "at",
+    "prediction": "pred",
+    "scores": {"columns": {c: f"p_{c}" for c in CLASSES}},
+    "cohorts": ["region"],
+    "features": {"numeric": ["x"]},
+    "window": "1d",
+}
+
+
+def _timed_frame(rng: np.random.Generator, n: int, start: datetime, prefix: str) -> pd.DataFrame:
+    p = rng.dirichlet([2.0, 2.0, 2.0], n)
+    return pd.DataFrame(
+        {
+            "id": [f"{prefix}{i}" for i in range(n)],
+            "at": [start + timedelta(minutes=int(m)) for m in np.sort(rng.integers(0, 1440, n))],
+            "pred": np.asarray(CLASSES)[p.argmax(axis=1)],
+            **{f"p_{c}": p[:, i] for i, c in enumerate(CLASSES)},
+            "region": rng.choice(["eu", "us"], n),
+            "x": rng.normal(0, 1, n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def moved_role(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A store whose spec's timestamp role moved from ``at`` to ``event_time``: day 0's
+    batch brought ``event_time`` (a day after ``at``) as a column the spec did not name,
+    day 1's did not bring it at all, day 3's (logged after the move) has it."""
+    tmp = tmp_path_factory.mktemp("moved")
+    rng = np.random.default_rng(41)
+
+    def later(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(event_time=frame["at"] + timedelta(days=1))
+
+    ref = later(_timed_frame(rng, 1500, START - timedelta(days=20), "ref-"))
+    day0 = later(_timed_frame(rng, 90, START, "d0-"))
+    day1 = _timed_frame(rng, 70, START + timedelta(days=1), "d1-")
+    path, profile = tmp / "m.duckdb", tmp / "m.json"
+    with driftline.connect(path, MOVED_SPEC, profile=profile) as mon:
+        mon.log_reference(ref)
+        mon.log_predictions(day0)
+        mon.log_predictions(day1)
+        mon.check()
+    moved = {**MOVED_SPEC, "timestamp": "event_time"}
+    (tmp / "spec.yaml").write_text(yaml.safe_dump(moved))
+    # fitted again on the new spec, where the CLI looks for it
+    with driftline.connect(path, tmp / "spec.yaml") as mon:
+        mon.fit_profile()
+        mon.log_predictions(later(_timed_frame(rng, 80, START + timedelta(days=2), "d3-")))
+        first = mon.check()
+        again = mon.check()  # incremental: nothing new
+        stored = mon.store.con.execute("SELECT * FROM predictions").to_arrow_table()
+        batches = mon.store.batches().to_pylist()
+        prof = mon.profile
+    return {
+        "tmp": tmp,
+        "first": first,
+        "again": again,
+        "stored": stored,
+        "batches": batches,
+        "spec": Spec.model_validate(moved),
+        "profile": prof,
+    }
+
+
+def _days(report: CheckReport) -> list[str]:
+    return sorted({r.window_start[:10] for r in report.results})
+
+
+def test_a_moved_timestamp_role_reads_what_the_batches_brought_and_leaves_out_the_rest(
+    moved_role: dict[str, Any],
+) -> None:
+    """Moving the timestamp role to another column breaks no check: rows whose batch
+    brought that column unnamed are windowed by the values logging kept (nothing stored
+    is lost), rows whose batch never had it are left out of every window and counted."""
+    first, again = moved_role["first"], moved_role["again"]
+    assert first.untimed == again.untimed == 70  # day 1's rows
+    # day 0's rows by their event_time (a day later), day 3's by theirs
+    assert _days(first) == _days(again) == ["2024-03-02", "2024-03-04"]
+    n = {s.window_start[:10]: s.n for s in first.stats if s.cohort is None}
+    assert n == {"2024-03-02": 90, "2024-03-04": 80}
+    # the column is named now: no longer reported as unknown (day 3 brings ``at``, which
+    # the spec no longer names)
+    unknown = {(r.window_start[:10], r.column) for r in first.results_for("extra_column")}
+    assert unknown == {("2024-03-04", "at")}
+    fields = ("window", "cohort_value", "check", "column", "value", "status")
+
+    def rows(rep: CheckReport) -> list[str]:
+        return sorted(repr([getattr(r, f) for f in fields]) for r in rep.results)
+
+    assert rows(first) == rows(again)
+
+
+@pytest.mark.spark
+def test_a_moved_timestamp_role_spark_equals_duckdb(
+    request: pytest.FixtureRequest, moved_role: dict[str, Any]
+) -> None:
+    spark = request.getfixturevalue("spark")
+    spark.createDataFrame(moved_role["stored"].to_pandas()).createOrReplaceTempView("moved")
+    eng = SparkEngine(spark)
+    report = run_checks(
+        eng,
+        eng.table("moved"),
+        moved_role["spec"],
+        moved_role["profile"],
+        batches=moved_role["batches"],
+        now=datetime.fromisoformat(moved_role["first"].created_at.replace("Z", "")),
+    )
+    duck = moved_role["first"]
+    assert report.untimed == duck.untimed == 70
+    diff = _close([asdict(r) for r in report.results], [asdict(r) for r in duck.results], "moved")
+    assert not diff, "\n".join(diff[:10])
+
+
+def test_a_moved_timestamp_role_is_said_by_the_cli(
+    moved_role: dict[str, Any], run_cli: RunCli
+) -> None:
+    tmp = moved_role["tmp"]
+    args = ["--spec", str(tmp / "spec.yaml"), "--store", str(tmp / "m.duckdb")]
+    done = run_cli("check", *args)
+    assert done.code in (0, 1), done.err
+    assert "70 stored prediction(s) have no value in the timestamp column" in done.out
+    assert "left out of every window" in done.out
+    page = driftline.render_report(moved_role["first"], tmp / "moved.html").read_text()
+    assert "70 stored prediction(s) have no value in the timestamp column" in page

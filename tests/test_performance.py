@@ -356,6 +356,50 @@ def test_labels_out_of_order_read_only_the_batches_they_link_and_decide_as_full(
         assert checked() == [key(2)]
 
 
+def test_the_labels_a_window_reads_follow_its_rows_when_the_timestamp_role_moves(
+    tmp_path: Path,
+) -> None:
+    """The labels batches a check reads for a window are found from the rows in that
+    window, by the spec's timestamp as it is now: after the role moves to another column
+    the rows also hold (here two days later), new labels of rows that now fall in a
+    later window reach that window's performance, as in a full run."""
+    rng = np.random.default_rng(23)
+
+    def served(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(served_at=frame["at"] + timedelta(days=2))
+
+    days = [served(_frame(rng, 150, DAY0 + timedelta(days=i), f"d{i}-")) for i in range(3)]
+    fields = ("window", "cohort", "cohort_value", "check", "column", "value", "status")
+
+    def rows(rep: Any) -> list[str]:
+        return sorted(json.dumps([getattr(r, f) for f in fields]) for r in rep.results)
+
+    def labels(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"order id": frame["order id"], "truth": frame["truth"]})
+
+    path, profile = tmp_path / "m.duckdb", tmp_path / "m.json"
+    with driftline.connect(path, SPEC, profile=profile) as mon:
+        mon.log_reference(served(_frame(rng, 2000, DAY0 - timedelta(days=9), "ref-")))
+        for d in days:
+            mon.log_predictions(d.drop(columns=["truth"]))
+        mon.log_labels(labels(days[2]))
+        mon.check()
+    moved = {**SPEC, "timestamp": "served_at"}
+    profile.unlink()  # fitted on the old spec: fit again
+    with driftline.connect(path, moved, profile=profile) as mon:
+        mon.fit_profile()
+        mon.check()  # the spec changed: every window decided again
+        # day 0's rows, now in the window of day 2, get their labels
+        mon.log_labels(labels(days[0]))
+        report = mon.check()
+        evaluated = mon.store.runs().to_pylist()[-1]["windows_evaluated"]
+        full = mon.check(full=True, persist=False)
+    day2 = int((DAY0 + timedelta(days=2) - datetime(1970, 1, 1)).total_seconds())
+    assert evaluated == [day2]
+    assert day2 in {r.window for r in report.results_for("performance")}
+    assert rows(report) == rows(full)
+
+
 def test_the_bound_is_honest_at_any_labelled_count() -> None:
     """Under no change a window's accuracy drop passes the q0.999 bound about once in a
     thousand, at 40 labelled rows and at 40,000; the bound narrows as the count grows."""

@@ -598,6 +598,16 @@ def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) ->
     out.print(table)
     counts = report.status_counts()  # without building the results read back
     out.print("results: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if report.untimed:
+        out.print(
+            Text(
+                f"{report.untimed:,} stored prediction(s) have no value in the timestamp "
+                "column the spec names now (their batches did not bring it): left out of "
+                "every window. Log them again with it, or point the timestamp role back "
+                "at the column they have.",
+                style="yellow",
+            )
+        )
     if not report.alerts:
         out.print(Text("no alerts", style="green"))
         return

@@ -403,7 +403,7 @@ class Monitor:
         older rows read it as null)."""
         if predictions is not None:
             return self.source_engine, self._source("predictions", predictions).table
-        self.store._ensure_predictions()
+        self.store.ensure_predictions()
         return self.engine, self.engine.table("predictions")
 
     def _labels_on(self, engine: Engine, labels: str | Path | None) -> ibis.Table | None:

@@ -370,6 +370,8 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     def _ensure_predictions(self) -> None:
+        """Create the predictions table, or add the columns the spec gained since the
+        last batch, in the caller's transaction (:meth:`ensure_predictions` opens one)."""
         wanted = self._prediction_columns()
         if not self.has_table("predictions"):
             body = ", ".join(f"{quote(c)} {t}" for c, t in wanted)
@@ -377,8 +379,41 @@ class Store:
             return
         have = self._table_columns("predictions")
         for col, typ in wanted:
-            if col not in have:  # the spec gained a column: older rows read it as null
+            if col not in have:
                 self.con.execute(f"ALTER TABLE predictions ADD COLUMN {quote(col)} {typ}")
+                self._fill_from_raw(col, typ)
+
+    def ensure_predictions(self) -> None:
+        """Before a check: the predictions table with every column the spec names (see
+        :meth:`_ensure_predictions`), in one transaction when there is any to add."""
+        if self.has_table("predictions"):
+            have = self._table_columns("predictions")
+            if all(col in have for col, _ in self._prediction_columns()):
+                return
+        with self._transaction():
+            self._ensure_predictions()
+
+    def _fill_from_raw(self, col: str, typ: str) -> None:
+        """Fill the column ``col`` (of stored type ``typ``), just added because the spec
+        now names it, from the rows that brought it as a column the spec did not name
+        then: logging kept those values in ``_raw``. Rows that never had it, or whose
+        value does not convert, read it as null. So moving a role (the timestamp, say)
+        or a feature to a column the batches carried all along loses none of it."""
+        path = "/" + col.replace("~", "~0").replace("/", "~1")  # a JSON pointer to the key
+        if typ.endswith("[]"):
+            value = f"TRY_CAST(json_extract(_raw, ?) AS {typ})"
+        elif typ == "TIMESTAMP":  # as logging converts a string: UTC unless it has an offset
+            value = (
+                "CAST(timezone('UTC', TRY_CAST(json_extract_string(_raw, ?) AS TIMESTAMPTZ)) "
+                "AS TIMESTAMP)"
+            )
+        else:
+            value = f"TRY_CAST(json_extract_string(_raw, ?) AS {typ})"
+        self.con.execute(
+            f"UPDATE predictions SET {quote(col)} = {value} "
+            "WHERE _raw IS NOT NULL AND json_exists(_raw, ?)",
+            [path, path],
+        )
 
     # -- staging --------------------------------------------------------------------------
     @contextmanager
@@ -797,18 +832,21 @@ class Store:
 
     def labels_batches_between(self, spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
         """The labels batches (ascending) that label ids of the predictions batches with
-        rows in the ``[start, end)`` timestamp ``spans`` (by each batch's first and last
-        timestamp, so a superset): every label of those rows is in them
-        (:meth:`labelled_batches`)."""
+        rows in the ``[start, end)`` timestamp ``spans``: every label of those rows is in
+        them (:meth:`labelled_batches`). The predictions batches are found from the rows
+        themselves, by the spec's timestamp as it is now (the role may have moved since a
+        batch was logged); batches are appended in time order, so DuckDB reads only the
+        row groups whose timestamps meet the spans."""
         self._ensure_label_links()
-        if not spans:
+        if not spans or not self.has_table("predictions"):
             return []
-        overlap = " OR ".join("(b.min_ts < ? AND b.max_ts >= ?)" for _ in spans)
+        ts = quote(self.spec.timestamp)
+        overlap = " OR ".join(f"({ts} >= ? AND {ts} < ?)" for _ in spans)
         rows = self.con.execute(
-            f"SELECT DISTINCT k.labels_batch FROM {LABEL_LINKS} AS k JOIN batches AS b "
-            f"ON k.batch = b.seq WHERE b.kind = 'predictions' AND (b.min_ts IS NULL OR "
-            f"b.max_ts IS NULL OR {overlap}) ORDER BY 1",
-            [x for a, z in spans for x in (z, a)],
+            f"SELECT DISTINCT k.labels_batch FROM {LABEL_LINKS} AS k SEMI JOIN "
+            f"(SELECT DISTINCT _batch AS b FROM predictions WHERE {overlap}) AS p "
+            "ON k.batch = p.b ORDER BY 1",
+            [x for span in spans for x in span],
         ).fetchall()
         return [int(r[0]) for r in rows]
 

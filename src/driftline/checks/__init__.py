@@ -165,7 +165,16 @@ def run_checks(
         t = t.filter(ts >= lo)
     if hi is not None:
         t = t.filter(ts < hi)
-    span = engine.run(t.aggregate(n=t.count(), a=ts.min(), b=ts.max())).to_pylist()[0]
+    counted = engine.run(t.aggregate(n=t.count(), k=ts.count(), a=ts.min(), b=ts.max()))
+    span = counted.to_pylist()[0]
+    # rows with no timestamp: the role names a column their batches did not bring (it
+    # moved since). They are in no window: left out, and counted in the report
+    untimed = int(span["n"] - span["k"])
+    if untimed:
+        table = table.filter(table[spec.timestamp].notnull())
+        t = t.filter(t[spec.timestamp].notnull())
+        ts = t[spec.timestamp]
+        span["n"] = span["k"]
     if not span["n"]:
         whole = engine.run(table.aggregate(a=ts.min(), b=ts.max(), n=table.count())).to_pylist()[0]
         held = (
@@ -297,6 +306,7 @@ def run_checks(
         gaps=gaps(window, keys, lo, hi),
         labels=label_info,
         embeddings=view,
+        untimed=untimed,
     )
     return defer(report, results) if deferred else report
 

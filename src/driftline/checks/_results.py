@@ -131,6 +131,9 @@ class CheckReport:
     #: the 2-D view of the embeddings (``embedding_drift``): per class, reference points
     #: and the latest windows' serving points, overall scope; empty without embeddings
     embeddings: dict[str, Any] = field(default_factory=dict)
+    #: stored predictions with no value in the spec's timestamp column (it names a
+    #: column their batches did not bring): in no window, so left out of every check
+    untimed: int = 0
 
     @property
     def has_alerts(self) -> bool:

@@ -52,6 +52,9 @@ def schema_facts(run: _Run, win: _Window) -> _SchemaFacts:
     retyped_batches: dict[str, list[str]] = defaultdict(list)
     extra_batches: dict[str, list[str]] = defaultdict(list)
     kinds = run.spec.feature_kinds
+    # a column a batch brought unnamed that the spec names now is no longer unknown (its
+    # values were kept, and the store filled them in when the spec came to name it)
+    named = {c for _, c in run.spec.column_roles()}
     for seq, rows in sorted(win.batches.items()):
         meta = run.batches.get(seq)
         if meta is None:
@@ -61,6 +64,8 @@ def schema_facts(run: _Run, win: _Window) -> _SchemaFacts:
             missing_rows[col] += rows
             missing_batches[col].append(batch)
         for col in _json(meta["extra_columns"]):
+            if col in named:
+                continue
             extra[col] += rows
             extra_batches[col].append(batch)
         source = _json(meta["source_columns"])

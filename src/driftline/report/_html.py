@@ -252,6 +252,13 @@ def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int
         )
         more = f" and {len(gaps) - max_rows:,} more" if len(gaps) > max_rows else ""
         out.append(f'<p class="note">No predictions from {shown}{more}.</p>')
+    untimed = int(data.get("untimed") or 0)
+    if untimed:
+        out.append(
+            f'<p class="note">{untimed:,} stored prediction(s) have no value in the '
+            "timestamp column the spec names now (their batches did not bring it): left "
+            "out of every window.</p>"
+        )
 
     # alert counts per scope x check
     plan_checks = list((data.get("plan") or {}).get("checks") or {})
