@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -753,3 +754,62 @@ def test_new_id_column_in_the_spec_finds_no_stored_ids(
         assert (m.log_predictions(df).rows, m.store.counts()["predictions"]) == (5, 25)
         msg = refused(m, df)
     assert "5 of the batch's 5 prediction ids are already stored (column 'request_id'" in msg
+
+
+def test_columns_the_spec_comes_to_name_are_filled_from_what_batches_brought(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """A batch's columns the spec does not name are kept (``_raw``); when the spec comes
+    to name them (a feature of each kind, an embedding, a timestamp role), the stored
+    rows read the values they were logged with, converted as logging converts them. A
+    batch that did not bring the column reads null; so does a value that does not
+    convert."""
+    path = tmp_path / "fill.duckdb"
+    first = make_predictions(n=6, seed=3)
+    first["amount"] = [1.5, -2.0, None, 4.25, 1e300, 0.0]
+    first["plan"] = ["free", "pro", None, "pro", "free", "x y/z"]
+    first["vec"] = [[0.5, 1.0], [2.0, -1.0], None, [0.0, 0.0], [1.0, 1.0], [3.0, 4.0]]
+    first["when"] = pd.to_datetime(
+        ["2024-01-01T02:00:00+02:00"] * 3 + ["2024-01-02T00:00:00+00:00"] * 3, utc=True
+    )
+    first["odd/key~"] = ["7", "8", "oops", "9", "10", "11"]  # numbers as text, one not
+    second = make_predictions(n=4, seed=4, id_prefix="s")  # brought none of them
+    with driftline.connect(path, make_spec()) as m:
+        m.log_predictions(first)
+        m.log_predictions(second)
+    named = make_spec(
+        timestamp="when",
+        features={
+            "numeric": ["x", "y", "amount", "odd/key~"],
+            "categorical": ["color", "plan"],
+        },
+        embedding="vec",
+    )
+    logged = tmp_path / "logged.duckdb"
+    shutil.copy(path, logged)
+    third = first.assign(id=[f"t{i}" for i in range(len(first))])
+    got = []
+    # before a check, and in the transaction of the next batch logged
+    for store, add in ((path, None), (logged, third)):
+        with driftline.connect(store, named) as m:
+            if add is None:
+                m.store.ensure_predictions()
+            else:
+                m.log_predictions(add)
+            got.append(
+                m.store.con.execute(
+                    'SELECT id, amount, plan, vec, "when", "odd/key~" FROM predictions '
+                    "WHERE NOT starts_with(id, 't') ORDER BY id"
+                ).fetchall()
+            )
+    assert got[0] == got[1]
+    by_id = {r[0]: r[1:] for r in got[0]}
+    for i, row in first.reset_index(drop=True).iterrows():
+        amount, plan, vec, when, odd = by_id[row["id"]]
+        assert amount == (None if pd.isna(row["amount"]) else row["amount"])
+        assert plan == (None if pd.isna(row["plan"]) else row["plan"])
+        assert vec == row["vec"]
+        assert when == row["when"].tz_convert("UTC").tz_localize(None).to_pydatetime()
+        assert odd == (None if row["odd/key~"] == "oops" else float(row["odd/key~"])), i
+    for sid in second["id"]:
+        assert by_id[sid] == (None, None, None, None, None)

@@ -378,10 +378,11 @@ class Store:
             self.con.execute(f"CREATE TABLE predictions ({body})")
             return
         have = self._table_columns("predictions")
-        for col, typ in wanted:
-            if col not in have:
-                self.con.execute(f"ALTER TABLE predictions ADD COLUMN {quote(col)} {typ}")
-                self._fill_from_raw(col, typ)
+        added = [(col, typ) for col, typ in wanted if col not in have]
+        for col, typ in added:
+            self.con.execute(f"ALTER TABLE predictions ADD COLUMN {quote(col)} {typ}")
+        if added:
+            self._fill_from_raw(added)
 
     def ensure_predictions(self) -> None:
         """Before a check: the predictions table with every column the spec names (see
@@ -393,27 +394,29 @@ class Store:
         with self._transaction():
             self._ensure_predictions()
 
-    def _fill_from_raw(self, col: str, typ: str) -> None:
-        """Fill the column ``col`` (of stored type ``typ``), just added because the spec
-        now names it, from the rows that brought it as a column the spec did not name
-        then: logging kept those values in ``_raw``. Rows that never had it, or whose
+    def _fill_from_raw(self, columns: Sequence[tuple[str, str]]) -> None:
+        """Fill the ``columns`` (name, stored type), just added because the spec now
+        names them, from the rows that brought them as columns the spec did not name
+        then: logging kept those values in ``_raw``. Rows that never had one, or whose
         value does not convert, read it as null. So moving a role (the timestamp, say)
-        or a feature to a column the batches carried all along loses none of it."""
-        path = "/" + col.replace("~", "~0").replace("/", "~1")  # a JSON pointer to the key
-        if typ.endswith("[]"):
-            value = f"TRY_CAST(json_extract(_raw, ?) AS {typ})"
-        elif typ == "TIMESTAMP":  # as logging converts a string: UTC unless it has an offset
-            value = (
-                "CAST(timezone('UTC', TRY_CAST(json_extract_string(_raw, ?) AS TIMESTAMPTZ)) "
-                "AS TIMESTAMP)"
-            )
-        else:
-            value = f"TRY_CAST(json_extract_string(_raw, ?) AS {typ})"
-        self.con.execute(
-            f"UPDATE predictions SET {quote(col)} = {value} "
-            "WHERE _raw IS NOT NULL AND json_exists(_raw, ?)",
-            [path, path],
-        )
+        or a feature to a column the batches carried all along loses none of it. One
+        update for all of them (DuckDB refuses a second update of a table altered in the
+        same transaction)."""
+        sets: list[str] = []
+        params: list[str] = []
+        for col, typ in columns:
+            params.append("/" + col.replace("~", "~0").replace("/", "~1"))  # JSON pointer
+            if typ.endswith("[]"):
+                value = f"TRY_CAST(json_extract(_raw, ?) AS {typ})"
+            elif typ == "TIMESTAMP":  # as logging converts a string: UTC unless an offset
+                value = (
+                    "CAST(timezone('UTC', TRY_CAST(json_extract_string(_raw, ?) AS "
+                    "TIMESTAMPTZ)) AS TIMESTAMP)"
+                )
+            else:
+                value = f"TRY_CAST(json_extract_string(_raw, ?) AS {typ})"
+            sets.append(f"{quote(col)} = {value}")
+        self.con.execute(f"UPDATE predictions SET {', '.join(sets)} WHERE _raw IS NOT NULL", params)
 
     # -- staging --------------------------------------------------------------------------
     @contextmanager
