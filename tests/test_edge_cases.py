@@ -814,3 +814,32 @@ def test_a_moved_timestamp_role_is_said_by_the_cli(
     assert "left out of every window" in done.out
     page = driftline.render_report(moved_role["first"], tmp / "moved.html").read_text()
     assert "70 stored prediction(s) have no value in the timestamp column" in page
+
+
+def test_a_moved_prediction_role_leaves_old_windows_undecided_not_broken(
+    tmp_path: Path,
+) -> None:
+    """The prediction role moved to a column the earlier batches never had: their
+    windows have no predicted class, so the class-mix checks say so there (``no_data``)
+    instead of failing the check, and decide the windows logged since."""
+    rng = np.random.default_rng(43)
+
+    def relabelled(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(served=frame["pred"])
+
+    path, profile = tmp_path / "p.duckdb", tmp_path / "p.json"
+    ref = relabelled(_timed_frame(rng, 1500, START - timedelta(days=20), "ref-"))
+    with driftline.connect(path, MOVED_SPEC, profile=profile) as mon:
+        mon.log_reference(ref)
+        mon.log_predictions(_timed_frame(rng, 90, START, "d0-"))
+        mon.check()
+    profile.unlink()
+    moved = {**MOVED_SPEC, "prediction": "served"}
+    with driftline.connect(path, moved, profile=profile) as mon:
+        mon.fit_profile()
+        mon.log_predictions(relabelled(_timed_frame(rng, 90, START + timedelta(days=1), "d1-")))
+        report = mon.check()
+    mix = {r.window_start[:10]: r for r in report.results_for("class_mix") if r.cohort is None}
+    assert mix["2024-03-01"].status == "no_data"
+    assert "no row of this window has a predicted class" in mix["2024-03-01"].bound_how
+    assert mix["2024-03-02"].status in ("ok", "warn", "alert")

@@ -27,6 +27,18 @@ def _too_few(win: _Window, name: str) -> CheckResult:
     return skipped(win.base, name, None, CHECKS[name].method, status, why)
 
 
+def _unpredicted(run: _Run, win: _Window, name: str) -> CheckResult:
+    """Why a class-mix check is not decided in ``win``: none of its rows has a
+    predicted class (possible only when the prediction role moved to a column their
+    batches did not bring)."""
+    why = (
+        f"no row of this window has a predicted class in column "
+        f"{shorten(run.spec.prediction)!r}: its batches did not bring the column the "
+        "prediction role names now"
+    )
+    return skipped(win.base, name, None, CHECKS[name].method, "no_data", why)
+
+
 @check("timestamp_era")
 def timestamp_era(run: _Run, win: _Window) -> Iterator[CheckResult]:
     """Rows of the window with a timestamp outside the data's era (see ``_era`` in
@@ -96,10 +108,13 @@ def class_mix(run: _Run, win: _Window) -> Iterator[CheckResult]:
     if not win.decidable:
         yield _too_few(win, "class_mix")
         return
-    n = win.n
     ref_mix = run.profile.predicted_mix_
     classes = list(ref_mix)
     cur_counts = [win.classes.get(c, 0) for c in classes]
+    n = sum(cur_counts)  # the rows with a predicted class: every row, but after a move
+    if not n:
+        yield _unpredicted(run, win, "class_mix")
+        return
     ref_counts = [ref_mix[c] for c in classes]
     js = float(jensen_shannon(_arr(ref_counts), _arr(cur_counts)))
     bound, how = run.bounds.resampled("class_mix", "jensen_shannon", ref_counts, n)
@@ -138,10 +153,13 @@ def class_prior(run: _Run, win: _Window) -> Iterator[CheckResult]:
     prior = prof.class_prior_
     if not win.decidable or prior is None or sum(prior.values()) <= 0:
         return
-    n = win.n
     ref_mix = prof.predicted_mix_
     classes = list(ref_mix)
     cur_counts = [win.classes.get(c, 0) for c in classes]
+    n = sum(cur_counts)  # as for class_mix
+    if not n:
+        yield _unpredicted(run, win, "class_prior")
+        return
     ref_counts = [ref_mix[c] for c in classes]
     prior_counts = [prior.get(c, 0) for c in classes]
     baseline = float(jensen_shannon(_arr(prior_counts), _arr(ref_counts)))
