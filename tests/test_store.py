@@ -813,3 +813,29 @@ def test_columns_the_spec_comes_to_name_are_filled_from_what_batches_brought(
         assert odd == (None if row["odd/key~"] == "oops" else float(row["odd/key~"])), i
     for sid in second["id"]:
         assert by_id[sid] == (None, None, None, None, None)
+
+
+def test_a_new_store_is_written_in_the_storage_format_that_reuses_metadata(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """New stores use DuckDB 1.5's storage format (a checkpoint after a day's batch then
+    keeps the metadata of the row groups it did not change); a store made in the older
+    default format opens, logs and checks as before, and keeps its format."""
+    import duckdb
+
+    def version(m: Monitor) -> str:
+        row = m.store.con.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE NOT internal"
+        ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    with driftline.connect(tmp_path / "new.duckdb", make_spec()) as m:
+        assert version(m) == "v1.5.0+"
+    old = tmp_path / "old.duckdb"
+    duckdb.connect(str(old)).close()  # DuckDB's default format
+    with driftline.connect(old, make_spec()) as m:
+        m.log_reference(make_predictions(n=300, seed=7, id_prefix="ref"))
+        m.log_predictions(make_predictions())
+        assert m.check().stats
+        assert version(m) == "v1.0.0+"

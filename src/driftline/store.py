@@ -1291,6 +1291,10 @@ def _file_kind(path: Path) -> str | None:
     return "an unknown"
 
 
+#: The DuckDB storage format a new store is written in (``storage_compatibility_version``).
+STORAGE_VERSION = "v1.5.0"
+
+
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the store file, or raise :class:`StoreError` saying what failed and the fix."""
     shown = shorten(str(path))
@@ -1335,7 +1339,11 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
             "store to one you can write."
         )
     try:
-        return duckdb.connect(str(path))
+        # a new store is written in DuckDB 1.5's storage format (DuckDB's default is 1.0's,
+        # for older readers; driftline pins DuckDB): a checkpoint then re-uses the metadata
+        # of the row groups it did not change, so committing a day's batch to a year of
+        # history costs what it costs in a new store. A store made before keeps its format.
+        return duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     except duckdb.Error as exc:
         raise _store_error(path, exc) from exc
 
