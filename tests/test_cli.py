@@ -381,3 +381,80 @@ def test_installed_driftline_runs_as_a_process(
     assert bad.returncode == 2, bad.stderr
     assert "--since '[/oops]' is not an ISO-8601" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_upgrade_rewrites_an_old_store_and_keeps_what_it_was(
+    tmp_path: Path,
+    make_spec: Callable[..., dict[str, Any]],
+    make_predictions: PredictionsFactory,
+    run_cli: RunCli,
+) -> None:
+    """``driftline upgrade`` rewrites a store made in DuckDB's older default storage
+    format into the format new stores use: every row is kept (the same rows, hashed;
+    the same check results), the file it was stays as ``<store>.before-upgrade``, a check
+    left in the write-ahead log is carried over, and a second upgrade has nothing to do.
+    A missing store is bad input (exit 2) naming the fix."""
+    import duckdb
+
+    import driftline
+
+    store = tmp_path / "old.duckdb"
+    duckdb.connect(str(store)).close()  # DuckDB's default format, as before driftline chose
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(make_spec()))
+    fields = ("window", "cohort_value", "check", "column", "value", "status")
+
+    def state() -> tuple[Any, ...]:
+        with driftline.connect(store, spec) as m:
+            con = m.store.con
+            version = con.execute(
+                "SELECT tags['storage_version'] FROM duckdb_databases() WHERE NOT internal"
+            ).fetchone()
+            rows = con.execute("SELECT count(*), sum(hash(p)) FROM predictions AS p").fetchone()
+            results = con.execute("SELECT count(*) FROM results").fetchone()
+            decided = sorted(
+                repr([getattr(r, f) for f in fields]) for r in m.check(persist=False).results
+            )
+        assert version is not None
+        return version[0], rows, results, decided
+
+    with driftline.connect(store, spec) as m:
+        m.log_reference(make_predictions(n=400, seed=7, id_prefix="ref"))
+        for d in range(3):
+            m.log_predictions(
+                make_predictions(n=50, seed=d, id_prefix=f"d{d}-", start=f"2024-01-0{d + 1}")
+            )
+        m.check()  # its results may stay in the write-ahead log
+    version, *kept = state()
+    assert version == "v1.0.0+"
+    done = run_cli("upgrade", "--store", str(store))
+    assert done.code == 0, done.err
+    assert "v1.0.0+ -> v1.5.0+" in done.out
+    assert "before-upgrade" in done.out
+    version, *now = state()
+    assert version == "v1.5.0+"
+    assert now == kept
+    backup = tmp_path / "old.duckdb.before-upgrade"
+    with duckdb.connect(str(backup), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM predictions").fetchone() == (150,)
+    assert not (tmp_path / "old.duckdb.upgrading").exists()
+    again = run_cli("upgrade", "--store", str(store))
+    assert again.code == 0, again.err
+    assert "already in storage format v1.5.0+" in again.out
+    missing = run_cli("upgrade", "--store", str(tmp_path / "nope.duckdb"))
+    assert missing.code == 2
+    assert "there is no store" in missing.err
+    assert not (tmp_path / "nope.duckdb").exists()
+    # an earlier upgrade's backup is never overwritten: refused, the store as it was
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    (tmp_path / "other.duckdb.before-upgrade").write_text("an earlier backup")
+    refused = run_cli("upgrade", "--store", str(other))
+    assert refused.code == 2
+    assert "exists, from an earlier upgrade" in refused.err
+    assert (tmp_path / "other.duckdb.before-upgrade").read_text() == "an earlier backup"
+    with duckdb.connect(str(other), read_only=True) as con:
+        tag = con.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE NOT internal"
+        ).fetchone()
+    assert tag == ("v1.0.0+",)

@@ -329,6 +329,28 @@ def fit(
             out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
 
 
+@app.command()
+def upgrade(store: StoreOpt = Path("driftline.duckdb")) -> None:
+    """Rewrite a store made before in the storage format new stores use, where logging a
+    day to a long history costs what it costs in a new store. The old file is kept as
+    <store>.before-upgrade; it needs the store's size in free disk space."""
+    from driftline.store import upgrade_store
+
+    step("upgrading the store")
+    done = upgrade_store(store)
+    if done.backup is None:
+        out.print(Text(f"{store} is already in storage format {done.after}; nothing to do."))
+        return
+    rows = sum(done.rows.values())
+    out.print(
+        Text(
+            f"{store}: storage format {done.before} -> {done.after}, {len(done.rows)} tables "
+            f"and {rows:,} rows copied and counted. The store as it was is kept as "
+            f"{done.backup}; delete it once satisfied."
+        )
+    )
+
+
 def _cost_matrix(text: str | None) -> list[list[float]] | None:
     """``--cost tn,fp,fn,tp`` as the 2x2 matrix ``[[tn, fp], [fn, tp]]``."""
     if text is None:

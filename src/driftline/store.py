@@ -1348,6 +1348,121 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
         raise _store_error(path, exc) from exc
 
 
+@dataclass(frozen=True)
+class UpgradeReport:
+    """What :func:`upgrade_store` did."""
+
+    #: the store's storage format before (DuckDB's tag, e.g. ``v1.0.0+``)
+    before: str
+    #: the storage format it is in now
+    after: str
+    #: the file the store was before the upgrade (None: nothing to do)
+    backup: Path | None
+    #: rows per table, equal in both files
+    rows: dict[str, int]
+
+
+def _storage_version(con: duckdb.DuckDBPyConnection, database: str) -> str:
+    row = con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = ?",
+        [database],
+    ).fetchone()
+    return "" if row is None or row[0] is None else str(row[0])
+
+
+def _table_rows(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
+    names = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2",
+        [database],
+    ).fetchall()
+    rows: dict[str, int] = {}
+    for schema, table in names:
+        name = f"{quote(database)}.{quote(schema)}.{quote(table)}"
+        count = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+        rows[f"{schema}.{table}" if schema != "main" else table] = int(count[0] if count else 0)
+    return rows
+
+
+def upgrade_store(path: str | Path) -> UpgradeReport:
+    """Rewrite a store made in an older DuckDB storage format into :data:`STORAGE_VERSION`,
+    the format new stores are written in, where committing a batch to a long history
+    costs what it costs in a new store (see :func:`_connect`).
+
+    The store is checkpointed (its write-ahead log written into it), copied table by
+    table into ``<store>.upgrading`` (DuckDB's ``COPY FROM DATABASE``), every table's row
+    count compared, and only then swapped in: the file it was is kept as
+    ``<store>.before-upgrade`` (delete it once satisfied). It needs the store's size in
+    free disk space, and no other process may have the store open. A failure leaves the
+    store as it was. A store already in the format is left alone."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(
+            f"there is no store {shorten(str(path))} to upgrade; give the DuckDB file "
+            "driftline writes (--store, default driftline.duckdb)."
+        )
+    con = _connect(path)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        before = _storage_version(con, _database_name(con))
+        if before.removesuffix("+") == STORAGE_VERSION:
+            return UpgradeReport(before, before, None, _table_rows(con, _database_name(con)))
+        con.execute("CHECKPOINT")  # the write-ahead log's changes into the file
+    except duckdb.Error as exc:
+        raise _store_error(path, exc) from exc
+    finally:
+        con.close()
+    staged = path.with_name(path.name + ".upgrading")
+    backup = path.with_name(path.name + ".before-upgrade")
+    if backup.exists():
+        raise StoreError(
+            f"{shorten(str(backup))} exists, from an earlier upgrade: move or delete it "
+            "first (it is the store as it was before that upgrade)."
+        )
+    for leftover in (staged, Path(f"{staged}.wal")):  # an upgrade interrupted before
+        leftover.unlink(missing_ok=True)
+    copier = duckdb.connect()
+    try:
+        copier.execute("SET enable_progress_bar = false")
+        # ATTACH takes no bound parameters: the paths as escaped literals
+        copier.execute(f"ATTACH '{_sql_string(str(path))}' AS src (READ_ONLY)")
+        copier.execute(
+            f"ATTACH '{_sql_string(str(staged))}' AS dst "
+            f"(STORAGE_VERSION '{_sql_string(STORAGE_VERSION)}')"
+        )
+        copier.execute("COPY FROM DATABASE src TO dst")
+        rows, copied = _table_rows(copier, "src"), _table_rows(copier, "dst")
+        after = _storage_version(copier, "dst")
+        copier.execute("DETACH dst")
+        copier.execute("DETACH src")
+    except duckdb.Error as exc:
+        copier.close()
+        staged.unlink(missing_ok=True)
+        Path(f"{staged}.wal").unlink(missing_ok=True)
+        raise StoreError(
+            f"could not upgrade the store {shorten(str(path))}: DuckDB reports "
+            f"{shorten(_first_line(exc), 300)}. The store is as it was. Check the free disk "
+            "space (the upgrade needs the store's size) and that no other process has it "
+            "open, then try again."
+        ) from exc
+    copier.close()
+    if rows != copied:
+        staged.unlink(missing_ok=True)
+        differ = [t for t in sorted(set(rows) | set(copied)) if rows.get(t) != copied.get(t)]
+        raise StoreError(
+            f"the upgraded copy of {shorten(str(path))} differs in {name_list(differ)} "
+            "(row counts); it was discarded and the store is as it was. Please report this."
+        )
+    os.replace(path, backup)
+    os.replace(staged, path)
+    return UpgradeReport(before, after, backup, rows)
+
+
+def _database_name(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("SELECT current_database()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def _store_error(path: Path, exc: duckdb.Error) -> StoreError:
     """DuckDB's reason for refusing the store file, turned into what happened and the fix."""
     shown = shorten(str(path))
