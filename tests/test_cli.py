@@ -412,11 +412,19 @@ def test_upgrade_rewrites_an_old_store_and_keeps_what_it_was(
             ).fetchone()
             rows = con.execute("SELECT count(*), sum(hash(p)) FROM predictions AS p").fetchone()
             results = con.execute("SELECT count(*) FROM results").fetchone()
+            schema = con.execute(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE NOT internal ORDER BY ALL"
+            ).fetchall()
+            constraints = con.execute(
+                "SELECT table_name, constraint_text FROM duckdb_constraints() "
+                "WHERE database_name = current_database() ORDER BY ALL"
+            ).fetchall()
             decided = sorted(
                 repr([getattr(r, f) for f in fields]) for r in m.check(persist=False).results
             )
         assert version is not None
-        return version[0], rows, results, decided
+        return version[0], rows, results, decided, schema, constraints
 
     with driftline.connect(store, spec) as m:
         m.log_reference(make_predictions(n=400, seed=7, id_prefix="ref"))
@@ -427,6 +435,7 @@ def test_upgrade_rewrites_an_old_store_and_keeps_what_it_was(
         m.check()  # its results may stay in the write-ahead log
     version, *kept = state()
     assert version == "v1.0.0+"
+    assert any("PRIMARY KEY" in text for _, text in kept[-1])  # constraints are compared
     done = run_cli("upgrade", "--store", str(store))
     assert done.code == 0, done.err
     assert "v1.0.0+ -> v1.5.0+" in done.out
@@ -438,6 +447,12 @@ def test_upgrade_rewrites_an_old_store_and_keeps_what_it_was(
     with duckdb.connect(str(backup), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM predictions").fetchone() == (150,)
     assert not (tmp_path / "old.duckdb.upgrading").exists()
+    # the upgraded store logs and refuses as before
+    with driftline.connect(store, spec) as m:
+        m.log_predictions(make_predictions(n=20, seed=9, id_prefix="d9-"), batch_id="late")
+        assert m.log_predictions(make_predictions(n=5), batch_id="late").already_stored
+        with pytest.raises(driftline.IngestError, match="already stored"):
+            m.log_predictions(make_predictions(n=20, seed=9, id_prefix="d9-"))
     again = run_cli("upgrade", "--store", str(store))
     assert again.code == 0, again.err
     assert "already in storage format v1.5.0+" in again.out

@@ -1411,6 +1411,12 @@ def upgrade_store(path: str | Path) -> UpgradeReport:
         raise _store_error(path, exc) from exc
     finally:
         con.close()
+    if Path(f"{path}.wal").exists():  # it would be replayed into the upgraded file
+        raise StoreError(
+            f"the write-ahead log of {shorten(str(path))} is still there after a checkpoint: "
+            "another process may have the store open. Stop it (e.g. `driftline serve`) and "
+            "try again; the store is as it was."
+        )
     staged = path.with_name(path.name + ".upgrading")
     backup = path.with_name(path.name + ".before-upgrade")
     if backup.exists():
@@ -1453,7 +1459,11 @@ def upgrade_store(path: str | Path) -> UpgradeReport:
             "(row counts); it was discarded and the store is as it was. Please report this."
         )
     os.replace(path, backup)
-    os.replace(staged, path)
+    try:
+        os.replace(staged, path)
+    except OSError:
+        os.replace(backup, path)  # put the store back as it was
+        raise
     return UpgradeReport(before, after, backup, rows)
 
 
