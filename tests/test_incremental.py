@@ -582,3 +582,48 @@ def test_a_check_leaves_its_writes_in_the_log_and_the_next_batch_checkpoints_the
     with open_monitor(tmp_path, spec) as mon:
         assert results_table(mon) == first
         assert mon.store.runs().num_rows == 2
+
+
+def test_large_texts_are_kept_in_parts_and_read_as_one(
+    monitor: Any,
+    make_predictions: PredictionsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The summaries and the decided results are kept in parts of bounded size (a
+    checkpoint then rewrites only the part a check appended to, not the whole history):
+    with parts of 3 and 2 rows, a history checked day by day, a late batch into an old
+    window decide exactly as full checks, every part but a bulk insert's stays within its
+    size, and a full check (every summary replaced) leaves no empty part."""
+    import driftline.store as store_module
+
+    monkeypatch.setattr(store_module, "_PARTED", {"summaries": 3, "decided": 2})
+    store = monitor.store
+
+    def parts(table: str) -> list[int]:
+        return [
+            int(store.con.execute(f'SELECT count(*) FROM "{p}"').fetchone()[0])
+            for p in store._parts(table)
+        ]
+
+    monitor.log_predictions(pd.concat([day_rows(make_predictions, d) for d in range(3)]))
+    monitor.check()  # one bulk insert: every window's rows in the first part
+    assert parts("summaries") == [9]
+    assert parts("decided") == [3]
+    for d in range(3, 7):
+        monitor.log_predictions(day_rows(make_predictions, d))
+        assert decisions(monitor.check()) == decisions(monitor.check(full=True, persist=False))
+    assert len(parts("summaries")) == 5
+    assert parts("summaries")[1:] == [3, 3, 3, 3]
+    assert parts("decided")[1:] == [2, 2]
+    # late rows into day 1: its summaries and results leave the bulk part for a new one
+    monitor.log_predictions(day_rows(make_predictions, 1, n=30, prefix="late"))
+    late = monitor.check()
+    assert last_run(monitor)["windows_evaluated"] == [key(1)]
+    assert decisions(late) == decisions(monitor.check(full=True, persist=False))
+    assert parts("summaries")[0] == 6
+    assert parts("decided")[0] == 2
+    assert store.counts()["summaries"] == 7 * 3
+    # a full check replaces every summary: the parts left empty are dropped
+    monitor.check(full=True)
+    assert parts("summaries") == [21]
+    assert parts("decided") == [7]

@@ -183,6 +183,15 @@ _RUN_TABLES = {
     "runs": RUN_COLUMNS,
 }
 
+#: Tables of large texts (a window x cohort value's summaries, ~40 KB; a window's
+#: results, ~200 KB), kept in parts of at most this many rows: ``summaries``, then
+#: ``summaries__1``, ``summaries__2``, ... A checkpoint rewrites every row group a commit
+#: appended to, and DuckDB appends to a table's last row group: in one table, each
+#: check's few new rows made the next checkpoint rewrite the whole history's texts
+#: (at a year, 70 MB of summaries: 0.6 s). A part that is full is never appended to
+#: again; one insert larger than a part (a full check) fills a part of its own.
+_PARTED: dict[str, int] = {"summaries": 256, "decided": 64}
+
 #: A store whose connection wrote derived data only leaves a write-ahead log below this
 #: size for the next write to checkpoint (DuckDB's default ``checkpoint_threshold``: a
 #: commit beyond it checkpoints anyway); see :meth:`Store.close`.
@@ -346,11 +355,12 @@ class Store:
             # a store written before a column was declared gains it (older rows read null);
             # the names from an empty scan: information_schema costs more memory than a
             # low memory_limit leaves when the store opens
-            scan = self.con.execute(f"SELECT * FROM {table} LIMIT 0").description or []
-            have = {d[0] for d in scan}
-            for col, typ in columns:
-                if col not in have:
-                    self.con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
+            for part in self._parts(table):
+                scan = self.con.execute(f"SELECT * FROM {quote(part)} LIMIT 0").description
+                have = {d[0] for d in scan or []}
+                for col, typ in columns:
+                    if col not in have:
+                        self.con.execute(f"ALTER TABLE {quote(part)} ADD COLUMN {quote(col)} {typ}")
 
     def _prediction_columns(self) -> list[tuple[str, str]]:
         return prediction_columns(self.spec)
@@ -985,11 +995,19 @@ class Store:
             for r in rows
         }
 
-    def _insert_rows(self, table: str, rows: list[dict[str, Any]], *, skip_existing: bool) -> None:
+    def _insert_rows(
+        self,
+        table: str,
+        rows: list[dict[str, Any]],
+        *,
+        skip_existing: bool,
+        into: str | None = None,
+    ) -> None:
         """Append ``rows`` (dicts named like the table's columns) through Arrow; call
         inside a transaction. ``skip_existing`` leaves rows whose key is stored alone. The
         rows of a declared table (:data:`RESULT_COLUMNS`, :data:`ALERT_COLUMNS`) are
-        converted to its declared types, and must carry exactly its columns."""
+        converted to its declared types, and must carry exactly its columns. ``into``: the
+        part of ``table`` to append to (:meth:`_append_parted`)."""
         if not rows:
             return
         arrow = _to_arrow(table, rows)
@@ -998,10 +1016,54 @@ class Store:
             names = ", ".join(quote(c) for c in arrow.column_names)
             conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
             self.con.execute(
-                f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM __rows{conflict}"
+                f"INSERT INTO {quote(into or table)} ({names}) SELECT {names} FROM __rows{conflict}"
             )
         finally:
             self.con.unregister("__rows")
+
+    # -- tables kept in parts (see _PARTED) ----------------------------------------------
+    def _parts(self, table: str) -> list[str]:
+        """The parts of ``table``, oldest first: the table itself, then ``table__1``, ...
+        (only the table itself for a table not in :data:`_PARTED`)."""
+        if table not in _PARTED:
+            return [table]
+        found = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND starts_with(table_name, ?)",
+            [f"{table}__"],
+        ).fetchall()
+        numbered = sorted(
+            int(name[len(table) + 2 :]) for (name,) in found if name[len(table) + 2 :].isdigit()
+        )
+        return [table, *(f"{table}__{n}" for n in numbered)]
+
+    def _every_part(self, table: str) -> str:
+        """A FROM item reading every part of ``table`` as one (by column name)."""
+        parts = self._parts(table)
+        if len(parts) == 1:
+            return quote(table)
+        return "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {quote(p)}" for p in parts) + ")"
+
+    def _append_parted(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Append ``rows`` to the last part of ``table``, or to a new part when they would
+        take the last one beyond its size (:data:`_PARTED`); in the caller's transaction."""
+        if not rows:
+            return
+        parts = self._parts(table)
+        last = parts[-1]
+        held = int(self._scalar(f"SELECT count(*) FROM {quote(last)}"))
+        if held and held + len(rows) > _PARTED[table]:
+            number = int(last.rsplit("__", 1)[1]) + 1 if last != table else 1
+            last = f"{table}__{number}"
+            body = ", ".join(f"{quote(c)} {t}" for c, t in _RUN_TABLES[table])
+            self.con.execute(f"CREATE TABLE {quote(last)} ({body})")
+        self._insert_rows(table, rows, skip_existing=False, into=last)
+
+    def _drop_empty_parts(self, table: str) -> None:
+        """Drop the parts of ``table`` beyond the first that deletes left empty."""
+        for part in self._parts(table)[1:]:
+            if not self._scalar(f"SELECT count(*) FROM {quote(part)}"):
+                self.con.execute(f"DROP TABLE {quote(part)}")
 
     def save_run(
         self,
@@ -1022,7 +1084,8 @@ class Store:
             if decided:
                 keys = pa.array([d["window"] for d in decided], pa.int64())
                 self._delete_in("decided", "window", keys)
-                self._insert_rows("decided", decided, skip_existing=False)
+                self._drop_empty_parts("decided")
+                self._append_parted("decided", decided)
             for table in ("results", "alerts"):
                 if windows:
                     self._delete_in(table, "window_start", pa.array(windows, pa.timestamp("us")))
@@ -1045,9 +1108,10 @@ class Store:
         the keys registered as an Arrow table, not an IN list of literals)."""
         self.con.register("__keys", pa.table({"k": keys}))
         try:
-            self.con.execute(
-                f"DELETE FROM {quote(table)} WHERE {quote(column)} IN (SELECT k FROM __keys)"
-            )
+            for part in self._parts(table):
+                self.con.execute(
+                    f"DELETE FROM {quote(part)} WHERE {quote(column)} IN (SELECT k FROM __keys)"
+                )
         finally:
             self.con.unregister("__keys")
 
@@ -1060,7 +1124,8 @@ class Store:
         """Every stored summary of ``fingerprint`` without its body: ``scope, window,
         cohort_value, seen, run_id, era_late, stats``."""
         return self.con.execute(
-            'SELECT scope, "window", cohort_value, seen, run_id, era_late, stats FROM summaries '
+            'SELECT scope, "window", cohort_value, seen, run_id, era_late, stats FROM '
+            f"{self._every_part('summaries')} "
             'WHERE fingerprint = ? ORDER BY scope, "window", cohort_value',
             [fingerprint],
         ).to_arrow_table()
@@ -1070,7 +1135,8 @@ class Store:
         self.con.register("__windows", pa.table({"w": pa.array(list(windows), pa.int64())}))
         try:
             return self.con.execute(
-                'SELECT scope, "window", cohort_value, body FROM summaries WHERE fingerprint = ? '
+                'SELECT scope, "window", cohort_value, body FROM '
+                f"{self._every_part('summaries')} WHERE fingerprint = ? "
                 'AND "window" IN (SELECT w FROM __windows)',
                 [fingerprint],
             ).to_arrow_table()
@@ -1096,13 +1162,15 @@ class Store:
         (one transaction); summaries stored under another fingerprint (another profile
         or spec) are dropped."""
         with self._transaction(derived=True):
-            self.con.execute("DELETE FROM summaries WHERE fingerprint <> ?", [fingerprint])
+            for part in self._parts("summaries"):
+                self.con.execute(f"DELETE FROM {quote(part)} WHERE fingerprint <> ?", [fingerprint])
             self.con.execute("DELETE FROM summary_watermarks WHERE fingerprint <> ?", [fingerprint])
             self.con.execute(
                 "INSERT OR REPLACE INTO summary_watermarks VALUES (?, ?)", [fingerprint, watermark]
             )
             self._delete_in("summaries", "window", pa.array(list(windows), pa.int64()))
-            self._insert_rows("summaries", rows, skip_existing=False)
+            self._drop_empty_parts("summaries")
+            self._append_parted("summaries", rows)
 
     def compiled_queries(self, fingerprint: str) -> dict[str, tuple[str | None, str]]:
         """The summary query templates kept for ``fingerprint``: ``{key: (sql or None
@@ -1172,7 +1240,8 @@ class Store:
 
             def read(text: str, params: list[Any]) -> pa.Table:
                 return self.con.execute(
-                    f'SELECT x."window", {text} AS results FROM decided x JOIN __summarised k '
+                    f'SELECT x."window", {text} AS results FROM {self._every_part("decided")} x '
+                    "JOIN __summarised k "
                     'ON x."window" = k.w AND x.summarised_by = k.r WHERE x.fingerprint = ? '
                     'ORDER BY x."window"',
                     [*params, fingerprint],
@@ -1183,10 +1252,11 @@ class Store:
                 if table.column("results").null_count:
                     # rows stored before the column: their digest copied from the text once
                     with self._transaction(derived=True):
-                        self.con.execute(
-                            "UPDATE decided SET digest = split_part(results, chr(10), 1) "
-                            "WHERE digest IS NULL"
-                        )
+                        for part in self._parts("decided"):
+                            self.con.execute(
+                                f"UPDATE {quote(part)} SET digest = "
+                                "split_part(results, chr(10), 1) WHERE digest IS NULL"
+                            )
                     table = read("x.digest", [])
                 return table
             if line is None:
@@ -1212,7 +1282,7 @@ class Store:
         tables = ("predictions", "labels", "batches", "results", "alerts", "summaries", "runs")
         for table in tables:
             if self.has_table(table):
-                out[table] = int(self._scalar(f"SELECT count(*) FROM {quote(table)}"))
+                out[table] = int(self._scalar(f"SELECT count(*) FROM {self._every_part(table)}"))
         return out
 
 
