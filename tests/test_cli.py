@@ -436,6 +436,11 @@ def test_upgrade_rewrites_an_old_store_and_keeps_what_it_was(
     version, *kept = state()
     assert version == "v1.0.0+"
     assert any("PRIMARY KEY" in text for _, text in kept[-1])  # constraints are compared
+    # the copy's memory is capped as every store's: a cap DuckDB cannot read is bad input
+    capped = run_cli("upgrade", "--store", str(store), env={"DRIFTLINE_MEMORY_LIMIT": "lots"})
+    assert capped.code == 2
+    assert "memory_limit 'lots' is not a size DuckDB understands" in capped.err
+    assert not (tmp_path / "old.duckdb.before-upgrade").exists()
     done = run_cli("upgrade", "--store", str(store))
     assert done.code == 0, done.err
     assert "v1.0.0+ -> v1.5.0+" in done.out

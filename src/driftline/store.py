@@ -294,15 +294,7 @@ class Store:
             # DuckDB draws a progress bar on stdout for long queries: it would corrupt
             # `driftline check --json`.
             self.con.execute("SET enable_progress_bar = false")
-            limit = memory_limit or os.environ.get("DRIFTLINE_MEMORY_LIMIT") or "2GB"
-            try:
-                self.con.execute(f"SET memory_limit = '{_sql_string(limit)}'")
-            except duckdb.Error as exc:
-                raise ConfigError(
-                    f"memory_limit {shorten(limit)} is not a size DuckDB understands; use e.g. "
-                    "'2GB' or '512MB' (set by DRIFTLINE_MEMORY_LIMIT or memory_limit=; DuckDB: "
-                    f"{shorten(_first_line(exc), 200)})."
-                ) from exc
+            _limit_memory(self.con, memory_limit)
             self._ensure_meta_tables()
         except duckdb.Error as exc:
             raise _store_error(Path(self.path), exc) from exc
@@ -1361,6 +1353,20 @@ def _file_kind(path: Path) -> str | None:
     return "an unknown"
 
 
+def _limit_memory(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
+    """Cap DuckDB's memory on ``con``: ``memory_limit``, else ``DRIFTLINE_MEMORY_LIMIT``,
+    else 2GB (DuckDB's own default is 80% of the machine's memory)."""
+    limit = memory_limit or os.environ.get("DRIFTLINE_MEMORY_LIMIT") or "2GB"
+    try:
+        con.execute(f"SET memory_limit = '{_sql_string(limit)}'")
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"memory_limit {shorten(limit)} is not a size DuckDB understands; use e.g. "
+            "'2GB' or '512MB' (set by DRIFTLINE_MEMORY_LIMIT or memory_limit=; DuckDB: "
+            f"{shorten(_first_line(exc), 200)})."
+        ) from exc
+
+
 #: The DuckDB storage format a new store is written in (``storage_compatibility_version``).
 STORAGE_VERSION = "v1.5.0"
 
@@ -1453,7 +1459,7 @@ def _table_rows(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]
     return rows
 
 
-def upgrade_store(path: str | Path) -> UpgradeReport:
+def upgrade_store(path: str | Path, *, memory_limit: str | None = None) -> UpgradeReport:
     """Rewrite a store made in an older DuckDB storage format into :data:`STORAGE_VERSION`,
     the format new stores are written in, where committing a batch to a long history
     costs what it costs in a new store (see :func:`_connect`).
@@ -1463,7 +1469,9 @@ def upgrade_store(path: str | Path) -> UpgradeReport:
     count compared, and only then swapped in: the file it was is kept as
     ``<store>.before-upgrade`` (delete it once satisfied). It needs the store's size in
     free disk space, and no other process may have the store open. A failure leaves the
-    store as it was. A store already in the format is left alone."""
+    store as it was. A store already in the format is left alone. DuckDB's memory is
+    capped as for every store (``memory_limit``, ``DRIFTLINE_MEMORY_LIMIT``, 2GB): left
+    to its default, copying a 4.7 GB store peaked at 9.7 GB resident."""
     path = Path(path)
     if not path.exists():
         raise StoreError(
@@ -1497,6 +1505,11 @@ def upgrade_store(path: str | Path) -> UpgradeReport:
     for leftover in (staged, Path(f"{staged}.wal")):  # an upgrade interrupted before
         leftover.unlink(missing_ok=True)
     copier = duckdb.connect()
+    try:
+        _limit_memory(copier, memory_limit)
+    except ConfigError:
+        copier.close()
+        raise
     try:
         copier.execute("SET enable_progress_bar = false")
         # ATTACH takes no bound parameters: the paths as escaped literals
