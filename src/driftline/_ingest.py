@@ -41,6 +41,7 @@ __all__ = [
     "feature_select",
     "quote",
     "timestamp_expr",
+    "utc_timestamp",
     "validate_labels",
     "validate_predictions",
     "validate_reference",
@@ -175,6 +176,12 @@ def check_names(spec: Spec, names: list[str], types: dict[str, str], what: str) 
         )
 
 
+def utc_timestamp(text: str) -> str:
+    """The SQL turning the string expression ``text`` into a stored timestamp: an
+    ISO-8601 string in UTC unless it carries an offset; null if it does not parse."""
+    return f"CAST(timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+
+
 def timestamp_expr(col: str, duck_type: str) -> str:
     fam = type_family(duck_type)
     c = quote(col)
@@ -185,7 +192,7 @@ def timestamp_expr(col: str, duck_type: str) -> str:
             else (f"CAST(timezone('UTC', {c}) AS TIMESTAMP)")
         )
     if fam == "string":
-        return f"CAST(timezone('UTC', TRY_CAST({c} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+        return utc_timestamp(c)
     raise IngestError(
         f"column {col!r} (timestamp) is {duck_type}; expected a timestamp or an ISO-8601 "
         f"string such as '2024-05-01T12:00:00Z'. Convert epoch numbers to timestamps "

@@ -39,6 +39,7 @@ from driftline._ingest import (
     check_on_duplicate,
     feature_select,
     quote,
+    utc_timestamp,
     validate_labels,
     validate_predictions,
     validate_reference,
@@ -410,11 +411,8 @@ class Store:
             params.append("/" + col.replace("~", "~0").replace("/", "~1"))  # JSON pointer
             if typ.endswith("[]"):
                 value = f"TRY_CAST(json_extract(_raw, ?) AS {typ})"
-            elif typ == "TIMESTAMP":  # as logging converts a string: UTC unless an offset
-                value = (
-                    "CAST(timezone('UTC', TRY_CAST(json_extract_string(_raw, ?) AS "
-                    "TIMESTAMPTZ)) AS TIMESTAMP)"
-                )
+            elif typ == "TIMESTAMP":  # as logging converts a string
+                value = utc_timestamp("json_extract_string(_raw, ?)")
             else:
                 value = f"TRY_CAST(json_extract_string(_raw, ?) AS {typ})"
             sets.append(f"{quote(col)} = {value}")
@@ -1481,9 +1479,10 @@ def upgrade_store(path: str | Path, *, memory_limit: str | None = None) -> Upgra
     con = _connect(path)
     try:
         con.execute("SET enable_progress_bar = false")
-        before = _storage_version(con, _database_name(con))
+        name = _database_name(con)
+        before = _storage_version(con, name)
         if before.removesuffix("+") == STORAGE_VERSION:
-            return UpgradeReport(before, before, None, _table_rows(con, _database_name(con)))
+            return UpgradeReport(before, before, None, _table_rows(con, name))
         con.execute("CHECKPOINT")  # the write-ahead log's changes into the file
     except duckdb.Error as exc:
         raise _store_error(path, exc) from exc
