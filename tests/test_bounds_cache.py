@@ -136,3 +136,51 @@ def test_a_profile_fitted_in_process_decides_as_the_one_read_back(
 
     assert "color" in {k[2] for k in bounds(first)}
     assert bounds(first) == bounds(again)
+
+
+def test_a_check_calibrates_every_cohort_value_at_once_within_one_budget(
+    tmp_path: Any, make_spec: Any, make_predictions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every evaluator of a run (the overall one, and one per cohort value judged against
+    its own baseline) says which bounds it needs before any window is judged: one
+    prefetch simulates them all on shared threads, instead of each cohort value waiting
+    for its slowest column, and the draws they keep count against one budget."""
+    import driftline
+    from driftline.checks._bounds import _Calibrator
+
+    calls: list[tuple[int, set[int]]] = []
+    prefetch = _Bounds.prefetch
+
+    def counted(self: _Bounds, wanted: Any) -> None:
+        wanted = list(wanted)
+        missing = sum(len(cal.missing(sizes)) for cal, sizes in wanted)
+        calls.append((missing, {id(cal.bounds) for cal, _ in wanted}))
+        prefetch(self, wanted)
+
+    made: list[Any] = []
+    resampler = _Calibrator.resampler
+
+    def remembered(self: _Calibrator) -> Any:
+        found = resampler(self)
+        if all(found is not r for r in made):
+            made.append(found)
+        return found
+
+    monkeypatch.setattr(_Bounds, "prefetch", counted)
+    monkeypatch.setattr(_Calibrator, "resampler", remembered)
+    # room for a few references' draws (3 categories or 12 bins, 200 resamples), not all
+    monkeypatch.setattr(_Bounds, "KEEP_BYTES", 5 * 200 * 13 * 8)
+    ref = make_predictions(3000, seed=1)
+    day = make_predictions(336, seed=2, id_prefix="d", start="2024-03-04")  # two weeks
+    spec = make_spec(window="7d", checks={"cohort_baseline_min_rows": 500, "calibration_reps": 200})
+    with driftline.connect(tmp_path / "s.duckdb", spec) as mon:
+        mon.log_reference(ref)
+        mon.log_predictions(day)
+        report = mon.check()
+    assert {r.cohort_value for r in report.results} >= {None, "north", "south"}
+    computing = [evaluators for missing, evaluators in calls if missing]
+    assert len(computing) == 1, calls
+    assert len(computing[0]) == 3  # overall, north and south: each its own evaluator
+    kept = [r.nbytes for r in made if r.keep]
+    assert kept
+    assert sum(kept) <= 5 * 200 * 13 * 8 < sum(r.nbytes for r in made)

@@ -244,13 +244,24 @@ def run_checks(
         )
         # the store keeps its labelled ids without a prediction: read, not joined again
         label_info = _performance_checks.label_report(engine, table, labels, spec, profile, own)
+    # each cohort value's evaluator, and every bound any of them needs calibrated at
+    # once: one set of threads for the run's simulations
+    judges: dict[tuple[str | None, str], tuple[_Evaluator, CohortBaseline | None]] = {}
+    wanted = []
+    for scope in scopes:
+        for cv in sorted({cv for (_, cv) in scope.summaries}):
+            found = judges[(scope.cohort, cv)] = (
+                (evaluator, None)
+                if scope.cohort is None
+                else _judge(evaluator, profile, scope.cohort, cv)
+            )
+            wanted.extend(found[0].wanted(scope))
+    evaluator.bounds.prefetch(wanted)
     with _collector_paused():
         for scope in scopes:
             values = sorted({cv for (_, cv) in scope.summaries})
             for cv in values:
-                judge, baseline = evaluator, None
-                if scope.cohort is not None:
-                    judge, baseline = _judge(evaluator, profile, scope.cohort, cv)
+                judge, baseline = judges[(scope.cohort, cv)]
                 past: list[tuple[int, Moments]] = []
                 cvalue = None if scope.cohort is None else cv
                 for w in keys:
@@ -473,6 +484,7 @@ def _judge(
         overall.bounds.cache,
         only=value,
         prior=profile,
+        kept=overall.bounds.kept,
     )
     own.era, own.era_ids, own.spans = overall.era, overall.era_ids, overall.spans
     own.lend(overall)

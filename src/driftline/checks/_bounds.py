@@ -36,6 +36,13 @@ def _z(quantile: float) -> float:
     return NormalDist().inv_cdf(1 - (1 - quantile) / 2)
 
 
+@dataclass
+class _Kept:
+    """Bytes of pseudo-reference draws kept for reuse, against :attr:`_Bounds.KEEP_BYTES`."""
+
+    bytes: int = 0
+
+
 class _Bounds:
     """Alert bounds for one run: calibrated on the reference, cached.
 
@@ -54,11 +61,18 @@ class _Bounds:
     #: most threads :meth:`prefetch` calibrates on (each holds a column's draws)
     THREADS = 4
 
-    def __init__(self, spec: Spec, cache: MutableMapping[str, Calibration] | None = None) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        cache: MutableMapping[str, Calibration] | None = None,
+        kept: _Kept | None = None,
+    ) -> None:
         self.cfg = spec.checks
         self.z = _z(self.cfg.alert_quantile)
         self.cache: MutableMapping[str, Calibration] = {} if cache is None else cache
-        self.kept_bytes = 0
+        #: the draws kept, counted with those of every bounds sharing it: a run's
+        #: evaluators (one per cohort value) live together and keep within one budget
+        self.kept = _Kept() if kept is None else kept
         self._floors: dict[tuple[str, str, str | None], tuple[float, str]] = {}
         self._known: dict[tuple[Any, ...], tuple[float, str]] = {}
         self._grid: dict[int, int] = {}  # window size -> its size-grid point
@@ -106,6 +120,15 @@ class _Bounds:
             found = list(pool.map(lambda job: job[0].compute([job[1]]), jobs))
         for calibrations in found:
             self.cache.update(calibrations)
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of pseudo-reference draws kept (with every bounds sharing :attr:`kept`)."""
+        return self.kept.bytes
+
+    @kept_bytes.setter
+    def kept_bytes(self, value: int) -> None:
+        self.kept.bytes = value
 
     def grid(self, n: int) -> int:
         """``size_grid(n)``, remembered: every column of a scope asks for the same sizes."""

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from driftline.checks._bounds import _Bounds
+from driftline.checks._bounds import _Bounds, _Calibrator, _Kept
 from driftline.checks._context import (
     _arr,
     _base,
@@ -107,6 +107,7 @@ class _Evaluator:
         calibrations: MutableMapping[str, Calibration] | None = None,
         only: str | None = None,
         prior: Profile | None = None,
+        kept: _Kept | None = None,
     ) -> None:
         self.spec = spec
         self.profile = profile
@@ -115,7 +116,7 @@ class _Evaluator:
         self.only = only
         self.window = window
         self.batches = batches
-        self.bounds = _Bounds(spec, calibrations)
+        self.bounds = _Bounds(spec, calibrations, kept)
         self.spans: dict[int, tuple[str, str]] = {}
         kinds = spec.feature_kinds
         # what the checks compare with depends on the spec and profile only: derive it
@@ -303,21 +304,29 @@ class _Evaluator:
     def _observed_in(self, scope: _Scope) -> list[dict[tuple[int, str], _Observed]]:
         """The drift statistic of every drift source in every window of ``scope``,
         computed once per scope (vectorised over its windows), with every bound it needs
-        calibrated up front and in parallel."""
+        calibrated up front and in parallel (nothing left to calibrate when
+        :meth:`wanted` was prefetched for it)."""
+        if scope is not self._observed_scope:
+            self.bounds.prefetch(self.wanted(scope))
+        return self._observed
+
+    def wanted(self, scope: _Scope) -> list[tuple[_Calibrator, list[int]]]:
+        """The calibrations judging ``scope`` needs, per drift source: its calibrator and
+        the window sizes it is asked at. A run gathers them over every evaluator and
+        scope for one :meth:`~driftline.checks._bounds._Bounds.prefetch`, so the
+        simulations of all cohort values share the threads instead of each value
+        waiting for its slowest column."""
         if scope is not self._observed_scope:
             min_rows = self.spec.checks.min_rows
             self._observed = [
                 col.observe(scope, min_rows, self.only) for col in self.run.drift_columns
             ]
             self._observed_scope = scope
-            self.bounds.prefetch(
-                [
-                    (col.calibrate, [o.n for o in observed.values() if o.value is not None])
-                    for col, observed in zip(self.run.drift_columns, self._observed, strict=True)
-                    if col.fixed is None
-                ]
-            )
-        return self._observed
+        return [
+            (col.calibrate, [o.n for o in observed.values() if o.value is not None])
+            for col, observed in zip(self.run.drift_columns, self._observed, strict=True)
+            if col.fixed is None
+        ]
 
 
 def _shrunk(
