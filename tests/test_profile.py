@@ -475,3 +475,53 @@ def test_features_named_like_the_fits_own_columns_are_profiled_as_themselves(
     assert prof.columns_["_rk"]["mean"] == pytest.approx(ref["_rk"].mean())
     scores = ref[["score_a", "score_b", "score_c"]].max(axis=1)
     assert prof.confidence_["mean"] == pytest.approx(scores.mean())
+
+
+def test_overall_moments_merged_from_cohort_values_equal_the_scanned_ones(
+    tmp_path: Path,
+) -> None:
+    """With a cohort column, the overall moments are merged from its values' instead of
+    scanned again: the same counts, ranges and shares, and the same means and variances
+    (numpy's, and a fit without the cohort's) up to rounding, whatever the values hold -
+    a null cohort value, one whose ``x`` is all null, one of a single row, +-inf."""
+    table, spec = _reference()
+    x = table.column("x").to_numpy(zero_copy_only=False).copy()
+    x[[30, 31]] = np.inf
+    x[40] = -np.inf
+    valid = table.column("x").is_valid().to_numpy(zero_copy_only=False)
+    segment = np.array(["north", "south", "east"], dtype=object)[np.arange(N) % 3]
+    segment[50:60] = None  # a null cohort value: rows of their own group
+    segment[[70, 80, 90]] = "empty"
+    valid[[70, 80, 90]] = False  # ... whose x is all null
+    segment[100] = "single"  # one row
+    table = table.set_column(
+        table.schema.get_field_index("x"), "x", pa.array(x, mask=~valid, from_pandas=False)
+    ).append_column("segment", pa.array(segment, type=pa.string()))
+    profiles = {}
+    for name, cohorts in (("merged", ["segment"]), ("scanned", [])):
+        path = tmp_path / name
+        path.mkdir()
+        spec_path = load_spec({**spec, "cohorts": cohorts}).save(path / "driftline.yaml")
+        with driftline.connect(path / "store.duckdb", spec_path) as monitor:
+            monitor.log_reference(table)
+            profiles[name] = monitor.profile.to_dict()
+    merged, scanned = profiles["merged"], profiles["scanned"]
+    assert merged["cohorts"]["segment"].keys() >= {"north", "empty", "single"}
+    finite = x[valid & np.isfinite(x)]
+    for col in ("x", "k"):
+        got, want = merged["columns"][col], scanned["columns"][col]
+        for key in ("min", "max", "missing_fraction", "non_finite_fraction", "kind", "family"):
+            assert got[key] == want[key], (col, key)
+        assert got["mean"] == pytest.approx(want["mean"], rel=1e-12)
+        assert got["var"] == pytest.approx(want["var"], rel=1e-12)
+    info = merged["columns"]["x"]
+    assert info["non_finite_fraction"] == 3 / N
+    assert (info["min"], info["max"]) == (finite.min(), finite.max())
+    assert info["mean"] == pytest.approx(finite.mean(), rel=1e-12)
+    assert info["var"] == pytest.approx(finite.var(ddof=1), rel=1e-12)
+    for key in ("n", "min", "max", "edges", "counts"):
+        assert merged["confidence"][key] == scanned["confidence"][key], key
+    assert merged["confidence"]["mean"] == pytest.approx(scanned["confidence"]["mean"], rel=1e-12)
+    assert merged["confidence"]["var"] == pytest.approx(scanned["confidence"]["var"], rel=1e-12)
+    assert merged["bin_edges"] == scanned["bin_edges"]
+    assert merged["bin_counts"] == scanned["bin_counts"]

@@ -63,6 +63,7 @@ from driftline.engine.summaries import (
     window_summary,
 )
 from driftline.errors import ConfigError, NotFittedError, ProfileError, name_list, shorten
+from driftline.methods.moments import Moments
 from driftline.spec import Spec, Window
 from driftline.thresholds import Thresholds
 
@@ -404,6 +405,46 @@ def _read_moments(table: pa.Table, names: Sequence[str], others: Sequence[str]) 
     ]
 
 
+#: What :meth:`Profile._grouped_moments` returns: per (cohort column, value), the
+#: statistics of each numeric source, and the aggregate.
+_Grouped = tuple[dict[tuple[str, str], dict[str, dict[str, Any]]], dict[tuple[str, str], _Moments]]
+
+
+def _merged(groups: Mapping[tuple[str, str], _Moments], cohort: str) -> _Moments | None:
+    """The aggregate of all rows, from the aggregates of the values of ``cohort`` (every
+    row has one: a null reads :data:`MISSING_COHORT`): counts add, ranges widen, means
+    and variances merge exactly (:func:`~driftline.methods.moments.merge_moments`, in
+    the values' order). None without any value (no rows).
+
+    >>> a = _SourceMoments(3, 0, 1.0, 3.0, 2.0, 1.0)  # [1, 2, 3]
+    >>> b = _SourceMoments(2, 1, 4.0, 6.0, 5.0, 2.0)  # [4, 6] and one inf
+    >>> m = _merged({("c", "x"): _Moments(3, {"v": a}, {"k": 0}),
+    ...              ("c", "y"): _Moments(4, {"v": b}, {"k": 1})}, "c")
+    >>> m.n, m.nulls, m.sources["v"][:4], round(m.sources["v"].var, 12)
+    (7, {'k': 1}, (5, 1, 1.0, 6.0), 3.7)
+    """
+    parts = [m for (of, _), m in sorted(groups.items()) if of == cohort]
+    if not parts:
+        return None
+    sources: dict[str, _SourceMoments] = {}
+    for name in parts[0].sources:
+        each = [m.sources[name] for m in parts]
+        present = [p for p in each if p.finite and p.min is not None]
+        merged = Moments()
+        for p in present:
+            merged = merged + Moments.from_var(p.finite, p.mean, p.var)
+        sources[name] = _SourceMoments(
+            sum(p.finite for p in each),
+            sum(p.non_finite for p in each),
+            min(p.min for p in present if p.min is not None) if present else None,
+            max(p.max for p in present if p.max is not None) if present else None,
+            merged.mean if present else None,
+            merged.var if present else None,
+        )
+    nulls = {c: sum(m.nulls[c] for m in parts) for c in parts[0].nulls}
+    return _Moments(sum(m.n for m in parts), sources, nulls)
+
+
 def _union(parts: Sequence[ir.Table]) -> ir.Table:
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
@@ -574,6 +615,16 @@ class Profile:
             f"{_KEY}{i}": (c, t[c].cast("string").fill_null(MISSING_COHORT))
             for i, c in enumerate(c for c in spec.cohorts if c in t.columns)
         }
+        # the moments per cohort value, in one grouped scan; the overall ones are merged
+        # from the first cohort column's values (every row has one) instead of scanned
+        grouped: _Grouped | None = None
+        merged: _Moments | None = None
+        if cohort_keys:
+            rest = {name: build for name, build in sources.items() if name not in kernel}
+            keyed_by = t.mutate(**{key: value for key, (_, value) in cohort_keys.items()})
+            keys = {c: key for key, (c, _) in cohort_keys.items()}
+            grouped = self._grouped_moments(engine, keyed_by, keys, rest, others, None)
+            merged = _merged(grouped[1], next(iter(keys)))
         fitted = self._numeric(
             engine,
             t,
@@ -583,6 +634,7 @@ class Profile:
             kernel,
             reference,
             groups={key: value for key, (_, value) in cohort_keys.items()},
+            merged=merged,
         )
         stats, edges, agg, counts = fitted.stats, fitted.edges, fitted.agg, fitted.counts
         cohort_bins = {
@@ -648,7 +700,7 @@ class Profile:
         self.class_prior_ = values.prior
         self.timestamps_ = self._timestamps(engine, reference)
         self.cohorts_ = self._fit_cohorts(
-            engine, t, sources, others, seen, edges, reference, cohort_bins, values
+            engine, t, sources, others, seen, edges, reference, cohort_bins, values, grouped
         )
         baseline = fit_embedding_baseline(engine, reference, spec)
         self.embeddings_ = baseline.to_dict() if baseline is not None else None
@@ -672,6 +724,7 @@ class Profile:
         raw: ir.Table,
         group_bins: Mapping[tuple[str, str], Mapping[str, list[int]]],
         reference_values: _Values,
+        grouped: _Grouped | None = None,
     ) -> dict[str, dict[str, dict[str, Any]]]:
         """Per cohort column of the spec that the reference holds, and per value of it (a
         null reads :data:`MISSING_COHORT`, as the checks name it): the reference
@@ -699,7 +752,11 @@ class Profile:
         countable = self._kernel_columns(engine, t)
         kernel = [c for c in sources if c in countable]
         rest = {name: build for name, build in sources.items() if name not in kernel}
-        stats, nulls = self._grouped_moments(engine, rk, keys, rest, others, None)
+        stats, nulls = (
+            grouped
+            if grouped is not None
+            else self._grouped_moments(engine, rk, keys, rest, others, None)
+        )
         n = {group: agg.n for group, agg in nulls.items()}
         counted_bins: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
         # the row-level sources' bins per cohort value were counted with the overall
@@ -947,6 +1004,7 @@ class Profile:
         kernel: Collection[str] = (),
         raw: ir.Table | None = None,
         groups: Mapping[str, ir.Value] | None = None,
+        merged: _Moments | None = None,
     ) -> _Fitted:
         """Missing and non-finite shares, moments, range, quantile edges and the counts
         in the bins of those edges of each source: the moments in one scan (the numeric
@@ -968,9 +1026,12 @@ class Profile:
         # the sources the kernel does not count: their finite values, and aggregates
         rest = [i for i, name in enumerate(names) if name not in kernel]
         wanted_columns = {_value_name(i) for i in rest} | {_infinite_name(i) for i in rest}
-        p = t.mutate(**{k: v for k, v in projected.items() if k in wanted_columns})
-        aggregate = p.aggregate(**_moment_aggs(p, names, rest), **_null_aggs(p, others))
-        agg = _read_moments(engine.run(aggregate), names, others)[0]
+        if merged is not None:  # the same aggregate, merged from groups of the rows
+            agg = _Moments(merged.n, dict(merged.sources), dict(merged.nulls))
+        else:
+            p = t.mutate(**{k: v for k, v in projected.items() if k in wanted_columns})
+            aggregate = p.aggregate(**_moment_aggs(p, names, rest), **_null_aggs(p, others))
+            agg = _read_moments(engine.run(aggregate), names, others)[0]
         if kernel:
             assert raw is not None
             counted, _ = self._kernel_summary(engine, raw, [c for c in names if c in kernel], {})

@@ -51,13 +51,11 @@ from driftline.checks._results import (
     CheckReport,
     CheckResult,
     Deferred,
-    Moments,
     Part,
     WindowStats,
     alert_id,
     defer,
     drift_summary,
-    merge_moments,
 )
 from driftline.checks._scopes import _all_scopes, _merge_overall, _Scope
 from driftline.engine import Engine
@@ -66,6 +64,7 @@ from driftline.engine.records import WindowSummary
 from driftline.engine.summaries import OTHER, OVERALL, era_rows
 from driftline.errors import ConfigError, EmptyWindowError, shorten
 from driftline.methods import Calibration
+from driftline.methods.moments import Moments, merge_moments
 from driftline.profile import CohortBaseline, Profile
 from driftline.spec import Spec, Window
 from driftline.store import Store

@@ -23,11 +23,12 @@ import numpy as np
 from driftline._catalog import SOURCE_FILE, type_family
 from driftline.checks._bounds import _Bounds
 from driftline.checks._registry import CHECKS, Status
-from driftline.checks._results import CheckResult, Moments, WindowStats, record
+from driftline.checks._results import CheckResult, WindowStats, record
 from driftline.checks._scopes import _Scope
 from driftline.engine.records import WindowSummary
 from driftline.errors import SHOWN_CHARS, shorten
 from driftline.methods import get_method
+from driftline.methods.moments import Moments
 from driftline.profile import Profile
 from driftline.spec import Spec
 

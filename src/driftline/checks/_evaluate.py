@@ -45,7 +45,7 @@ from driftline.checks._prediction_checks import (
     timestamp_era,
 )
 from driftline.checks._registry import DRIFT_CHECKS, FUNCTIONS
-from driftline.checks._results import CheckResult, Moments, WindowStats
+from driftline.checks._results import CheckResult, WindowStats
 from driftline.checks._schema_checks import (
     extra_column,
     missing_column,
@@ -59,6 +59,7 @@ from driftline.engine.records import FeatureCounts
 from driftline.engine.summaries import OTHER
 from driftline.errors import shorten
 from driftline.methods import Calibration, good_turing_unseen
+from driftline.methods.moments import Moments
 from driftline.profile import CohortBaseline, Profile
 from driftline.spec import Spec, Window
 

@@ -15,7 +15,6 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from driftline.checks._compiled import Era, Queries
-from driftline.checks._results import Moments
 from driftline.engine import Engine
 from driftline.engine.numeric import numeric_summary, uses_kernel
 from driftline.engine.records import (
@@ -39,6 +38,7 @@ from driftline.engine.summaries import (
     text_feature_builders,
     window_summary,
 )
+from driftline.methods.moments import Moments
 from driftline.profile import Profile
 from driftline.spec import Spec, Window
 from driftline.thresholds import monitored_sources
