@@ -140,8 +140,9 @@ def _edges(quantiles: list[float], lo: float, hi: float) -> list[float]:
 
 #: Values of the reference held in memory at once while its quantiles are taken.
 _QUANTILE_VALUES = 2**24
-#: Most threads sorting a chunk's columns at once (each holds a sorted copy of one).
-_QUANTILE_THREADS = 4
+#: Most threads the fit runs on: sorting a chunk's columns (each thread holds a sorted
+#: copy of one), counting the reference's values.
+_FIT_THREADS = 4
 
 
 @dataclass
@@ -203,7 +204,7 @@ def _quantiles(
 
         # numpy sorts and Arrow kernels release the GIL: the columns of a chunk are
         # sorted on the machine's cores, about twice as fast on two
-        threads = min(_QUANTILE_THREADS, os.cpu_count() or 1, len(chunk))
+        threads = min(_FIT_THREADS, os.cpu_count() or 1, len(chunk))
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="driftline-quantiles") as pool:
                 results = list(pool.map(one, chunk))
@@ -500,6 +501,22 @@ def _value_counts(table: pa.Table, columns: Sequence[str]) -> dict[tuple[str, ..
     ):
         out[tuple(group)][value] = int(n)
     return dict(out) if out or columns[:-1] else {(): {}}
+
+
+def _all_value_counts(
+    table: pa.Table, wanted: Sequence[Sequence[str]]
+) -> dict[tuple[str, ...], dict[tuple[str, ...], dict[str, int]]]:
+    """:func:`_value_counts` of ``table`` for each list of columns ``wanted``, by that
+    list as a tuple: on the machine's cores (Arrow's grouped counts release the GIL;
+    each one on one thread, so each gives what it gives alone)."""
+    jobs = [list(columns) for columns in wanted]
+    threads = min(_FIT_THREADS, os.cpu_count() or 1, len(jobs))
+    if threads > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="driftline-counts") as pool:
+            found = list(pool.map(lambda columns: _value_counts(table, columns), jobs))
+    else:
+        found = [_value_counts(table, columns) for columns in jobs]
+    return {tuple(columns): counts for columns, counts in zip(jobs, found, strict=True)}
 
 
 class _Values(NamedTuple):
@@ -1136,29 +1153,41 @@ class Profile:
             select[name] = t[col].cast("string").fill_null(MISSING_COHORT)
         select.update({key: value for key, (_, value) in cohort_keys.items()})
         table = engine.run(t.select(**select))
+        coded = [f"{INTERNAL_PREFIX}c{i}" for i in range(len(cats))]
+        counted = _all_value_counts(
+            table,
+            [
+                *([c] for c in [*coded, _PREDICTED, *([_LABELLED] if label else [])]),
+                *(
+                    [key, c]
+                    for key in cohort_keys
+                    for c in [_PREDICTED, *([_LABELLED] if label else []), *coded]
+                ),
+            ],
+        )
         categories: dict[str, dict[str, int]] = {}
-        for i, c in enumerate(cats):
-            found = _value_counts(table, [f"{INTERNAL_PREFIX}c{i}"])[()]
+        for c, name in zip(cats, coded, strict=True):
+            found = counted[(name,)][()]
             top = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_categories]
             categories[c] = dict(top)
 
         def classes(counts: Mapping[str, int]) -> dict[str, int]:
             return {**dict.fromkeys(spec.classes, 0), **counts}
 
-        mix = classes(_value_counts(table, [_PREDICTED])[()])
-        prior = classes(_value_counts(table, [_LABELLED])[()]) if label else None
+        mix = classes(counted[(_PREDICTED,)][()])
+        prior = classes(counted[(_LABELLED,)][()]) if label else None
         grouped_mix: dict[tuple[str, str], dict[str, int]] = {}
         grouped_prior: dict[tuple[str, str], dict[str, int]] | None = {} if label else None
         grouped_categories: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(dict)
         for key, (cohort, _) in cohort_keys.items():
-            for (value,), counts in _value_counts(table, [key, _PREDICTED]).items():
+            for (value,), counts in counted[(key, _PREDICTED)].items():
                 grouped_mix[(cohort, value)] = classes(counts)
             if grouped_prior is not None:
-                for (value,), counts in _value_counts(table, [key, _LABELLED]).items():
+                for (value,), counts in counted[(key, _LABELLED)].items():
                     grouped_prior[(cohort, value)] = classes(counts)
-            for i, c in enumerate(cats):
+            for c, name in zip(cats, coded, strict=True):
                 known = categories[c]
-                by_value = _value_counts(table, [key, f"{INTERNAL_PREFIX}c{i}"])
+                by_value = counted[(key, name)]
                 for (value,), counts in by_value.items():
                     kept = {v: k for v, k in counts.items() if v in known and v != OTHER}
                     if kept:
