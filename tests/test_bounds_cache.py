@@ -184,3 +184,45 @@ def test_a_check_calibrates_every_cohort_value_at_once_within_one_budget(
     kept = [r.nbytes for r in made if r.keep]
     assert kept
     assert sum(kept) <= 5 * 200 * 13 * 8 < sum(r.nbytes for r in made)
+
+
+def test_evaluators_judged_a_group_at_a_time_decide_as_all_at_once(
+    tmp_path: Any, make_spec: Any, make_predictions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run makes its evaluators a group at a time (only a group's are alive at once):
+    with groups of one, each evaluator's bounds are calibrated in a prefetch of their
+    own, and every result is the same as with all of them in one group."""
+    import driftline
+    from driftline import checks
+
+    ref = make_predictions(3000, seed=1)
+    day = make_predictions(336, seed=2, id_prefix="d", start="2024-03-04")
+    spec = make_spec(window="7d", checks={"cohort_baseline_min_rows": 500, "calibration_reps": 200})
+    calls: list[int] = []
+    prefetch = _Bounds.prefetch
+
+    def counted(self: _Bounds, wanted: Any) -> None:
+        wanted = list(wanted)
+        calls.append(sum(len(cal.missing(sizes)) for cal, sizes in wanted))
+        prefetch(self, wanted)
+
+    monkeypatch.setattr(_Bounds, "prefetch", counted)
+    found = {}
+    for at_once in (1, checks._JUDGED_AT_ONCE):
+        monkeypatch.setattr(checks, "_JUDGED_AT_ONCE", at_once)
+        calls.clear()
+        with driftline.connect(tmp_path / f"{at_once}.duckdb", spec) as mon:
+            mon.log_reference(ref)
+            mon.log_predictions(day)
+            report = mon.check()
+        found[at_once] = (
+            sum(1 for missing in calls if missing),
+            sorted(
+                repr((r.window, r.cohort, r.cohort_value, r.check, r.column, r.status, r.value))
+                + repr(r.bound)
+                for r in report.results
+            ),
+        )
+    one, all_at_once = found[1], found[checks._JUDGED_AT_ONCE]
+    assert (one[0], all_at_once[0]) == (3, 1)  # overall, north, south
+    assert one[1] == all_at_once[1]

@@ -243,24 +243,28 @@ def run_checks(
         )
         # the store keeps its labelled ids without a prediction: read, not joined again
         label_info = _performance_checks.label_report(engine, table, labels, spec, profile, own)
-    # each cohort value's evaluator, and every bound any of them needs calibrated at
-    # once: one set of threads for the run's simulations
-    judges: dict[tuple[str | None, str], tuple[_Evaluator, CohortBaseline | None]] = {}
-    wanted = []
-    for scope in scopes:
-        for cv in sorted({cv for (_, cv) in scope.summaries}):
-            found = judges[(scope.cohort, cv)] = (
+    # every (scope, cohort value) in report order, judged a group at a time: the group's
+    # evaluators are made first and every bound any of them needs is calibrated at once
+    # (one set of threads for their simulations), and only a group's evaluators are
+    # alive at once (each holds its baseline's reference counts)
+    judged = [(scope, cv) for scope in scopes for cv in sorted({cv for _, cv in scope.summaries})]
+    with _collector_paused():
+        for start in range(0, len(judged), _JUDGED_AT_ONCE):
+            group = judged[start : start + _JUDGED_AT_ONCE]
+            judges = [
                 (evaluator, None)
                 if scope.cohort is None
                 else _judge(evaluator, profile, scope.cohort, cv)
+                for scope, cv in group
+            ]
+            evaluator.bounds.prefetch(
+                [
+                    want
+                    for (scope, _), (judge, _) in zip(group, judges, strict=True)
+                    for want in judge.wanted(scope)
+                ]
             )
-            wanted.extend(found[0].wanted(scope))
-    evaluator.bounds.prefetch(wanted)
-    with _collector_paused():
-        for scope in scopes:
-            values = sorted({cv for (_, cv) in scope.summaries})
-            for cv in values:
-                judge, baseline = judges[(scope.cohort, cv)]
+            for (scope, cv), (judge, baseline) in zip(group, judges, strict=True):
                 past: list[tuple[int, Moments]] = []
                 cvalue = None if scope.cohort is None else cv
                 for w in keys:
@@ -464,6 +468,11 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+#: (scope, cohort value) pairs whose evaluators are made, and whose bounds are
+#: calibrated together, at once (see :func:`run_checks`)
+_JUDGED_AT_ONCE = 16
 
 
 def _judge(
