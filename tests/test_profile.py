@@ -371,9 +371,17 @@ def test_infinite_reference_values_are_counted_apart(tmp_path: Path) -> None:
     assert prof["columns"]["k"]["non_finite_fraction"] == 0.0
 
 
-def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
-    """The edges' quantiles, taken in numpy, are DuckDB's ``quantile_cont`` exactly."""
+@pytest.mark.parametrize("threads", [1, 4])
+def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edges' quantiles, taken in numpy, are DuckDB's ``quantile_cont`` exactly,
+    whether the columns are sorted on one thread or several."""
     import duckdb
+
+    from driftline import profile
+
+    monkeypatch.setattr(profile, "_FIT_THREADS", threads)
 
     from driftline.engine import DuckDBEngine
     from driftline.profile import _quantiles
@@ -396,15 +404,21 @@ def test_quantiles_equal_the_engines_continuous_quantile_bit_for_bit() -> None:
         assert got[name] == expected, name
 
 
-@pytest.mark.parametrize("native", [False, True])
-def test_bin_counts_from_the_fetched_values_equal_the_engines_histograms(native: bool) -> None:
+@pytest.mark.parametrize(("native", "threads"), [(False, 1), (True, 1), (True, 4)])
+def test_bin_counts_from_the_fetched_values_equal_the_engines_histograms(
+    native: bool, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fit counts each source's bins from the values it fetches for the quantiles,
     overall and per cohort value; the counts are the engine's histogram counts on the same
     edges, of all rows and of each value's rows (values on an edge, ties, integers, a
     constant column, the maximum in the closed last bin, nulls, a value whose rows are
-    all null)."""
+    all null), on one thread or several."""
     import duckdb
     import ibis
+
+    from driftline import profile
+
+    monkeypatch.setattr(profile, "_FIT_THREADS", threads)
 
     from driftline.engine import DuckDBEngine
     from driftline.engine.records import read_histograms
