@@ -1028,7 +1028,9 @@ class Profile:
         feature columns named in ``kernel`` in a scan of the engine's numeric kernel
         instead, :meth:`_kernel_summary`, which reads them from ``raw``, the reference as
         logged), the quantiles and bin counts from one fetch of the finite values (with
-        ``groups``, the bin counts per group too: see :func:`_quantiles`).
+        ``groups``, the bin counts per group too: see :func:`_quantiles`). ``merged``
+        (see :func:`_merged`) is that moment scan's aggregate already, merged from groups
+        of the rows: the scan is not run.
 
         ``n_total`` is the row count missing shares are taken of (default: ``t``'s rows).
         NaN is missing; +-inf is a value, but not one moments, ranges or quantiles can be
