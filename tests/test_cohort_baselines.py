@@ -234,6 +234,32 @@ def test_numeric_statistics_equal_numpy(
         assert (info["min"], info["max"]) == (v.min(), v.max())
 
 
+def test_overall_statistics_merged_from_the_cohort_values_equal_numpy(
+    fitted: Profile, frame: pd.DataFrame
+) -> None:
+    """With cohorts, the overall moments are merged from the first cohort column's values
+    (a null region and a region whose ``x`` is all null among them), on either engine:
+    they are numpy's over every row."""
+    for col in ("x", "k"):
+        v = _finite(frame[col])
+        info = fitted.columns_[col]
+        _close(info["missing_fraction"], 1 - v.size / len(frame))
+        _close(info["mean"], float(v.mean()))
+        _close(info["var"], float(v.var(ddof=1)))
+        assert (info["min"], info["max"]) == (v.min(), v.max())
+    for c in CLASSES:
+        score = frame[f"score_{c}"].to_numpy(dtype=float)
+        _close(fitted.scores_[f"score:{c}"]["mean"], float(score.mean()))
+        _close(fitted.scores_[f"score:{c}"]["var"], float(score.var(ddof=1)))
+    confidence = _confidence(frame)
+    _close(fitted.confidence_["mean"], float(confidence.mean()))
+    _close(fitted.confidence_["var"], float(confidence.var(ddof=1)))
+    assert (fitted.confidence_["min"], fitted.confidence_["max"]) == (
+        confidence.min(),
+        confidence.max(),
+    )
+
+
 def test_a_column_null_in_every_row_of_a_value_has_an_empty_baseline(fitted: Profile) -> None:
     view = fitted.baseline("region", UNICODE)
     assert view is not None
