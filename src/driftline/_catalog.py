@@ -32,6 +32,7 @@ __all__ = [
     "QueuePolicy",
     "Status",
     "type_family",
+    "untimed_note",
 ]
 
 #: Cohort value of the overall scope (every row of a window).
@@ -310,3 +311,13 @@ def type_family(duck_type: str) -> str:
     if t in _TIME_TYPES or t.startswith("TIMESTAMP"):
         return "temporal"
     return t.lower()
+
+
+def untimed_note(count: int) -> str:
+    """What a report says of ``count`` stored predictions left out of every window for
+    want of a value in the timestamp column the spec names now (the CLI and the HTML
+    report say it alike)."""
+    return (
+        f"{count:,} stored prediction(s) have no value in the timestamp column the spec "
+        "names now (their batches did not bring it): left out of every window."
+    )

@@ -34,7 +34,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from driftline._catalog import QUEUE_POLICIES, OnDuplicate, QueueFormat
+from driftline._catalog import QUEUE_POLICIES, OnDuplicate, QueueFormat, untimed_note
 from driftline.errors import ConfigError, DriftlineError, name_list, shorten
 
 app = typer.Typer(
@@ -623,10 +623,8 @@ def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) ->
     if report.untimed:
         out.print(
             Text(
-                f"{report.untimed:,} stored prediction(s) have no value in the timestamp "
-                "column the spec names now (their batches did not bring it): left out of "
-                "every window. Log them again with it, or point the timestamp role back "
-                "at the column they have.",
+                f"{untimed_note(report.untimed)} Log them again with it, or point the "
+                "timestamp role back at the column they have.",
                 style="yellow",
             )
         )

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from string import Template
 from typing import Any
 
-from driftline._catalog import DRIFT_CHECKS
+from driftline._catalog import DRIFT_CHECKS, untimed_note
 from driftline.report._assets import APP_JS, CSS
 from driftline.report._cells import _e, _f, _status, _w
 from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_section
@@ -254,11 +254,7 @@ def _overview(data: Mapping[str, Any], payload: Mapping[str, Any], max_rows: int
         out.append(f'<p class="note">No predictions from {shown}{more}.</p>')
     untimed = int(data.get("untimed") or 0)
     if untimed:
-        out.append(
-            f'<p class="note">{untimed:,} stored prediction(s) have no value in the '
-            "timestamp column the spec names now (their batches did not bring it): left "
-            "out of every window.</p>"
-        )
+        out.append(f'<p class="note">{_e(untimed_note(untimed))}</p>')
 
     # alert counts per scope x check
     plan_checks = list((data.get("plan") or {}).get("checks") or {})
