@@ -1506,10 +1506,6 @@ def upgrade_store(path: str | Path, *, memory_limit: str | None = None) -> Upgra
     copier = duckdb.connect()
     try:
         _limit_memory(copier, memory_limit)
-    except ConfigError:
-        copier.close()
-        raise
-    try:
         copier.execute("SET enable_progress_bar = false")
         # ATTACH takes no bound parameters: the paths as escaped literals
         copier.execute(f"ATTACH '{_sql_string(str(path))}' AS src (READ_ONLY)")
@@ -1523,7 +1519,7 @@ def upgrade_store(path: str | Path, *, memory_limit: str | None = None) -> Upgra
         copier.execute("DETACH dst")
         copier.execute("DETACH src")
     except duckdb.Error as exc:
-        copier.close()
+        copier.close()  # before the files go: closing may write to them
         staged.unlink(missing_ok=True)
         Path(f"{staged}.wal").unlink(missing_ok=True)
         raise StoreError(
@@ -1532,7 +1528,8 @@ def upgrade_store(path: str | Path, *, memory_limit: str | None = None) -> Upgra
             "space (the upgrade needs the store's size) and that no other process has it "
             "open, then try again."
         ) from exc
-    copier.close()
+    finally:
+        copier.close()
     if rows != copied:
         staged.unlink(missing_ok=True)
         differ = [t for t in sorted(set(rows) | set(copied)) if rows.get(t) != copied.get(t)]
