@@ -306,6 +306,24 @@ def test_debug_is_a_global_option(run_cli: RunCli) -> None:
     assert "DRIFTLINE_DEBUG" in done.output
 
 
+def test_help_screens_keep_each_paragraph_of_a_docstring_on_one_line(run_cli: RunCli) -> None:
+    """A command's help is its docstring with the line breaks inside paragraphs gone, so
+    a wide terminal shows each paragraph whole and a narrow one wraps it at its width
+    (Typer keeps the breaks of every paragraph past the first)."""
+    import inspect
+
+    from driftline import cli
+
+    for info in cli.app.registered_commands:
+        assert info.callback is not None
+        name = info.name or info.callback.__name__
+        done = run_cli(name, "--help", env={"COLUMNS": "1000"})
+        assert done.code == 0, done.output
+        lines = [" ".join(line.split()) for line in done.out.splitlines()]
+        for paragraph in inspect.cleandoc(info.callback.__doc__ or "").split("\n\n"):
+            assert " ".join(paragraph.split()) in lines, (name, paragraph)
+
+
 def test_usage_error_shows_a_hostile_argument_as_text(tmp_path: Path, run_cli: RunCli) -> None:
     done = run_cli("check", "[/oops]", ":smile:", cwd=tmp_path)
     assert done.code == 2

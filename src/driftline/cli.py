@@ -1150,6 +1150,18 @@ def _error(message: str) -> None:
     err.print(Text.assemble(("error: ", "bold red"), _cut(message, _MESSAGE_CHARS)))
 
 
+def _reflow_help(application: typer.Typer) -> None:
+    """Give each command the help of its docstring with every paragraph on one line, so
+    the terminal wraps it at its width: the help screens otherwise keep the docstring's
+    line breaks past the first paragraph and break lines mid-sentence."""
+    import inspect
+
+    for info in application.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            paragraphs = inspect.cleandoc(info.callback.__doc__).split("\n\n")
+            info.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
 def _traceback(exc: BaseException) -> None:
     if _state.debug:
         traceback.print_exception(exc, file=sys.stderr)
@@ -1249,6 +1261,9 @@ def _internal(exc: Exception) -> int:
     hint = "" if _state.debug else " (run again with --debug for the traceback)"
     err.print(f"internal error while {_state.step}: {described}{hint}")
     return 3
+
+
+_reflow_help(app)
 
 
 def main() -> None:
