@@ -180,6 +180,17 @@ def test_missing_file_is_refused(monitor: Monitor, tmp_path: Path) -> None:
     assert f"file {str(path)!r} does not exist; check the path" in msg
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_empty_file_is_refused_as_empty(monitor: Monitor, tmp_path: Path, suffix: str) -> None:
+    """A zero-byte CSV would read as one column ``column0`` and be refused for lacking
+    the id column, which sends the user looking for a column; the file is empty."""
+    path = tmp_path / f"batch{suffix}"
+    path.write_bytes(b"")
+    msg = _refused(monitor, path)
+    assert f"file {str(path)!r} is empty (0 bytes)" in msg
+    assert "Nothing was stored." in msg
+
+
 def test_unreadable_file_is_refused(monitor: Monitor, tmp_path: Path) -> None:
     path = tmp_path / "broken.parquet"
     path.write_bytes(b"this is not parquet")

@@ -34,6 +34,19 @@ def file_format(path: str | Path) -> str:
     return fmt
 
 
+def readable_file(path: str | Path) -> str:
+    """The format of a data file about to be read (:func:`file_format`), refusing an
+    empty one: a CSV reader would see one column ``column0`` in it and the refusal would
+    send the user looking for a missing column."""
+    fmt = file_format(path)
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise IngestError(
+            f"file {str(path)!r} is empty (0 bytes): no header, no rows. Write it again with "
+            "its columns and rows. Nothing was stored."
+        )
+    return fmt
+
+
 def describe_input(data: Any) -> str:
     if isinstance(data, (str, Path)):
         return f"file {str(data)!r}"
@@ -57,7 +70,7 @@ def _to_arrow(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if isinstance(data, (str, Path)):
-        fmt = file_format(data)
+        fmt = readable_file(data)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 

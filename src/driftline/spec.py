@@ -976,9 +976,9 @@ def _read_for_inference(reference: Any) -> tuple[pa.Table, Callable[[list[str]],
     file's, and the sample is what is inspected row by row), and a function giving whole
     columns, read only where a role needs every value (the classes of a list of scores
     or of a binary model). Other inputs are read whole once."""
-    from driftline._io import file_format, to_arrow
+    from driftline._io import readable_file, to_arrow
 
-    if isinstance(reference, (str, Path)) and file_format(reference) == "parquet":
+    if isinstance(reference, (str, Path)) and readable_file(reference) == "parquet":
         import pyarrow.parquet as pq
 
         try:

@@ -44,7 +44,7 @@ from driftline._ingest import (
     validate_predictions,
     validate_reference,
 )
-from driftline._io import describe_input, file_format, to_arrow
+from driftline._io import describe_input, file_format, readable_file, to_arrow
 from driftline.errors import ConfigError, IngestError, StoreError, name_list, shorten
 from driftline.spec import Spec
 
@@ -424,7 +424,7 @@ class Store:
         """Expose the input as a view named ``__staging``; yield its column types."""
         name = "__staging"
         if isinstance(data, (str, Path)):
-            fmt = file_format(data)
+            fmt = readable_file(data)
             readers: dict[str, Any] = {
                 "parquet": self.con.read_parquet,
                 "csv": self.con.read_csv,
