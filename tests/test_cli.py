@@ -125,6 +125,38 @@ def test_check_lists_the_latest_windows_and_every_window_with_alerts(
     assert run_cli("check", "--windows", "-1", cwd=project).code == 2
 
 
+def test_check_names_a_windows_incidents_in_the_order_they_are_listed(
+    project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
+) -> None:
+    """Two incidents in the same days (a column dropped, another drifting): each
+    window's row names them in the order of the incident list, newest first, and the
+    dropped column's missing-value spike is part of its incident, not another."""
+    assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
+    assert run_cli("log", "--reference", "reference.parquet", cwd=project).code == 0
+    df = make_predictions(3000, seed=5, id_prefix="p", start="2024-02-01")
+    df["ts"] = pd.date_range("2024-02-01", periods=3000, freq="2min", tz="UTC")
+    df["x"] = df["x"] + 3.0
+    df = df.rename(columns={"segment": "cohort"})
+    first = df["ts"] < pd.Timestamp("2024-02-02", tz="UTC")
+    df[first].to_parquet(project / "a.parquet")  # y is dropped from the second day on
+    df[~first].drop(columns=["y"]).to_parquet(project / "b.parquet")
+    assert run_cli("log", "a.parquet", "b.parquet", cwd=project).code == 0
+    found = json.loads(run_cli("check", "--json", cwd=project).out)
+    incidents = [inc["id"] for inc in found["incidents"]]
+    assert len(incidents) == 2, [inc["headline"] for inc in found["incidents"]]
+    lost = next(inc for inc in found["incidents"] if inc["kind"] == "schema")
+    assert lost["checks"] == ["missing_column", "missing_fraction"]
+    assert lost["columns"] == ["y"]
+    human = run_cli("check", cwd=project, env={"COLUMNS": "300"})
+    assert human.code == 1
+    rows = [line for line in human.out.splitlines() if line.startswith("│ 2024-02-0")]
+    assert len(rows) == 5  # 3,000 rows two minutes apart: five days
+    assert lost["id"] == incidents[0]  # the newer one
+    for row in rows:
+        named = [w for w in row.replace("│", " ").split() if w.startswith("i-")]
+        assert named == (incidents if "2024-02-01" not in row else incidents[1:]), row
+
+
 def test_bad_input_exits_2_with_the_fix(
     project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
 ) -> None:

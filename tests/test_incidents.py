@@ -135,6 +135,34 @@ def test_ids_stay_when_a_window_is_added_and_the_incident_grows() -> None:
     assert sorted(i.kind for i in after) == ["change", "schema"]
 
 
+@pytest.mark.parametrize("loss", ["missing_column", "type_change"])
+def test_a_lost_columns_missing_value_spike_is_evidence_of_its_incident(loss: str) -> None:
+    """A column not logged (or logged as another type) is missing in those windows: its
+    ``missing_fraction`` alerts join that incident, named by the loss, with the id the
+    loss alone would give; a spike of another column, or of this one before it was
+    lost, is its own incident."""
+    lost = [_alert(d, loss, "y") for d in (5, 6)]
+    spike = [_alert(d, "missing_fraction", "y", v) for d in (5, 6) for v in (None, "eu")]
+    alone = find_incidents(_report(lost))
+    found = find_incidents(_report([*lost, *spike]))
+    assert len(found) == 1
+    (inc,) = found
+    assert inc.id == alone[0].id
+    assert inc.checks == sorted({loss, "missing_fraction"})
+    assert sorted(inc.alerts) == sorted(a.id for a in [*lost, *spike])
+    assert inc.root_cause.schema is not None
+    assert inc.root_cause.schema.check == loss
+    assert inc.severity == "critical"
+
+    before = [_alert(d, "missing_fraction", "y") for d in (1, 2)]
+    other = [_alert(d, "missing_fraction", "z") for d in (5, 6)]
+    found = find_incidents(_report([*lost, *spike, *before, *other]))
+    assert len(found) == 3
+    by_lead = {i.root_cause.schema.check if i.root_cause.schema else "": i for i in found}
+    assert by_lead[loss].id == alone[0].id
+    assert sorted(i.columns for i in found) == [["y"], ["y"], ["z"]]
+
+
 def test_scopes_that_move_the_same_column_together_are_one_incident() -> None:
     same = [
         _alert(3, "feature_drift", "x"),

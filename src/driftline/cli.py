@@ -575,6 +575,7 @@ def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) ->
             line.append(_cut(inc.headline, _MESSAGE_CHARS))
             line.append(f"  [{len(inc.alerts)} alert(s)]", style="dim")
             out.print(line)
+    rank = {inc.id: i for i, inc in enumerate(incidents)}  # a window's ids as listed above
     member: dict[str, list[str]] = {}
     for inc in incidents:
         for alert_id in inc.alerts:
@@ -615,7 +616,7 @@ def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) ->
             f(s.conf_mean),
             f(s.conf_p10),
             str(per_window.get(s.window_start, 0) or ""),
-            " ".join(in_window.get(s.window_start, [])),
+            " ".join(sorted(in_window.get(s.window_start, []), key=rank.__getitem__)),
         )
     out.print(table)
     counts = report.status_counts()  # without building the results read back

@@ -9,7 +9,9 @@ Grouping. Alerts fall in two families:
 
 - **schema** (:data:`SCHEMA_CHECKS`: a column not logged, logged as another type, a
   column the spec does not know, a missing-value spike, rows out of the data's era): one
-  incident per check and column, across every scope it appears in;
+  incident per check and column, across every scope it appears in; a column's
+  missing-value spike in a window where it was not logged, or was logged as another
+  type, joins that incident (the values are missing because the column is);
 - **change** (every other check: the model's outputs, ``class_mix``, ``class_prior``,
   ``confidence_shift``, ``score_drift``, and its inputs, ``feature_drift``,
   ``text_drift``, ``out_of_range``, ``unseen_category``): alerts of one scope are one
@@ -74,6 +76,18 @@ __all__ = [
 SCHEMA_CHECKS = frozenset(
     {"missing_column", "type_change", "extra_column", "missing_fraction", "timestamp_era"}
 )
+#: The schema check that names a schema incident, first first: a column's missing-value
+#: spike in a window it was not logged (or was logged as another type) is one incident
+#: with that, named by it.
+_SCHEMA_LEAD = (
+    "missing_column",
+    "type_change",
+    "extra_column",
+    "timestamp_era",
+    "missing_fraction",
+)
+#: The checks whose alerts in one window join one incident per column (see _SCHEMA_LEAD).
+_LOSSES = frozenset({"missing_column", "type_change", "missing_fraction"})
 #: Checks of the model's outputs; alerts of these in different scopes join as one column.
 OUTPUT_CHECKS = frozenset(
     {
@@ -281,9 +295,12 @@ def group_alerts(alerts: Sequence[Alert], windows: Sequence[int]) -> list[list[A
     # one chain per schema key or per scope of a change: joined while the gaps are short
     chains: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     same_window: dict[tuple[int, str | None], list[int]] = defaultdict(list)
+    lost: dict[tuple[int, str | None], list[int]] = defaultdict(list)
     for i, a in enumerate(alerts):
         if a.check in SCHEMA_CHECKS:
             chains[("schema", a.check, a.column)].append(i)
+            if a.check in _LOSSES:
+                lost[(a.window, a.column)].append(i)
         else:
             chains[("change", a.cohort, a.cohort_value)].append(i)
             same_window[(a.window, _track(a))].append(i)
@@ -295,10 +312,22 @@ def group_alerts(alerts: Sequence[Alert], windows: Sequence[int]) -> list[list[A
     for members in same_window.values():
         for other in members[1:]:
             groups.join(members[0], other)
+    # a column not logged, or logged as another type, is missing in that window: its
+    # missing-value spike is the same change, evidence of it rather than an incident
+    for members in lost.values():
+        for other in members[1:]:
+            groups.join(members[0], other)
     out: dict[int, list[Alert]] = defaultdict(list)
     for i, a in enumerate(alerts):
         out[groups.find(i)].append(a)
     return [sorted(g, key=lambda a: (a.window, _order(a))) for g in out.values()]
+
+
+def _lead(alerts: Sequence[Alert]) -> Alert:
+    """The alert naming a schema incident: its first of the leading check
+    (:data:`_SCHEMA_LEAD`), e.g. the column's first ``missing_column`` rather than the
+    missing-value spike that came with it."""
+    return min(alerts, key=lambda a: (_SCHEMA_LEAD.index(a.check), a.window, _order(a)))
 
 
 def _order(a: Alert) -> tuple[bool, str, str, str, str]:
@@ -603,7 +632,8 @@ class _Context:
         first, last = alerts[0], alerts[-1]
         schema = first.check in SCHEMA_CHECKS
         if schema:
-            key: tuple[Any, ...] = ("schema", first.check, first.column)
+            lead = _lead(alerts)
+            key: tuple[Any, ...] = ("schema", lead.check, lead.column)
         else:
             start_scopes = sorted(
                 (_scope(a) for a in alerts if a.window == first.window),
@@ -640,13 +670,13 @@ class _Context:
 
     # -- schema ---------------------------------------------------------------------------
     def _schema_cause(self, alerts: list[Alert], span: list[int]) -> RootCause:
-        first = alerts[0]
-        check, column = first.check, first.column
+        lead = _lead(alerts)
+        check, column = lead.check, lead.column
         results = [
             r
             for a in alerts
             for r in self.results.get((a.cohort, a.cohort_value, a.check, a.column), [])
-            if r.window == a.window
+            if r.window == a.window and r.check == check
         ]
         results.sort(key=lambda r: (r.window, r.cohort is not None))
         batches: list[str] = []
