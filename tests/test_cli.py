@@ -157,6 +157,43 @@ def test_check_names_a_windows_incidents_in_the_order_they_are_listed(
         assert named == (incidents if "2024-02-01" not in row else incidents[1:]), row
 
 
+def test_logged_control_characters_reach_the_terminal_escaped(
+    project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
+) -> None:
+    """A cohort value and a class name with a line break, an escape sequence and a
+    direction override: every alert stays on one line and nothing printed by check
+    --alerts or thresholds holds the raw characters, only their escapes."""
+    hostile_class, hostile_value = "c\x1b[2J\nfake", "south\n\x1b[31m\u202e"
+    ref = pd.read_parquet(project / "reference.parquet")
+    ref["pred"] = ref["pred"].replace("c", hostile_class)
+    ref["label"] = ref["label"].replace("c", hostile_class)
+    ref["cohort"] = ref["cohort"].replace("south", hostile_value)
+    ref.to_parquet(project / "reference.parquet")
+    assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
+    spec: dict[str, Any] = yaml.safe_load((project / "driftline.yaml").read_text())
+    spec["scores"] = {"columns": {"a": "score_a", "b": "score_b", hostile_class: "score_c"}}
+    (project / "driftline.yaml").write_text(yaml.safe_dump(spec))
+    assert run_cli("log", "--reference", "reference.parquet", cwd=project).code == 0
+    df = make_predictions(3000, seed=5, id_prefix="p", start="2024-02-01")
+    df["ts"] = pd.date_range("2024-02-01", periods=3000, freq="2min", tz="UTC")
+    df["pred"] = df["pred"].replace("c", hostile_class)
+    df["segment"] = df["segment"].replace("south", hostile_value)
+    df["x"] = df["x"] + 3.0
+    df.rename(columns={"segment": "cohort"}).to_parquet(project / "b.parquet")
+    assert run_cli("log", "b.parquet", cwd=project).code == 0
+    every = run_cli("check", "--alerts", cwd=project, env={"COLUMNS": "1000"})
+    assert every.code == 1, every.err
+    assert "cohort=south\\n\\x1b[31m\\u202e" in every.out
+    alerts = every.out[every.out.index("alert(s) in ") :].splitlines()[1:]
+    assert len(alerts) > 10
+    assert all(line.startswith("  ") for line in alerts), alerts
+    chosen = run_cli("thresholds", cwd=project, env={"COLUMNS": "1000"})
+    assert chosen.code == 0, chosen.err
+    assert "c\\x1b[2J\\nfake" in chosen.out
+    for done in (every, chosen):
+        assert not {"\x1b", "\u202e"} & set(done.output)
+
+
 def test_bad_input_exits_2_with_the_fix(
     project: Path, make_predictions: PredictionsFactory, run_cli: RunCli
 ) -> None:

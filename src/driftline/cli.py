@@ -1141,10 +1141,22 @@ def _env_debug() -> bool:
 
 
 def _cut(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, the full length stated."""
+    """``text`` as one line of plain text: its control and format characters escaped (a
+    logged ``\\n``, ``\\x1b`` or ``\\u202e`` is shown as that, never sent to the
+    terminal), cut to ``limit`` characters with the full length stated.
+
+    >>> print(_cut("eu" + chr(10) + chr(27) + "[31m", 80))
+    eu\\n\\x1b[31m
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else _escaped(c) for c in text)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _escaped(char: str) -> str:
+    return char.encode("unicode_escape").decode("ascii")
 
 
 def _error(message: str) -> None:
