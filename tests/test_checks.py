@@ -50,6 +50,37 @@ def confidence(df: pd.DataFrame) -> pd.Series:
     return df[["score_a", "score_b", "score_c"]].max(axis=1)
 
 
+def test_a_window_below_min_rows_still_says_a_column_was_dropped_or_retyped(
+    monitor: Any, make_predictions: PredictionsFactory
+) -> None:
+    """A column not logged or logged as another type is a fact of the window's batches:
+    a window of 12 rows (under ``checks.min_rows``, 30) is too small for drift but
+    still gets its ``missing_column`` and ``type_change`` alerts, in every scope, and
+    the incidents name them; its statistical checks stay ``insufficient``."""
+    big = make_predictions(600, seed=1, id_prefix="a", start="2024-03-01")
+    big["ts"] = pd.date_range("2024-03-01", periods=600, freq="2min", tz="UTC")
+    small = make_predictions(12, seed=2, id_prefix="b", start="2024-03-03")
+    small["x"] = [f"{v:.3f}" for v in small["x"]]
+    monitor.log_predictions(big)
+    monitor.log_predictions(small.drop(columns=["color"]), batch_id="small-day")
+    report = monitor.check(persist=False)
+    day = "2024-03-03T00:00:00Z"
+    got = {
+        (r.cohort_value, r.check, r.column): r.status
+        for r in report.results
+        if r.window_start == day
+    }
+    for value in (None, *sorted(set(small["segment"]))):
+        assert got[(value, "missing_column", "color")] == "alert"
+        assert got[(value, "type_change", "x")] == "alert"
+        assert got[(value, "missing_column", "x")] == "ok"
+        assert got[(value, "class_mix", None)] == "insufficient"
+        assert (value, "feature_drift", "y") not in got
+    lost = {i.root_cause.schema.check: i for i in report.incidents if i.root_cause.schema}
+    assert sorted(lost) == ["missing_column", "type_change"]
+    assert lost["missing_column"].root_cause.schema.first_batch == "small-day"
+
+
 def test_window_aggregates_match_pandas(monitor: Any, make_predictions: PredictionsFactory) -> None:
     df = traffic(make_predictions)
     monitor.log_predictions(df.iloc[:1000])

@@ -283,21 +283,24 @@ class _Evaluator:
         run = self.run
         for window_check in _WINDOW_CHECKS:
             yield from window_check(run, win)
-        if not win.decidable or win.summary is None:
+        if win.decidable and win.summary is not None:
+            features = win.summary.features
+            for feature in run.features:
+                counts = features[feature.name]
+                for feature_check in _FEATURE_CHECKS:
+                    result = feature_check(run, win, feature, counts)
+                    if result is not None:
+                        yield result
+            drifts = [
+                (col, got, _DRIFT_CHECKS[col.source.check](run, win, col, got))
+                for col, observed in zip(run.drift_columns, self._observed_in(scope), strict=True)
+                for got in (observed.get(key),)
+            ]
+            yield from confirm(run, win, drifts)
+        if win.n == 0:
             return
-        features = win.summary.features
-        for feature in run.features:
-            counts = features[feature.name]
-            for feature_check in _FEATURE_CHECKS:
-                result = feature_check(run, win, feature, counts)
-                if result is not None:
-                    yield result
-        drifts = [
-            (col, got, _DRIFT_CHECKS[col.source.check](run, win, col, got))
-            for col, observed in zip(run.drift_columns, self._observed_in(scope), strict=True)
-            for got in (observed.get(key),)
-        ]
-        yield from confirm(run, win, drifts)
+        # a column not logged, logged as another type or unknown is a fact of the
+        # window's batches, not an estimate: decided at any number of rows
         facts = schema_facts(run, win)
         for schema_check in _SCHEMA_CHECKS:
             yield from schema_check(run, win, facts)
