@@ -5,6 +5,7 @@ decomposition against a hand-computed example."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -133,6 +134,31 @@ def test_ids_stay_when_a_window_is_added_and_the_incident_grows() -> None:
     assert all(i.status == "ongoing" for i in after)
     # a schema change is its own incident, even in the windows of another change
     assert sorted(i.kind for i in after) == ["change", "schema"]
+
+
+def test_a_window_of_rows_dated_outside_the_era_neither_closes_nor_splits_an_incident() -> None:
+    """Four rows stamped a year ahead make a window of their own (all of its rows out of
+    the data's era): the live change stays ongoing, and the stray rows are an incident
+    of their own, ongoing too; a window only partly out of era is a window like any."""
+    change = [_alert(d, "class_mix", None) for d in (6, 7, 8)]
+    before = find_incidents(_report(change))
+    far = 400 * DAY
+    stray = Alert(
+        far, _iso(far), None, None, "timestamp_era", None, 1.0, 0.0, "era",
+        alert_id(far, None, None, "timestamp_era", None),
+    )  # fmt: skip
+    report = _report([*change, stray])
+    report.stats.append(replace(report.stats[0], window=far, window_start=_iso(far)))
+    found = {i.kind: i for i in find_incidents(report)}
+    assert found["change"].id == before[0].id
+    assert found["change"].status == "ongoing"
+    assert found["schema"].status == "ongoing"
+    assert found["schema"].alerts == [stray.id]
+    partly = replace(stray, value=0.5)
+    report = _report([*change, partly])
+    report.stats.append(replace(report.stats[0], window=far, window_start=_iso(far)))
+    found = {i.kind: i for i in find_incidents(report)}
+    assert found["change"].status == "closed"  # a window of traffic followed it
 
 
 @pytest.mark.parametrize("loss", ["missing_column", "type_change"])

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,8 +290,8 @@ def group_alerts(alerts: Sequence[Alert], windows: Sequence[int]) -> list[list[A
     """Alerts grouped into incidents (see the module docstring), each group sorted by
     window; ``windows`` are the checked windows' keys (the gap rule counts these, so an
     empty stretch of time without predictions is no quiet window)."""
-    pos = {w: i for i, w in enumerate(sorted(windows))}
-    at = [pos.get(a.window, -1) for a in alerts]
+    ordered = sorted(windows)
+    at = [_position(ordered, a.window) for a in alerts]
     groups = _Union(len(alerts))
     # one chain per schema key or per scope of a change: joined while the gaps are short
     chains: dict[tuple[Any, ...], list[int]] = defaultdict(list)
@@ -321,6 +322,13 @@ def group_alerts(alerts: Sequence[Alert], windows: Sequence[int]) -> list[list[A
     for i, a in enumerate(alerts):
         out[groups.find(i)].append(a)
     return [sorted(g, key=lambda a: (a.window, _order(a))) for g in out.values()]
+
+
+def _position(windows: Sequence[int], window: int) -> int:
+    """Where ``window`` falls among the sorted checked ``windows``: its index, or that of
+    the last one before it (-1 before them all) for a window that is not one of them,
+    e.g. of rows dated outside the data's era."""
+    return bisect_right(windows, window) - 1
 
 
 def _lead(alerts: Sequence[Alert]) -> Alert:
@@ -594,10 +602,16 @@ def find_incidents(report: CheckReport, profile: Profile | None = None) -> list[
     baselines; without it an incident has no decomposition."""
     if not report.alerts:
         return []
-    windows = sorted({s.window for s in report.stats if s.cohort is None})
+    # a window of rows all dated outside the data's era (a few rows stamped next year)
+    # is no window of the traffic: it neither closes an incident nor splits one
+    stray = {
+        a.window
+        for a in report.alerts
+        if a.check == "timestamp_era" and a.cohort is None and (a.value or 0.0) >= 1.0
+    }
+    windows = sorted({s.window for s in report.stats if s.cohort is None} - stray)
     if not windows:
         windows = sorted({a.window for a in report.alerts})
-    pos = {w: i for i, w in enumerate(windows)}
     ends = {s.window: s.window_end for s in report.stats if s.cohort is None}
     groups = group_alerts(report.alerts, windows)
     # the results a root cause reads: in its incident's windows, of the columns that
@@ -607,13 +621,14 @@ def find_incidents(report: CheckReport, profile: Profile | None = None) -> list[
     spans: set[int] = set()
     for g in groups:
         spans.update(w for w in windows if g[0].window <= w <= g[-1].window)
+        spans.update(a.window for a in g)
     wanted = INPUT_CHECKS | SCHEMA_CHECKS
     alerted = {a.column for a in report.alerts}
     by_key: dict[tuple[Any, ...], list[CheckResult]] = defaultdict(list)
     for r in report.window_results(spans):
         if r.column in alerted and r.check in wanted:
             by_key[(r.cohort, r.cohort_value, r.check, r.column)].append(r)
-    ctx = _Context(report, profile, windows, pos, ends, by_key)
+    ctx = _Context(report, profile, windows, ends, by_key)
     found = [ctx.incident(g) for g in groups]
     found.sort(key=lambda i: (i.start, i.last_window, i.id), reverse=True)
     return found
@@ -624,7 +639,6 @@ class _Context:
     report: CheckReport
     profile: Profile | None
     windows: list[int]
-    pos: dict[int, int]
     ends: dict[int, str]
     results: dict[tuple[Any, ...], list[CheckResult]]
 
@@ -640,14 +654,17 @@ class _Context:
                 key=lambda s: (s.cohort is not None, s.cohort or "", s.cohort_value or ""),
             )
             key = ("change", start_scopes[0].cohort, start_scopes[0].cohort_value)
-        ongoing = self.pos.get(last.window, -1) >= len(self.windows) - 1 - GAP
+        ongoing = _position(self.windows, last.window) >= len(self.windows) - 1 - GAP
         scopes = sorted(
             {_scope(a) for a in alerts},
             key=lambda s: (s.cohort is not None, s.cohort or "", s.cohort_value or ""),
         )
         checks = sorted({a.check for a in alerts})
         columns = sorted({a.column for a in alerts if a.column is not None})
-        span = [w for w in self.windows if first.window <= w <= last.window]
+        span = sorted(
+            {w for w in self.windows if first.window <= w <= last.window}
+            | {a.window for a in alerts}
+        )
         cause = self._schema_cause(alerts, span) if schema else self._change_cause(alerts, span)
         severity = _severity(alerts, schema)
         when = _when(first.window_start, last.window_start, ongoing)
