@@ -999,7 +999,6 @@ def _change_summary(
     """One line: what moved (the output with the most alerts first), where, and why."""
     checks = {a.check for a in alerts}
     n_mix = sum(a.check in ("class_mix", "class_prior") for a in alerts)
-    n_conf = sum(a.check == "confidence_shift" for a in alerts)
     said: list[tuple[int, str]] = []
     if classes:
         up = [_name(m.cls) for m in classes if m.change > 0]
@@ -1008,18 +1007,15 @@ def _change_summary(
         text += f" toward {_and(up)}" if up else ""
         text += (", away from " if up else " away from ") + _and(down) if down else ""
         said.append((n_mix, text))
-    if "confidence_shift" in checks:
-        conf = next((d for d in decompositions if d.metric == "confidence"), None)
-        values = {c.cohort_value for c in carriers} if attribution == "within" else set()
-        parts = [p for p in (conf.parts if conf else []) if p.value in values]
-        ref_m, cur_m = (parts[0].reference, parts[0].current) if len(parts) == 1 else (None, None)
-        if (ref_m is None or cur_m is None) and conf is not None:
-            ref_m, cur_m = conf.reference, conf.current
-        if ref_m is not None and cur_m is not None:
-            verb = "dropped" if cur_m < ref_m else "rose"
-            said.append((n_conf, f"mean confidence {verb} from {ref_m:.2f} to {cur_m:.2f}"))
-        else:
-            said.append((n_conf, "mean confidence moved"))
+    for check, metric, label in (
+        ("confidence_shift", "confidence", "mean confidence"),
+        ("performance", "accuracy", "accuracy"),
+    ):
+        if check in checks:
+            found = next((d for d in decompositions if d.metric == metric), None)
+            said.append(
+                (sum(a.check == check for a in alerts), _moved(label, found, carriers, attribution))
+            )
     said.sort(key=lambda x: -x[0])
     lead = [t for _, t in said[:1]]
     aside = [t for _, t in said[1:]]
@@ -1043,13 +1039,40 @@ def _change_summary(
         text += f" ({'; '.join(aside)})"
     if attribution == "traffic_mix":
         text += "; no cohort value changed on its own"
-    if outputs_only:
+    if outputs_only and lead[0].startswith("accuracy"):
+        text += "; the inputs did not move"
+    elif outputs_only:
         text += "; in the model's outputs only (inputs did not move)"
-    elif lead[0].startswith(("class mix", "mean confidence", "class scores")):
+    elif lead[0].startswith(("class mix", "mean confidence", "class scores", "accuracy")):
         cols = [_name(c.column) for c in columns[:5]]
         if cols:
             text += f"; inputs that moved most: {_and(cols)}"
     return text
+
+
+def _moved(
+    label: str,
+    found: Decomposition | None,
+    carriers: Sequence[IncidentScope],
+    attribution: Attribution | None,
+) -> str:
+    """How a metric moved, in words: in the one cohort value carrying a change within
+    it, from that value's reference to its current level (a value the reference never
+    had: its level, said to be new), else overall."""
+    values = {c.cohort_value for c in carriers} if attribution == "within" else set()
+    parts = [p for p in (found.parts if found else []) if p.value in values]
+    ref: float | None = None
+    cur: float | None = None
+    if len(parts) == 1:
+        ref, cur = parts[0].reference, parts[0].current
+        if ref is None and cur is not None:
+            base = f"; {found.reference:.2f} overall in it" if found and found.reference else ""
+            return f"{label} at {cur:.2f} in a cohort value new since the reference{base}"
+    if (ref is None or cur is None) and found is not None:
+        ref, cur = found.reference, found.current
+    if ref is None or cur is None:
+        return f"{label} moved"
+    return f"{label} {'dropped' if cur < ref else 'rose'} from {ref:.2f} to {cur:.2f}"
 
 
 def _grown(scope: IncidentScope, main: Decomposition | None) -> str:
