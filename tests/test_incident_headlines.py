@@ -42,18 +42,20 @@ def _rows(
         df[f"p_{c}"] = p[:, k]
     df["pred"] = np.array(CLASSES, dtype=object)[p.argmax(axis=1)]
     df["label"] = [CLASSES[rng.choice(3, p=row)] for row in p]
+    df["cat"] = rng.choice(np.array(["k1", "k2", "k3"], dtype=object), n)
+    df["channel"] = rng.choice(np.array(["web", "app", "store"], dtype=object), n)
     return df
 
 
-def _monitor(tmp_path: Path) -> Any:
+def _monitor(tmp_path: Path, cohorts: tuple[str, ...] = ("region",)) -> Any:
     spec = {
         "id": "id",
         "timestamp": "ts",
         "prediction": "pred",
         "scores": {"columns": {c: f"p_{c}" for c in CLASSES}},
         "label": "label",
-        "cohorts": ["region"],
-        "features": {"numeric": ["x1", "x2", "x3"]},
+        "cohorts": list(cohorts),
+        "features": {"numeric": ["x1", "x2", "x3"], "categorical": ["cat"]},
         "window": "1d",
     }
     return driftline.connect(tmp_path / "s.duckdb", spec, profile=tmp_path / "p.json")
@@ -97,7 +99,7 @@ def test_a_cohort_value_new_since_the_reference_is_shown_at_its_own_level(
         report = mon.check(persist=False)
     mars = [a for a in report.alerts if a.cohort_value == "mars" and a.check == "confidence_shift"]
     assert mars
-    (inc,) = report.incidents
+    (inc,) = [i for i in report.incidents if any(s.cohort_value == "mars" for s in i.scopes)]
     assert "in region=mars" in inc.headline
     (said,) = [
         part for part in inc.headline.split("(", 1)[1].split(";") if "mean confidence" in part
@@ -106,3 +108,50 @@ def test_a_cohort_value_new_since_the_reference_is_shown_at_its_own_level(
     own = [float(a.message.split("-> ")[1].split()[0].rstrip(";")) for a in mars]
     assert min(own) - 0.01 <= level <= max(own) + 0.01, (level, own)
     assert "new since the reference" in said
+
+
+def test_a_value_whose_inputs_alone_drifted_is_not_a_carrier_of_an_output_change(
+    tmp_path: Path,
+) -> None:
+    """In the same days, x1 shifts in region=us (it moves the outputs) and the mix of
+    ``cat`` changes in region=apac (an input the model does not read): the output change
+    is carried by region=us alone; apac's alerts are only of ``cat``."""
+    rng = np.random.default_rng(7)
+    with _monitor(tmp_path) as mon:
+        mon.log_reference(_rows(3000, rng, "2025-12-01", "ref", days=20))
+        for k in range(10):
+            moved = 3 <= k < 7
+            df = _rows(600, rng, f"2026-01-{k + 1:02d}", f"d{k}-", shifted="us" if moved else None)
+            if moved:
+                apac = (df["region"] == "apac").to_numpy()
+                df.loc[apac, "cat"] = rng.choice(["k1", "k2", "k3"], apac.sum(), p=[0.8, 0.1, 0.1])
+            mon.log_predictions(df.drop(columns=["label"]))
+        report = mon.check(persist=False)
+    assert {(a.check, a.column) for a in report.alerts if a.cohort_value == "apac"} == {
+        ("feature_drift", "cat")
+    }
+    outputs = [i for i in report.incidents if "class_mix" in i.checks]
+    assert len(outputs) == 1
+    assert [c.cohort_value for c in outputs[0].root_cause.carriers] == ["us"]
+    assert " in region=us " in outputs[0].headline
+    assert "apac" not in outputs[0].headline
+
+
+def test_the_cohort_column_that_locates_a_change_names_it(tmp_path: Path) -> None:
+    """Two cohort columns; x1 shifts in region=eu only. Every channel alerts too (a third
+    of each channel's rows are eu's), so the change is located by region: the headline
+    says region=eu, not every channel."""
+    rng = np.random.default_rng(93)
+    with _monitor(tmp_path, ("region", "channel")) as mon:
+        mon.log_reference(_rows(3000, rng, "2025-12-01", "ref", days=20))
+        for k in range(6):
+            shifted = "eu" if k >= 3 else None
+            df = _rows(900, rng, f"2026-01-0{k + 1}", f"d{k}-", shifted=shifted)
+            mon.log_predictions(df.drop(columns=["label"]))
+        report = mon.check(persist=False)
+    channels = {a.cohort_value for a in report.alerts if a.cohort == "channel"}
+    assert channels == {"web", "app", "store"}
+    (inc,) = report.incidents
+    assert [(c.cohort, c.cohort_value) for c in inc.root_cause.carriers] == [("region", "eu")]
+    assert " in region=eu " in inc.headline
+    assert "channel" not in inc.headline

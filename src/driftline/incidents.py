@@ -747,7 +747,17 @@ class _Context:
         stats = [s for s in self.report.stats if s.window in span_set]
         checks = {a.check for a in alerts}
         cohorts = list(self.report.plan.get("cohorts") or [])
-        alerting = sorted({_scope(a) for a in alerts if a.cohort is not None}, key=_scope_order)
+        # the values carrying a change of the outputs: those whose outputs alerted, and
+        # those whose inputs drifted in a column that drifted with the outputs elsewhere
+        # (a value where only another column drifted in the same days is not one)
+        outs = {_scope(a) for a in alerts if a.check in OUTPUT_CHECKS and a.cohort is not None}
+        moved = {a.column for a in alerts if a.check in INPUT_CHECKS and _scope(a) in outs}
+        said = [
+            a
+            for a in alerts
+            if not outs or _scope(a) in outs or (a.check in INPUT_CHECKS and a.column in moved)
+        ]
+        alerting = sorted({_scope(a) for a in said if a.cohort is not None}, key=_scope_order)
         overall = any(a.cohort is None for a in alerts)
         decompositions: list[Decomposition] = []
         metrics = []
@@ -766,11 +776,20 @@ class _Context:
                     d = _decompose_accuracy(cohort, self.profile, self.report.results, span_set)
                     if d is not None:
                         decompositions.append(d)
-        # the cohort column of the alerting values (the most), else the first one
-        counts: dict[str, int] = defaultdict(int)
-        for s in alerting:
-            counts[str(s.cohort)] += 1
-        primary = max(cohorts, key=lambda c: counts.get(c, 0), default=None)
+        # the cohort column whose alerting values locate the change: one where only some
+        # values alert before one where every value does (a change in region=eu alerts in
+        # every channel too), then the one with the most, then the first
+        seen: dict[str, set[str | None]] = defaultdict(set)
+        for st in stats:
+            if st.cohort is not None and st.n:
+                seen[st.cohort].add(st.cohort_value)
+
+        def locates(cohort: str) -> tuple[bool, bool, int]:
+            values = {s.cohort_value for s in alerting if s.cohort == cohort}
+            every = len(seen[cohort]) > 1 and values >= seen[cohort]
+            return bool(values), not every, len(values)
+
+        primary = max(cohorts, key=locates, default=None)
         main = next((d for d in decompositions if d.cohort == primary), None)
         attribution: Attribution | None = None
         carriers: list[IncidentScope] = []
