@@ -63,6 +63,7 @@ __all__ = [
     "CohortPart",
     "ColumnEffect",
     "Decomposition",
+    "Earlier",
     "Incident",
     "IncidentScope",
     "RootCause",
@@ -596,24 +597,42 @@ def _weighted(pairs: Iterable[tuple[float, Any]]) -> float | None:
 # --------------------------------------------------------------------------------------
 # incidents
 # --------------------------------------------------------------------------------------
-def find_incidents(report: CheckReport, profile: Profile | None = None) -> list[Incident]:
+@dataclass(frozen=True)
+class Earlier:
+    """What the store holds of the checked windows before a report's range (a check
+    ``--since``): their keys and their alerts. An incident that began before the range
+    keeps its start and its id; its evidence is the report's alerts."""
+
+    windows: Sequence[int]
+    alerts: Sequence[Alert]
+
+
+def find_incidents(
+    report: CheckReport, profile: Profile | None = None, earlier: Earlier | None = None
+) -> list[Incident]:
     """The incidents of ``report``, newest first. ``profile`` (the fitted profile the
     report was checked against) gives the cohort decomposition its reference shares and
-    baselines; without it an incident has no decomposition."""
+    baselines; without it an incident has no decomposition. ``earlier`` (the windows
+    before the report's range, with their alerts) gives an incident that began before
+    the range its start and id; only incidents with alerts in the range are returned."""
     if not report.alerts:
         return []
+    current = {a.id for a in report.alerts}
+    everything = [*(earlier.alerts if earlier else ()), *report.alerts]
     # a window of rows all dated outside the data's era (a few rows stamped next year)
     # is no window of the traffic: it neither closes an incident nor splits one
     stray = {
         a.window
-        for a in report.alerts
+        for a in everything
         if a.check == "timestamp_era" and a.cohort is None and (a.value or 0.0) >= 1.0
     }
-    windows = sorted({s.window for s in report.stats if s.cohort is None} - stray)
+    checked = {s.window for s in report.stats if s.cohort is None}
+    checked.update(earlier.windows if earlier else ())
+    windows = sorted(checked - stray)
     if not windows:
-        windows = sorted({a.window for a in report.alerts})
+        windows = sorted({a.window for a in everything})
     ends = {s.window: s.window_end for s in report.stats if s.cohort is None}
-    groups = group_alerts(report.alerts, windows)
+    groups = [g for g in group_alerts(everything, windows) if any(a.id in current for a in g)]
     # the results a root cause reads: in its incident's windows, of the columns that
     # alerted, by the checks it ranks or explains them by (a wide table has a quarter of
     # a million results; a year of history, most of them read back from the store and
@@ -628,7 +647,7 @@ def find_incidents(report: CheckReport, profile: Profile | None = None) -> list[
     for r in report.window_results(spans):
         if r.column in alerted and r.check in wanted:
             by_key[(r.cohort, r.cohort_value, r.check, r.column)].append(r)
-    ctx = _Context(report, profile, windows, ends, by_key)
+    ctx = _Context(report, profile, windows, ends, by_key, current)
     found = [ctx.incident(g) for g in groups]
     found.sort(key=lambda i: (i.start, i.last_window, i.id), reverse=True)
     return found
@@ -641,6 +660,8 @@ class _Context:
     windows: list[int]
     ends: dict[int, str]
     results: dict[tuple[Any, ...], list[CheckResult]]
+    #: the ids of the report's own alerts (an incident lists these as its evidence)
+    current: set[str]
 
     def incident(self, alerts: list[Alert]) -> Incident:
         first, last = alerts[0], alerts[-1]
@@ -682,7 +703,7 @@ class _Context:
             severity=severity,
             headline=f"{cause.summary}; {when}",
             root_cause=cause,
-            alerts=[a.id for a in alerts],
+            alerts=[a.id for a in alerts if a.id in self.current],
         )
 
     # -- schema ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from driftline.checks._incremental import StoredTexts
     from driftline.embeddings import EmbeddingProjection
     from driftline.engine import DuckDBEngine, Engine
-    from driftline.incidents import Incident
+    from driftline.incidents import Earlier, Incident
     from driftline.profile import Profile
     from driftline.queues import LabelQueue, QueueConfig
     from driftline.sources import Source
@@ -386,7 +386,8 @@ class Monitor:
         )
         # an internal cache, kept even when results are not persisted
         self.store.save_calibrations(calibrations, known)
-        report.incidents = find_incidents(report, profile)
+        earlier = self._earlier(lo, history.result_fp) if lo is not None else None
+        report.incidents = find_incidents(report, profile, earlier)
         if persist or results_table is not None:
             self._fetch_read_back()  # by earlier reports, before the stored results change
             rows, alerts, windows = self._persist(report, history, lo, hi, store=persist)
@@ -827,6 +828,31 @@ class Monitor:
             return rows[[str(c) for c in fitted]].reset_index(drop=True)
         cols = [c for c in (*f.numeric, *f.categorical, *f.text) if c in rows.columns]
         return rows[cols].reset_index(drop=True)
+
+    def _earlier(self, before: datetime, fingerprint: str) -> Earlier | None:
+        """The stored windows before ``before`` decided under ``fingerprint`` (the spec
+        and profile of this check) and their alerts, for the incidents of a check
+        ``--since``: one that began before the range keeps its start and id."""
+        from driftline.checks import Alert, _iso, alert_id
+        from driftline.incidents import Earlier
+
+        if not fingerprint or not self.store.has_table("results"):
+            return None
+        until = before.astimezone(timezone.utc).replace(tzinfo=None) if before.tzinfo else before
+        where = "FROM results WHERE window_start < ? AND fingerprint = ?"
+        con, params = self.store.con, [until, fingerprint]
+        found = con.execute(f'SELECT DISTINCT "window" {where}', params).fetchall()
+        windows = [int(r[0]) for r in found]
+        rows = con.execute(
+            'SELECT "window", window_start, cohort, cohort_value, "check", "column", value, '
+            f"bound {where} AND status = 'alert'",
+            params,
+        ).fetchall()
+        alerts = [
+            Alert(int(w), _iso(start), c, v, chk, col, val, bound, "", alert_id(w, c, v, chk, col))
+            for w, start, c, v, chk, col, val, bound in rows
+        ]
+        return Earlier(sorted(windows), alerts)
 
     def _persist(
         self,

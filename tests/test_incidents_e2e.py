@@ -1,6 +1,7 @@
-"""Incident headlines end to end, through a real store: what moved is said in the words
-of what moved (an accuracy drop says accuracy, a cohort value new since the reference is
-called new and shown at its own level), never in another incident's words."""
+"""Incidents end to end, through a real store: what moved is said in the words of what
+moved (an accuracy drop says accuracy, a cohort value new since the reference is called
+new and shown at its own level, the values carrying a change are those it moved), and an
+incident keeps its start and id whatever range a check looks at."""
 
 from __future__ import annotations
 
@@ -155,3 +156,38 @@ def test_the_cohort_column_that_locates_a_change_names_it(tmp_path: Path) -> Non
     assert [(c.cohort, c.cohort_value) for c in inc.root_cause.carriers] == [("region", "eu")]
     assert " in region=eu " in inc.headline
     assert "channel" not in inc.headline
+
+
+def test_an_incident_keeps_its_start_and_id_in_a_check_since_a_later_day(tmp_path: Path) -> None:
+    """x1 shifts in region=eu from the fourth day on: a check of every day, then checks
+    ``since`` later days (a cron job looking at the last few days) and one more day
+    logged: one incident, the same id and start every time, its evidence the alerts of
+    the range checked."""
+    rng = np.random.default_rng(5)
+    days = [
+        _rows(600, rng, f"2026-01-{k + 1:02d}", f"d{k}-", shifted="eu" if k >= 3 else None)
+        for k in range(12)
+    ]
+    seen = []
+    with _monitor(tmp_path) as mon:
+        mon.log_reference(_rows(3000, rng, "2025-12-01", "ref", days=20))
+        for df in days[:11]:
+            mon.log_predictions(df.drop(columns=["label"]))
+        seen.append(mon.check())
+        seen.append(mon.check(since="2026-01-06"))
+        seen.append(mon.check(since="2026-01-07", persist=False))
+        mon.log_predictions(days[11].drop(columns=["label"]))
+        seen.append(mon.check(since="2026-01-08"))
+        seen.append(mon.check())
+    found = [
+        [i for i in r.incidents if any(s.cohort_value == "eu" for s in i.scopes)] for r in seen
+    ]
+    assert all(len(f) == 1 for f in found), [[i.headline for i in f] for f in found]
+    first = found[0][0]
+    assert first.start <= "2026-01-04T00:00:00Z"
+    for report, (inc,) in zip(seen, found, strict=True):
+        assert (inc.id, inc.start) == (first.id, first.start)
+        assert inc.status == "ongoing"
+        ids = {a.id for a in report.alerts}
+        assert inc.alerts
+        assert set(inc.alerts) <= ids
