@@ -8,6 +8,7 @@ runs the installed entry point itself as a real process.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -140,13 +141,18 @@ def test_check_names_a_windows_incidents_in_the_order_they_are_listed(
     first = df["ts"] < pd.Timestamp("2024-02-02", tz="UTC")
     df[first].to_parquet(project / "a.parquet")  # y is dropped from the second day on
     df[~first].drop(columns=["y"]).to_parquet(project / "b.parquet")
-    assert run_cli("log", "a.parquet", "b.parquet", cwd=project).code == 0
+    logged = run_cli("log", "a.parquet", "b.parquet", cwd=project)
+    assert logged.code == 0
+    # a file logged without --batch-id is a batch named by the file, and says so
+    assert re.search(r"^b\.parquet: stored 2,280 predictions \(batch 'b\.parquet#[0-9a-f]{12}'\)$",
+                     logged.out, re.MULTILINE), logged.out  # fmt: skip
     found = json.loads(run_cli("check", "--json", cwd=project).out)
     incidents = [inc["id"] for inc in found["incidents"]]
     assert len(incidents) == 2, [inc["headline"] for inc in found["incidents"]]
     lost = next(inc for inc in found["incidents"] if inc["kind"] == "schema")
     assert lost["checks"] == ["missing_column", "missing_fraction"]
     assert lost["columns"] == ["y"]
+    assert "(first batch b.parquet#" in lost["headline"]
     human = run_cli("check", cwd=project, env={"COLUMNS": "300"})
     assert human.code == 1
     rows = [line for line in human.out.splitlines() if line.startswith("│ 2024-02-0")]

@@ -278,6 +278,8 @@ def _print_logged(path: Path, rep: Any) -> None:
         line = f"{path}: stored {rep.rows:,} {what}"
         if rep.skipped:
             line += f", skipped {rep.skipped:,} already stored"
+        if rep.rows:
+            line += f" (batch {shorten(rep.batch_id)})"
     out.print(line, markup=False, highlight=False)
     if rep.unknown_ids:
         err.print(

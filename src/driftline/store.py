@@ -548,7 +548,7 @@ class Store:
                     f"ON CAST(s.{idc} AS VARCHAR) = p.i) AS __staging"
                 )
             stored_rows = rows - skipped
-            batch = batch_id or uuid.uuid4().hex
+            batch = batch_id or new_batch_id(data)
             now = _now()
             with self._transaction():
                 self._ensure_predictions()
@@ -668,7 +668,7 @@ class Store:
             if stored == 0:  # every label already stored: nothing to add, no empty batch
                 return IngestReport(kind="labels", batch_id=batch_id or "", rows=0, skipped=rows)
             now = _now()
-            batch = batch_id or uuid.uuid4().hex
+            batch = batch_id or new_batch_id(data)
             params: list[Any] = [] if "labelled_at" in types else [now]
             with self._transaction():
                 seq = self._next_seq()
@@ -1309,6 +1309,20 @@ UNKNOWN_LABELS = "unknown_label_ids"
 #: Which predictions batches hold ids each labels batch labels (see
 #: :meth:`Store.labelled_batches`).
 LABEL_LINKS = "label_links"
+
+
+def new_batch_id(data: Any) -> str:
+    """The id of a batch logged without one: unique, and for a file its name first, so an
+    incident's "first batch" and the batches table say which file brought it.
+
+    >>> new_batch_id("/data/day-004.parquet")[:16]
+    'day-004.parquet#'
+    >>> len(new_batch_id(None))
+    32
+    """
+    if isinstance(data, (str, Path)):
+        return f"{Path(data).name}#{uuid.uuid4().hex[:12]}"
+    return uuid.uuid4().hex
 
 
 def _stored_among(idc: str) -> str:
