@@ -218,6 +218,17 @@ def test_bad_input_exits_2_with_the_fix(
     assert "holds no predictions yet; log some" in empty.err
 
 
+@pytest.mark.parametrize("command", ["check", "report", "thresholds", "queue", "fit"])
+def test_a_mistyped_store_is_refused_and_leaves_no_file(
+    project: Path, run_cli: RunCli, command: str
+) -> None:
+    assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
+    done = run_cli(command, "--store", "typo.duckdb", cwd=project)
+    assert done.code == 2, done.output
+    assert "no store at 'typo.duckdb'" in done.err
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith("typo")) == []
+
+
 def test_unknown_spec_key_exits_2(project: Path, run_cli: RunCli) -> None:
     assert run_cli("init", "--reference", "reference.parquet", cwd=project).code == 0
     spec: dict[str, Any] = yaml.safe_load((project / "driftline.yaml").read_text())

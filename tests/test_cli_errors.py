@@ -403,12 +403,19 @@ def test_store_path_that_is_a_directory(in_project: Path, run_cli: RunCli) -> No
     assert_no_traceback(done)
 
 
-def test_store_in_a_missing_directory(in_project: Path, run_cli: RunCli) -> None:
-    done = run_cli("check", "--store", "nowhere/driftline.duckdb")
+def test_store_in_a_missing_directory(
+    in_project: Path, run_cli: RunCli, make_predictions: PredictionsFactory
+) -> None:
+    make_predictions(10, seed=3, id_prefix="n").to_parquet(in_project / "batch.parquet")
+    done = run_cli("log", "batch.parquet", "--store", "nowhere/driftline.duckdb")
     assert done.code == 2, done.err
     assert "directory 'nowhere' does not exist" in done.err
     assert "mkdir" in done.err
     assert_no_traceback(done)
+    checked = run_cli("check", "--store", "nowhere/driftline.duckdb")
+    assert checked.code == 2, checked.err
+    assert "no store at 'nowhere/driftline.duckdb'" in checked.err
+    assert_no_traceback(checked)
     assert not (in_project / "nowhere").exists()
 
 

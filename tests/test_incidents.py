@@ -258,3 +258,18 @@ def test_every_check_that_can_alert_is_in_exactly_one_family() -> None:
         # cohort_baseline only warns (a new segment) or says which baseline was used
         assert homes == (0 if name == "cohort_baseline" else 1), name
     assert set().union(*families) <= set(CHECKS)
+
+
+def test_an_empty_cohort_value_is_named_as_an_empty_string() -> None:
+    """``region=''``, not ``region=`` with nothing after it, in the headline and in the
+    alert's message."""
+    from driftline.checks import CheckResult
+    from driftline.checks import _alert as alert_of
+
+    found = find_incidents(_report([_alert(d, "feature_drift", "x", "") for d in (3, 4)]))
+    assert "in region='';" in found[0].headline
+    result = CheckResult(
+        3 * DAY, _iso(3 * DAY), _iso(4 * DAY), "region", "", "feature_drift", "x", "psi",
+        0.5, 0.5, 0.1, "q0.999", "alert", 100, {},
+    )  # fmt: skip
+    assert " in region='', window starting" in alert_of(result).message

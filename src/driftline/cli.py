@@ -325,7 +325,7 @@ def fit(
         )
     with _session(engine, spark_conf) as session:
         step("opening the spec and the store")
-        with connect(store, spec, spark=session) as mon:
+        with connect(store, spec, spark=session, create=reference is not None) as mon:
             step("fitting the profile")
             prof = mon.fit_profile(name=name, reference=reference)
             out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
@@ -413,7 +413,7 @@ def thresholds(
         "tolerance": tolerance,
     }
     step("opening the spec and the store")
-    with connect(store, spec) as mon:
+    with connect(store, spec, create=False) as mon:
         step("choosing the thresholds")
         fitted = mon.thresholds(name=name, **given)
         path = mon.profile_path
@@ -538,7 +538,7 @@ def check(
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
     with _session(engine, spark_conf, ("--results-table", results_table)) as session:
         step("opening the spec and the store")
-        with connect(store, spec, spark=session) as mon:
+        with connect(store, spec, spark=session, create=predictions is not None) as mon:
             with status:
                 step("running checks")
                 report = mon.check(
@@ -747,7 +747,7 @@ def report(
     status = err.status("running checks", spinner="dots") if err.is_terminal else nullcontext()
     with _session(engine, spark_conf) as session:
         step("opening the spec and the store")
-        with connect(store, spec, spark=session) as mon, status:
+        with connect(store, spec, spark=session, create=predictions is not None) as mon, status:
             step("writing the report")
             fitted = _load_model(model) if model is not None else None
             path = mon.report(
@@ -882,7 +882,7 @@ def queue(
     config = queue_config(**options)
     with _session(engine, spark_conf) as session:
         step("opening the spec and the store")
-        with connect(store, spec, spark=session) as mon:
+        with connect(store, spec, spark=session, create=predictions is not None) as mon:
             step("building the queue")
             result = mon.queue(
                 config,
@@ -991,7 +991,7 @@ def robustness(
     from driftline.monitor import connect
 
     fitted = _load_model(model)
-    with connect(store, spec) as mon:
+    with connect(store, spec, create=False) as mon:
         step("perturbing rows")
         result = mon.robustness(
             fitted,
@@ -1054,7 +1054,7 @@ def explain(
     if select not in ("random", "least-confident"):
         raise ConfigError(f"--select must be 'random' or 'least-confident'; got {select!r}.")
     fitted = _load_model(model)
-    with connect(store, spec) as mon:
+    with connect(store, spec, create=False) as mon:
         step("explaining with LIME")
         found = mon.explain(
             fitted,

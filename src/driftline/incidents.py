@@ -967,11 +967,11 @@ def _name(value: Any) -> str:
     with its control characters escaped (and cut, with its length, when long), so no
     logged string reaches a terminal as a control sequence or a line break.
 
-    >>> _name("eu"), _name("x" + chr(27) + "[2Jy")
-    ('eu', "'x\\\\x1b[2Jy'")
+    >>> _name("eu"), _name("x" + chr(27) + "[2Jy"), _name("")
+    ('eu', "'x\\\\x1b[2Jy'", "''")
     """
     text = str(value)
-    return text if len(text) <= SHOWN_CHARS and text.isprintable() else shorten(text)
+    return text if 0 < len(text) <= SHOWN_CHARS and text.isprintable() else shorten(text)
 
 
 def _batch_name(batch: str) -> str:

@@ -61,6 +61,7 @@ def connect(
     *,
     profile: str | Path | None = None,
     spark: Any = None,
+    create: bool = True,
 ) -> Monitor:
     """Open (or create) a driftline store for one model.
 
@@ -71,8 +72,10 @@ def connect(
     ``spark`` (a ``SparkSession``, e.g. from :func:`driftline.engine.spark.spark_session`)
     runs the checks of sources (``check(predictions=...)``, ``fit_profile(reference=...)``)
     as Spark jobs; the store (``path``) keeps what a check remembers either way.
+    ``create=False`` refuses a ``path`` that does not exist rather than creating an empty
+    store there (a mistyped ``--store`` leaves no file behind).
     """
-    return Monitor(path, spec, profile=profile, spark=spark)
+    return Monitor(path, spec, profile=profile, spark=spark, create=create)
 
 
 class Monitor:
@@ -85,8 +88,14 @@ class Monitor:
         *,
         profile: str | Path | None = None,
         spark: Any = None,
+        create: bool = True,
     ) -> None:
         self.spec = load_spec(spec)
+        if not create and not Path(path).exists():
+            raise ConfigError(
+                f"no store at {shorten(str(path))}: log predictions into it first (driftline "
+                "log FILE --store PATH), or point --store at an existing store."
+            )
         if profile is not None:
             self.profile_path = Path(profile)
         elif isinstance(spec, (str, Path)):

@@ -630,12 +630,13 @@ def _era_ids(
 
 
 def _alert(r: CheckResult) -> Alert:
-    where = "overall" if r.cohort is None else f"{_cut(r.cohort)}={_cut(r.cohort_value)}"
+    value = shorten(r.cohort_value) if r.cohort_value == "" else _cut(r.cohort_value)
+    where = "overall" if r.cohort is None else f"{_cut(r.cohort)}={value}"
     col = f" column {shorten(r.column)}" if r.column else ""
-    value = "n/a" if r.value is None else f"{r.value:.4g}"
+    got = "n/a" if r.value is None else f"{r.value:.4g}"
     bound = "n/a" if r.bound is None else f"{r.bound:.4g}"
     msg = (
-        f"{r.check}{col} in {where}, window starting {r.window_start}: value {value} "
+        f"{r.check}{col} in {where}, window starting {r.window_start}: value {got} "
         f"beyond bound {bound} ({r.method}, n={r.n})"
     )
     if r.details.get("summary"):
