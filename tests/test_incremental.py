@@ -275,6 +275,62 @@ def test_refit_and_spec_changes_invalidate_what_depends_on_them(
     mon.close()
 
 
+@pytest.mark.parametrize("then", ["7d", "12h"])
+def test_a_new_window_length_leaves_only_its_windows_stored(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory, then: str
+) -> None:
+    """Daily windows checked and stored, then the spec's window changed: the next check
+    stores its own windows' results and alerts, and the day windows' are gone from the
+    range it checked, as in a store checked under the new spec only; a check of a later
+    range leaves the earlier days' rows alone."""
+    for name in "abc":
+        (tmp_path / name).mkdir()
+    days = pd.concat([day_rows(make_predictions, d) for d in range(10)])
+    days.loc[days["ts"] >= START + pd.Timedelta(days=6), "x"] += 3.0
+    mon = open_monitor(tmp_path / "a", make_spec(window="1d"))
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    mon.log_predictions(days)
+    assert mon.check().alerts
+    mon.close()
+    fresh = open_monitor(tmp_path / "b", make_spec(window=then))
+    fresh.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    fresh.log_predictions(days)
+    fresh.check()
+
+    def stored(m: Any) -> tuple[list[Any], list[Any]]:
+        con = m.store.con
+        results = con.execute(
+            'SELECT window_start, window_end, cohort_value, "check", "column", status '
+            "FROM results ORDER BY ALL"
+        ).fetchall()
+        alerts = con.execute("SELECT id FROM alerts ORDER BY ALL").fetchall()
+        return results, alerts
+
+    mon = open_monitor(tmp_path / "a", make_spec(window=then))
+    mon.check()
+    assert stored(mon) == stored(fresh)
+    mon.close()
+    fresh.close()
+    if then != "12h":  # weeks start on Thursdays (the epoch's): none in the range below
+        return
+    # a range: only the rows in it are the new windows'
+    mon = open_monitor(tmp_path / "c", make_spec(window="1d"))
+    mon.log_reference(make_predictions(n=3000, seed=7, id_prefix="ref"))
+    mon.log_predictions(days)
+    mon.check()
+    mon.close()
+    mon = open_monitor(tmp_path / "c", make_spec(window=then))
+    since = START + pd.Timedelta(days=7)
+    mon.check(since=since.to_pydatetime())
+    spans = mon.store.con.execute(
+        "SELECT DISTINCT window_start >= ?, window_end - window_start FROM results ORDER BY ALL",
+        [since.tz_localize(None).to_pydatetime()],
+    ).fetchall()
+    mon.close()
+    length = pd.Timedelta(then).to_pytimedelta()
+    assert spans == sorted([(False, pd.Timedelta("1d").to_pytimedelta()), (True, length)])
+
+
 def test_full_recomputes_everything(
     monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
 ) -> None:

@@ -931,11 +931,12 @@ class Monitor:
         windows = sorted(set(starts.values()))
         if not store:
             return rows, alerts, windows
+        checked = (lo, hi, history.result_fp) if history.result_fp else None
         if history.rows:  # row windows: every stored result in range is replaced
-            self.store.save_run(rows, alerts, run, between=(lo, hi))
+            self.store.save_run(rows, alerts, run, between=(lo, hi), checked=checked)
         else:
             texts = decided_rows(decided, keep, history, report.run_id)
-            self.store.save_run(rows, alerts, run, windows=windows, decided=texts)
+            self.store.save_run(rows, alerts, run, windows=windows, decided=texts, checked=checked)
         return rows, alerts, windows
 
 

@@ -1064,12 +1064,19 @@ class Store:
         windows: Sequence[datetime] | None = None,
         between: tuple[datetime | None, datetime | None] | None = None,
         decided: list[dict[str, Any]] | None = None,
+        checked: tuple[datetime | None, datetime | None, str] | None = None,
     ) -> None:
         """Store one check run's results and alerts together (one transaction), the
         latest evaluation winning: the stored results and alerts of the windows starting
         at ``windows``, and of every window starting in ``between`` (``[since, until)``,
         None open), are replaced by the run's. ``run`` is its row of the run log;
-        ``decided`` the rows of the ``decided`` table, replacing those of their windows."""
+        ``decided`` the rows of the ``decided`` table, replacing those of their windows.
+
+        ``checked`` (``since, until, fingerprint``): the range the run decided and the
+        fingerprint it decided under. The results in that range decided under another
+        (an earlier spec's windows, e.g. days before the window became a week) and the
+        alerts of windows the run does not have are gone: the range holds what a fresh
+        store would."""
         with self._transaction(derived=True):
             if decided:
                 keys = pa.array([d["window"] for d in decided], pa.int64())
@@ -1090,8 +1097,32 @@ class Store:
                     self.con.execute(f"DELETE FROM {table} WHERE {' AND '.join(where)}", params)
             self._insert_rows("results", results, skip_existing=False)
             self._insert_rows("alerts", alerts, skip_existing=False)
+            if checked is not None:
+                self._drop_stale(*checked)
             if run is not None:
                 self._insert_rows("runs", [run], skip_existing=False)
+
+    def _drop_stale(self, lo: datetime | None, hi: datetime | None, fingerprint: str) -> None:
+        """Delete the results in ``[lo, hi)`` decided under a fingerprint other than
+        ``fingerprint`` (a result stored before results had one is left), then the
+        alerts in that range of windows with no result left."""
+        where, params = ["TRUE"], []
+        if lo is not None:
+            where.append("window_start >= ?")
+            params.append(lo)
+        if hi is not None:
+            where.append("window_start < ?")
+            params.append(hi)
+        span = " AND ".join(where)
+        gone = self.con.execute(
+            f"DELETE FROM results WHERE {span} AND fingerprint <> ?", [*params, fingerprint]
+        ).fetchone()
+        if gone and gone[0]:
+            self.con.execute(
+                f"DELETE FROM alerts WHERE {span} AND window_start NOT IN (SELECT DISTINCT "
+                f"window_start FROM results WHERE {span} AND window_start IS NOT NULL)",
+                [*params, *params],
+            )
 
     def _delete_in(self, table: str, column: str, keys: pa.Array) -> None:
         """Delete the rows of ``table`` whose ``column`` is one of ``keys`` (a join on

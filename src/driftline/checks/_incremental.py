@@ -37,7 +37,10 @@ works in three steps.
    and re-evaluates every window from them. ``full=True`` ignores both and recomputes
    everything in range; when it stores no results (``persist=False``, a dry run), it
    replaces only the stored summaries that are stale, so the next check has nothing
-   more to decide than it had.
+   more to decide than it had. A stored check's range holds what a fresh store would:
+   the results decided there under another result fingerprint (the days of a spec whose
+   window is now a week) and the alerts of windows left without results are deleted
+   with the run's store (``Store.save_run``); rows outside the range are left.
 """
 
 from __future__ import annotations
