@@ -331,6 +331,49 @@ def test_a_new_window_length_leaves_only_its_windows_stored(
     assert spans == sorted([(False, pd.Timedelta("1d").to_pytimedelta()), (True, length)])
 
 
+def test_schema_results_follow_the_spec_of_the_check_not_of_the_log(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    """Batches logged under one spec, then the spec names a feature they never had (z)
+    and drops one they carry (y), and the profile is refitted: the next check says z is
+    not logged and y is unknown in every window, as a store logged under the new spec
+    would."""
+    for name in "ab":
+        (tmp_path / name).mkdir()
+    reference = make_predictions(n=3000, seed=7, id_prefix="ref")
+    reference["z"] = np.random.default_rng(1).normal(size=len(reference))
+    days = pd.concat([day_rows(make_predictions, d) for d in range(3)])
+    after = make_spec(window="1d", features={"numeric": ["x", "z"], "categorical": ["color"]})
+
+    def stored(m: Any) -> list[tuple[Any, ...]]:
+        return m.store.con.execute(
+            'SELECT window_start, cohort_value, "check", "column", value, status FROM results '
+            "WHERE \"check\" IN ('missing_column', 'extra_column') ORDER BY ALL"
+        ).fetchall()
+
+    mon = open_monitor(tmp_path / "a", make_spec(window="1d"))
+    mon.log_reference(reference)
+    mon.log_predictions(days)
+    mon.check()
+    mon.close()
+    mon = open_monitor(tmp_path / "a", after)
+    mon.fit_profile()
+    report = mon.check()
+    edited = stored(mon)
+    mon.close()
+    fresh = open_monitor(tmp_path / "b", after)
+    fresh.log_reference(reference)
+    fresh.log_predictions(days)
+    fresh.check()
+    assert edited == stored(fresh)
+    fresh.close()
+    got = {(r.cohort_value, r.check, r.column): r.status for r in report.results}
+    for value in (None, "north", "south"):
+        assert got[(value, "missing_column", "z")] == "alert"
+        assert got[(value, "missing_column", "x")] == "ok"
+        assert got[(value, "extra_column", "y")] == "warn"
+
+
 def test_full_recomputes_everything(
     monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
 ) -> None:

@@ -52,23 +52,29 @@ def schema_facts(run: _Run, win: _Window) -> _SchemaFacts:
     retyped_batches: dict[str, list[str]] = defaultdict(list)
     extra_batches: dict[str, list[str]] = defaultdict(list)
     kinds = run.spec.feature_kinds
-    # a column a batch brought unnamed that the spec names now is no longer unknown (its
-    # values were kept, and the store filled them in when the spec came to name it)
+    # judged against the spec of this check, not the one the batch was logged under: a
+    # column the spec names now that a batch did not bring is missing from it, and one it
+    # brought that the spec names now is no longer unknown (its values were kept, and the
+    # store filled them in when the spec came to name it)
     named = {c for _, c in run.spec.column_roles()}
     for seq, rows in sorted(win.batches.items()):
         meta = run.batches.get(seq)
         if meta is None:
             continue
         batch = _cut_batch(meta.get("batch_id", seq))
-        for col in _json(meta["missing_features"]):
+        source = _json(meta["source_columns"]) or {}
+        if source:
+            lost = [c for c in run.schema_columns if c not in source]
+            unknown = [c for c in source if c not in named]
+        else:  # a batch that recorded no columns: what its ingest said
+            lost = _json(meta["missing_features"])
+            unknown = [c for c in _json(meta["extra_columns"]) if c not in named]
+        for col in lost:
             missing_rows[col] += rows
             missing_batches[col].append(batch)
-        for col in _json(meta["extra_columns"]):
-            if col in named:
-                continue
+        for col in unknown:
             extra[col] += rows
             extra_batches[col].append(batch)
-        source = _json(meta["source_columns"])
         for col in kinds:
             if col not in source:
                 continue
