@@ -7,6 +7,7 @@ older profiles)."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import warnings
 from collections.abc import Callable
@@ -172,6 +173,23 @@ def test_alerts_reach_incidents_json_and_the_report(run: Run, tmp_path: Path) ->
     html = driftline.render_report(run.report, tmp_path / "r.html").read_text()
     assert 'id="embeddings"' in html
     assert 'id="emb-chart-0"' in html
+
+
+def test_the_view_of_windows_read_back_equals_the_view_of_a_full_check(
+    run: Run, tmp_path: Path
+) -> None:
+    """A check with nothing new reads every window's results back: its 2-D view still
+    has the latest windows' points, with their statuses read back, as a full check's."""
+    path = tmp_path / "store.duckdb"
+    shutil.copyfile(run.path, path)
+    shutil.copyfile(run.path.with_suffix(".profile.json"), path.with_suffix(".profile.json"))
+    with driftline.connect(path, SPEC) as mon:
+        again = mon.check(persist=False)
+        full = mon.check(persist=False, full=True)
+    assert again.embeddings["windows"]
+    assert again.embeddings == full.embeddings
+    assert again.embeddings == json.loads(run.report.to_json())["embeddings"]
+    assert again.embeddings["windows"][1]["status"]["3"] == "alert"
 
 
 def test_projection_matches_sklearn_pca_on_the_same_sample(run: Run, digits: Digits) -> None:

@@ -292,8 +292,9 @@ def run_checks(
                     drift.extend(drift_summary(res))
     # embeddings are judged on capped samples the engine draws per window (not summaries)
     decided_keys = [w for w in keys if evaluated is None or w in evaluated]
+    read_back = [w for w in keys if evaluated is not None and w not in evaluated]
     embedded, view = embedding_results(
-        engine, t, spec, profile, evaluator.run, window, decided_keys, bases_of(stats)
+        engine, t, spec, profile, evaluator.run, window, decided_keys, bases_of(stats), read_back
     )
     by_window: dict[int, list[CheckResult]] = defaultdict(list)
     for r in embedded:
@@ -305,6 +306,7 @@ def run_checks(
         drift.extend(drift_summary(res))
     texts = None if history is None else history.texts
     results = Deferred(parts, counts, None if texts is None else texts.fetch)
+    _view_statuses(view, results, spec)
     report = CheckReport(
         run_id=history.run_id if history is not None else uuid.uuid4().hex,
         created_at=_iso(now.replace(tzinfo=None, microsecond=0)),
@@ -323,6 +325,19 @@ def run_checks(
         untimed=untimed,
     )
     return defer(report, results) if deferred else report
+
+
+def _view_statuses(view: dict[str, Any], results: Deferred, spec: Spec) -> None:
+    """Fill the per-class statuses of the embedding view's windows whose results were
+    read back (``embedding_results`` drew their points only), from those results."""
+    empty = {v["window"]: v for v in view.get("windows") or [] if not v["status"]}
+    if not empty:
+        return
+    prefix = f"{spec.embedding}:"
+    for r in results.build(set(empty)):
+        column = r.column or ""
+        if r.check == "embedding_drift" and r.cohort is None and column.startswith(prefix):
+            empty[r.window]["status"][column[len(prefix) :]] = r.status
 
 
 def _performance(

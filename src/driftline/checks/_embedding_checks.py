@@ -269,14 +269,20 @@ def embedding_results(
     window: Window,
     windows: Collection[int],
     bases: Mapping[tuple[str | None, str | None, int], dict[str, Any]],
+    shown: Collection[int] = (),
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """The ``embedding_drift`` results of ``windows`` in every scope, and the report's
-    2-D view (reference and the latest windows' serving points per class, overall scope).
+    2-D view (reference and the latest windows' serving points per class, overall scope)
+    of the latest :data:`VIEW_WINDOWS` of ``windows`` and ``shown`` (the checked windows
+    whose results were read back: their points are drawn, their per-class statuses left
+    empty for the caller to fill from those results).
 
     ``bases`` holds each (cohort, cohort value, window)'s shared result fields."""
     raw = getattr(profile, "embeddings_", None)
-    if not spec.embedding or not raw or not windows:
+    latest = set(sorted({*windows, *shown})[-VIEW_WINDOWS:])
+    if not spec.embedding or not raw or not latest:
         return [], {}
+    decided = set(windows)
     baseline = Baseline.from_dict(raw)
     erun = EmbeddingRun.of(run, spec, baseline)
     column = spec.embedding
@@ -290,9 +296,10 @@ def embedding_results(
         },
         "windows": [],
     }
-    latest = set(sorted(windows)[-VIEW_WINDOWS:])
     samples: dict[str | None, pa.Table] = {}
     scopes: list[str | None] = list(spec.cohorts) or [None]
+    if not decided:  # only the view: the overall scope's points
+        scopes = [None]
     for cohort in scopes:
         expr = embedding_sample(
             t,
@@ -302,10 +309,10 @@ def embedding_results(
             by=spec.prediction,
             window=window,
             cohort=cohort,
-            windows=windows,
+            windows=sorted(decided | latest) if cohort == scopes[0] else sorted(decided),
         )
         samples[cohort] = engine.run(expr, SAMPLE_SCHEMA)
-    if spec.cohorts:  # the overall sample is in the first cohort column's: no second scan
+    if spec.cohorts and decided:  # the overall sample is in the first cohort column's
         samples = {None: overall_of(samples[spec.cohorts[0]], baseline.sample_cap), **samples}
     for cohort, sample in samples.items():
         if not sample.num_rows:
@@ -320,6 +327,10 @@ def embedding_results(
             if base is None:
                 continue
             order = sorted(per_class)
+            if w not in decided:
+                if cohort is None and w in latest:
+                    view["windows"].append(_view_window(baseline, base, features, per_class, {}))
+                continue
             counts = {c: len(per_class[c]) for c in order}
             current = features[np.concatenate([per_class[c] for c in order])]
             pooled = embedding_drift(erun, base, column, None, current, counts)
@@ -348,18 +359,29 @@ def embedding_results(
             results.append(pooled)
             results.extend(per)
             if cohort is None and w in latest:
-                view["windows"].append(
-                    {
-                        "window": w,
-                        "window_start": base["window_start"],
-                        "points": {
-                            c: _view_points(baseline.view(features[per_class[c]]), VIEW_POINTS)
-                            for c in order
-                        },
-                        "status": {c: r.status for c, r in zip(order, per, strict=True)},
-                    }
-                )
+                status: dict[str, str] = {c: r.status for c, r in zip(order, per, strict=True)}
+                view["windows"].append(_view_window(baseline, base, features, per_class, status))
+    view["windows"].sort(key=lambda v: v["window"])
     return results, view
+
+
+def _view_window(
+    baseline: Baseline,
+    base: Mapping[str, Any],
+    features: FloatArray,
+    per_class: Mapping[str, Any],
+    status: dict[str, str],
+) -> dict[str, Any]:
+    """One window of the 2-D view: its serving points per class and their statuses."""
+    return {
+        "window": base["window"],
+        "window_start": base["window_start"],
+        "points": {
+            c: _view_points(baseline.view(features[per_class[c]]), VIEW_POINTS)
+            for c in sorted(per_class)
+        },
+        "status": status,
+    }
 
 
 def _view_points(xy: FloatArray, limit: int) -> list[list[float]]:
