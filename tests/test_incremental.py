@@ -328,7 +328,7 @@ def test_a_new_window_length_leaves_only_its_windows_stored(
     ).fetchall()
     mon.close()
     length = pd.Timedelta(then).to_pytimedelta()
-    assert spans == sorted([(False, pd.Timedelta("1d").to_pytimedelta()), (True, length)])
+    assert spans == sorted([(False, pd.Timedelta(days=1).to_pytimedelta()), (True, length)])
 
 
 def test_schema_results_follow_the_spec_of_the_check_not_of_the_log(
