@@ -222,10 +222,10 @@ def test_parquet_directory_on_duckdb_decides_as_logging_its_files(
         _same(logged["decisions_after"], _decisions(report))
 
     # a Delta table written by deltalake, one commit per day: one batch per file, read
-    # as the same days' Parquet files are
+    # as the same days' Parquet files are (in a folder whose name its file URIs encode)
     from deltalake import write_deltalake
 
-    delta, two = tmp_path / "delta", tmp_path / "two"
+    delta, two = tmp_path / "delta table é", tmp_path / "two"
     two.mkdir()
     for f in sorted(logged["days"].glob("*.parquet"))[:2]:
         write_deltalake(str(delta), pd.read_parquet(f), mode="append")
@@ -466,6 +466,50 @@ def test_spark_reads_nanosecond_timestamps_as_pandas_writes_them(
             got.cast(pa.int64()).to_pylist()
             == want.cast(pa.timestamp("us")).cast(pa.int64()).to_pylist()
         )
+
+
+@pytest.mark.spark
+def test_parts_whose_number_is_a_date_time_or_struct_decide_on_spark_as_on_duckdb(
+    spark: Any, tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """One part sends the numeric feature x as a date, one as a timestamp, one as a
+    struct, and one an embedding column all null as integers: on DuckDB they are
+    missing values with a ``type_change``; Spark cannot cast those types to numbers (or
+    casts a timestamp to epoch seconds): it gives the same results instead, not an
+    internal error."""
+    import datetime as dtm
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    spec = make_spec(embedding="emb")
+    ref = make_predictions(1000, seed=1, id_prefix="ref", start="2023-12-01")
+    ref["emb"] = [[float(i % 7), 1.0, 2.0] for i in range(len(ref))]
+    days = tmp_path / "days"
+    days.mkdir()
+    n = 48
+    odd = {
+        "date": pa.array([dtm.date(2024, 1, 1)] * n),
+        "time": pa.array([dtm.datetime(2024, 1, 1, 5)] * n, pa.timestamp("us", tz="UTC")),
+        "struct": pa.array([{"a": 1.0}] * n),
+    }
+    for d, (name, values) in enumerate(odd.items()):
+        frame = make_predictions(n, seed=10 + d, id_prefix=f"{name}-", start=f"2024-01-0{d + 1}")
+        frame["emb"] = [[1.0, 2.0, 3.0]] * n
+        t = pa.Table.from_pandas(frame, preserve_index=False)
+        t = t.set_column(t.schema.get_field_index("x"), "x", values)
+        pq.write_table(t, days / f"{name}.parquet")
+    nulls = make_predictions(n, seed=20, id_prefix="nulls-", start="2024-01-04")
+    t = pa.Table.from_pandas(nulls, preserve_index=False)
+    pq.write_table(t.append_column("emb", pa.nulls(n, pa.int32())), days / "nulls.parquet")
+    reports = {}
+    for engine, session in (("duckdb", None), ("spark", spark)):
+        with driftline.connect(tmp_path / f"{engine}.duckdb", spec, spark=session) as mon:
+            mon.log_reference(ref)
+            reports[engine] = mon.check(predictions=days)
+    _same(_decisions(reports["duckdb"]), _decisions(reports["spark"]))
+    changed = {a.column for a in reports["spark"].alerts if a.check == "type_change"}
+    assert changed == {"x"}
 
 
 def _all_days(logged: dict[str, Any], root: Path) -> Path:

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -217,7 +218,8 @@ def _delta_parts(root: Path) -> list[Part]:
             f"the Delta table {shorten(str(root))} holds no files in its current version "
             f"({table.version()}); write data to it first."
         )
-    return [_file_part(Path(u.removeprefix("file://"))) for u in uris]
+    # file URIs are percent-encoded: a folder named "delta table é" is delta%20table%20%C3%A9
+    return [_file_part(Path(unquote(u.removeprefix("file://")))) for u in uris]
 
 
 # -- reading one part -------------------------------------------------------------------
@@ -338,16 +340,18 @@ def _stored_form(
         if col not in types:
             out[col] = null("DOUBLE" if kind == "numeric" else "VARCHAR")
         elif kind == "numeric":
-            if col in feats.retyped:
-                out[col] = raw[col].try_cast("float64")
-            else:
+            if col not in feats.retyped:
                 out[col] = raw[col].cast("float64")
+            elif type_family(types[col]) in ("string", "boolean"):
+                out[col] = raw[col].try_cast("float64")
+            else:  # a date, time, list, struct or blob: no number (and Spark cannot cast)
+                out[col] = null("DOUBLE")
         else:
             out[col] = raw[col].cast("string")
     if s.embedding:
-        if s.embedding in types:
+        if s.embedding in types and type_family(types[s.embedding]) == "list":
             out[s.embedding] = raw[s.embedding].try_cast(dt.Array(dt.float64))
-        else:
+        else:  # not brought, or all null as another type (ingest refuses other values)
             out[s.embedding] = null("DOUBLE[]")
     out["confidence"] = confidence
     out["ingested_at"] = _value(ingested_at).cast(dt.Timestamp())
