@@ -512,6 +512,35 @@ def test_parts_whose_number_is_a_date_time_or_struct_decide_on_spark_as_on_duckd
     assert changed == {"x"}
 
 
+@pytest.mark.spark
+def test_files_of_nanosecond_and_microsecond_timestamps_in_one_directory_on_spark(
+    spark: Any, tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """pandas writes nanoseconds, Spark and most writers micro- or milliseconds: one
+    directory holding both is read with each file's own unit, its rows in their days."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    spec = make_spec()
+    days = tmp_path / "days"
+    days.mkdir()
+    for d, unit in enumerate(("ns", "us", "ms")):
+        frame = make_predictions(48, seed=30 + d, id_prefix=f"{unit}-", start=f"2024-01-0{d + 1}")
+        t = pa.Table.from_pandas(frame, preserve_index=False)
+        i = t.schema.get_field_index("ts")
+        t = t.set_column(i, "ts", t["ts"].cast(pa.timestamp(unit, tz="UTC")))
+        pq.write_table(t, days / f"{unit}.parquet")
+    reports = {}
+    for engine, session in (("duckdb", None), ("spark", spark)):
+        with driftline.connect(tmp_path / f"{engine}.duckdb", spec, spark=session) as mon:
+            mon.log_reference(make_predictions(1000, seed=1, id_prefix="ref"))
+            reports[engine] = mon.check(predictions=days)
+    for report in reports.values():
+        n = {st.window_start[:10]: st.n for st in report.stats if st.cohort is None}
+        assert n == {"2024-01-01": 24, "2024-01-02": 48, "2024-01-03": 48, "2024-01-04": 24}
+    _same(_decisions(reports["duckdb"]), _decisions(reports["spark"]))
+
+
 def _all_days(logged: dict[str, Any], root: Path) -> Path:
     """A directory holding every day's file, as the logged store holds every day, at a
     path longer than a headline shows whole."""

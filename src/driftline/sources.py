@@ -394,13 +394,17 @@ def _spark_groups(
     Files Spark cannot read together are left out (read one by one)."""
     if engine.name != "spark":
         return {}
-    from driftline.engine.spark import read_files_view
+    from driftline.engine.spark import nanosecond_columns, read_files_view
 
     by_schema: dict[str, list[Part]] = {}
     for part in parts:
         if part.path is not None:
             types = meta[part.key]["source_columns"]
-            by_schema.setdefault(json.dumps(types), []).append(part)
+            # DuckDB types a nanosecond timestamp as it types a microsecond one; Spark
+            # reads a view's files alike (as integers once one is in nanoseconds), so
+            # files of either unit are read apart
+            nanos = nanosecond_columns([part.path])
+            by_schema.setdefault(json.dumps([types, nanos]), []).append(part)
     out: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
     for group in by_schema.values():
         if len(group) < 2:

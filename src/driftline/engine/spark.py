@@ -46,6 +46,7 @@ __all__ = [
     "arrow_view",
     "duck_type",
     "java_problem",
+    "nanosecond_columns",
     "read_files_view",
     "read_view",
     "spark_session",
@@ -238,7 +239,7 @@ def read_parquet(session: Any, paths: Sequence[str]) -> Any:
     from pyspark.sql import functions as f
     from pyspark.sql import types as t
 
-    nanos = _nanosecond_columns(paths)
+    nanos = nanosecond_columns(paths)
     if nanos:  # set before the read: a refused read logs Spark's stack trace
         session.conf.set(_NANOS_AS_LONG, "true")
     df = session.read.parquet(*paths)
@@ -266,7 +267,7 @@ def _read_fix(error: str) -> str:
     return "Check the path or table name and that the session can reach it."
 
 
-def _nanosecond_columns(paths: Sequence[str]) -> list[str]:
+def nanosecond_columns(paths: Sequence[str]) -> list[str]:
     """The top-level columns stored as nanosecond timestamps in any of the local Parquet
     files ``paths`` (empty when a path is not a local file)."""
     import pyarrow.parquet as pq
