@@ -78,9 +78,9 @@ __all__ = [
 SCHEMA_CHECKS = frozenset(
     {"missing_column", "type_change", "extra_column", "missing_fraction", "timestamp_era"}
 )
-#: The schema check that names a schema incident, first first: a column's missing-value
-#: spike in a window it was not logged (or was logged as another type) is one incident
-#: with that, named by it.
+#: Which schema check names a schema incident, in order of precedence: a column's
+#: missing-value spike in a window it was not logged (or was logged as another type) is
+#: one incident with that, named by it.
 _SCHEMA_LEAD = (
     "missing_column",
     "type_change",
