@@ -191,6 +191,32 @@ def test_empty_file_is_refused_as_empty(monitor: Monitor, tmp_path: Path, suffix
     assert "Nothing was stored." in msg
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+@pytest.mark.parametrize(("name", "lookalike"), [("day[1]", "day1"), ("a?", "ab"), ("x*", "xy")])
+def test_a_file_name_with_glob_characters_is_read_as_named(
+    monitor: Monitor, tmp_path: Path, make_predictions: Any, suffix: str, name: str, lookalike: str
+) -> None:
+    """DuckDB's readers take ``[1]``, ``?`` and ``*`` in a name as a glob: logging
+    ``day[1].parquet`` next to ``day1.parquet`` would store the other file's rows."""
+    writers = {
+        ".csv": lambda df, path: df.to_csv(path, index=False),
+        ".jsonl": lambda df, path: df.to_json(
+            path, orient="records", lines=True, date_format="iso"
+        ),
+        ".parquet": lambda df, path: df.to_parquet(path),
+    }
+    mine = make_predictions(n=3, seed=1, id_prefix="mine-")
+    other = make_predictions(n=5, seed=2, id_prefix="other-")
+    writers[suffix](mine, tmp_path / f"{name}{suffix}")
+    writers[suffix](other, tmp_path / f"{lookalike}{suffix}")
+    rep = monitor.log_predictions(tmp_path / f"{name}{suffix}")
+    assert rep.rows == 3
+    stored = monitor.store.con.execute(
+        "SELECT id FROM predictions WHERE id LIKE 'mine-%' OR id LIKE 'other-%' ORDER BY id"
+    ).fetchall()
+    assert [r[0] for r in stored] == ["mine-0", "mine-1", "mine-2"]
+
+
 def test_unreadable_file_is_refused(monitor: Monitor, tmp_path: Path) -> None:
     path = tmp_path / "broken.parquet"
     path.write_bytes(b"this is not parquet")

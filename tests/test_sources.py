@@ -541,6 +541,29 @@ def test_files_of_nanosecond_and_microsecond_timestamps_in_one_directory_on_spar
     _same(_decisions(reports["duckdb"]), _decisions(reports["spark"]))
 
 
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_file_names_with_glob_characters_are_read_as_named(
+    request: pytest.FixtureRequest, tmp_path: Path, make_spec: Any, make_predictions: Any,
+    engine: str,
+) -> None:  # fmt: skip
+    """A directory whose files are named ``a?``, ``ab``, ``x[1]`` and ``y{2}``: each file
+    is read once, as named (a reader that globs the listed names counts ``ab`` twice and
+    finds no ``x[1]`` on Spark)."""
+    session = request.getfixturevalue("spark") if engine == "spark" else None
+    days = tmp_path / "days"
+    days.mkdir()
+    sizes = {"a?": 10, "ab": 20, "x[1]": 30, "y{2}": 40}
+    for d, (name, n) in enumerate(sizes.items()):
+        frame = make_predictions(n, seed=40 + d, id_prefix=f"{d}-")
+        frame["ts"] = pd.date_range(f"2024-01-0{d + 1}", periods=n, freq="min", tz="UTC")
+        frame.to_parquet(days / f"{name}.parquet")
+    with driftline.connect(tmp_path / "s.duckdb", make_spec(), spark=session) as mon:
+        mon.log_reference(make_predictions(1000, seed=1, id_prefix="ref"))
+        report = mon.check(predictions=days)
+    n = {st.window_start[:10]: st.n for st in report.stats if st.cohort is None}
+    assert n == {"2024-01-01": 10, "2024-01-02": 20, "2024-01-03": 30, "2024-01-04": 40}
+
+
 def _all_days(logged: dict[str, Any], root: Path) -> Path:
     """A directory holding every day's file, as the logged store holds every day, at a
     path longer than a headline shows whole."""

@@ -6,6 +6,7 @@ Parquet / CSV / JSON-lines paths, and lists of dicts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pyarrow as pa
 
 from driftline.errors import IngestError, name_list
 
-__all__ = ["describe_input", "file_format", "to_arrow"]
+__all__ = ["describe_input", "file_format", "literal_path", "readable_file", "to_arrow"]
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv"}
 _FORMATS |= {".jsonl": "json", ".ndjson": "json", ".json": "json"}
@@ -45,6 +46,18 @@ def readable_file(path: str | Path) -> str:
             "its columns and rows. Nothing was stored."
         )
     return fmt
+
+
+def literal_path(path: str | Path) -> str:
+    """``path`` as DuckDB's file readers take it literally: they read a name holding
+    ``*``, ``?`` or ``[`` as a glob (``day[1].parquet`` would read ``day1.parquet``,
+    ``a?.parquet`` every ``a`` file of one more letter), so each of those characters is
+    put in a one-character class.
+
+    >>> literal_path("/data/day[1]?.parquet")
+    '/data/day[[]1][?].parquet'
+    """
+    return re.sub(r"([*?\[])", r"[\1]", str(path))
 
 
 def describe_input(data: Any) -> str:

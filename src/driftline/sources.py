@@ -57,6 +57,7 @@ import ibis.expr.types as ir
 
 from driftline._catalog import SOURCE_FILE, type_family
 from driftline._ingest import FeatureSelect, check_names, feature_select
+from driftline._io import literal_path
 from driftline.engine import Engine
 from driftline.errors import (
     IngestError,
@@ -239,7 +240,7 @@ def _raw(engine: Engine, part: Part) -> tuple[ir.Table, dict[str, str] | None]:
         return engine.table(name), types
     assert part.path is not None
     try:
-        table = engine.backend.read_parquet(part.path, table_name=name)
+        table = engine.backend.read_parquet(literal_path(part.path), table_name=name)
     except Exception as exc:
         raise SourceError(
             f"DuckDB cannot read {shorten(part.shown)}: {shorten(str(exc).splitlines()[0], 300)}."

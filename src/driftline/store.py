@@ -44,7 +44,7 @@ from driftline._ingest import (
     validate_predictions,
     validate_reference,
 )
-from driftline._io import describe_input, file_format, readable_file, to_arrow
+from driftline._io import describe_input, file_format, literal_path, readable_file, to_arrow
 from driftline.errors import ConfigError, IngestError, StoreError, name_list, shorten
 from driftline.spec import Spec
 
@@ -431,7 +431,7 @@ class Store:
                 "json": self.con.read_json,
             }
             try:
-                readers[fmt](str(data)).create_view(name, replace=True)
+                readers[fmt](literal_path(data)).create_view(name, replace=True)
             except duckdb.Error as exc:
                 raise IngestError(
                     f"cannot read {describe_input(data)}: DuckDB reports "
@@ -1675,7 +1675,7 @@ def _source_columns(con: duckdb.DuckDBPyConnection, data: Any, types: dict[str, 
         keys = con.execute(
             "SELECT json_keys(json) FROM (SELECT json FROM read_json_objects(?) "
             f"LIMIT {_JSON_SAMPLE})",
-            [path],
+            [literal_path(path)],
         ).fetchall()
         return list(dict.fromkeys(k for row in keys for k in row[0] or []))
     except (duckdb.Error, pa.ArrowException, OSError):  # DuckDB read it: keep what it saw
@@ -1687,7 +1687,8 @@ def _csv_header(con: duckdb.DuckDBPyConnection, path: str) -> list[str] | None:
     spaces as DuckDB trims it; None without one (DuckDB then names the columns column0,
     column1, ...)."""
     sniffed = con.execute(
-        "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader FROM sniff_csv(?)", [path]
+        "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader FROM sniff_csv(?)",
+        [literal_path(path)],
     ).fetchone()
     if sniffed is None or not sniffed[4]:
         return None
@@ -1695,6 +1696,6 @@ def _csv_header(con: duckdb.DuckDBPyConnection, path: str) -> list[str] | None:
     header = con.execute(
         "SELECT * FROM read_csv(?, header = false, all_varchar = true, delim = ?, quote = ?, "
         "escape = ?, skip = ?) LIMIT 1",
-        [path, delim, quote_char, escape, skip],
+        [literal_path(path), delim, quote_char, escape, skip],
     ).fetchone()
     return None if header is None else ["" if v is None else v.strip(" ") for v in header]

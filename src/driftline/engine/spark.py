@@ -27,6 +27,7 @@ large samples go through ``spark.sql(compiled).toArrow()``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -242,7 +243,7 @@ def read_parquet(session: Any, paths: Sequence[str]) -> Any:
     nanos = nanosecond_columns(paths)
     if nanos:  # set before the read: a refused read logs Spark's stack trace
         session.conf.set(_NANOS_AS_LONG, "true")
-    df = session.read.parquet(*paths)
+    df = session.read.parquet(*(_hadoop_literal(p) for p in paths))
     longs = {x.name for x in df.schema.fields if isinstance(x.dataType, t.LongType)}
     for name in nanos:
         if name in longs:
@@ -253,6 +254,18 @@ def read_parquet(session: Any, paths: Sequence[str]) -> Any:
 
 
 _NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+def _hadoop_literal(path: str) -> str:
+    """``path`` as Spark's (Hadoop's) file reader takes it literally: it reads a name
+    holding ``{}[]*?`` as a glob (``x[1].parquet`` finds no file, ``a?.parquet`` every
+    ``a`` file of one more letter), so each of those characters, and the backslash, is
+    escaped with a backslash.
+
+    >>> print(_hadoop_literal("/data/x[1]{2}?.parquet"))
+    /data/x\\[1\\]\\{2\\}\\?.parquet
+    """
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", path)
 
 
 def _read_fix(error: str) -> str:
