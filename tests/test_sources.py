@@ -562,6 +562,10 @@ def test_file_names_with_glob_characters_are_read_as_named(
         report = mon.check(predictions=days)
     n = {st.window_start[:10]: st.n for st in report.stats if st.cohort is None}
     assert n == {"2024-01-01": 10, "2024-01-02": 20, "2024-01-03": 30, "2024-01-04": 40}
+    with driftline.connect(tmp_path / "one.duckdb", make_spec(), spark=session) as mon:
+        mon.log_reference(make_predictions(1000, seed=1, id_prefix="ref"))
+        report = mon.check(predictions=days / "a?.parquet")  # that file, not a pattern
+    assert [st.n for st in report.stats if st.cohort is None] == [10]
 
 
 def _all_days(logged: dict[str, Any], root: Path) -> Path:

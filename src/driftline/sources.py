@@ -145,6 +145,8 @@ def resolve(source: str | Path, engine: Engine) -> list[Part]:
                 "folder the predictions are written to, or at a file."
             )
         return [_file_part(f) for f in files]
+    if path.is_file():  # a file of that very name, glob characters and all
+        return [_file_part(path)]
     if any(ch in text for ch in "*?["):
         matched = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
         if not matched:
@@ -153,8 +155,6 @@ def resolve(source: str | Path, engine: Engine) -> list[Part]:
                 "does not expand it) and that the files exist."
             )
         return [_file_part(f) for f in matched]
-    if path.is_file():
-        return [_file_part(path)]
     if "/" in text or "\\" in text or path.suffix.lower() in _FILE_SUFFIXES:
         raise SourceError(
             f"source {shorten(text)} does not exist; give a Parquet file, a directory of "
