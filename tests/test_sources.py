@@ -568,6 +568,30 @@ def test_file_names_with_glob_characters_are_read_as_named(
     assert [st.n for st in report.stats if st.cohort is None] == [10]
 
 
+@pytest.mark.spark
+def test_a_parquet_type_spark_cannot_read_is_named_with_its_fix(
+    spark: Any, tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """A float16 feature: DuckDB reads it, Spark refuses the file; the error says which
+    kind of problem it is and the fix, not "check the path"."""
+    import numpy as np
+
+    from driftline.errors import SourceError
+
+    days = tmp_path / "days"
+    days.mkdir()
+    frame = make_predictions(24, seed=3, id_prefix="h-")
+    frame["x"] = frame["x"].astype(np.float16)
+    frame.to_parquet(days / "half.parquet")
+    with driftline.connect(tmp_path / "s.duckdb", make_spec(), spark=spark) as mon:
+        mon.log_reference(make_predictions(1000, seed=1, id_prefix="ref"))
+        with pytest.raises(SourceError) as err:
+            mon.check(predictions=days)
+    assert "FLOAT16" in str(err.value)
+    assert "write it as a type Spark reads (float16 as float32)" in str(err.value)
+    assert "Check the path" not in str(err.value)
+
+
 def _all_days(logged: dict[str, Any], root: Path) -> Path:
     """A directory holding every day's file, as the logged store holds every day, at a
     path longer than a headline shows whole."""

@@ -277,6 +277,12 @@ def _read_fix(error: str) -> str:
             "to_parquet(..., coerce_timestamps='us', allow_truncated_timestamps=True)), "
             "or read the files from a local path."
         )
+    if "PARQUET_TYPE_ILLEGAL" in error or "PARQUET_TYPE_NOT_SUPPORTED" in error:
+        return (
+            "A column is of a Parquet type Spark does not read (e.g. FLOAT16): write it as "
+            "a type Spark reads (float16 as float32), or check it on DuckDB (leave out "
+            "--engine spark)."
+        )
     return "Check the path or table name and that the session can reach it."
 
 
