@@ -136,6 +136,9 @@ def test_a_value_whose_inputs_alone_drifted_is_not_a_carrier_of_an_output_change
     assert [c.cohort_value for c in outputs[0].root_cause.carriers] == ["us"]
     assert " in region=us " in outputs[0].headline
     assert "apac" not in outputs[0].headline
+    # the inputs that moved with it are us's: cat drifted in apac alone
+    assert [c.column for c in outputs[0].root_cause.columns] == ["x1"]
+    assert "inputs that moved most: x1;" in outputs[0].headline
 
 
 def test_the_cohort_column_that_locates_a_change_names_it(tmp_path: Path) -> None:

@@ -831,7 +831,7 @@ class _Context:
         scope = carriers[0] if len(carriers) == 1 and attribution == "within" else None
         if scope is None:
             scope = IncidentScope(None, None) if overall else (alerting[0] if alerting else None)
-        columns = self._columns(alerts, scope, span_set)
+        columns = self._columns(said, scope, span_set)
         scores = sorted({a.column for a in alerts if a.check == "score_drift" and a.column})
         outputs = bool(checks & OUTPUT_CHECKS)
         outputs_only = outputs and not checks & INPUT_CHECKS
