@@ -96,7 +96,7 @@ def test_prefetch_simulates_references_with_one_key_once() -> None:
     other = bounds.calibrator("psi", [1, *([499] * 20), 1])
     bounds.prefetch([(cal, [100, 5000]) for cal in [*columns, other]])
     # pseudo-references drawn (and kept) for two distinct references, not 51
-    assert bounds.kept_bytes == 2 * 100 * 22 * 8
+    assert bounds.kept.bytes == 2 * 100 * 22 * 8
     assert len(bounds.cache) == 4
     alone = _Bounds(load_spec(SPEC), {})
     for n in (100, 5000):

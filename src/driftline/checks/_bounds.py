@@ -121,15 +121,6 @@ class _Bounds:
         for calibrations in found:
             self.cache.update(calibrations)
 
-    @property
-    def kept_bytes(self) -> int:
-        """Bytes of pseudo-reference draws kept (with every bounds sharing :attr:`kept`)."""
-        return self.kept.bytes
-
-    @kept_bytes.setter
-    def kept_bytes(self, value: int) -> None:
-        self.kept.bytes = value
-
     def grid(self, n: int) -> int:
         """``size_grid(n)``, remembered: every column of a scope asks for the same sizes."""
         found = self._grid.get(n)
@@ -314,8 +305,8 @@ class _Calibrator:
                 quantile=cfg.alert_quantile,
                 seed=cfg.seed,
             )
-            r.keep = bounds.kept_bytes + r.nbytes <= bounds.KEEP_BYTES
-            bounds.kept_bytes += r.nbytes if r.keep else 0
+            r.keep = bounds.kept.bytes + r.nbytes <= bounds.KEEP_BYTES
+            bounds.kept.bytes += r.nbytes if r.keep else 0
             self._resampler = r
         return self._resampler
 
