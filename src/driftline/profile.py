@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -138,11 +138,25 @@ def _edges(quantiles: list[float], lo: float, hi: float) -> list[float]:
     return out
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
 #: Values of the reference held in memory at once while its quantiles are taken.
 _QUANTILE_VALUES = 2**24
 #: Most threads the fit runs on: sorting a chunk's columns (each thread holds a sorted
 #: copy of one), counting the reference's values.
 _FIT_THREADS = 4
+
+
+def _on_threads(work: Callable[[_T], _R], items: Sequence[_T], name: str) -> list[_R]:
+    """``[work(item) for item in items]``, on up to :data:`_FIT_THREADS` threads (no more
+    than the machine's cores or the items), in the items' order; on this thread when
+    one would do."""
+    threads = min(_FIT_THREADS, os.cpu_count() or 1, len(items))
+    if threads <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(threads, thread_name_prefix=f"driftline-{name}") as pool:
+        return list(pool.map(work, items))
 
 
 @dataclass
@@ -204,12 +218,7 @@ def _quantiles(
 
         # numpy sorts and Arrow kernels release the GIL: the columns of a chunk are
         # sorted on the machine's cores, about twice as fast on two
-        threads = min(_FIT_THREADS, os.cpu_count() or 1, len(chunk))
-        if threads > 1:
-            with ThreadPoolExecutor(threads, thread_name_prefix="driftline-quantiles") as pool:
-                results = list(pool.map(one, chunk))
-        else:
-            results = [one(name) for name in chunk]
+        results = _on_threads(one, chunk, "quantiles")
         for name, found in zip(chunk, results, strict=True):
             out[name] = found.quantiles
             if found.counts is not None:
@@ -510,12 +519,7 @@ def _all_value_counts(
     list as a tuple: on the machine's cores (Arrow's grouped counts release the GIL;
     each one on one thread, so each gives what it gives alone)."""
     jobs = [list(columns) for columns in wanted]
-    threads = min(_FIT_THREADS, os.cpu_count() or 1, len(jobs))
-    if threads > 1:
-        with ThreadPoolExecutor(threads, thread_name_prefix="driftline-counts") as pool:
-            found = list(pool.map(lambda columns: _value_counts(table, columns), jobs))
-    else:
-        found = [_value_counts(table, columns) for columns in jobs]
+    found = _on_threads(lambda columns: _value_counts(table, columns), jobs, "counts")
     return {tuple(columns): counts for columns, counts in zip(jobs, found, strict=True)}
 
 
