@@ -1087,14 +1087,8 @@ class Store:
                 if windows:
                     self._delete_in(table, "window_start", pa.array(windows, pa.timestamp("us")))
                 if between is not None:
-                    where, params = ["TRUE"], []
-                    if between[0] is not None:
-                        where.append("window_start >= ?")
-                        params.append(between[0])
-                    if between[1] is not None:
-                        where.append("window_start < ?")
-                        params.append(between[1])
-                    self.con.execute(f"DELETE FROM {table} WHERE {' AND '.join(where)}", params)
+                    span, params = _window_starts(*between)
+                    self.con.execute(f"DELETE FROM {table} WHERE {span}", params)
             self._insert_rows("results", results, skip_existing=False)
             self._insert_rows("alerts", alerts, skip_existing=False)
             if checked is not None:
@@ -1106,14 +1100,7 @@ class Store:
         """Delete the results in ``[lo, hi)`` decided under a fingerprint other than
         ``fingerprint`` (a result stored before results had one is left), then the
         alerts in that range of windows with no result left."""
-        where, params = ["TRUE"], []
-        if lo is not None:
-            where.append("window_start >= ?")
-            params.append(lo)
-        if hi is not None:
-            where.append("window_start < ?")
-            params.append(hi)
-        span = " AND ".join(where)
+        span, params = _window_starts(lo, hi)
         gone = self.con.execute(
             f"DELETE FROM results WHERE {span} AND fingerprint <> ?", [*params, fingerprint]
         ).fetchone()
@@ -1340,6 +1327,18 @@ UNKNOWN_LABELS = "unknown_label_ids"
 #: Which predictions batches hold ids each labels batch labels (see
 #: :meth:`Store.labelled_batches`).
 LABEL_LINKS = "label_links"
+
+
+def _window_starts(lo: datetime | None, hi: datetime | None) -> tuple[str, list[Any]]:
+    """The condition of a window starting in ``[lo, hi)`` (None open), and its values."""
+    where, params = ["TRUE"], []
+    if lo is not None:
+        where.append("window_start >= ?")
+        params.append(lo)
+    if hi is not None:
+        where.append("window_start < ?")
+        params.append(hi)
+    return " AND ".join(where), params
 
 
 def new_batch_id(data: Any) -> str:
