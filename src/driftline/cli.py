@@ -577,19 +577,15 @@ def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) ->
             line.append(_cut(inc.headline, _MESSAGE_CHARS))
             line.append(f"  [{len(inc.alerts)} alert(s)]", style="dim")
             out.print(line)
-    rank = {inc.id: i for i, inc in enumerate(incidents)}  # a window's ids as listed above
-    member: dict[str, list[str]] = {}
-    for inc in incidents:
-        for alert_id in inc.alerts:
-            member.setdefault(alert_id, []).append(inc.id)
     per_window: dict[str, int] = {}
-    in_window: dict[str, list[str]] = {}
+    window_of: dict[str, str] = {}
     for a in report.alerts:
         per_window[a.window_start] = per_window.get(a.window_start, 0) + 1
-        ids = in_window.setdefault(a.window_start, [])
-        for inc_id in member.get(a.id, []):
-            if inc_id not in ids:
-                ids.append(inc_id)
+        window_of[a.id] = a.window_start
+    in_window: dict[str, list[str]] = {}  # a window's incidents, in the order listed above
+    for inc in incidents:
+        for start in dict.fromkeys(window_of[i] for i in inc.alerts if i in window_of):
+            in_window.setdefault(start, []).append(inc.id)
     overall = [s for s in report.stats if s.cohort is None]
     title = f"per window ({report.window})"
     if latest and len(overall) > latest:
@@ -618,7 +614,7 @@ def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) ->
             f(s.conf_mean),
             f(s.conf_p10),
             str(per_window.get(s.window_start, 0) or ""),
-            " ".join(sorted(in_window.get(s.window_start, []), key=rank.__getitem__)),
+            " ".join(in_window.get(s.window_start, [])),
         )
     out.print(table)
     counts = report.status_counts()  # without building the results read back
