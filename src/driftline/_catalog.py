@@ -25,14 +25,17 @@ __all__ = [
     "QUEUE_POLICIES",
     "SOURCE_FILE",
     "STORE_COLUMNS",
+    "WHOLE_LIMIT",
     "BaselineKind",
     "CheckInfo",
     "OnDuplicate",
     "QueueFormat",
     "QueuePolicy",
     "Status",
+    "fractional",
     "type_family",
     "untimed_note",
+    "value_text_sql",
 ]
 
 #: Cohort value of the overall scope (every row of a window).
@@ -311,6 +314,45 @@ def type_family(duck_type: str) -> str:
     if t in _TIME_TYPES or t.startswith("TIMESTAMP"):
         return "temporal"
     return t.lower()
+
+
+#: Whole numbers of a fractional column at most this large (in magnitude) are spelled as
+#: integers when they are a cohort value or a category (:func:`value_text_sql`); beyond it
+#: a double no longer holds every integer, and the number keeps its float spelling.
+WHOLE_LIMIT = 1e15
+
+
+def fractional(duck_type: str) -> bool:
+    """Whether a column of this DuckDB type holds fractional numbers (a float or a
+    decimal), whose values read as text otherwise than the same whole numbers as
+    integers (``3.0``, ``3.00`` against ``3``)."""
+    t = duck_type.upper()
+    return t.startswith(("DECIMAL", "NUMERIC")) or t in (
+        "FLOAT",
+        "DOUBLE",
+        "REAL",
+        "FLOAT4",
+        "FLOAT8",
+    )
+
+
+def value_text_sql(expr: str, duck_type: str) -> str:
+    """SQL of a cohort value or category as driftline spells it: the value as text, and
+    a whole number of a fractional column as the integer it is (``3.0`` reads ``3``, as
+    in an integer column). pandas turns an integer column with one null into floats: its
+    values would otherwise be new cohort values and unseen categories in that batch only.
+    The Ibis form is :func:`driftline.engine.summaries.value_text`.
+
+    >>> value_text_sql('"x"', "BIGINT")
+    'CAST("x" AS VARCHAR)'
+    """
+    if not fractional(duck_type):
+        return f"CAST({expr} AS VARCHAR)"
+    x = f"CAST({expr} AS DOUBLE)"
+    return (
+        f"CASE WHEN abs({x}) < {WHOLE_LIMIT:.0f} AND {x} = floor({x}) "
+        f"THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) ELSE CAST({x} AS VARCHAR) END"
+    )
 
 
 def untimed_note(count: int) -> str:

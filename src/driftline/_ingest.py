@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from driftline._catalog import ON_DUPLICATE, type_family
+from driftline._catalog import ON_DUPLICATE, type_family, value_text_sql
 from driftline.errors import ConfigError, IngestError, name_list, shorten
 from driftline.spec import Spec, column_name_problem
 
@@ -487,7 +487,7 @@ def feature_select(spec: Spec, types: dict[str, str]) -> FeatureSelect:
     retyped: dict[str, str] = {}
     for col in [c for c in s.cohorts if c not in kinds]:
         if col in types:
-            items.append((f"CAST({quote(col)} AS VARCHAR)", col))
+            items.append((value_text_sql(quote(col), types[col]), col))
         else:
             missing.append(col)
             items.append(("CAST(NULL AS VARCHAR)", col))
@@ -509,7 +509,10 @@ def feature_select(spec: Spec, types: dict[str, str]) -> FeatureSelect:
         else:
             if fam not in ("string", "boolean") or (kind == "text" and fam != "string"):
                 retyped[col] = types[col]
-            items.append((f"CAST({q} AS VARCHAR)", col))
+            text = (
+                value_text_sql(q, types[col]) if kind == "categorical" else f"CAST({q} AS VARCHAR)"
+            )
+            items.append((text, col))
     if s.embedding:
         q = quote(s.embedding)
         if s.embedding in types:

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from driftline._catalog import OnDuplicate
-from driftline.errors import ConfigError, ProfileError, shorten
+from driftline.errors import ConfigError, ProfileError, name_list, shorten
 from driftline.spec import Spec, ThresholdConfig, load_spec
 from driftline.store import RESULT_COLUMNS, IngestReport, Store
 
@@ -320,7 +320,19 @@ class Monitor:
         if self._profile is None:
             from driftline.profile import Profile
 
-            self._profile = Profile.load(self.profile_path, self.spec)
+            loaded = Profile.load(self.profile_path, self.spec)
+            if loaded.version_ < 4 and self.store.has_table("reference_reference"):
+                old = loaded.old_spellings(self.store.reference_columns("reference"))
+                if old:
+                    raise ProfileError(
+                        f"profile {str(self.profile_path)!r} was fitted by an older "
+                        "driftline, which spelled the whole numbers of the reference's float "
+                        f"or decimal column(s) {name_list(old)} as '3.0'; driftline now reads "
+                        "them as '3' (as in an integer column), so the profile's categories "
+                        "and cohort baselines would not match the data. Refit it with "
+                        "`driftline fit` (or `Monitor.fit_profile()`)."
+                    )
+            self._profile = loaded
         return self._profile
 
     # -- checks -----------------------------------------------------------------------------

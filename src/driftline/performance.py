@@ -43,6 +43,7 @@ import pyarrow as pa
 from driftline._catalog import MISSING_COHORT
 from driftline.engine import Engine
 from driftline.engine.performance import FINE_BINS, predicted_score
+from driftline.engine.summaries import value_text
 from driftline.methods.calibration_error import (
     confidence_bin,
     expected_calibration_error,
@@ -154,7 +155,7 @@ def fit_performance(engine: Engine, reference: ir.Table, spec: Spec) -> dict[str
         "label": reference[label].cast("string"),
         "predicted": reference[spec.prediction].cast("string"),
         "conf": predicted_score(reference, spec),
-        **{f"c{i}": reference[c].cast("string") for i, c in enumerate(cohorts)},
+        **{f"c{i}": value_text(reference[c]) for i, c in enumerate(cohorts)},
     }
     table = engine.run(reference.select(**cols))
     return baseline_from_rows(table, cohorts, spec.scores.class_order)

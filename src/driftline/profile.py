@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -41,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from driftline._catalog import INTERNAL_PREFIX, BaselineKind, type_family
+from driftline._catalog import INTERNAL_PREFIX, BaselineKind, fractional, type_family
 from driftline.embeddings import Baseline as EmbeddingBaseline
 from driftline.embeddings import fit_baseline as fit_embedding_baseline
 from driftline.engine import Engine
@@ -55,10 +56,12 @@ from driftline.engine.summaries import (
     OVERALL,
     TEXT_FEATURES,
     TOKEN_FEATURES,
+    cohort_text,
     histograms,
     numeric_column,
     text_feature_builders,
     token_shares,
+    value_text,
     vocabulary,
     window_summary,
 )
@@ -75,8 +78,15 @@ __all__ = ["PROFILE_VERSION", "CohortBaseline", "Profile"]
 #: ``bin_edges``/``bin_counts``, statistics in ``scores``); an older profile loads with
 #: none, so it raises no ``score_drift`` result until refitted. (A driftline before
 #: version 3 would read the score edges as columns of the predictions: it refuses them.)
-PROFILE_VERSION = 3
-_READABLE_VERSIONS = (1, 2, 3)
+#: Version 4 spells a whole number of a float or decimal cohort column or categorical
+#: feature as the integer it is (``3``, not ``3.0``: :func:`driftline._catalog.value_text_sql`);
+#: an older profile loads, and :meth:`old_spellings` names the columns whose values it
+#: holds in the older spelling (a refit reads them anew).
+PROFILE_VERSION = 4
+_READABLE_VERSIONS = (1, 2, 3, 4)
+#: A whole number as a driftline before profile version 4 spelled a float's (``-3.0``)
+#: or a decimal's (``3.00``).
+_OLD_WHOLE = re.compile(r"-?[0-9]+\.0+")
 #: Columns the fit adds to the reference: names no user column can take
 _CONF = f"{INTERNAL_PREFIX}conf"
 _ROW = f"{INTERNAL_PREFIX}row"
@@ -587,6 +597,9 @@ class Profile:
     #: the embedding baseline (:class:`driftline.embeddings.Baseline` as saved); None
     #: without an embedding column, or fitted before embedding drift
     embeddings_: dict[str, Any] | None
+    #: the version of the profile file it was read from (:data:`PROFILE_VERSION` when
+    #: fitted by this driftline)
+    version_: int = PROFILE_VERSION
 
     def __init__(
         self,
@@ -633,7 +646,7 @@ class Profile:
         # each cohort column's value of a row, as the checks name it: the fetch of the
         # values for the quantiles counts each cohort value's bins too
         cohort_keys = {
-            f"{_KEY}{i}": (c, t[c].cast("string").fill_null(MISSING_COHORT))
+            f"{_KEY}{i}": (c, cohort_text(t[c]))
             for i, c in enumerate(c for c in spec.cohorts if c in t.columns)
         }
         # the moments per cohort value, in one grouped scan; the overall ones are merged
@@ -768,7 +781,7 @@ class Profile:
         r = self._one_window(t, keyed=bool(seen))
         keys = {c: f"{_KEY}{i}" for i, c in enumerate(cohorts)}
         # each cohort column's value of a row, as the checks name it
-        rk = r.mutate(**{k: r[c].cast("string").fill_null(MISSING_COHORT) for c, k in keys.items()})
+        rk = r.mutate(**{k: cohort_text(r[c]) for c, k in keys.items()})
         # numeric feature columns are counted by the engine's kernel where it has one
         countable = self._kernel_columns(engine, t)
         kernel = [c for c in sources if c in countable]
@@ -1152,7 +1165,7 @@ class Profile:
         the numbers the engine's grouped counts give."""
         spec = self.spec
         select: dict[str, ir.Value] = {
-            f"{INTERNAL_PREFIX}c{i}": t[c].cast("string") for i, c in enumerate(cats)
+            f"{INTERNAL_PREFIX}c{i}": value_text(t[c]) for i, c in enumerate(cats)
         }
         classed = {_PREDICTED: spec.prediction, **({_LABELLED: label} if label else {})}
         for name, col in classed.items():
@@ -1201,6 +1214,26 @@ class Profile:
         return _Values(categories, mix, prior, grouped_mix, grouped_prior, dict(grouped_categories))
 
     # -- baselines of cohort values ---------------------------------------------------------
+    def old_spellings(self, reference_types: Mapping[str, str]) -> list[str]:
+        """The cohort and categorical columns whose values this profile holds as a
+        driftline before version 4 spelled a fractional column's whole numbers
+        (``3.0``), where the reference's column (``reference_types``: its DuckDB types)
+        is a float or a decimal: stored and served values now read ``3``, so these
+        columns' categories and cohort baselines would no longer match them."""
+        if self.version_ >= 4:
+            return []
+        kinds = self.spec.feature_kinds
+        wanted = [c for c in self.spec.cohorts if c not in kinds]
+        wanted += [c for c, k in kinds.items() if k == "categorical"]
+        found = []
+        for col in wanted:
+            if not fractional(reference_types.get(col, "")):
+                continue
+            values = [*self.categories_.get(col, {}), *((self.cohorts_ or {}).get(col) or {})]
+            if any(_OLD_WHOLE.fullmatch(str(v)) for v in values):
+                found.append(col)
+        return found
+
     def cohort_baseline(
         self, column: str, value: str, min_rows: int | None = None
     ) -> CohortBaseline:
@@ -1390,6 +1423,7 @@ class Profile:
         _validate(data, where)
         _validate_cohorts(data, spec.cohorts, where)
         prof = cls(spec, **data["params"])
+        prof.version_ = int(version)
         for name in _FITTED:
             setattr(prof, name, data[name.rstrip("_")])
         prof.timestamps_ = data.get("timestamps")  # optional: older profiles lack it

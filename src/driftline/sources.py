@@ -59,6 +59,7 @@ from driftline._catalog import SOURCE_FILE, type_family
 from driftline._ingest import FeatureSelect, check_names, feature_select
 from driftline._io import literal_path
 from driftline.engine import Engine
+from driftline.engine.summaries import value_text
 from driftline.errors import (
     IngestError,
     SourceError,
@@ -336,7 +337,7 @@ def _stored_form(
         out[s.label] = raw[s.label].cast("string") if s.label in types else null("VARCHAR")
     kinds = s.feature_kinds
     for col in [c for c in s.cohorts if c not in kinds]:
-        out[col] = raw[col].cast("string") if col in types else null("VARCHAR")
+        out[col] = value_text(raw[col]) if col in types else null("VARCHAR")
     for col, kind in kinds.items():
         if col not in types:
             out[col] = null("DOUBLE" if kind == "numeric" else "VARCHAR")
@@ -348,7 +349,7 @@ def _stored_form(
             else:  # a date, time, list, struct or blob: no number (and Spark cannot cast)
                 out[col] = null("DOUBLE")
         else:
-            out[col] = raw[col].cast("string")
+            out[col] = value_text(raw[col]) if kind == "categorical" else raw[col].cast("string")
     if s.embedding:
         if s.embedding in types and type_family(types[s.embedding]) == "list":
             out[s.embedding] = raw[s.embedding].try_cast(dt.Array(dt.float64))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from driftline._catalog import ON_DUPLICATE, OnDuplicate
+from driftline._catalog import ON_DUPLICATE, OnDuplicate, fractional, value_text_sql
 from driftline._ingest import (
     SCORE_SUM_TOLERANCE,
     Item,
@@ -297,6 +297,7 @@ class Store:
             self.con.execute("SET enable_progress_bar = false")
             _limit_memory(self.con, memory_limit)
             self._ensure_meta_tables()
+            self._respell_whole_numbers()
         except duckdb.Error as exc:
             raise _store_error(Path(self.path), exc) from exc
 
@@ -358,6 +359,73 @@ class Store:
     def _prediction_columns(self) -> list[tuple[str, str]]:
         return prediction_columns(self.spec)
 
+    def _spelled_columns(self) -> list[str]:
+        """The columns whose values are spelled by :func:`value_text_sql`: the cohort
+        columns and the categorical features."""
+        kinds = self.spec.feature_kinds
+        cols = [c for c in self.spec.cohorts if c not in kinds]
+        return cols + [c for c, k in kinds.items() if k == "categorical"]
+
+    def _respell_whole_numbers(self) -> None:
+        """Once per store (table ``store_facts`` records it): the stored cohort values and
+        categories that a driftline before this one spelled from a float or decimal
+        column as ``3.0`` or ``3.00`` are respelled as :func:`value_text_sql` spells them
+        now (``3``), in the batches whose recorded column type was fractional. Where any
+        changed, the stored summaries (keyed and counted by those values) are dropped:
+        the next check summarises every window again and replaces their results."""
+        tables = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                "current_database() AND schema_name = 'main'"
+            ).fetchall()
+        }
+        if "store_facts" in tables:
+            return
+        with self._transaction():
+            self.con.execute(
+                "CREATE TABLE store_facts (key VARCHAR PRIMARY KEY, value VARCHAR);"
+                "INSERT INTO store_facts VALUES ('whole_numbers', 'integers')"
+            )
+            if "predictions" in tables and self._respell_stored() and "summaries" in tables:
+                self.con.execute("DELETE FROM summary_watermarks")
+                for part in self._parts("summaries"):
+                    self.con.execute(f"DELETE FROM {quote(part)}")
+
+    def _respell_stored(self) -> int:
+        """Respell the stored values of :meth:`_respell_whole_numbers`; the rows changed."""
+        scan = self.con.execute("SELECT * FROM predictions LIMIT 0").description or []
+        have = {d[0] for d in scan}
+        batches = [
+            (int(seq), json.loads(types) if types else {})
+            for seq, types in self.con.execute(
+                "SELECT seq, source_columns FROM batches WHERE kind = 'predictions'"
+            ).fetchall()
+        ]
+        sets, changed, params = [], [], []
+        for col in [c for c in self._spelled_columns() if c in have]:
+            seqs = [seq for seq, types in batches if fractional(str(types.get(col, "")))]
+            if not seqs:
+                continue
+            q = quote(col)
+            new = f"coalesce({value_text_sql(f'TRY_CAST({q} AS DOUBLE)', 'DOUBLE')}, {q})"
+            sets.append(f"{q} = CASE WHEN list_contains(?, _batch) THEN {new} ELSE {q} END")
+            changed.append(f"(list_contains(?, _batch) AND {q} IS DISTINCT FROM {new})")
+            params.append(seqs)
+        if not sets:
+            return 0
+        every = sorted({s for seqs in params for s in seqs})
+        row = self.con.execute(
+            f"SELECT count(*) FROM predictions WHERE {' OR '.join(changed)}", params
+        ).fetchone()
+        if not row or not row[0]:
+            return 0
+        self.con.execute(
+            f"UPDATE predictions SET {', '.join(sets)} WHERE list_contains(?, _batch)",
+            [*params, every],
+        )
+        return int(row[0])
+
     def has_table(self, name: str) -> bool:
         row = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
@@ -404,17 +472,26 @@ class Store:
         value does not convert, read it as null. So moving a role (the timestamp, say)
         or a feature to a column the batches carried all along loses none of it. One
         update for all of them (DuckDB refuses a second update of a table altered in the
-        same transaction)."""
+        same transaction). A cohort value or category that came as a number is spelled
+        as logging spells it (:func:`value_text_sql`: ``3``, not ``3.0``)."""
         sets: list[str] = []
         params: list[str] = []
+        spelled = set(self._spelled_columns())
         for col, typ in columns:
-            params.append("/" + col.replace("~", "~0").replace("/", "~1"))  # JSON pointer
+            pointer = "/" + col.replace("~", "~0").replace("/", "~1")  # JSON pointer
             if typ.endswith("[]"):
                 value = f"TRY_CAST(json_extract(_raw, ?) AS {typ})"
             elif typ == "TIMESTAMP":  # as logging converts a string
                 value = utc_timestamp("json_extract_string(_raw, ?)")
+            elif col in spelled:
+                number = value_text_sql("CAST(json_extract(_raw, ?) AS DOUBLE)", "DOUBLE")
+                value = (
+                    "CASE WHEN json_type(_raw, ?) = 'DOUBLE' "
+                    f"THEN {number} ELSE json_extract_string(_raw, ?) END"
+                )
             else:
                 value = f"TRY_CAST(json_extract_string(_raw, ?) AS {typ})"
+            params += [pointer] * value.count("?")
             sets.append(f"{quote(col)} = {value}")
         self.con.execute(f"UPDATE predictions SET {', '.join(sets)} WHERE _raw IS NOT NULL", params)
 

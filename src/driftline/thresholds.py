@@ -37,9 +37,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT
+from driftline._catalog import INTERNAL_PREFIX
 from driftline.engine import Engine
 from driftline.engine.scores import score_builders, score_name, threshold_sources
+from driftline.engine.summaries import cohort_text
 from driftline.errors import ConfigError, ProfileError, SchemaError, name_list, shorten
 from driftline.methods.threshold_search import threshold_search
 from driftline.spec import Spec, ThresholdConfig
@@ -111,7 +112,7 @@ def holdout(engine: Engine, table: ir.Table, spec: Spec) -> Holdout:
     for i, cls in enumerate(classes):
         select[f"{INTERNAL_PREFIX}s{i}"] = builders[score_name(cls)](table).cast("float64")
     for j, col in enumerate(c for c in spec.cohorts if c in table.columns):
-        select[f"{INTERNAL_PREFIX}c{j}"] = table[col].cast("string").fill_null(MISSING_COHORT)
+        select[f"{INTERNAL_PREFIX}c{j}"] = cohort_text(table[col])
     got = engine.run(table.select(**select))
     scores = np.column_stack(
         [

@@ -20,8 +20,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OVERALL
-from driftline.engine.summaries import window_key
+from driftline._catalog import INTERNAL_PREFIX, OVERALL
+from driftline.engine.summaries import cohort_text, window_key
 from driftline.spec import Spec, Window
 
 __all__ = ["SAMPLE_SCHEMA", "embedding_sample", "overall_of"]
@@ -70,9 +70,7 @@ def embedding_sample(
     keyed = spec.id in t.columns
     w = window_key(t, spec, window) if window is not None else ibis.literal(0, type="int64")
     value: ir.StringValue = (
-        ibis.literal(OVERALL, type="string")
-        if cohort is None
-        else t[cohort].cast("string").fill_null(MISSING_COHORT)
+        ibis.literal(OVERALL, type="string") if cohort is None else cohort_text(t[cohort])
     )
     ident = t[spec.id].cast("string") if keyed else t[emb].cast("string")
     s = t.mutate(**{_W: w, _C: value, _K: t[by].cast("string"), _ID: ident})

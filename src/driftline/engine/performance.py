@@ -30,10 +30,10 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OVERALL
+from driftline._catalog import INTERNAL_PREFIX, OVERALL
 from driftline.engine._backend import Engine
 from driftline.engine.labels import latest_labels
-from driftline.engine.summaries import window_key
+from driftline.engine.summaries import cohort_text, window_key
 from driftline.spec import Spec, Window
 
 __all__ = [
@@ -155,9 +155,9 @@ def performance_summary(
     delay = ibis.ifelse(labelled, _epoch(j[_AT]) - _epoch(j[spec.timestamp]), ibis.null("float64"))
     # the overall scope is merged from the first cohort column's groups (exact: counts,
     # sums, min and max), so the join is scanned once per cohort column, not once more
-    scopes: list[tuple[str, ir.StringValue]] = [
-        (c, j[c].cast("string").fill_null(MISSING_COHORT)) for c in spec.cohorts
-    ] or [("", ibis.literal(OVERALL, type="string"))]
+    scopes: list[tuple[str, ir.StringValue]] = [(c, cohort_text(j[c])) for c in spec.cohorts] or [
+        ("", ibis.literal(OVERALL, type="string"))
+    ]
     parts = []
     for name, value in scopes:
         d = delay

@@ -27,9 +27,10 @@ from itertools import combinations
 import ibis
 import ibis.expr.types as ir
 
-from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, QueuePolicy
+from driftline._catalog import INTERNAL_PREFIX, QueuePolicy
 from driftline.engine.labels import latest_labels
 from driftline.engine.scores import SCORE_PREFIX, score_builders
+from driftline.engine.summaries import cohort_text
 from driftline.spec import Spec
 
 __all__ = [
@@ -178,7 +179,7 @@ def candidates(
         t = t.filter(t[spec.timestamp] < until)
     for col, values in (cohorts or {}).items():
         wanted = list(values)
-        shown = t[col].cast("string").fill_null(MISSING_COHORT)
+        shown = cohort_text(t[col])
         t = t.filter(shown.isin(wanted))
     if classes is not None:
         t = t.filter(t[spec.prediction].cast("string").isin(list(classes)))
@@ -200,7 +201,7 @@ def candidates(
     if stratify == "class":
         stratum = t[spec.prediction].cast("string")
     elif stratify is not None:
-        stratum = t[stratify].cast("string").fill_null(MISSING_COHORT)
+        stratum = cohort_text(t[stratify])
     else:
         stratum = ibis.literal("")
     priority, keep = _priority(t, spec, policy, thresholds, band)

@@ -50,7 +50,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
-from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OTHER, OVERALL
+from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OTHER, OVERALL, WHOLE_LIMIT
 from driftline.spec import Spec, Window
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "category_counts",
     "category_summary",
     "class_counts",
+    "cohort_text",
     "confidence_quantiles",
     "era_rows",
     "expand_histograms",
@@ -83,6 +84,7 @@ __all__ = [
     "text_feature_builders",
     "text_tokens",
     "token_shares",
+    "value_text",
     "vocabulary",
     "window_key",
     "window_summary",
@@ -155,13 +157,29 @@ _COLUMN = f"{INTERNAL_PREFIX}column"
 _BIN = f"{INTERNAL_PREFIX}bin"
 
 
+def value_text(value: ir.Value) -> ir.StringValue:
+    """A cohort value or category as driftline spells it, on either engine: the value as
+    text, and a whole number of a float or decimal column as the integer it is (``3.0``
+    reads ``3``, as in an integer column; see :func:`driftline._catalog.value_text_sql`,
+    its SQL form at ingest). A null stays null."""
+    typ = value.type()
+    if not (typ.is_floating() or typ.is_decimal()):
+        return value.cast("string")
+    x = value.cast("float64")
+    whole = (x.abs() < WHOLE_LIMIT) & (x == x.floor())
+    return ibis.ifelse(whole, x.cast("int64").cast("string"), x.cast("string"))
+
+
+def cohort_text(value: ir.Value) -> ir.StringValue:
+    """A cohort column's value as the checks name it (:func:`value_text`; a null reads
+    :data:`MISSING_COHORT`)."""
+    return value_text(value).fill_null(MISSING_COHORT)
+
+
 def _scoped(t: ir.Table, spec: Spec, window: Window, cohort: str | None) -> ir.Table:
     """Add the internal window key and cohort value columns to ``t`` (see :func:`_keys`)."""
     value: ir.StringValue
-    if cohort is None:
-        value = ibis.literal(OVERALL, type="string")
-    else:
-        value = t[cohort].cast("string").fill_null(MISSING_COHORT)
+    value = ibis.literal(OVERALL, type="string") if cohort is None else cohort_text(t[cohort])
     return t.mutate(**{_WINDOW: window_key(t, spec, window), _COHORT: value})
 
 
@@ -232,8 +250,8 @@ def class_counts(
     """Rows per predicted class (or per value of ``column``) per window and cohort value."""
     s = _scoped(t, spec, window, cohort)
     col = column or spec.prediction
-    value = s[col].cast("string").fill_null(MISSING_COHORT)
-    return s.group_by(**_keys(s, value=value)).aggregate(n=s.count())
+    value = s[col].cast("string") if column is None else value_text(s[col])
+    return s.group_by(**_keys(s, value=value.fill_null(MISSING_COHORT))).aggregate(n=s.count())
 
 
 def _feature_aggs(
@@ -630,7 +648,7 @@ def category_counts(
     parts = []
     for col in columns:
         sub = s.filter(s[col].notnull()).mutate(**{_COLUMN: ibis.literal(col)})
-        keys = _keys(sub, column=sub[_COLUMN], value=sub[col].cast("string"))
+        keys = _keys(sub, column=sub[_COLUMN], value=value_text(sub[col]))
         parts.append(sub.group_by(**keys).aggregate(n=sub.count()))
     if not parts:
         return None
@@ -653,9 +671,7 @@ def _known_value_counts(s: ir.Table, known: Mapping[str, Sequence[str]]) -> ir.T
     parts = []
     for col, cats in known.items():
         rows = s.filter(s[col].notnull())
-        counts = rows.group_by(**_keys(rows, value=rows[col].cast("string"))).aggregate(
-            n=rows.count()
-        )
+        counts = rows.group_by(**_keys(rows, value=value_text(rows[col]))).aggregate(n=rows.count())
         table = pa.table({_CAT: pa.array(list(cats), pa.string())})
         lookup = ibis.memtable(table).mutate(**{_KNOWN: ibis.literal(True)})
         joined = counts.left_join(lookup, counts.value == lookup[_CAT])
