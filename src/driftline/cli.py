@@ -35,7 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from driftline._catalog import QUEUE_POLICIES, OnDuplicate, QueueFormat, untimed_note
-from driftline.errors import ConfigError, DriftlineError, name_list, shorten
+from driftline.errors import ConfigError, DriftlineError, name_list, plain, shorten
 
 app = typer.Typer(
     add_completion=False,
@@ -1146,15 +1146,10 @@ def _cut(text: str, limit: int) -> str:
     >>> print(_cut("eu" + chr(10) + chr(27) + "[31m", 80))
     eu\\n\\x1b[31m
     """
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else _escaped(c) for c in text)
+    text = plain(text)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"
-
-
-def _escaped(char: str) -> str:
-    return char.encode("unicode_escape").decode("ascii")
 
 
 def _error(message: str) -> None:

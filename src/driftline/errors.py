@@ -38,6 +38,7 @@ __all__ = [
     "UnsupportedOperationError",
     "missing_extra",
     "name_list",
+    "plain",
     "shorten",
 ]
 
@@ -95,6 +96,21 @@ class UnsupportedOperationError(DriftlineError, NotImplementedError):
 
 #: Characters of a logged value shown in a message before it is cut.
 SHOWN_CHARS = 80
+
+
+def plain(text: str) -> str:
+    """``text`` with its control and format characters escaped: a logged ``\\n``,
+    ``\\x1b`` or ``\\u202e`` (which turns the rest of a line around) is shown as that,
+    never acted on by a terminal or a browser.
+
+    >>> print(plain("eu" + chr(0x202E) + chr(27) + "[31m"))
+    eu\\u202e\\x1b[31m
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def shorten(value: object, limit: int = SHOWN_CHARS) -> str:

@@ -3,7 +3,8 @@
 Built once per session: a reference and six days of predictions (144 a day) with a
 ``segment`` cohort, numeric ``x``/``y``, categorical ``color`` and text ``comment``. From
 day 4 the comments shout (upper case, digits, "!!!"), from day 5 ``x`` shifts by 3, and
-the second batch carries two unknown columns. Hostile strings sit in a cohort value, two
+the second batch carries two unknown columns. Hostile strings sit in two cohort values
+(markup; a right-to-left override with a terminal escape), two
 categories (known to the reference, so they reach the drill-down data; one is Plotly's own
 pseudo-HTML) and the unknown columns' names.
 """
@@ -24,6 +25,8 @@ from driftline import CheckReport
 SCRIPT = "</script><script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 LINK = '<a href="javascript:alert(2)">x &amp; <b>y</b></a>'
+#: a right-to-left override (draws the rest of its line backwards) and a terminal escape
+BIDI = "south\u202eevil\x1b[31m"
 CLASSES = ("a", "b", "c")
 WORDS = ("the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "good", "service")
 
@@ -48,7 +51,7 @@ def _frame(n: int, seed: int, start: str, freq: str, prefix: str) -> pd.DataFram
     for j, c in enumerate(CLASSES):
         df[f"score_{c}"] = probs[:, j]
     df["label"] = rng.choice(CLASSES, size=n)
-    df["segment"] = rng.choice(["north", "south", SCRIPT], size=n)
+    df["segment"] = rng.choice(["north", BIDI, SCRIPT], size=n)
     df["x"] = rng.normal(size=n)
     df["y"] = rng.normal(10.0, 2.0, size=n)
     df["color"] = rng.choice(

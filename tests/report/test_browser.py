@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import IMG, LINK, SCRIPT, Rendered
+from .conftest import BIDI, IMG, LINK, SCRIPT, Rendered
 
 pytestmark = pytest.mark.browser
 
@@ -123,6 +123,28 @@ def test_hostile_strings_stay_text(session: Session) -> None:
     )
     assert session.dialogs == []
     assert session.errors == []
+
+
+def test_control_and_format_characters_are_shown_escaped(session: Session) -> None:
+    """A logged right-to-left override or terminal escape reaches no text of the page
+    raw, neither the tables nor the charts the script draws: each is shown as its escape,
+    so the rest of a cell or a chart title reads in order."""
+    page = session.page
+    shown = BIDI.encode("unicode_escape").decode("ascii")
+    page.select_option("#drift-scope", label=f"segment={shown}")
+    page.wait_for_function(
+        "t => document.querySelector('#drift-heatmap .gtitle').textContent.includes(t)",
+        arg=shown,
+    )
+    raw = page.evaluate(
+        """() => { const found = [];
+        const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+          if (/[\u202e\u001b]/.test(n.textContent)) { found.push(n.textContent); } }
+        return found; }"""
+    )
+    assert raw == []
+    assert shown in page.evaluate("document.body.innerText")
 
 
 def test_clicking_a_cell_draws_the_histograms(

@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 import driftline
 from driftline.checks import DRIFT_CHECKS
+from driftline.errors import plain
 from driftline.report import build_payload, load_report, render_report
-from driftline.report._html import safe_json
+from driftline.report._html import _shown, safe_json
 
 from .conftest import CLASSES, IMG, LINK, SCRIPT, Rendered, spec
 
@@ -123,9 +124,10 @@ def test_safe_json_escapes_what_could_end_a_script() -> None:
 
 # -- the JSON payload round-trips ---------------------------------------------------------------
 def test_payload_round_trips_the_report(rendered: Rendered) -> None:
-    data = rendered.report.to_dict()
+    # the page carries every string as it is shown: control and format characters escaped
     payload = _payload(rendered.html)
-    assert payload == json.loads(json.dumps(build_payload(data)))
+    assert payload == json.loads(json.dumps(_shown(build_payload(rendered.report.to_dict()))))
+    data = _shown(rendered.report.to_dict())
 
     scopes = [(s["cohort"], s["value"]) for s in payload["scopes"]]
     assert scopes[0] == (None, None)
@@ -203,7 +205,7 @@ def test_alert_table_lists_every_alert(rendered: Rendered) -> None:
     table = table[: table.index("</table>")]
     assert table.count("<tr>") == len(rendered.report.alerts) + 1
     for alert in rendered.report.alerts:
-        assert html.escape(alert.message) in table
+        assert html.escape(plain(alert.message)) in table
 
 
 def test_schema_table_groups_warnings_and_alerts(rendered: Rendered) -> None:

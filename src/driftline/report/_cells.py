@@ -6,13 +6,17 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from driftline.errors import plain
 from driftline.report._payload import num
 
 __all__ = ["_e", "_f", "_status", "_w"]
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """A value as HTML text: escaped, its control and format characters shown as
+    escapes (:func:`~driftline.errors.plain`: a logged ``\\u202e`` would draw the rest
+    of its cell backwards)."""
+    return html.escape("" if value is None else plain(str(value)), quote=True)
 
 
 def _f(value: Any) -> str:

@@ -21,6 +21,7 @@ from string import Template
 from typing import Any
 
 from driftline._catalog import DRIFT_CHECKS, untimed_note
+from driftline.errors import plain
 from driftline.report._assets import APP_JS, CSS
 from driftline.report._cells import _e, _f, _status, _w
 from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_section
@@ -49,6 +50,20 @@ def safe_json(payload: Any) -> str:
     for raw, escaped in _JSON_ESCAPES.items():
         text = text.replace(raw, escaped)
     return text
+
+
+def _shown(node: Any) -> Any:
+    """``node`` with every string (keys too) as :func:`~driftline.errors.plain` shows it:
+    the page's script draws the chart data's strings (titles, axes, legends) as text, so
+    a logged ``\\u202e`` must reach it escaped, as it reaches the tables. The script
+    matches the data's strings only against each other, so they stay consistent."""
+    if isinstance(node, str):
+        return plain(node)
+    if isinstance(node, dict):
+        return {_shown(k): _shown(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_shown(v) for v in node]
+    return node
 
 
 def _table(
@@ -799,7 +814,7 @@ def page(
         model=_model(data, max_rows),
         performance=_performance(data, payload),
         embeddings=embeddings_section(data, payload, max_rows, _table),
-        data=safe_json(payload),
+        data=safe_json(_shown(payload)),
         plotly=plotly_js,
         app=app,
     )
