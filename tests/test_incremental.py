@@ -374,6 +374,65 @@ def test_schema_results_follow_the_spec_of_the_check_not_of_the_log(
         assert got[(value, "extra_column", "y")] == "warn"
 
 
+@pytest.mark.parametrize("edit", ["named_again", "numeric_to_categorical"])
+def test_a_feature_named_again_or_of_another_kind_holds_what_logging_under_that_spec_would(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory, edit: str
+) -> None:
+    """``named_again``: the spec leaves ``y`` out while a batch is logged (its ``y`` is
+    kept raw, unnamed), then names it again. ``numeric_to_categorical``: a batch brings
+    ``x`` as text, some of it not numbers (kept raw, retyped), then the spec makes ``x``
+    categorical. After the refit, the stored rows and a check (incremental, then full)
+    equal those of a store that logged the same batches under the final spec: no
+    phantom missing values."""
+    for name in "ab":
+        (tmp_path / name).mkdir()
+    reference = make_predictions(n=3000, seed=7, id_prefix="ref")
+    days = [day_rows(make_predictions, d) for d in range(3)]
+    first = make_spec(window="1d")
+    if edit == "named_again":
+        meanwhile = make_spec(window="1d", features={"numeric": ["x"], "categorical": ["color"]})
+        final = first
+    else:
+        days[1]["x"] = [f"{v:.2f}" if i % 3 else "n/a" for i, v in enumerate(days[1]["x"])]
+        meanwhile = first
+        final = make_spec(window="1d", features={"numeric": ["y"], "categorical": ["color", "x"]})
+        reference["x"] = reference["x"].round(1)
+
+    def stored(m: Any) -> list[tuple[Any, ...]]:
+        return m.store.con.execute(
+            "SELECT id, CAST(x AS VARCHAR), y FROM predictions ORDER BY id"
+        ).fetchall()
+
+    mon = open_monitor(tmp_path / "a", first)
+    mon.log_reference(reference)
+    mon.log_predictions(days[0])
+    mon.check()
+    mon.close()
+    mon = open_monitor(tmp_path / "a", meanwhile)
+    mon.fit_profile()
+    mon.log_predictions(days[1])
+    mon.check()
+    mon.close()
+    mon = open_monitor(tmp_path / "a", final)
+    mon.fit_profile()
+    mon.log_predictions(days[2])
+    edited = decisions(mon.check())
+    edited_full = decisions(mon.check(full=True))
+    edited_rows = stored(mon)
+    mon.close()
+    fresh = open_monitor(tmp_path / "b", final)
+    fresh.log_reference(reference)
+    for day in days:
+        fresh.log_predictions(day)
+    expected = decisions(fresh.check())
+    assert edited_rows == stored(fresh)
+    fresh.close()
+    assert edited == expected
+    assert edited_full == expected
+    column = "y" if edit == "named_again" else "x"
+    assert {v[2] for k, v in expected.items() if k[3:] == ("missing_fraction", column)} == {"ok"}
+
+
 def test_full_recomputes_everything(
     monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
 ) -> None:

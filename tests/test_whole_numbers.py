@@ -176,9 +176,9 @@ def _old_store(root: Path) -> tuple[Path, list[tuple[Any, ...]]]:
             "UPDATE predictions SET store = store || '.0', code = code || '.0' "
             "WHERE _batch = (SELECT max(_batch) FROM predictions)"
         )
-        con.execute("DROP TABLE store_facts")
         old = mon.check()
         assert "1.0" in {r.cohort_value for r in old.results}
+        con.execute("DROP TABLE store_facts")
     return path, fresh
 
 

@@ -441,57 +441,121 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     def _ensure_predictions(self) -> None:
-        """Create the predictions table, or add the columns the spec gained since the
-        last batch, in the caller's transaction (:meth:`ensure_predictions` opens one)."""
+        """Create the predictions table, or bring it to the columns the spec names now,
+        in the caller's transaction (:meth:`ensure_predictions` opens one): a column the
+        spec gained is added, and filled from the values the batches brought unnamed
+        (:meth:`_fill_from_raw`); a column the spec names again after leaving it out for
+        a while (table ``store_facts``, key ``named``: the columns it named at the last
+        change) gets the values the batches logged meanwhile brought unnamed; a column
+        whose stored type the spec changed (a numeric feature made categorical) is
+        converted, each row from the value its batch brought where logging kept it (a
+        retyped or unnamed column's), else from the stored value. So the table holds what
+        logging the same batches under the spec of now would have stored."""
         wanted = self._prediction_columns()
         if not self.has_table("predictions"):
             body = ", ".join(f"{quote(c)} {t}" for c, t in wanted)
             self.con.execute(f"CREATE TABLE predictions ({body})")
+            self._set_named(wanted)
             return
         have = self._table_columns("predictions")
+        named = self._named()
+        for col, typ in wanted:
+            if col in have and have[col] != typ:
+                self._convert(col, have[col], typ)
         added = [(col, typ) for col, typ in wanted if col not in have]
         for col, typ in added:
             self.con.execute(f"ALTER TABLE predictions ADD COLUMN {quote(col)} {typ}")
-        if added:
-            self._fill_from_raw(added)
+        again = [
+            (col, typ)
+            for col, typ in wanted
+            if col in have and have[col] == typ and named is not None and col not in named
+        ]
+        if added or again:
+            self._fill_from_raw(added, again)
+        self._set_named(wanted)
+
+    def _named(self) -> set[str] | None:
+        """The columns the spec named when the table last changed (None: not recorded, a
+        store written before this was kept)."""
+        row = self.con.execute("SELECT value FROM store_facts WHERE key = 'named'").fetchone()
+        return None if row is None else set(json.loads(row[0]))
+
+    def _set_named(self, wanted: Sequence[tuple[str, str]]) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO store_facts VALUES ('named', ?)",
+            [json.dumps(sorted(col for col, _ in wanted))],
+        )
+
+    def _up_to_date(self) -> bool:
+        """Whether the predictions table has every column the spec names, in its type,
+        and the spec names no column it left out at the last change."""
+        have = self._table_columns("predictions")
+        wanted = self._prediction_columns()
+        if any(have.get(col) != typ for col, typ in wanted):
+            return False
+        return self._named() in (None, {col for col, _ in wanted})
 
     def ensure_predictions(self) -> None:
-        """Before a check: the predictions table with every column the spec names (see
-        :meth:`_ensure_predictions`), in one transaction when there is any to add."""
-        if self.has_table("predictions"):
-            have = self._table_columns("predictions")
-            if all(col in have for col, _ in self._prediction_columns()):
-                return
+        """Before a check: the predictions table as the spec names it (see
+        :meth:`_ensure_predictions`), in one transaction when anything changes."""
+        if self.has_table("predictions") and self._up_to_date():
+            return
         with self._transaction():
             self._ensure_predictions()
 
-    def _fill_from_raw(self, columns: Sequence[tuple[str, str]]) -> None:
-        """Fill the ``columns`` (name, stored type), just added because the spec now
-        names them, from the rows that brought them as columns the spec did not name
+    def _convert(self, col: str, stored: str, typ: str) -> None:
+        """Change the stored type of ``col`` to ``typ`` (see :meth:`_ensure_predictions`).
+        ``ALTER ... USING`` takes no bound parameters: the JSON pointer goes in as an
+        escaped literal."""
+        pointer = f"'{_sql_string(_pointer(col))}'"
+        q = quote(col)
+        if typ == "VARCHAR" and col in self._spelled_columns():
+            converted = value_text_sql(q, stored)
+        elif typ == "VARCHAR":
+            converted = f"CAST({q} AS VARCHAR)"
+        else:
+            converted = f"TRY_CAST({q} AS {typ})"
+        value = self._raw_value(col, typ, pointer)
+        self.con.execute(
+            f"ALTER TABLE predictions ALTER COLUMN {q} SET DATA TYPE {typ} USING (CASE WHEN "
+            f"json_exists(_raw, {pointer}) THEN {value} ELSE {converted} END)"
+        )
+
+    def _raw_value(self, col: str, typ: str, pointer: str) -> str:
+        """SQL of ``col``'s value kept in ``_raw`` (at the JSON pointer ``pointer``, a
+        parameter or a literal) as the stored type ``typ``, as logging converts it: a
+        cohort value or category that came as a number spelled as logging spells it
+        (:func:`value_text_sql`: ``3``, not ``3.0``)."""
+        if typ.endswith("[]"):
+            return f"TRY_CAST(json_extract(_raw, {pointer}) AS {typ})"
+        if typ == "TIMESTAMP":  # as logging converts a string
+            return utc_timestamp(f"json_extract_string(_raw, {pointer})")
+        if col in self._spelled_columns():
+            number = value_text_sql(f"CAST(json_extract(_raw, {pointer}) AS DOUBLE)", "DOUBLE")
+            return (
+                f"CASE WHEN json_type(_raw, {pointer}) = 'DOUBLE' "
+                f"THEN {number} ELSE json_extract_string(_raw, {pointer}) END"
+            )
+        return f"TRY_CAST(json_extract_string(_raw, {pointer}) AS {typ})"
+
+    def _fill_from_raw(
+        self, added: Sequence[tuple[str, str]], again: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Fill the columns ``added`` (name, stored type), just added because the spec
+        now names them, from the rows that brought them as columns the spec did not name
         then: logging kept those values in ``_raw``. Rows that never had one, or whose
         value does not convert, read it as null. So moving a role (the timestamp, say)
-        or a feature to a column the batches carried all along loses none of it. One
-        update for all of them (DuckDB refuses a second update of a table altered in the
-        same transaction). A cohort value or category that came as a number is spelled
-        as logging spells it (:func:`value_text_sql`: ``3``, not ``3.0``)."""
+        or a feature to a column the batches carried all along loses none of it. The
+        columns named ``again`` keep their stored values and take the kept ones where
+        they have none. One update for all of them (DuckDB refuses a second update of a
+        table altered in the same transaction)."""
         sets: list[str] = []
         params: list[str] = []
-        spelled = set(self._spelled_columns())
-        for col, typ in columns:
-            pointer = "/" + col.replace("~", "~0").replace("/", "~1")  # JSON pointer
-            if typ.endswith("[]"):
-                value = f"TRY_CAST(json_extract(_raw, ?) AS {typ})"
-            elif typ == "TIMESTAMP":  # as logging converts a string
-                value = utc_timestamp("json_extract_string(_raw, ?)")
-            elif col in spelled:
-                number = value_text_sql("CAST(json_extract(_raw, ?) AS DOUBLE)", "DOUBLE")
-                value = (
-                    "CASE WHEN json_type(_raw, ?) = 'DOUBLE' "
-                    f"THEN {number} ELSE json_extract_string(_raw, ?) END"
-                )
-            else:
-                value = f"TRY_CAST(json_extract_string(_raw, ?) AS {typ})"
-            params += [pointer] * value.count("?")
+        for col, typ in [*added, *again]:
+            value = self._raw_value(col, typ, "?")
+            params += [_pointer(col)] * value.count("?")
+            if (col, typ) in again:
+                value = f"coalesce({quote(col)}, {value})"
             sets.append(f"{quote(col)} = {value}")
         self.con.execute(f"UPDATE predictions SET {', '.join(sets)} WHERE _raw IS NOT NULL", params)
 
@@ -1713,6 +1777,11 @@ def _store_error(path: Path, exc: duckdb.Error) -> StoreError:
 
 
 _CALIBRATION_FIELDS = ("bound", "n", "n_reference", "reps", "quantile", "mean", "std", "how")
+
+
+def _pointer(column: str) -> str:
+    """The JSON pointer of ``column``'s value in ``_raw``."""
+    return "/" + column.replace("~", "~0").replace("/", "~1")
 
 
 def _sql_string(value: str) -> str:
