@@ -261,6 +261,13 @@ def test_refit_and_spec_changes_invalidate_what_depends_on_them(
     assert last_run(mon)["windows_summarised"] == every == last_run(mon)["windows_evaluated"]
     mon.check()
     assert last_run(mon)["windows_summarised"] == [] == last_run(mon)["windows_evaluated"]
+    # a refit that learns the same profile (at another time) re-decides nothing
+    fitted_at = mon.profile.fitted_at_
+    mon.fit_profile(bins=5)
+    mon.profile.fitted_at_ = "2000-01-01T00:00:00+00:00"
+    assert mon.profile.fitted_at_ != fitted_at
+    mon.check()
+    assert last_run(mon)["windows_summarised"] == [] == last_run(mon)["windows_evaluated"]
     mon.close()
     # a floor changes the decisions, not the summaries
     floors = {"checks": {"floors": {"checks": {"confidence_shift": 0.5}}}}

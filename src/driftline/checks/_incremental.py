@@ -30,17 +30,19 @@ works in three steps.
    cohorts, features, window), ``checks.timestamp_tolerance``, and the profile's bin
    edges, ranges, known categories, text vocabularies, score sources and reference
    timestamps. The *result fingerprint* hashes the summary fingerprint, the whole spec
-   and the whole profile. A refit that moves any edge or category, or a change of a
-   column role, of the cohorts or of the window, invalidates every stored summary (they
-   are dropped on the next store) and so every result; a change of a floor, a method or
-   a bound, or a refit that changes only the calibration inputs, keeps the summaries
-   and re-evaluates every window from them. ``full=True`` ignores both and recomputes
-   everything in range; when it stores no results (``persist=False``, a dry run), it
-   replaces only the stored summaries that are stale, so the next check has nothing
-   more to decide than it had. A stored check's range holds what a fresh store would:
-   the results decided there under another result fingerprint (the days of a spec whose
-   window is now a week) and the alerts of windows left without results are deleted
-   with the run's store (``Store.save_run``); rows outside the range are left.
+   and the whole profile but the times it (and its thresholds) were fitted at: a refit
+   that learns the same profile re-decides nothing. A refit that moves any edge or
+   category, or a change of a column role, of the cohorts or of the window, invalidates
+   every stored summary (they are dropped on the next store) and so every result; a
+   change of a floor, a method or a bound, or a refit that changes only the calibration
+   inputs, keeps the summaries and re-evaluates every window from them. ``full=True``
+   ignores both and recomputes everything in range; when it stores no results
+   (``persist=False``, a dry run), it replaces only the stored summaries that are stale,
+   so the next check has nothing more to decide than it had. A stored check's range
+   holds what a fresh store would: the results decided there under another result
+   fingerprint (the days of a spec whose window is now a week) and the alerts of windows
+   left without results are deleted with the run's store (``Store.save_run``); rows
+   outside the range are left.
 """
 
 from __future__ import annotations
@@ -121,7 +123,11 @@ def fingerprints(spec: Spec, profile: Profile) -> tuple[str, str]:
             **({"thresholds": relative} if relative else {}),
         }
     )
-    result = _digest({"summary": summary, "spec": data, "profile": profile.to_dict()})
+    fitted = profile.to_dict()
+    fitted.pop("fitted_at", None)  # when, not what: a refit that learns the same keeps it
+    if isinstance(fitted.get("thresholds"), dict):
+        fitted["thresholds"] = {k: v for k, v in fitted["thresholds"].items() if k != "fitted_at"}
+    result = _digest({"summary": summary, "spec": data, "profile": fitted})
     return summary, result
 
 
