@@ -451,6 +451,7 @@ def test_infer_spec_text_versus_categorical() -> None:
         ({"id": "nope"}, "--id 'nope' is not a column of the reference"),
         ({"scores": ["nope"]}, "--scores column 'nope' is not in the reference"),
         ({"numeric": ["nope"]}, "feature 'nope' is not a column of the reference"),
+        ({"cohorts": ["nope"]}, "--cohort 'nope' is not a column of the reference"),
     ],
 )
 def test_infer_spec_override_naming_no_column_is_refused(kwargs: dict[str, Any], fix: str) -> None:

@@ -1111,6 +1111,12 @@ def infer_spec(
             and n not in taken
             and n not in {*(numeric or []), *(text or [])}  # a cohort may be categorical
         ]
+    unknown = [c for c in cohorts if c not in names]
+    if unknown:
+        raise ConfigError(
+            f"--cohort {unknown[0]!r} is not a column of the reference; columns are "
+            f"{name_list(names)}. A cohort is judged against its values in the reference."
+        )
     taken.update(cohorts)
 
     for col in explicit:
