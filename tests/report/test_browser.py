@@ -3,6 +3,7 @@ without errors, and the hostile strings stay text."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import driftline
 
 from .conftest import BIDI, IMG, LINK, SCRIPT, Rendered
 
@@ -220,3 +223,30 @@ def test_an_incidents_evidence_link_shows_its_drift_cell(session: Session) -> No
     assert all(url.startswith("file://") for url in session.requests)
     assert session.errors == []
     assert session.dialogs == []
+
+
+def test_a_performance_incidents_link_picks_its_scope_in_the_accuracy_chart(
+    browser: Any, rendered: Rendered, tmp_path: Path
+) -> None:
+    """An accuracy incident located in one cohort value: its evidence link selects that
+    value in the performance section and draws its chart, without errors."""
+    data = json.loads(json.dumps(rendered.report.to_dict()))
+    inc = data["incidents"][0]
+    inc["checks"] = ["performance"]
+    inc["root_cause"]["scope"] = {"cohort": "segment", "cohort_value": "north"}
+    path = driftline.render_report(data, tmp_path / "perf.html")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    link = page.locator('#incident-list a.evidence[href="#performance"]').first
+    k = link.get_attribute("data-scope")
+    assert k is not None
+    assert k != "0"
+    link.click()
+    page.wait_for_function(
+        "k => document.getElementById('perf-scope').value === k", arg=k, timeout=5_000
+    )
+    assert page.evaluate("document.querySelector('#perf-chart .main-svg') !== null")
+    assert errors == []
+    page.close()

@@ -305,6 +305,48 @@ def test_max_scopes_keeps_overall_and_says_what_was_left_out(
     assert "2 more cohort values are not drawn" in page
 
 
+def _located(rendered: Rendered, checks: list[str], value: str) -> dict[str, Any]:
+    """The report's dict with its first incident made one of ``checks`` located in
+    ``segment=value`` (its evidence follows its checks and its scope)."""
+    data = json.loads(json.dumps(rendered.report.to_dict()))
+    inc = data["incidents"][0]
+    inc["checks"] = checks
+    inc["root_cause"]["scope"] = {"cohort": "segment", "cohort_value": value}
+    inc["root_cause"]["columns"] = []
+    inc["root_cause"]["scores"] = []
+    inc["root_cause"]["schema"] = None
+    return data
+
+
+def test_performance_and_threshold_incidents_link_to_their_charts_in_their_scope(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    """An incident of the accuracy or of the decisions against the thresholds links to
+    that section with its scope picked; the scope it is located in is drawn first, even
+    where the scope cap leaves out values with more alerts."""
+    data = _located(rendered, ["performance", "threshold_band"], "north")
+    page = render_report(data, tmp_path / "r.html", max_scopes=2).read_text()
+    payload = _payload(page)
+    assert [s["label"] for s in payload["scopes"]] == ["overall", "segment=north"]
+    item = page[page.index(f'id="incident-{data["incidents"][0]["id"]}"') :]
+    item = item[: item.index("</li>")]
+    assert (
+        '<a class="evidence" href="#performance" data-pick="perf-scope" data-scope="1">'
+        "accuracy, segment=north</a>" in item
+    )
+    assert 'href="#thresholds" data-pick="thr-scope" data-scope="1">' in item
+    for anchor in ("performance", "thresholds"):
+        assert f'id="{anchor}"' in page
+
+
+def test_an_evidence_link_to_a_scope_not_drawn_says_so(rendered: Rendered, tmp_path: Path) -> None:
+    data = _located(rendered, ["confidence_shift"], "north")
+    page = render_report(data, tmp_path / "r.html", max_scopes=1).read_text()
+    item = page[page.index(f'id="incident-{data["incidents"][0]["id"]}"') :]
+    item = item[: item.index("</li>")]
+    assert "confidence chart, overall (segment=north is not drawn)" in item
+
+
 # -- entry points -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:

@@ -453,7 +453,8 @@ APP_JS = r"""
   drawReliability();
 
   // an incident's evidence link picks its scope (and drift cell) before the page scrolls
-  var DRAW = { "mix-scope": drawMix, "drift-scope": drawHeatmap };
+  var DRAW = { "mix-scope": drawMix, "drift-scope": drawHeatmap,
+    "perf-scope": drawPerformance, "thr-scope": drawThresholdShares };
   Array.prototype.forEach.call(document.querySelectorAll("a.evidence[data-pick]"),
     function (a) {
       a.addEventListener("click", function () {

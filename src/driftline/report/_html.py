@@ -25,7 +25,7 @@ from driftline.errors import plain
 from driftline.report._assets import APP_JS, CSS
 from driftline.report._cells import _e, _f, _status, _w
 from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_section
-from driftline.report._payload import SCHEMA_CHECKS, Scope, num, scope_label
+from driftline.report._payload import SCHEMA_CHECKS, Scope, incident_scope, num, scope_label
 
 __all__ = ["csp", "page", "safe_json"]
 
@@ -140,13 +140,11 @@ def _evidence(inc: Mapping[str, Any], payload: Mapping[str, Any]) -> list[str]:
     cause = inc.get("root_cause") or {}
     checks = set(inc.get("checks") or [])
     scopes = [(s.get("cohort"), s.get("value")) for s in payload["scopes"]]
-    where = cause.get("scope") or {}
-    carriers = cause.get("carriers") or []
-    wanted: Scope = (where.get("cohort"), where.get("cohort_value"))
-    if wanted not in scopes and carriers:
-        wanted = (carriers[0].get("cohort"), carriers[0].get("cohort_value"))
+    wanted = incident_scope(inc)
     k = scopes.index(wanted) if wanted in scopes else 0
     label = _e(payload["scopes"][k]["label"]) if payload["scopes"] else "overall"
+    if wanted not in scopes and wanted != (None, None):  # too many scopes to draw them all
+        label += f" ({_e(scope_label(*wanted))} is not drawn)"
     links = []
     if "confidence_shift" in checks and payload["scopes"]:
         links.append(f'<a class="evidence" href="#conf-{k}">confidence chart, {label}</a>')
@@ -154,6 +152,16 @@ def _evidence(inc: Mapping[str, Any], payload: Mapping[str, Any]) -> list[str]:
         links.append(
             f'<a class="evidence" href="#class-mix" data-pick="mix-scope" data-scope="{k}">'
             f"class mix, {label}</a>"
+        )
+    if checks & {"performance", "performance_gap", "performance_estimate"}:
+        links.append(
+            f'<a class="evidence" href="#performance" data-pick="perf-scope" '
+            f'data-scope="{k}">accuracy, {label}</a>'
+        )
+    if checks & {"threshold_above", "threshold_band", "threshold_none"}:
+        links.append(
+            f'<a class="evidence" href="#thresholds" data-pick="thr-scope" '
+            f'data-scope="{k}">decisions against the thresholds, {label}</a>'
         )
     rows = [(r.get("check"), r.get("column")) for r in payload["rows"]]
     moved = [(c.get("check"), c.get("column")) for c in cause.get("columns") or []]

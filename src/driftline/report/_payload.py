@@ -28,6 +28,8 @@ __all__ = [
     "Scope",
     "build_payload",
     "embeddings_payload",
+    "incident_scope",
+    "incident_scopes",
     "load_report",
     "num",
     "scope_label",
@@ -125,9 +127,10 @@ def _scope_of(row: Mapping[str, Any]) -> Scope:
 def scopes_of(data: Mapping[str, Any], max_scopes: int) -> tuple[list[Scope], list[Scope]]:
     """(shown, omitted) scopes: overall first, then cohort values.
 
-    When there are more than ``max_scopes``, the values with the most alerts, then the
-    most predictions, are shown. Shown scopes are ordered by cohort (the plan's order)
-    then value.
+    When there are more than ``max_scopes``, the values an incident is located in (its
+    root cause's scope, else its first carrier: where its evidence links point), then
+    those with the most alerts, then the most predictions, are shown. Shown scopes are
+    ordered by cohort (the plan's order) then value.
     """
     n: dict[Scope, int] = defaultdict(int)
     for s in data["stats"]:
@@ -139,7 +142,10 @@ def scopes_of(data: Mapping[str, Any], max_scopes: int) -> tuple[list[Scope], li
         alerts[_scope_of(a)] += 1
     overall: Scope = (None, None)
     others = [s for s in n if s != overall]
-    ranked = sorted(others, key=lambda s: (-alerts[s], -n[s], str(s[0]), str(s[1])))
+    located = incident_scopes(data)
+    ranked = sorted(
+        others, key=lambda s: (s not in located, -alerts[s], -n[s], str(s[0]), str(s[1]))
+    )
     keep = max(max_scopes - 1, 0)
     shown, omitted = ranked[:keep], ranked[keep:]
     cohorts = list((data.get("plan") or {}).get("cohorts") or [])
@@ -147,6 +153,22 @@ def scopes_of(data: Mapping[str, Any], max_scopes: int) -> tuple[list[Scope], li
     shown.sort(key=lambda s: (order.get(s[0], len(order)), str(s[0]), _natural(str(s[1]))))
     head = [overall] if overall in n else []
     return head + shown, omitted
+
+
+def incident_scope(inc: Mapping[str, Any]) -> Scope:
+    """Where an incident's evidence is: its root cause's scope (overall for a change
+    in every cohort value), else its first carrier's, else overall."""
+    cause = inc.get("root_cause") or {}
+    where = cause.get("scope")
+    if not where:
+        where = next(iter(cause.get("carriers") or []), None) or {}
+    cohort, value = where.get("cohort"), where.get("cohort_value")
+    return (None, None) if cohort is None else (str(cohort), None if value is None else str(value))
+
+
+def incident_scopes(data: Mapping[str, Any]) -> set[Scope]:
+    """:func:`incident_scope` of every incident of the report."""
+    return {incident_scope(inc) for inc in data.get("incidents") or []}
 
 
 def _series(rows: list[Mapping[str, Any]], key: str) -> list[float | None]:
