@@ -130,7 +130,7 @@ def test_stray_timestamps_cost_their_rows_not_their_span(
     df.loc[0, "ts"] = pd.Timestamp("1970-01-02 10:00", tz="UTC")
     df.loc[0, "id"] = "stray-" + "x" * 500  # a long id is shortened in the result
     df.loc[1, "ts"] = pd.Timestamp("2200-06-01", tz="UTC")
-    monitor.log_predictions(df)
+    monitor.log_predictions(df, batch_id="strays")
     report = monitor.check(persist=False)
     overall = sorted({s.window_start for s in report.stats if s.cohort is None})
     days = sorted({str(d.date()) for d in df["ts"]})
@@ -148,6 +148,11 @@ def test_stray_timestamps_cost_their_rows_not_their_span(
     assert early.details["ids"] == [driftline.errors.shorten(df.loc[0, "id"])]
     assert len(early.details["ids"][0]) < 120
     assert (late.status, late.details["beyond_now"], late.details["ids"]) == ("alert", 1, ["'p1'"])
+    # the batch that brought them, as schema results name theirs (an incident's first batch)
+    assert early.details["batches"] == late.details["batches"] == ["strays"]
+    era_incidents = [i for i in report.incidents if "timestamp_era" in i.checks]
+    assert era_incidents
+    assert {i.root_cause.schema.first_batch for i in era_incidents} == {"strays"}
     assert all(r.status == "ok" and r.value == 0.0 for d, r in era.items() if d[:4] == "2024")
     alerts = [a for a in report.alerts if a.check == "timestamp_era"]
     assert len(alerts) == 2

@@ -633,14 +633,15 @@ def _era_ids(
     window: Window,
     era: tuple[datetime | None, datetime | None],
     overall: _Scope,
-) -> dict[int, list[str]]:
-    """The first ids (by timestamp) of the out-of-era rows of each window; queried only
-    when the window summaries counted some."""
+) -> dict[int, list[tuple[str, int | None]]]:
+    """The first ids (by timestamp) of the out-of-era rows of each window, each with its
+    batch number; queried only when the window summaries counted some."""
     if not any(st.era_early + st.era_late for st in overall.summaries.values()):
         return {}
-    out: dict[int, list[str]] = defaultdict(list)
+    out: dict[int, list[tuple[str, int | None]]] = defaultdict(list)
     for r in engine.run(era_rows(t, spec, window, *era)).to_pylist():
-        out[int(r["window"])].append(str(r["id"]))
+        batch = None if r["batch"] is None else int(r["batch"])
+        out[int(r["window"])].append((str(r["id"]), batch))
     return dict(out)
 
 

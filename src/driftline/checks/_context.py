@@ -51,9 +51,10 @@ class _Run:
     unseen_p0: dict[str, float]
     #: per column of the schema: what a missing-column result says, and its name, cut
     schema_columns: dict[str, tuple[str, str]]
-    #: the timestamp bounds of the data's era, and the first ids beyond them per window
+    #: the timestamp bounds of the data's era, and the first ids beyond them per window,
+    #: each with its batch number (None: the table has no batches)
     era: tuple[datetime | None, datetime | None] = (None, None)
-    era_ids: dict[int, list[str]] = field(default_factory=dict)
+    era_ids: dict[int, list[tuple[str, int | None]]] = field(default_factory=dict)
     _retyped_as: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def retyped(self, col: str, source_type: str) -> bool:

@@ -188,12 +188,12 @@ class _Evaluator:
         self.run.era = value
 
     @property
-    def era_ids(self) -> dict[int, list[str]]:
-        """The first ids beyond the era's bounds, per window."""
+    def era_ids(self) -> dict[int, list[tuple[str, int | None]]]:
+        """The first ids beyond the era's bounds, per window, with their batches."""
         return self.run.era_ids
 
     @era_ids.setter
-    def era_ids(self, value: dict[int, list[str]]) -> None:
+    def era_ids(self, value: dict[int, list[tuple[str, int | None]]]) -> None:
         self.run.era_ids = value
 
     def lend(self, overall: _Evaluator) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from driftline.checks._context import _arr, _Run, _Window, decided, skipped
+from driftline.checks._context import _arr, _cut_batch, _Run, _Window, decided, skipped
 from driftline.checks._registry import CHECKS, Status, check
 from driftline.checks._results import CheckResult, WindowStats
 from driftline.errors import shorten
@@ -47,7 +47,10 @@ def timestamp_era(run: _Run, win: _Window) -> Iterator[CheckResult]:
         return
     early, late, n = win.summary.era_early, win.summary.era_late, win.n
     earliest, latest = run.era
-    ids = [shorten(i) for i in run.era_ids.get(win.base["window"], [])]
+    found = run.era_ids.get(win.base["window"], [])
+    ids = [shorten(i) for i, _ in found]
+    seqs = list(dict.fromkeys(b for _, b in found if b is not None))
+    batches = [_cut_batch(run.batches.get(s, {}).get("batch_id", s)) for s in seqs]
     rows = early + late
     where = []
     if early:
@@ -70,6 +73,7 @@ def timestamp_era(run: _Run, win: _Window) -> Iterator[CheckResult]:
             "earliest_allowed": None if earliest is None else earliest.isoformat(),
             "latest_allowed": None if latest is None else latest.isoformat(),
             "ids": ids,
+            **({"batches": batches} if batches else {}),
             "summary": "; ".join(where) + (f"; ids {', '.join(ids)}" if ids else ""),
         },
     )

@@ -479,9 +479,10 @@ def era_rows(
     latest: datetime | None,
     top: int = 5,
 ) -> ir.Table:
-    """``(window, id, ts)`` of the first ``top`` rows (by timestamp, then id) of each
-    window whose timestamp lies before ``earliest`` or after ``latest``: the rows the
-    ``timestamp_era`` check names. Run it only where :func:`window_summary` counted some."""
+    """``(window, id, ts, batch)`` of the first ``top`` rows (by timestamp, then id) of
+    each window whose timestamp lies before ``earliest`` or after ``latest``: the rows the
+    ``timestamp_era`` check names, and their batch numbers (``_batch``; null for a table
+    without it). Run it only where :func:`window_summary` counted some."""
     s = _scoped(t, spec, window, None)
     ts = s[spec.timestamp]
     hit = ts.isnull() & ibis.literal(False)
@@ -495,8 +496,12 @@ def era_rows(
     )
     ranked = bad.mutate(**{_RANK: rank})
     ranked = ranked.filter(ranked[_RANK] < top)
+    batch = ranked["_batch"] if "_batch" in ranked.columns else ibis.null("int64")
     return ranked.select(
-        window=ranked[_WINDOW], id=ranked[spec.id].cast("string"), ts=ranked[spec.timestamp]
+        window=ranked[_WINDOW],
+        id=ranked[spec.id].cast("string"),
+        ts=ranked[spec.timestamp],
+        batch=batch.cast("int64"),
     ).order_by(["window", "ts", "id"])
 
 
