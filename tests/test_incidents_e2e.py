@@ -194,3 +194,32 @@ def test_an_incident_keeps_its_start_and_id_in_a_check_since_a_later_day(tmp_pat
         ids = {a.id for a in report.alerts}
         assert inc.alerts
         assert set(inc.alerts) <= ids
+
+
+def test_without_cohorts_a_headline_gives_the_direction_and_the_levels(tmp_path: Path) -> None:
+    """No cohort column to decompose by: the confidence and accuracy of the headline are
+    the overall ones, the reference's against the incident's windows pooled (as the
+    alerts say them), not just "moved"."""
+    rng = np.random.default_rng(7)
+    with _monitor(tmp_path, cohorts=()) as mon:
+        mon.log_reference(_rows(3000, rng, "2025-12-01", "ref", days=20))
+        for k in range(8):
+            df = _rows(600, rng, f"2026-01-0{k + 1}", f"d{k}-")
+            labels = df[["id", "label"]].copy()
+            if k >= 4:  # flatter scores (the same argmax) and labels gone random
+                scores = df[[f"p_{c}" for c in CLASSES]].to_numpy() * 0.3 + 0.7 / 3
+                df[[f"p_{c}" for c in CLASSES]] = scores
+                labels["label"] = rng.choice(np.array(CLASSES, dtype=object), len(df))
+            mon.log_predictions(df.drop(columns=["label"]))
+            mon.log_labels(labels)
+        report = mon.check(persist=False)
+        profile = mon.profile
+    (inc,) = [i for i in report.incidents if "confidence_shift" in i.checks]
+    assert "moved" not in inc.headline.split(";")[0], inc.headline
+    said = inc.headline.split("mean confidence dropped from ")[1]
+    ref, cur = (float(v) for v in said.split(" overall")[0].split(" to "))
+    assert ref == round(profile.confidence_["mean"], 2)
+    days = [s for s in report.stats if s.cohort is None and s.window_start >= inc.start]
+    pooled = sum(s.n * (s.conf_mean or 0.0) for s in days) / sum(s.n for s in days)
+    assert cur == round(pooled, 2)
+    assert "accuracy dropped from 0." in inc.headline

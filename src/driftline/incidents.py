@@ -838,7 +838,16 @@ class _Context:
         classes = self._classes(stats, scope) if checks & {"class_mix", "class_prior"} else []
         where = self._where(carriers, span) if attribution == "within" else "overall"
         summary = _change_summary(
-            alerts, decompositions, main, attribution, carriers, where, columns, scores, classes
+            alerts,
+            decompositions,
+            main,
+            attribution,
+            carriers,
+            where,
+            columns,
+            scores,
+            classes,
+            self._levels(stats, span_set),
         )
         return RootCause(
             summary=summary,
@@ -852,6 +861,31 @@ class _Context:
             classes=classes,
             outputs_only=outputs_only,
         )
+
+    def _levels(
+        self, stats: Sequence[WindowStats], span: set[int]
+    ) -> dict[str, tuple[float, float]]:
+        """The overall reference and current level of the mean confidence and of the
+        accuracy over the incident's windows (``stats``, ``span``), for a headline with
+        no cohort decomposition to take them from (a spec without cohorts)."""
+        out: dict[str, tuple[float, float]] = {}
+        if self.profile is None:
+            return out
+        rows = [(s.n, s.conf_mean) for s in stats if s.cohort is None and s.conf_mean is not None]
+        n = sum(k for k, _ in rows)
+        ref = (getattr(self.profile, "confidence_", None) or {}).get("mean")
+        if n and ref is not None:
+            out["confidence"] = (float(ref), sum(k * m for k, m in rows) / n)
+        perf = getattr(self.profile, "performance_", None) or {}
+        labelled = right = 0.0
+        for r in self.report.results:
+            acc = r.details.get("accuracy") if r.check == "performance" else None
+            if acc is not None and r.cohort is None and r.window in span and r.n:
+                labelled += r.n
+                right += float(acc) * r.n
+        if labelled and perf.get("n"):
+            out["accuracy"] = (int(perf["correct"]) / int(perf["n"]), right / labelled)
+        return out
 
     def _traffic(self, stats: Sequence[WindowStats], cohort: str) -> list[str]:
         """The values of ``cohort`` whose traffic share grew materially (by at least 5
@@ -1035,8 +1069,11 @@ def _change_summary(
     columns: Sequence[ColumnEffect],
     scores: Sequence[str],
     classes: Sequence[ClassMove],
+    levels: Mapping[str, tuple[float, float]] | None = None,
 ) -> str:
-    """One line: what moved (the output with the most alerts first), where, and why."""
+    """One line: what moved (the output with the most alerts first), where, and why.
+    ``levels``: a metric's overall reference and current level, for a metric with no
+    decomposition."""
     checks = {a.check for a in alerts}
     n_mix = sum(a.check in ("class_mix", "class_prior") for a in alerts)
     said: list[tuple[int, str]] = []
@@ -1053,8 +1090,12 @@ def _change_summary(
     ):
         if check in checks:
             found = next((d for d in decompositions if d.metric == metric), None)
+            level = (levels or {}).get(metric)
             said.append(
-                (sum(a.check == check for a in alerts), _moved(label, found, carriers, attribution))
+                (
+                    sum(a.check == check for a in alerts),
+                    _moved(label, found, carriers, attribution, level),
+                )
             )
     said.sort(key=lambda x: -x[0])
     lead = [t for _, t in said[:1]]
@@ -1095,10 +1136,12 @@ def _moved(
     found: Decomposition | None,
     carriers: Sequence[IncidentScope],
     attribution: Attribution | None,
+    level: tuple[float, float] | None = None,
 ) -> str:
     """How a metric moved, in words: in the one cohort value carrying a change within
     it, from that value's reference to its current level (a value the reference never
-    had: its level, said to be new), else overall."""
+    had: its level, said to be new), else overall (from the decomposition, else from
+    ``level``: the overall reference and current level)."""
     values = {c.cohort_value for c in carriers} if attribution == "within" else set()
     parts = [p for p in (found.parts if found else []) if p.value in values]
     ref: float | None = None
@@ -1110,6 +1153,8 @@ def _moved(
             return f"{label} at {cur:.2f} in a cohort value new since the reference{base}"
     if (ref is None or cur is None) and found is not None:
         ref, cur = found.reference, found.current
+    if (ref is None or cur is None) and level is not None:
+        ref, cur = level
     if ref is None or cur is None:
         return f"{label} moved"
     return f"{label} {'dropped' if cur < ref else 'rose'} from {ref:.2f} to {cur:.2f}"
