@@ -273,3 +273,20 @@ def test_an_empty_cohort_value_is_named_as_an_empty_string() -> None:
         0.5, 0.5, 0.1, "q0.999", "alert", 100, {},
     )  # fmt: skip
     assert " in region='', window starting" in alert_of(result).message
+
+
+def test_a_column_that_alerted_once_in_a_long_incident_is_evidence_not_a_cause() -> None:
+    """A confidence drop over 20 windows with x drifting in every one and y alerting
+    once (a chance alert): the headline names x only; y stays in the root cause, after
+    x, with the one window it alerted in."""
+    alerts = [_alert(d, "confidence_shift", None) for d in range(20)]
+    alerts += [_alert(d, "feature_drift", "x") for d in range(20)]
+    alerts.append(_alert(9, "feature_drift", "y"))
+    alerts.sort(key=lambda a: (a.window, a.check, a.column or ""))
+    (inc,) = find_incidents(_report(alerts, windows=20))
+    assert "inputs that moved most: x;" in inc.headline
+    assert [(c.column, c.windows) for c in inc.root_cause.columns] == [("x", 20), ("y", 1)]
+    # in a short incident, one alert is as much as any column has: it is named
+    short = [*alerts[:4], _alert(0, "feature_drift", "y")]
+    (inc,) = find_incidents(_report(sorted(short, key=lambda a: a.window), windows=20))
+    assert "inputs that moved most: x and y" in inc.headline or "y and x" in inc.headline

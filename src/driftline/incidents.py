@@ -113,6 +113,9 @@ INPUT_CHECKS = frozenset(
 )
 #: The checks whose effect ranks a column (a distribution's drift).
 _EFFECT_CHECKS = ("feature_drift", "text_drift")
+#: A column is named in a headline when it alerted in at least this share of the
+#: incident's windows: one chance alert in a long incident is evidence, not a cause.
+PERSISTENT_SHARE = 0.1
 #: A cohort value carries an overall change when its part is at least this share of it.
 CARRIER_SHARE = 0.2
 #: Quiet windows an incident survives: one does not split it.
@@ -186,7 +189,8 @@ class Decomposition:
 @dataclass(frozen=True)
 class ColumnEffect:
     """An input column that moved in the incident, with its mean drift effect over the
-    incident's windows in the implicated scope."""
+    incident's windows in the implicated scope, and the number of the incident's windows
+    it alerted in."""
 
     column: str
     check: str
@@ -913,8 +917,15 @@ class _Context:
         self, alerts: list[Alert], scope: IncidentScope | None, span: set[int]
     ) -> list[ColumnEffect]:
         """The input columns that alerted, ranked by their mean drift effect over the
-        incident's windows in ``scope`` (overall when the scope has no result of them)."""
+        incident's windows in ``scope`` (overall when the scope has no result of them);
+        those that alerted in fewer than :data:`PERSISTENT_SHARE` of the incident's
+        windows (:func:`_persistent`) after the others."""
         moved = sorted({a.column for a in alerts if a.check in INPUT_CHECKS and a.column})
+        alerted: dict[str, set[int]] = defaultdict(set)
+        for a in alerts:
+            if a.check in INPUT_CHECKS and a.column:
+                alerted[a.column].add(a.window)
+        total = len({a.window for a in alerts})
         out = []
         for col in moved:
             picked: list[CheckResult] = []
@@ -934,14 +945,21 @@ class _Context:
                         break
                 if picked:
                     break
+            windows = len(alerted[col])
             if not picked:  # a report without its results: the column, unranked
                 check = next(a.check for a in alerts if a.column == col)
-                windows = len({a.window for a in alerts if a.column == col})
                 out.append(ColumnEffect(col, check, None, None, windows))
                 continue
             effect = sum(float(r.effect or 0.0) for r in picked) / len(picked)
-            out.append(ColumnEffect(col, picked[0].check, picked[0].method, effect, len(picked)))
-        out.sort(key=lambda c: (c.check not in _EFFECT_CHECKS, -(abs(c.effect or 0.0)), c.column))
+            out.append(ColumnEffect(col, picked[0].check, picked[0].method, effect, windows))
+        out.sort(
+            key=lambda c: (
+                not _persistent(c, total),
+                c.check not in _EFFECT_CHECKS,
+                -(abs(c.effect or 0.0)),
+                c.column,
+            )
+        )
         return out
 
     def _where(self, carriers: Sequence[IncidentScope], span: Sequence[int]) -> str:
@@ -996,6 +1014,12 @@ class _Context:
 # --------------------------------------------------------------------------------------
 # words
 # --------------------------------------------------------------------------------------
+def _persistent(column: ColumnEffect, windows: int) -> bool:
+    """Whether ``column`` alerted in at least :data:`PERSISTENT_SHARE` of an incident's
+    ``windows`` (and in one at least)."""
+    return column.windows >= max(1.0, PERSISTENT_SHARE * windows)
+
+
 def _name(value: Any) -> str:
     """A name from the data as plain text: whole when short and printable, else quoted
     with its control characters escaped (and cut, with its length, when long), so no
@@ -1107,8 +1131,10 @@ def _change_summary(
         named = f" ({_and([_name(c) for c in moved[:4]])})" if moved else ""
         lead.append(f"decisions moved against the chosen thresholds{named}")
     outputs_only = bool(checks & OUTPUT_CHECKS) and not checks & INPUT_CHECKS
+    total = len({a.window for a in alerts})
+    lasting = [_name(c.column) for c in columns if _persistent(c, total)][:5]
     if not lead:
-        cols = [_name(c.column) for c in columns[:5]]
+        cols = lasting or [_name(c.column) for c in columns[:5]]
         lead.append("inputs drifted" + (f" ({_and(cols)})" if cols else ""))
     text = lead[0]
     if attribution == "traffic_mix":
@@ -1124,10 +1150,10 @@ def _change_summary(
         text += "; the inputs did not move"
     elif outputs_only:
         text += "; in the model's outputs only (inputs did not move)"
-    elif lead[0].startswith(("class mix", "mean confidence", "class scores", "accuracy")):
-        cols = [_name(c.column) for c in columns[:5]]
-        if cols:
-            text += f"; inputs that moved most: {_and(cols)}"
+    elif lasting and lead[0].startswith(
+        ("class mix", "mean confidence", "class scores", "accuracy")
+    ):
+        text += f"; inputs that moved most: {_and(lasting)}"
     return text
 
 
