@@ -290,3 +290,20 @@ def test_a_column_that_alerted_once_in_a_long_incident_is_evidence_not_a_cause()
     short = [*alerts[:4], _alert(0, "feature_drift", "y")]
     (inc,) = find_incidents(_report(sorted(short, key=lambda a: a.window), windows=20))
     assert "inputs that moved most: x and y" in inc.headline or "y and x" in inc.headline
+
+
+def test_a_one_window_change_close_to_its_bound_is_one_step_less_severe() -> None:
+    """The outputs moved overall: critical when seen in two windows or clearly beyond the
+    bound, major in one window just beyond it (a chance alert looks like that); in a
+    cohort value alone: major, or minor."""
+    once = _alert(3, "confidence_shift", None)  # 0.5 against a bound of 0.1: clear
+    marginal = replace(once, value=0.12)
+    twice = [replace(once), replace(_alert(4, "confidence_shift", None), value=0.12)]
+    assert [i.severity for i in find_incidents(_report([once]))] == ["critical"]
+    assert [i.severity for i in find_incidents(_report([marginal]))] == ["major"]
+    assert [i.severity for i in find_incidents(_report(twice))] == ["critical"]
+    in_eu = replace(_alert(3, "class_mix", None, "eu"), value=0.12)
+    assert [i.severity for i in find_incidents(_report([in_eu]))] == ["minor"]
+    # a lost column is critical however briefly
+    lost = replace(_alert(3, "missing_column", "x"), value=0.12)
+    assert [i.severity for i in find_incidents(_report([lost]))] == ["critical"]

@@ -113,6 +113,8 @@ INPUT_CHECKS = frozenset(
 )
 #: The checks whose effect ranks a column (a distribution's drift).
 _EFFECT_CHECKS = ("feature_drift", "text_drift")
+#: An alert this many times beyond its bound is a clear change, even in one window.
+CLEAR_MULTIPLE = 2.0
 #: A column is named in a headline when it alerted in at least this share of the
 #: incident's windows: one chance alert in a long incident is evidence, not a cause.
 PERSISTENT_SHARE = 0.1
@@ -1071,15 +1073,21 @@ def _when(start: str, last: str, ongoing: bool) -> str:
 
 def _severity(alerts: Sequence[Alert], schema: bool) -> Severity:
     """critical: a column lost or retyped, or the model's outputs moved overall; major:
-    anything else seen overall, or outputs moved in a cohort; minor: the rest."""
+    anything else seen overall, or outputs moved in a cohort; minor: the rest. A change
+    seen in one window only, nowhere beyond :data:`CLEAR_MULTIPLE` times its bound (a
+    chance alert looks like that), is one step less severe."""
     checks = {a.check for a in alerts}
     overall = {a.check for a in alerts if a.cohort is None}
     if schema and checks & {"missing_column", "type_change"}:
         return "critical"
+    lasting = len({a.window for a in alerts}) > 1 or any(
+        a.value is not None and a.bound and abs(a.value) >= CLEAR_MULTIPLE * abs(a.bound)
+        for a in alerts
+    )
     if overall & OUTPUT_CHECKS - {"score_drift"}:
-        return "critical"
+        return "critical" if lasting else "major"
     if overall or checks & OUTPUT_CHECKS:
-        return "major"
+        return "major" if lasting else "minor"
     return "minor"
 
 
