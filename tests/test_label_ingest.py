@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 import driftline
 from driftline.errors import IngestError
@@ -97,3 +98,28 @@ def test_log_labels_prints_the_unknown_ids(
     assert "1 label(s) for ids never predicted (first: 'nope')" in r.err
     r = run_cli("log", "--labels", "labels.csv", cwd=tmp_path)
     assert "labels.csv: stored 0 labels, skipped 2 already stored" in r.out
+
+
+def test_labels_without_a_label_role_are_refused_or_said_unscored(
+    tmp_path: Path, make_spec: Any, make_predictions: Any, run_cli: Any
+) -> None:
+    """A spec naming no label column: a labels batch whose label column is not called
+    'label' is refused with the fix (set `label:`); one called 'label' is stored, and
+    every check says its labels are not scored and why, instead of nothing."""
+    spec = make_spec(label=None)
+    (tmp_path / "driftline.yaml").write_text(yaml.safe_dump(spec))
+    reference = make_predictions(n=600, seed=7, id_prefix="ref").drop(columns=["label"])
+    preds = make_predictions(n=200, seed=3, id_prefix="p", start="2024-03-01")
+    labels = preds[["id", "label"]]
+    with driftline.connect(tmp_path / "driftline.duckdb", spec) as mon:
+        mon.log_reference(reference)
+        mon.log_predictions(preds.drop(columns=["label"]))
+        with pytest.raises(IngestError, match=r"names no label column \(`label:`\).*set `label:`"):
+            mon.log_labels(labels.rename(columns={"label": "outcome"}))
+        mon.log_labels(labels)
+        report = mon.check(persist=False)
+    assert report.labels["labels_unjudged"] == 200
+    assert "set `label:`" in report.labels["unjudged_why"]
+    assert not [r for r in report.results if r.check.startswith("performance")]
+    done = run_cli("check", cwd=tmp_path)
+    assert "200 stored label(s) are not scored: the spec names no label column" in done.out

@@ -468,7 +468,9 @@ def test_a_profile_fitted_before_performance_still_loads_and_checks(tmp_path: Pa
         report = mon.check()
     assert report.results_for("performance") == []
     assert report.results_for("class_mix")
-    assert report.labels == {}
+    # the labels are kept, and the report says why they are not scored
+    assert report.labels["labels_unjudged"] == 100
+    assert "fitted before driftline measured performance" in report.labels["unjudged_why"]
 
 
 def test_a_spec_without_a_label_role_has_no_performance(tmp_path: Path) -> None:

@@ -534,10 +534,18 @@ def validate_labels(staged: Staged, rows: int) -> str:
     label_col = s.label or "label"
     for col in (s.id, label_col):
         if col not in types:
+            unnamed = (
+                " The spec names no label column (`label:`), so a labels batch's is "
+                "'label'; set `label:` to the column the reference and the labels hold the "
+                "true class in (then refit: the reference's labels are the holdout "
+                "performance is judged against)."
+                if col == label_col and s.label is None
+                else ""
+            )
             raise IngestError(
                 f"labels batch is missing column {col!r}; labels need {s.id!r} and "
                 f"{label_col!r} (optionally 'labelled_at'); columns present: "
-                f"{name_list(types)}. Nothing was stored."
+                f"{name_list(types)}.{unnamed} Nothing was stored."
             )
     if rows == 0:
         raise IngestError(

@@ -627,6 +627,14 @@ def _print_report(report: Any, *, every_alert: bool = False, latest: int = 0) ->
                 style="yellow",
             )
         )
+    if report.labels.get("labels_unjudged"):
+        out.print(
+            Text(
+                f"{report.labels['labels_unjudged']:,} stored label(s) are not scored: "
+                f"{report.labels['unjudged_why']}.",
+                style="yellow",
+            )
+        )
     if not report.alerts:
         out.print(Text("no alerts", style="green"))
         return

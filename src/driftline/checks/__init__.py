@@ -243,6 +243,8 @@ def run_checks(
         )
         # the store keeps its labelled ids without a prediction: read, not joined again
         label_info = _performance_checks.label_report(engine, table, labels, spec, profile, own)
+    elif labels is not None:
+        label_info = _performance_checks.unjudged(engine, labels, spec)
     # every (scope, cohort value) in report order, judged a group at a time: the group's
     # evaluators are made first and every bound any of them needs is calibrated at once
     # (one set of threads for their simulations), and only a group's evaluators are

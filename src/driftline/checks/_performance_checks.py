@@ -34,6 +34,7 @@ from driftline.engine.performance import (
     performance_summary,
     unknown_labels,
 )
+from driftline.errors import shorten
 from driftline.performance import (
     Performance,
     accuracy_bound,
@@ -254,6 +255,28 @@ def performance_results(
         found = [f(spec, baseline, perf, spans[w]) for f in PERFORMANCE_CHECKS]
         out[key] = [r for r in found if r is not None]
     return out
+
+
+def unjudged(engine: Engine, labels: ir.Table, spec: Spec) -> dict[str, Any]:
+    """What the report says of labels that no performance check can judge, the profile
+    holding no labelled holdout baseline: how many there are and why (empty when there
+    are none)."""
+    count = int(engine.run(labels.aggregate(n=labels.count()))["n"][0].as_py())
+    if not count:
+        return {}
+    if spec.label is None:
+        why = (
+            "the spec names no label column, so the reference gave no labelled holdout to "
+            "judge them against: set `label:` to the reference's label column and refit "
+            "(`driftline fit`)"
+        )
+    else:
+        why = (
+            f"the profile holds no labelled holdout: the reference lacks column "
+            f"{shorten(spec.label)}, or the profile was fitted before driftline measured "
+            "performance; log a reference with its labels, or refit (`driftline fit`)"
+        )
+    return {"labels_unjudged": count, "unjudged_why": why}
 
 
 def label_report(
