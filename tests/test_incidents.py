@@ -307,3 +307,18 @@ def test_a_one_window_change_close_to_its_bound_is_one_step_less_severe() -> Non
     # a lost column is critical however briefly
     lost = replace(_alert(3, "missing_column", "x"), value=0.12)
     assert [i.severity for i in find_incidents(_report([lost]))] == ["critical"]
+
+
+def test_an_input_that_drifted_overall_only_is_among_the_inputs_of_an_overall_change() -> None:
+    """The outputs moved overall and in eu and us; x drifted in eu, ``mix`` overall only
+    (its drift is between the cohort values, as a cohort column's own is), ``other`` in
+    apac alone (not a carrier): the root cause has x and mix, not other."""
+    alerts: list[Alert] = []
+    for d in (3, 4, 5):
+        alerts += [_alert(d, "confidence_shift", None)]
+        alerts += [_alert(d, "confidence_shift", None, v) for v in ("eu", "us")]
+        alerts += [_alert(d, "feature_drift", "x", "eu"), _alert(d, "feature_drift", "mix")]
+        alerts += [_alert(d, "feature_drift", "other"), _alert(d, "feature_drift", "other", "apac")]
+    (inc,) = find_incidents(_report(sorted(alerts, key=lambda a: a.window)))
+    assert sorted(c.column for c in inc.root_cause.columns) == ["mix", "x"]
+    assert "apac" not in inc.headline

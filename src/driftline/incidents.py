@@ -779,6 +779,16 @@ class _Context:
         # (a value where only another column drifted in the same days is not one)
         outs = {_scope(a) for a in alerts if a.check in OUTPUT_CHECKS and a.cohort is not None}
         moved = {a.column for a in alerts if a.check in INPUT_CHECKS and _scope(a) in outs}
+        # an input that drifted overall only (none of its drift located in a cohort value:
+        # a column whose mix moved between the values, the cohort column itself) moved
+        # with the outputs when these moved overall too
+        if any(a.check in OUTPUT_CHECKS and a.cohort is None for a in alerts):
+            located = {a.column for a in alerts if a.check in INPUT_CHECKS and a.cohort is not None}
+            moved |= {
+                a.column
+                for a in alerts
+                if a.check in INPUT_CHECKS and a.cohort is None and a.column not in located
+            }
         said = [
             a
             for a in alerts
