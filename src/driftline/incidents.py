@@ -842,7 +842,9 @@ class _Context:
                         decompositions.append(d)
             if "performance" in checks:
                 for cohort in cohorts:
-                    d = _decompose_accuracy(cohort, self.profile, self.report.results, span_set)
+                    d = _decompose_accuracy(
+                        cohort, self.profile, self.report.window_results(span_set), span_set
+                    )
                     if d is not None:
                         decompositions.append(d)
         # the cohort column whose alerting values locate the change: one where only some
@@ -925,13 +927,15 @@ class _Context:
         if n and ref is not None:
             out["confidence"] = (float(ref), sum(k * m for k, m in rows) / n)
         perf = getattr(self.profile, "performance_", None) or {}
+        if not perf.get("n"):
+            return out
         labelled = right = 0.0
-        for r in self.report.results:
+        for r in self.report.window_results(span):  # builds no other window's results
             acc = r.details.get("accuracy") if r.check == "performance" else None
-            if acc is not None and r.cohort is None and r.window in span and r.n:
+            if acc is not None and r.cohort is None and r.n:
                 labelled += r.n
                 right += float(acc) * r.n
-        if labelled and perf.get("n"):
+        if labelled:
             out["accuracy"] = (int(perf["correct"]) / int(perf["n"]), right / labelled)
         return out
 
