@@ -440,6 +440,40 @@ def test_a_feature_named_again_or_of_another_kind_holds_what_logging_under_that_
     assert {v[2] for k, v in expected.items() if k[3:] == ("missing_fraction", column)} == {"ok"}
 
 
+def test_a_check_since_a_day_judges_every_cohort_value_the_store_knows(
+    tmp_path: Path, make_spec: SpecFactory, make_predictions: PredictionsFactory
+) -> None:
+    """Day 0 holds a segment (east) day 1 does not. Checked, then day 1 logged and checked
+    ``--since`` day 1 (a daily cron job): day 1's stored results hold east's "no data"
+    results, as a fresh store's check of both days does."""
+    for name in "ab":
+        (tmp_path / name).mkdir()
+    reference = make_predictions(n=3000, seed=7, id_prefix="ref")
+    day0, day1 = day_rows(make_predictions, 0), day_rows(make_predictions, 1)
+    day0.loc[day0.index[::3], "segment"] = "east"
+
+    def stored(m: Any) -> list[tuple[Any, ...]]:
+        return m.store.con.execute(
+            'SELECT window_start, cohort_value, "check", "column", status FROM results ORDER BY ALL'
+        ).fetchall()
+
+    with open_monitor(tmp_path / "a", make_spec(window="1d")) as mon:
+        mon.log_reference(reference)
+        mon.log_predictions(day0)
+        mon.check()
+        mon.log_predictions(day1)
+        mon.check(since=(START + pd.Timedelta(days=1)).to_pydatetime())
+        ranged = stored(mon)
+    with open_monitor(tmp_path / "b", make_spec(window="1d")) as fresh:
+        fresh.log_reference(reference)
+        fresh.log_predictions(day0)
+        fresh.log_predictions(day1)
+        fresh.check()
+        expected = stored(fresh)
+    assert ranged == expected
+    assert any(r[0].day == 2 and r[1] == "east" and r[4] == "no_data" for r in ranged)
+
+
 def test_full_recomputes_everything(
     monitor: Any, make_predictions: PredictionsFactory, counted: list[int]
 ) -> None:

@@ -249,7 +249,15 @@ def run_checks(
     # evaluators are made first and every bound any of them needs is calibrated at once
     # (one set of threads for their simulations), and only a group's evaluators are
     # alive at once (each holds its baseline's reference counts)
-    judged = [(scope, cv) for scope in scopes for cv in sorted({cv for _, cv in scope.summaries})]
+    known = history.values if history is not None else {}
+    judged = [
+        (scope, cv)
+        for scope in scopes
+        for cv in sorted(
+            {cv for _, cv in scope.summaries}
+            | (known.get(scope.cohort, set()) if scope.cohort is not None else set())
+        )
+    ]
     with _collector_paused():
         for start in range(0, len(judged), _JUDGED_AT_ONCE):
             group = judged[start : start + _JUDGED_AT_ONCE]
@@ -444,11 +452,18 @@ def _incremental_scopes(
             history, {w: todo.stored.run[w] for w in kept}
         )
     raw, quantiles = _incremental.assemble(spec, fresh, todo, {}, kept)
-    # a window is read back only if every cohort value in range has its results there (a
-    # value first seen later has "no data" results in every earlier window)
+    history.values = defaultdict(set)
+    for rec in todo.stored.records:
+        if rec["scope"] != _incremental.OVERALL_SCOPE:
+            history.values[rec["scope"]].add(rec["cohort_value"])
+    for scope in raw:
+        if scope.cohort is not None:
+            history.values[scope.cohort].update(cv for (_, cv) in scope.summaries)
+    # a window is read back only if every cohort value the store knows has its results
+    # there (a value first seen later has "no data" results in every earlier window)
     read_back = {w for (_, _, w) in history.stored}
     for scope in raw:
-        values = {cv for (_, cv) in scope.summaries}
+        values = history.values.get(scope.cohort or "", {cv for (_, cv) in scope.summaries})
         for w in list(read_back):
             if any((scope.cohort, cv, w) not in history.stored for cv in values):
                 read_back.discard(w)

@@ -159,6 +159,10 @@ class History:
     stored: dict[tuple[str | None, str | None, int], StoredPart] = field(default_factory=dict)
     #: what fetches their results from the store (see StoredTexts)
     texts: StoredTexts | None = None
+    #: per cohort column, every value the store's summaries of this fingerprint hold, in
+    #: range or not: a check over a range judges them all (a value with no rows in a
+    #: window has "no data" results there), as a check over every window does
+    values: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
