@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -541,6 +542,14 @@ def test_row_windows_replace_their_results(
     assert decisions(first) == decisions(second)
     rows = results_table(mon)
     assert len(rows) == len(second.results) == len({r[2:7] for r in rows})
+    # a check since a moment inside a stored window counts from that window's start: the
+    # store holds the windows it held, none overlapping another
+    windows = "SELECT DISTINCT window_start, window_end, n FROM results WHERE cohort IS NULL"
+    before = sorted(mon.store.con.execute(windows).fetchall())
+    inside = before[2][0] + (before[2][1] - before[2][0]) / 2
+    ranged = mon.check(since=inside.replace(tzinfo=timezone.utc))
+    assert ranged.stats[0].window_start.startswith(before[2][0].isoformat()[:19])
+    assert sorted(mon.store.con.execute(windows).fetchall()) == before
     mon.close()
 
 

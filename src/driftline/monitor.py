@@ -387,6 +387,10 @@ class Monitor:
                 f"since ({lo.isoformat()}) is not before until ({hi.isoformat()}); the range "
                 "[since, until) would be empty. Swap them or widen the range."
             )
+        if lo is not None and self.spec.window_parsed.rows is not None:
+            # row-count windows are counted from ``since``: from the start of the stored
+            # window holding it, the windows are those a check of every window has
+            since = lo = self._row_window_start(lo)
         profile = self.profile  # before any source is read: a missing profile says so first
         engine, table = self._predictions_on(predictions)
         label_table = self._labels_on(engine, labels)
@@ -850,6 +854,20 @@ class Monitor:
         cols = [c for c in (*f.numeric, *f.categorical, *f.text) if c in rows.columns]
         return rows[cols].reset_index(drop=True)
 
+    def _row_window_start(self, since: datetime) -> datetime:
+        """The start of the stored row-count window holding ``since`` (``since`` itself
+        when none holds it)."""
+        if not self.store.has_table("results"):
+            return since
+        at = since.astimezone(timezone.utc).replace(tzinfo=None) if since.tzinfo else since
+        row = self.store.con.execute(
+            "SELECT max(window_start) FROM results WHERE window_start <= ? AND window_end > ?",
+            [at, at],
+        ).fetchone()
+        if not row or not isinstance(row[0], datetime):
+            return since
+        return row[0].replace(tzinfo=timezone.utc)
+
     def _earlier(self, before: datetime, fingerprint: str) -> Earlier | None:
         """The stored windows before ``before`` decided under ``fingerprint`` (the spec
         and profile of this check) and their alerts, for the incidents of a check
@@ -945,7 +963,9 @@ class Monitor:
             return rows, alerts, windows
         checked = (lo, hi, history.result_fp) if history.result_fp else None
         if history.rows:  # row windows: every stored result in range is replaced
-            self.store.save_run(rows, alerts, run, between=(lo, hi), checked=checked)
+            self.store.save_run(
+                rows, alerts, run, between=(lo, hi), checked=checked, overlapping=True
+            )
         else:
             texts = decided_rows(decided, keep, history, report.run_id)
             self.store.save_run(rows, alerts, run, windows=windows, decided=texts, checked=checked)

@@ -1206,12 +1206,16 @@ class Store:
         between: tuple[datetime | None, datetime | None] | None = None,
         decided: list[dict[str, Any]] | None = None,
         checked: tuple[datetime | None, datetime | None, str] | None = None,
+        overlapping: bool = False,
     ) -> None:
         """Store one check run's results and alerts together (one transaction), the
         latest evaluation winning: the stored results and alerts of the windows starting
         at ``windows``, and of every window starting in ``between`` (``[since, until)``,
-        None open), are replaced by the run's. ``run`` is its row of the run log;
-        ``decided`` the rows of the ``decided`` table, replacing those of their windows.
+        None open), are replaced by the run's; with ``overlapping``, of every window
+        reaching into ``between`` too (row-count windows: a run over a range counts its
+        windows from ``since``, and one stored before may straddle it). ``run`` is its
+        row of the run log; ``decided`` the rows of the ``decided`` table, replacing those
+        of their windows.
 
         ``checked`` (``since, until, fingerprint``): the range the run decided and the
         fingerprint it decided under. The results in that range decided under another
@@ -1224,6 +1228,16 @@ class Store:
                 self._delete_in("decided", "window", keys)
                 self._drop_empty_parts("decided")
                 self._append_parted("decided", decided)
+            if between is not None and overlapping and between[0] is not None:
+                lo, hi = between
+                reach = "window_end > ? AND window_start < ?" if hi else "window_end > ?"
+                values = [lo, hi] if hi else [lo]
+                self.con.execute(
+                    "DELETE FROM alerts WHERE window_start IN (SELECT window_start FROM "
+                    f"results WHERE {reach})",
+                    values,
+                )
+                self.con.execute(f"DELETE FROM results WHERE {reach}", values)
             for table in ("results", "alerts"):
                 if windows:
                     self._delete_in(table, "window_start", pa.array(windows, pa.timestamp("us")))
