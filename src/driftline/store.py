@@ -359,6 +359,11 @@ class Store:
     def _prediction_columns(self) -> list[tuple[str, str]]:
         return prediction_columns(self.spec)
 
+    def _feature_columns(self) -> set[str]:
+        """The columns whose stored type follows the spec's kind of them: the features
+        and the cohort columns (the store's own columns and the roles keep theirs)."""
+        return {*self.spec.feature_kinds, *self.spec.cohorts}
+
     def _spelled_columns(self) -> list[str]:
         """The columns whose values are spelled by :func:`value_text_sql`: the cohort
         columns and the categorical features."""
@@ -447,10 +452,11 @@ class Store:
         (:meth:`_fill_from_raw`); a column the spec names again after leaving it out for
         a while (table ``store_facts``, key ``named``: the columns it named at the last
         change) gets the values the batches logged meanwhile brought unnamed; a column
-        whose stored type the spec changed (a numeric feature made categorical) is
-        converted, each row from the value its batch brought where logging kept it (a
-        retyped or unnamed column's), else from the stored value. So the table holds what
-        logging the same batches under the spec of now would have stored."""
+        whose stored type the spec changed (a numeric feature made categorical; a feature
+        or cohort column only) is converted, each row from the value its batch brought
+        where logging kept it (a retyped or unnamed column's), else from the stored value.
+        So the table holds what logging the same batches under the spec of now would have
+        stored."""
         wanted = self._prediction_columns()
         if not self.has_table("predictions"):
             body = ", ".join(f"{quote(c)} {t}" for c, t in wanted)
@@ -460,7 +466,7 @@ class Store:
         have = self._table_columns("predictions")
         named = self._named()
         for col, typ in wanted:
-            if col in have and have[col] != typ:
+            if col in have and have[col] != typ and col in self._feature_columns():
                 self._convert(col, have[col], typ)
         added = [(col, typ) for col, typ in wanted if col not in have]
         for col, typ in added:
@@ -491,7 +497,8 @@ class Store:
         and the spec names no column it left out at the last change."""
         have = self._table_columns("predictions")
         wanted = self._prediction_columns()
-        if any(have.get(col) != typ for col, typ in wanted):
+        features = self._feature_columns()
+        if any(col not in have or (have[col] != typ and col in features) for col, typ in wanted):
             return False
         return self._named() in (None, {col for col, _ in wanted})
 
