@@ -521,8 +521,9 @@ def _o_era_rows(df: pd.DataFrame) -> list[Row]:
     bad = df[[t < EARLIEST or t > LATEST for t in df["ts"]]]
     out = []
     for key, g in _groups(bad, ["window"]):
-        rows = sorted(zip(g["ts"], g["id"], strict=True))[:5]
-        out += [{**key, "id": i, "ts": t} for t, i in rows]
+        batches = g["_batch"] if "_batch" in g else [None] * len(g)
+        rows = sorted(zip(g["ts"], g["id"], batches, strict=True), key=lambda r: r[:2])[:5]
+        out += [{**key, "id": i, "ts": t, "batch": b} for t, i, b in rows]
     return sorted(out, key=lambda r: (r["window"], r["ts"], r["id"]))
 
 
