@@ -35,6 +35,10 @@ Usage::
     python benchmarks/bench_nannyml.py --exact-sizes   # bounds at each window's own size
     python benchmarks/bench_nannyml.py --confirm-quantile off   # without confirmation
 
+Each driftline entry also holds its check's incidents (``incidents``): how many, how many
+start before the change, and the change's incident (its start against the documented
+one, its severity, the drifted columns its headline names); printed as a second table.
+
 Each driftline entry also holds, per method, the smallest effect beyond its no-drift mean
 of a drifted cell beyond its bound, and the largest of a clean cell: the evidence the
 default floors are chosen from (``driftline._catalog.DEFAULT_FLOORS``).
@@ -267,7 +271,46 @@ def driftline_cells(
     }
     if bounds:
         info["bounds"] = [float(min(bounds)), float(max(bounds))]
+    info["incidents"] = _incidents(ds, report, analysis)
     return Cells(alerts, drifted, clean, warns), info
+
+
+def _incidents(ds: Dataset, report: Any, analysis: pd.DataFrame) -> dict[str, Any]:
+    """What the check's incidents say against the documented drift: how many, how many
+    start before the change, and of the incident holding the change's first window its
+    start, severity and the columns its headline and root cause name."""
+    change = pd.Timestamp(analysis["timestamp"].iloc[ds.change])
+    if change.tzinfo is None:
+        change = change.tz_localize("UTC")
+    listed = []
+    for inc in report.incidents:
+        start = pd.Timestamp(inc.start)
+        listed.append(
+            {
+                "id": inc.id,
+                "start": inc.start,
+                "status": inc.status,
+                "severity": inc.severity,
+                "windows": inc.windows,
+                "before_change": bool(start < change - pd.Timedelta(days=1)),
+                "columns": [c.column for c in inc.root_cause.columns],
+                "headline": inc.headline,
+            }
+        )
+    after = [i for i in listed if not i["before_change"]]
+    main = max(after, key=lambda i: i["windows"], default=None)
+    named = set()
+    if main is not None:
+        named = {c for c in ds.features if c in main["headline"]}
+    return {
+        "count": len(listed),
+        "before_change": sum(i["before_change"] for i in listed),
+        "documented_start": change.isoformat(),
+        "change_incident": main,
+        "drifted_named_in_headline": sorted(named & ds.drifted),
+        "clean_named_in_headline": sorted(named - ds.drifted),
+        "listed": listed,
+    }
 
 
 def _effects(
@@ -371,6 +414,23 @@ def main(argv: list[str] | None = None) -> int:
             f"(NannyML: {n['drifted_cells']}) | {n['caught']} | {n['false_alarms']} "
             f"| {d['caught']} | {d['false_alarms']} "
             f"| {d['warned_drifted']} / {d['warned_clean']} |"
+        )
+    print()
+    print(
+        "| data set | windows | incidents | starting before the change | the change's "
+        "incident: start (documented), severity | drifted columns its headline names |"
+    )
+    print("|---|---|---:|---:|---|---|")
+    for e in out:
+        inc = e["driftline"]["incidents"]
+        main = inc["change_incident"] or {}
+        named = ", ".join(inc["drifted_named_in_headline"]) or "-"
+        if inc["clean_named_in_headline"]:
+            named += f" (and clean: {', '.join(inc['clean_named_in_headline'])})"
+        print(
+            f"| {e['dataset']} | {e['chunking']} | {inc['count']} | {inc['before_change']} "
+            f"| {str(main.get('start', '-'))[:16]} ({inc['documented_start'][:16]}), "
+            f"{main.get('severity', '-')} | {named} |"
         )
     for e in out:
         dl = e["driftline"]
