@@ -84,9 +84,9 @@ __all__ = ["PROFILE_VERSION", "CohortBaseline", "Profile"]
 #: holds in the older spelling (a refit reads them anew).
 PROFILE_VERSION = 4
 _READABLE_VERSIONS = (1, 2, 3, 4)
-#: A whole number as a driftline before profile version 4 spelled a float's (``-3.0``)
-#: or a decimal's (``3.00``).
-_OLD_WHOLE = re.compile(r"-?[0-9]+\.0+")
+#: A number as a driftline before profile version 4 spelled a float's whole number
+#: (``-3.0``) or a decimal's (``3.00``, ``1.50``), which now read ``-3``, ``3``, ``1.5``.
+_OLD_WHOLE = re.compile(r"-?[0-9]+\.[0-9]*0")
 #: Columns the fit adds to the reference: names no user column can take
 _CONF = f"{INTERNAL_PREFIX}conf"
 _ROW = f"{INTERNAL_PREFIX}row"
