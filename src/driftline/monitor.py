@@ -855,14 +855,17 @@ class Monitor:
         return rows[cols].reset_index(drop=True)
 
     def _row_window_start(self, since: datetime) -> datetime:
-        """The start of the stored row-count window holding ``since`` (``since`` itself
-        when none holds it)."""
+        """The start of the row-count window holding ``since`` that the store keeps,
+        decided under this spec and profile (``since`` itself when none holds it)."""
+        from driftline.checks._incremental import fingerprints
+
         if not self.store.has_table("results"):
             return since
         at = since.astimezone(timezone.utc).replace(tzinfo=None) if since.tzinfo else since
         row = self.store.con.execute(
-            "SELECT max(window_start) FROM results WHERE window_start <= ? AND window_end > ?",
-            [at, at],
+            "SELECT max(window_start) FROM results WHERE window_start <= ? AND window_end > ? "
+            "AND fingerprint = ?",
+            [at, at, fingerprints(self.spec, self.profile)[1]],
         ).fetchone()
         if not row or not isinstance(row[0], datetime):
             return since

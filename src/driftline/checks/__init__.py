@@ -210,6 +210,8 @@ def run_checks(
         scopes = _all_scopes(engine, t, spec, profile, window, era)
     keys = _window_keys(window, scopes[0])
     if history is not None and evaluated is None:  # row windows: everything, nothing kept
+        if not history.summary_fp:  # the results are stored under it all the same
+            history.summary_fp, history.result_fp = fingerprints(spec, profile)
         history.rows = True
         history.evaluated = set(keys)
         history.summarised_by = dict.fromkeys(keys, history.run_id)
