@@ -107,8 +107,15 @@ def num(value: Any) -> float | None:
 
 
 def scope_label(cohort: str | None, value: str | None) -> str:
-    """``overall`` or ``cohort=value``."""
-    return "overall" if cohort is None else f"{cohort}={value}"
+    """``overall`` or ``cohort=value`` (an empty value as ``''``, as the command line and
+    the incidents show it).
+
+    >>> scope_label(None, None), scope_label("region", "eu"), scope_label("region", "")
+    ('overall', 'region=eu', "region=''")
+    """
+    if cohort is None:
+        return "overall"
+    return f"{cohort}={value!r}" if value == "" else f"{cohort}={value}"
 
 
 def _natural(key: str) -> tuple[int, float, str]:
