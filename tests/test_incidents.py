@@ -343,3 +343,21 @@ def test_a_sustained_change_alerting_in_most_windows_survives_its_likely_quiet_s
     assert [i.status for i in grown if i.start == _iso(0)] == ["closed"]
     sparse = [_alert(d, "feature_drift", "x") for d in (2, 5, 8)]
     assert len(find_incidents(_report(sparse, windows=12))) == 3
+
+
+def test_a_chance_alert_the_window_before_a_change_is_not_its_start() -> None:
+    """One alert in one cohort value close to its bound, the window before the outputs
+    move overall: an incident of its own (minor), and the change starts where it does.
+    A clear alert there, or a change not seen overall, keeps the window as the start."""
+    change = [_alert(d, "class_mix", None, v) for d in (4, 5, 6) for v in (None, "eu", "us")]
+    chance = replace(_alert(3, "score_drift", "score:a", "eu"), value=0.12)
+    found = find_incidents(_report([chance, *change]))
+    assert sorted((i.start, i.severity, len(i.alerts)) for i in found) == [
+        (_iso(3 * DAY), "minor", 1),
+        (_iso(4 * DAY), "critical", 9),
+    ]
+    assert find_incidents(_report(change))[0].id in {i.id for i in found}
+    clear = replace(chance, value=0.5)
+    assert [i.start for i in find_incidents(_report([clear, *change]))] == [_iso(3 * DAY)]
+    in_cohorts = [a for a in change if a.cohort is not None]
+    assert [i.start for i in find_incidents(_report([chance, *in_cohorts]))] == [_iso(3 * DAY)]

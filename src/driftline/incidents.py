@@ -361,6 +361,34 @@ def group_alerts(alerts: Sequence[Alert], windows: Sequence[int]) -> list[list[A
     return [sorted(g, key=lambda a: (a.window, _order(a))) for g in out.values()]
 
 
+def _marginal(a: Alert) -> bool:
+    """Whether ``a`` is less than :data:`CLEAR_MULTIPLE` times beyond its bound."""
+    return a.value is None or not a.bound or abs(a.value) < CLEAR_MULTIPLE * abs(a.bound)
+
+
+def _lead_in(group: list[Alert]) -> list[list[Alert]]:
+    """``group`` (sorted by window), or its first window apart when that window holds a
+    single alert, in one cohort value and close to its bound, and the change is seen
+    overall from the next window on: a chance alert the window before a change is not
+    its start (NannyML's car-loan data, one score alert of one size of down payment a
+    window early). Apart, it is an incident of its own."""
+    first = group[0].window
+    lead = [a for a in group if a.window == first]
+    rest = [a for a in group if a.window != first]
+    if (
+        len(lead) != 1
+        or lead[0].cohort is None
+        or lead[0].check in SCHEMA_CHECKS
+        or not _marginal(lead[0])
+        or not rest
+    ):
+        return [group]
+    second = rest[0].window
+    if not any(a.cohort is None for a in rest if a.window == second):
+        return [group]
+    return [lead, rest]
+
+
 def _position(windows: Sequence[int], window: int) -> int:
     """Where ``window`` falls among the sorted checked ``windows``: its index, or that of
     the last one before it (-1 before them all) for a window that is not one of them,
@@ -668,7 +696,8 @@ def find_incidents(
     if not windows:
         windows = sorted({a.window for a in everything})
     ends = {s.window: s.window_end for s in report.stats if s.cohort is None}
-    groups = [g for g in group_alerts(everything, windows) if any(a.id in current for a in g)]
+    grouped = [part for g in group_alerts(everything, windows) for part in _lead_in(g)]
+    groups = [g for g in grouped if any(a.id in current for a in g)]
     # the results a root cause reads: in its incident's windows, of the columns that
     # alerted, by the checks it ranks or explains them by (a wide table has a quarter of
     # a million results; a year of history, most of them read back from the store and
