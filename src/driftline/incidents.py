@@ -23,7 +23,9 @@ not split it, two do, unless the change is sustained and alerts in only part of 
 windows (small, noisy windows): then it survives the quiet stretches its own alert rate
 makes likely (:func:`allowed_gap`, at most :data:`MAX_GAP` windows). It is *ongoing*
 while it can still grow (it alerted within its allowed gap of the last checked window),
-else *closed*; a change after a closed incident is a new incident. Its id is a hash of
+else *closed*; a change after a closed incident is a new incident. A single alert close
+to its bound in one cohort value, the window before a change seen overall, is an
+incident of its own (:func:`_lead_in`), not that change's start. Its id is a hash of
 what it is (the family, and the check and column of a schema incident, or the first
 scope of a change) and of the window it started in, so it keeps its id across runs and
 as new windows extend it. When a new window shows two ongoing changes to be one, the
