@@ -34,6 +34,7 @@ Usage::
     python benchmarks/bench_nannyml.py --exact-sizes --numeric jensen_shannon  # alternatives
     python benchmarks/bench_nannyml.py --exact-sizes   # bounds at each window's own size
     python benchmarks/bench_nannyml.py --confirm-quantile off   # without confirmation
+    python benchmarks/bench_nannyml.py --incident-windows 6h    # incidents at 6 hours too
 
 Each driftline entry also holds its check's incidents (``incidents``): how many, how many
 start before the change, and the change's incident (its start against the documented
@@ -275,6 +276,18 @@ def driftline_cells(
     return Cells(alerts, drifted, clean, warns), info
 
 
+def incidents_at(ds: Dataset, window: str, analysis: pd.DataFrame, workdir: Path) -> dict[str, Any]:
+    """The incidents of a driftline check at another ``window`` (``--incident-windows``:
+    no NannyML run, no cells), e.g. 6-hour windows of ~40 rows."""
+    spec = {**ds.spec, "window": window}
+    store = workdir / f"{ds.name}-incidents-{window.replace(' ', '')}.duckdb"
+    with driftline.connect(store, spec, profile=store.with_suffix(".json")) as mon:
+        mon.log_reference(DATA / f"{ds.name}_reference.parquet")
+        mon.log_predictions(DATA / f"{ds.name}_analysis.parquet")
+        report = mon.check(persist=False)
+    return _incidents(ds, report, analysis)
+
+
 def _incidents(ds: Dataset, report: Any, analysis: pd.DataFrame) -> dict[str, Any]:
     """What the check's incidents say against the documented drift: how many, how many
     start before the change, and of the incident holding the change's first window its
@@ -356,6 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--bins", type=int, help="driftline's numeric bins (spec drift.bins)")
     p.add_argument(
+        "--incident-windows",
+        nargs="*",
+        default=[],
+        help="more driftline windows (e.g. 6h) whose incidents are counted too (driftline "
+        "only: no cells, no NannyML run)",
+    )
+    p.add_argument(
         "--confirm-quantile",
         help="driftline's checks.confirm_quantile, or 'off' (default: driftline's default, "
         "0.995). Measures what confirmation within a window adds",
@@ -402,12 +422,22 @@ def main(argv: list[str] | None = None) -> int:
                         },
                     }
                 )
+            for window in a.incident_windows:
+                inc = incidents_at(ds, window, analysis, Path(tmp))
+                out.append(
+                    {
+                        "dataset": ds.name,
+                        "chunking": window,
+                        "driftline": {"incidents": inc, "window": window},
+                    }
+                )
+    cells = [e for e in out if "nannyml" in e]
     print(
         "| data set | windows | drifted cells | NannyML caught | NannyML false alarms "
         "| driftline caught (alert) | driftline false alarms | driftline warn: drifted / clean |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for e in out:
+    for e in cells:
         n, d = e["nannyml"], e["driftline"]
         print(
             f"| {e['dataset']} | {e['chunking']} | {d['drifted_cells']} "
@@ -432,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {str(main.get('start', '-'))[:16]} ({inc['documented_start'][:16]}), "
             f"{main.get('severity', '-')} | {named} |"
         )
-    for e in out:
+    for e in cells:
         dl = e["driftline"]
         worst = max(
             (
