@@ -226,12 +226,7 @@ def driftline_cells(
     ds: Dataset, chunking: str, analysis: pd.DataFrame, workdir: Path
 ) -> tuple[Cells, dict[str, Any]]:
     window = f"{ds.rows // 10} rows" if chunking == "10 chunks" else "1d"
-    spec = {**ds.spec, "window": window}
-    store = workdir / f"{ds.name}-{window.replace(' ', '')}.duckdb"
-    with driftline.connect(store, spec, profile=store.with_suffix(".json")) as mon:
-        mon.log_reference(DATA / f"{ds.name}_reference.parquet")
-        mon.log_predictions(DATA / f"{ds.name}_analysis.parquet")
-        report = mon.check(persist=False)
+    report = _check(ds, window, workdir)
     # each window's analysis rows: row windows by position, day windows by date
     day = analysis["timestamp"].dt.floor("D")
     windows = []
@@ -279,13 +274,18 @@ def driftline_cells(
 def incidents_at(ds: Dataset, window: str, analysis: pd.DataFrame, workdir: Path) -> dict[str, Any]:
     """The incidents of a driftline check at another ``window`` (``--incident-windows``:
     no NannyML run, no cells), e.g. 6-hour windows of ~40 rows."""
+    return _incidents(ds, _check(ds, window, workdir, "incidents-"), analysis)
+
+
+def _check(ds: Dataset, window: str, workdir: Path, tag: str = "") -> Any:
+    """A not-persisted check of ``ds`` at ``window``, in a new store in ``workdir`` (its
+    name tagged with ``tag``, so two callers at one window do not share a store)."""
     spec = {**ds.spec, "window": window}
-    store = workdir / f"{ds.name}-incidents-{window.replace(' ', '')}.duckdb"
+    store = workdir / f"{ds.name}-{tag}{window.replace(' ', '')}.duckdb"
     with driftline.connect(store, spec, profile=store.with_suffix(".json")) as mon:
         mon.log_reference(DATA / f"{ds.name}_reference.parquet")
         mon.log_predictions(DATA / f"{ds.name}_analysis.parquet")
-        report = mon.check(persist=False)
-    return _incidents(ds, report, analysis)
+        return mon.check(persist=False)
 
 
 def _incidents(ds: Dataset, report: Any, analysis: pd.DataFrame) -> dict[str, Any]:
