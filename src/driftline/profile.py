@@ -1222,11 +1222,8 @@ class Profile:
         columns' categories and cohort baselines would no longer match them."""
         if self.version_ >= 4:
             return []
-        kinds = self.spec.feature_kinds
-        wanted = [c for c in self.spec.cohorts if c not in kinds]
-        wanted += [c for c, k in kinds.items() if k == "categorical"]
         found = []
-        for col in wanted:
+        for col in self.spec.category_columns():
             if not fractional(reference_types.get(col, "")):
                 continue
             values = [*self.categories_.get(col, {}), *((self.cohorts_ or {}).get(col) or {})]

@@ -743,6 +743,14 @@ class Spec(_Strict):
     def feature_kinds(self) -> dict[str, str]:
         return self.features.kinds()
 
+    def category_columns(self) -> list[str]:
+        """The columns whose values are categories: the cohort columns (those that are
+        not also features) and the categorical features. Their values are spelled as
+        :func:`driftline._catalog.value_text_sql` spells them."""
+        kinds = self.feature_kinds
+        cols = [c for c in self.cohorts if c not in kinds]
+        return cols + [c for c, k in kinds.items() if k == "categorical"]
+
     def column_roles(self) -> list[tuple[str, str]]:
         roles = [("id", self.id), ("timestamp", self.timestamp), ("prediction", self.prediction)]
         roles += [("scores", c) for c in self.score_columns]

@@ -364,13 +364,6 @@ class Store:
         and the cohort columns (the store's own columns and the roles keep theirs)."""
         return {*self.spec.feature_kinds, *self.spec.cohorts}
 
-    def _spelled_columns(self) -> list[str]:
-        """The columns whose values are spelled by :func:`value_text_sql`: the cohort
-        columns and the categorical features."""
-        kinds = self.spec.feature_kinds
-        cols = [c for c in self.spec.cohorts if c not in kinds]
-        return cols + [c for c, k in kinds.items() if k == "categorical"]
-
     def _respell_whole_numbers(self) -> None:
         """Once per store (table ``store_facts`` records it): the stored cohort values and
         categories that a driftline before this one spelled from a float or decimal
@@ -408,7 +401,7 @@ class Store:
             ).fetchall()
         ]
         sets, changed, params = [], [], []
-        for col in [c for c in self._spelled_columns() if c in have]:
+        for col in [c for c in self.spec.category_columns() if c in have]:
             seqs = [seq for seq, types in batches if fractional(str(types.get(col, "")))]
             if not seqs:
                 continue
@@ -419,17 +412,12 @@ class Store:
             params.append(seqs)
         if not sets:
             return 0
-        every = sorted({s for seqs in params for s in seqs})
+        # only the rows whose spelling changes: the count says whether any did
         row = self.con.execute(
-            f"SELECT count(*) FROM predictions WHERE {' OR '.join(changed)}", params
+            f"UPDATE predictions SET {', '.join(sets)} WHERE {' OR '.join(changed)}",
+            [*params, *params],
         ).fetchone()
-        if not row or not row[0]:
-            return 0
-        self.con.execute(
-            f"UPDATE predictions SET {', '.join(sets)} WHERE list_contains(?, _batch)",
-            [*params, every],
-        )
-        return int(row[0])
+        return int(row[0]) if row else 0
 
     def has_table(self, name: str) -> bool:
         row = self.con.execute(
@@ -465,8 +453,9 @@ class Store:
             return
         have = self._table_columns("predictions")
         named = self._named()
+        features = self._feature_columns()
         for col, typ in wanted:
-            if col in have and have[col] != typ and col in self._feature_columns():
+            if col in have and have[col] != typ and col in features:
                 self._convert(col, have[col], typ)
         added = [(col, typ) for col, typ in wanted if col not in have]
         for col, typ in added:
@@ -516,7 +505,7 @@ class Store:
         escaped literal."""
         pointer = f"'{_sql_string(_pointer(col))}'"
         q = quote(col)
-        if typ == "VARCHAR" and col in self._spelled_columns():
+        if typ == "VARCHAR" and col in self.spec.category_columns():
             converted = value_text_sql(q, stored)
         elif typ == "VARCHAR":
             converted = f"CAST({q} AS VARCHAR)"
@@ -537,7 +526,7 @@ class Store:
             return f"TRY_CAST(json_extract(_raw, {pointer}) AS {typ})"
         if typ == "TIMESTAMP":  # as logging converts a string
             return utc_timestamp(f"json_extract_string(_raw, {pointer})")
-        if col in self._spelled_columns():
+        if col in self.spec.category_columns():
             number = value_text_sql(f"CAST(json_extract(_raw, {pointer}) AS DOUBLE)", "DOUBLE")
             return (
                 f"CASE WHEN json_type(_raw, {pointer}) = 'DOUBLE' "
