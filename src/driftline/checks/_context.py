@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -356,6 +356,12 @@ def _cut_batch(batch_id: Any) -> str:
     if text.startswith(SOURCE_FILE) and len(text) > SHOWN_CHARS and text.isprintable():
         return SOURCE_FILE + "…" + text[-(SHOWN_CHARS - len(SOURCE_FILE) - 1) :]
     return _cut(text)
+
+
+def _batch_names(run: _Run, seqs: Iterable[int]) -> list[str]:
+    """The batches numbered ``seqs`` as a result's details name them (:func:`_cut_batch`
+    of their ids; the number itself for a batch the run does not know)."""
+    return [_cut_batch(run.batches.get(s, {}).get("batch_id", s)) for s in seqs]
 
 
 def _cut_keys(counts: Mapping[str, int]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from driftline.checks._context import (
-    _cut_batch,
+    _batch_names,
     _cut_keys,
     _DriftColumn,
     _Feature,
@@ -46,7 +46,7 @@ def missing_fraction(
     }
     if abs(frac - p_ref) > bound:  # beyond the bound: the window's batches, first first
         seqs = sorted(win.batches)[:5]
-        details["batches"] = [_cut_batch(run.batches.get(s, {}).get("batch_id", s)) for s in seqs]
+        details["batches"] = _batch_names(run, seqs)
     return decided(
         run,
         win.base,

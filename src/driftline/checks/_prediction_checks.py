@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from driftline.checks._context import _arr, _cut_batch, _Run, _Window, decided, skipped
+from driftline.checks._context import _arr, _batch_names, _Run, _Window, decided, skipped
 from driftline.checks._registry import CHECKS, Status, check
 from driftline.checks._results import CheckResult, WindowStats
 from driftline.errors import shorten
@@ -50,7 +50,7 @@ def timestamp_era(run: _Run, win: _Window) -> Iterator[CheckResult]:
     found = run.era_ids.get(win.base["window"], [])
     ids = [shorten(i) for i, _ in found]
     seqs = list(dict.fromkeys(b for _, b in found if b is not None))
-    batches = [_cut_batch(run.batches.get(s, {}).get("batch_id", s)) for s in seqs]
+    batches = _batch_names(run, seqs)
     rows = early + late
     where = []
     if early:
