@@ -912,7 +912,7 @@ class _Context:
         scope = carriers[0] if len(carriers) == 1 and attribution == "within" else None
         if scope is None:
             scope = IncidentScope(None, None) if overall else (alerting[0] if alerting else None)
-        columns = self._columns(said, scope, span_set)
+        columns = self._columns(said, scope, span_set, len({a.window for a in alerts}))
         scores = sorted({a.column for a in alerts if a.check == "score_drift" and a.column})
         outputs = bool(checks & OUTPUT_CHECKS)
         outputs_only = outputs and not checks & INPUT_CHECKS
@@ -993,18 +993,18 @@ class _Context:
         )
 
     def _columns(
-        self, alerts: list[Alert], scope: IncidentScope | None, span: set[int]
+        self, alerts: list[Alert], scope: IncidentScope | None, span: set[int], total: int
     ) -> list[ColumnEffect]:
         """The input columns that alerted, ranked by their mean drift effect over the
         incident's windows in ``scope`` (overall when the scope has no result of them);
         those that alerted in fewer than :data:`PERSISTENT_SHARE` of the incident's
-        windows (:func:`_persistent`) after the others."""
+        ``total`` windows with alerts (:func:`_persistent`, as the headline names them)
+        after the others."""
         moved = sorted({a.column for a in alerts if a.check in INPUT_CHECKS and a.column})
         alerted: dict[str, set[int]] = defaultdict(set)
         for a in alerts:
             if a.check in INPUT_CHECKS and a.column:
                 alerted[a.column].add(a.window)
-        total = len({a.window for a in alerts})
         out = []
         for col in moved:
             picked: list[CheckResult] = []
@@ -1157,10 +1157,7 @@ def _severity(alerts: Sequence[Alert], schema: bool) -> Severity:
     overall = {a.check for a in alerts if a.cohort is None}
     if schema and checks & {"missing_column", "type_change"}:
         return "critical"
-    lasting = len({a.window for a in alerts}) > 1 or any(
-        a.value is not None and a.bound and abs(a.value) >= CLEAR_MULTIPLE * abs(a.bound)
-        for a in alerts
-    )
+    lasting = len({a.window for a in alerts}) > 1 or not all(_marginal(a) for a in alerts)
     if overall & OUTPUT_CHECKS - {"score_drift"}:
         return "critical" if lasting else "major"
     if overall or checks & OUTPUT_CHECKS:
