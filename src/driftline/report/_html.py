@@ -25,7 +25,14 @@ from driftline.errors import plain
 from driftline.report._assets import APP_JS, CSS
 from driftline.report._cells import _e, _f, _status, _w
 from driftline.report._embeddings import EMBEDDINGS_JS, embeddings_section
-from driftline.report._payload import SCHEMA_CHECKS, Scope, incident_scope, num, scope_label
+from driftline.report._payload import (
+    SCHEMA_CHECKS,
+    THRESHOLD_CHECKS,
+    Scope,
+    incident_scope,
+    num,
+    scope_label,
+)
 
 __all__ = ["csp", "page", "safe_json"]
 
@@ -158,7 +165,7 @@ def _evidence(inc: Mapping[str, Any], payload: Mapping[str, Any]) -> list[str]:
             f'<a class="evidence" href="#performance" data-pick="perf-scope" '
             f'data-scope="{k}">accuracy, {label}</a>'
         )
-    if checks & {"threshold_above", "threshold_band", "threshold_none"}:
+    if checks & set(THRESHOLD_CHECKS):
         links.append(
             f'<a class="evidence" href="#thresholds" data-pick="thr-scope" '
             f'data-scope="{k}">decisions against the thresholds, {label}</a>'

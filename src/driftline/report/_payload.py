@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_CHECKS",
+    "THRESHOLD_CHECKS",
     "Scope",
     "build_payload",
     "embeddings_payload",
