@@ -127,16 +127,11 @@ def _session(engine: str, conf: list[str] | None, *needs: tuple[str, object]) ->
                 )
         yield None
         return
-    from driftline.engine.spark import active_session, spark_session
+    from driftline.engine.spark import session_for
 
     step("starting Spark")
-    started = active_session() is None
-    session = spark_session(dict(pairs))
-    try:
+    with session_for(dict(pairs)) as session:  # one this process already ran is left running
         yield session
-    finally:
-        if started:  # a session this process already ran is left running
-            session.stop()
 
 
 def _split(values: list[str] | None) -> list[str] | None:

@@ -9,6 +9,8 @@ Everything Spark-specific lives here (and in :class:`SparkEngine`, re-exported):
   in the working directory), UI off, few shuffle partitions (summaries are small).
   Before the JVM starts it checks that pyspark is importable and that Java can be found,
   and says what to install otherwise (a JVM that fails to start says the same).
+  :func:`session_for` is the same for one block: a session it started is stopped after
+  it, and Ctrl-C is left as the process had it.
 - :func:`read_view` / :func:`table_columns` read Parquet files, Delta tables and catalog
   tables as temporary views and give their column types in DuckDB's spelling (the
   spelling the ingest rules of :mod:`driftline._ingest` judge).
@@ -29,8 +31,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +133,26 @@ def spark_session(conf: Mapping[str, str] | None = None) -> Any:
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+@contextmanager
+def session_for(conf: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """:func:`spark_session` for one block: the active session, or one started for the
+    block and stopped when it ends. Stopping also puts back the Ctrl-C handler the
+    process had before: pyspark installs its own when a session starts and leaves it
+    behind when the session stops, where Ctrl-C then raises ``AttributeError`` (from
+    cancelling the stopped session's jobs) instead of ``KeyboardInterrupt``."""
+    started = active_session() is None
+    before = signal.getsignal(signal.SIGINT)
+    session = spark_session(conf)
+    try:
+        yield session
+    finally:
+        if started:
+            session.stop()
+            main = threading.current_thread() is threading.main_thread()
+            if main and before is not None:  # None: a handler not set from Python
+                signal.signal(signal.SIGINT, before)
 
 
 def active_session() -> Any:
