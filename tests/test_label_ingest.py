@@ -4,6 +4,7 @@ batch_id) stores nothing twice."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,36 @@ def test_a_batch_logged_twice_without_batch_id_stores_nothing_twice(monitor: Any
     assert latest == {"r1": "a", "r2": "c", "r3": "c"}
     # going back to an earlier label is a change, and is stored
     assert monitor.log_labels(pd.DataFrame({"id": ["r2"], "label": ["b"]})).rows == 1
+
+
+def latest(m: Any) -> dict[str, str]:
+    table = m.store.latest_labels().to_pyarrow()
+    return dict(zip(table["id"].to_pylist(), table["label"].to_pylist(), strict=True))
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_the_latest_labelled_at_wins_in_whatever_order_files_come(
+    tmp_path: Path, make_spec: Any, make_predictions: Any, order: tuple[int, ...]
+) -> None:
+    """A label confirmed again later (day 23) outranks a correction dated between (day
+    22), however the three files are logged. The confirmation was skipped as "already
+    the latest" when it came second, and the correction then won."""
+    ids = [f"r{i}" for i in range(6)]
+
+    def batch(label: str, day: int) -> pd.DataFrame:
+        at = pd.Timestamp(f"2026-11-{day}T09:00:00Z")
+        return pd.DataFrame({"id": ids, "label": [label] * 6, "labelled_at": [at] * 6})
+
+    files = [batch("a", 21), batch("a", 23), batch("b", 22)]
+    with driftline.connect(tmp_path / "order.duckdb", make_spec()) as m:
+        m.log_predictions(make_predictions(6))
+        for i in order:
+            m.log_labels(files[i])
+        assert latest(m) == dict.fromkeys(ids, "a")
+        again = m.log_labels(files[order[-1]])  # a file logged twice stores nothing twice
+        assert (again.rows, again.skipped) == (0, 6)
+        older = m.log_labels(batch("a", 20))  # outranked by the same label, later
+        assert (older.rows, older.skipped) == (0, 6)
 
 
 def test_log_labels_prints_the_unknown_ids(

@@ -209,6 +209,8 @@ def _wal_bytes(path: str) -> int:
 
 #: How many JSON objects are read for their keys (DuckDB's own schema sample size).
 _JSON_SAMPLE = 20480
+#: the staged labels' ``labelled_at`` as stored, while a batch is compared with the store
+_LABEL_AT = "__driftline_labelled_at"
 
 
 @dataclass(frozen=True)
@@ -770,12 +772,15 @@ class Store:
     def log_labels(self, data: Any, batch_id: str | None = None) -> IngestReport:
         """Append labels (``id``, ``label``, optional ``labelled_at``); latest per id wins.
 
-        A label equal to its id's latest stored label is not stored again (the report
-        counts it in ``skipped``; a batch of only such rows stores nothing), so a file
-        logged twice without a ``batch_id`` stores nothing twice; a ``batch_id`` already
-        stored returns its report without reading the data. Labels for ids the store
-        holds no prediction of are stored (they apply once the predictions are logged)
-        and counted in ``unknown_ids``."""
+        A label that cannot change which label is its id's latest is not stored again
+        (the report counts it in ``skipped``; a batch of only such rows stores nothing):
+        with a ``labelled_at``, one whose id holds the same label stored at that time or
+        later; without (it is labelled at logging), one equal to its id's latest stored
+        label. So a file logged twice without a ``batch_id`` stores nothing twice, and
+        the latest label does not depend on the order files are logged in; a
+        ``batch_id`` already stored returns its report without reading the data. Labels
+        for ids the store holds no prediction of are stored (they apply once the
+        predictions are logged) and counted in ``unknown_ids``."""
         if (done := self._already(batch_id, "labels")) is not None:
             unknown, examples = self._unknown_label_ids(
                 "SELECT l.id AS i FROM labels AS l JOIN batches AS b ON l._batch = b.seq "
@@ -791,16 +796,28 @@ class Store:
             rows = int(self._scalar("SELECT count(*) FROM __staging"))
             at = validate_labels(self._staged(types), rows)
             idc, lc = quote(s.id), quote(label_col)
-            # rows whose id's latest stored label is the same: storing them changes nothing.
-            # Only the stored labels of the batch's ids are ranked (a semi-join whose hash
-            # table holds the batch's ids): a day's labels cost the same after a year of them
-            new_rows = (
-                "FROM __staging AS s WHERE NOT EXISTS (SELECT 1 FROM (SELECT x.id, x.label, "
-                "row_number() OVER (PARTITION BY x.id ORDER BY x.labelled_at DESC, "
-                "x._batch DESC) AS r FROM labels AS x SEMI JOIN __staging AS b "
-                f"ON x.id = CAST(b.{idc} AS VARCHAR)) AS l WHERE l.r = 1 "
-                f"AND l.id = CAST(s.{idc} AS VARCHAR) AND l.label = CAST(s.{lc} AS VARCHAR))"
-            )
+            same = f"l.id = CAST(s.{idc} AS VARCHAR) AND l.label = CAST(s.{lc} AS VARCHAR)"
+            if "labelled_at" in types:
+                # rows whose id holds the same label stored as late or later: any label
+                # that would outrank them outranks that one. A label equal to the latest
+                # but later than it is stored: a label dated between the two may come
+                new_rows = (
+                    f"FROM (SELECT *, {at} AS {_LABEL_AT} FROM __staging) AS s WHERE NOT "
+                    "EXISTS (SELECT 1 FROM (SELECT x.* FROM labels AS x SEMI JOIN __staging "
+                    f"AS b ON x.id = CAST(b.{idc} AS VARCHAR)) AS l WHERE {same} "
+                    f"AND l.labelled_at >= s.{_LABEL_AT})"
+                )
+            else:
+                # rows whose id's latest stored label is the same: storing them changes
+                # nothing. Only the stored labels of the batch's ids are ranked (a
+                # semi-join whose hash table holds the batch's ids): a day's labels cost
+                # the same after a year of them
+                new_rows = (
+                    "FROM __staging AS s WHERE NOT EXISTS (SELECT 1 FROM (SELECT x.id, "
+                    "x.label, row_number() OVER (PARTITION BY x.id ORDER BY x.labelled_at "
+                    "DESC, x._batch DESC) AS r FROM labels AS x SEMI JOIN __staging AS b "
+                    f"ON x.id = CAST(b.{idc} AS VARCHAR)) AS l WHERE l.r = 1 AND {same})"
+                )
             stored = int(self._scalar(f"SELECT count(*) {new_rows}"))
             if stored == 0:  # every label already stored: nothing to add, no empty batch
                 return IngestReport(kind="labels", batch_id=batch_id or "", rows=0, skipped=rows)
