@@ -418,6 +418,42 @@ def test_cli_prints_the_gain_and_stores_the_thresholds(tmp_path: Path, run_cli: 
     assert "--cost '0,1' is not four numbers" in res.err
 
 
+def test_a_refit_chooses_the_thresholds_chosen_by_the_command_again(
+    tmp_path: Path, run_cli: Any
+) -> None:
+    """Thresholds chosen with `driftline thresholds` (no spec section) survive `fit` and
+    `log --reference`: chosen again with their settings, on the new holdout, and said so.
+    A refit dropped them, and the threshold checks stopped without a word."""
+    spec = tmp_path / "s.yaml"
+    Spec.model_validate(BINARY).save(spec)
+    ref, newer = tmp_path / "ref.parquet", tmp_path / "newer.parquet"
+    _binary_frame(1500, 1, "2024-01-01").to_parquet(ref)
+    _binary_frame(1200, 7, "2024-01-01").to_parquet(newer)
+    store = tmp_path / "s.duckdb"
+    args = ("--spec", str(spec), "--store", str(store))
+    assert run_cli("log", "--reference", str(ref), *args).code == 0
+    assert run_cli("thresholds", "--objective", "recall", "--target", "0.95", *args).code == 0
+    profile = tmp_path / "s.profile.json"
+    chosen = json.loads(profile.read_text())["thresholds"]
+    res = run_cli("fit", *args)
+    assert res.code == 0, res.err
+    assert (
+        "thresholds chosen again on 1500 labelled holdout rows, objective recall >= 0.95" in res.out
+    )
+    again = json.loads(profile.read_text())["thresholds"]
+    assert again["config"] == chosen["config"]
+    assert again["classes"]["yes"]["threshold"] == chosen["classes"]["yes"]["threshold"]
+    res = run_cli("log", "--reference", str(newer), *args)  # a new holdout: chosen on it
+    assert res.code == 0, res.err
+    assert "thresholds chosen again on 1200 labelled holdout rows" in res.out
+    with driftline.connect(store, spec) as mon:
+        newest = mon.profile.thresholds_
+        assert newest is not None
+        assert newest.config.model_dump(mode="json") == chosen["config"]
+        assert newest.labelled == 1200
+        assert newest.classes["yes"].after["recall"] >= 0.95
+
+
 def test_label_queues_use_the_thresholds_chosen_on_the_holdout(tmp_path: Path, digits: Any) -> None:
     with _digits_monitor(tmp_path, digits) as mon:
         mon.log_predictions(digits.days[0])

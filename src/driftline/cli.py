@@ -248,8 +248,9 @@ def log(
                 continue
             _print_logged(f, rep)
             if reference:
-                mon.fit_profile(name=name)
+                prof = mon.fit_profile(name=name)
                 out.print(f"  profile -> {mon.profile_path}", markup=False, highlight=False)
+                _print_rechosen(prof)
             bar.advance(task)
     if refused:
         err.print(
@@ -324,6 +325,31 @@ def fit(
             step("fitting the profile")
             prof = mon.fit_profile(name=name, reference=reference)
             out.print(f"profile of {prof.n_rows_} reference rows -> {mon.profile_path}")
+            _print_rechosen(prof)
+
+
+def _print_rechosen(prof: Any) -> None:
+    """Say that a refit chose the decision thresholds again, and how."""
+    chosen = prof.thresholds_
+    if chosen is not None:
+        out.print(
+            f"  thresholds chosen again on {chosen.labelled} labelled holdout rows, "
+            f"objective {_objective(chosen.config)}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _objective(cfg: Any) -> str:
+    """A threshold objective and its setting, as the thresholds command prints it."""
+    how = str(cfg.objective)
+    if cfg.objective == "fbeta":
+        how += f" (beta {cfg.beta:g})"
+    elif cfg.target is not None:
+        how += f" >= {cfg.target:g}"
+    elif cfg.cost is not None:
+        how += f" {cfg.cost}"
+    return how
 
 
 @app.command()
@@ -423,16 +449,11 @@ def thresholds(
 def _print_thresholds(fitted: Any) -> None:
     """One row per class: the default and the chosen threshold, the margin, and the
     holdout's precision, recall and F1 at each (class names printed as text)."""
-    cfg = fitted.config
-    how = cfg.objective
-    if cfg.objective == "fbeta":
-        how += f" (beta {cfg.beta:g})"
-    elif cfg.target is not None:
-        how += f" >= {cfg.target:g}"
-    elif cfg.cost is not None:
-        how += f" {cfg.cost}"
     default = "0.5" if fitted.binary else "argmax"
-    out.print(f"thresholds chosen on {fitted.labelled} labelled holdout rows, objective {how}")
+    out.print(
+        f"thresholds chosen on {fitted.labelled} labelled holdout rows, "
+        f"objective {_objective(fitted.config)}"
+    )
     table = Table(title=Text(f"gain over the default ({default}) on the holdout"))
     for col in ("class", "threshold", "margin", "precision", "recall", "F1"):
         table.add_column(col, justify="left" if col == "class" else "right", no_wrap=True)

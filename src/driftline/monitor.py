@@ -259,10 +259,14 @@ class Monitor:
         """Fit the profile on the stored reference ``name`` and save it next to the spec;
         with ``reference`` (a source: Parquet path, Delta table, catalog table), on that
         table read where it lies (on Spark with ``connect(..., spark=)``), nothing stored.
-        Returns the fitted profile; the checks judge with it as saved (read back)."""
+        Returns the fitted profile; the checks judge with it as saved (read back).
+        Decision thresholds are chosen again on the new profile: by the spec's
+        ``thresholds`` section, else as the profile replaced had them chosen (by
+        :meth:`thresholds`, with the settings it recorded)."""
         from driftline.profile import Profile
 
         engine, table, columns = self._reference(name, reference)
+        chosen = _chosen_thresholds(self.profile_path)
         fitted = Profile(self.spec, **params).fit(engine, table, columns)
         fitted.save(self.profile_path)
         # judged with as every later process reads it: saving orders its mappings by key
@@ -271,6 +275,9 @@ class Monitor:
         self._profile = Profile.load(self.profile_path, self.spec)
         if self.spec.thresholds is not None:  # configured: chosen again on the new profile
             self.thresholds(name=name, reference=reference)
+            fitted.thresholds_ = self.profile.thresholds_
+        elif chosen is not None:  # chosen by `driftline thresholds`: again, the same way
+            self.thresholds(name=name, reference=reference, **chosen)
             fitted.thresholds_ = self.profile.thresholds_
         return fitted
 
@@ -973,6 +980,17 @@ class Monitor:
             texts = decided_rows(decided, keep, history, report.run_id)
             self.store.save_run(rows, alerts, run, windows=windows, decided=texts, checked=checked)
         return rows, alerts, windows
+
+
+def _chosen_thresholds(path: Path) -> dict[str, Any] | None:
+    """The settings the thresholds of the profile saved at ``path`` were chosen with
+    (by ``driftline thresholds``), or None: no profile, none chosen, or a profile this
+    version cannot read (refitting replaces it)."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))["thresholds"]["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def threshold_config(spec: Spec, given: Mapping[str, Any]) -> ThresholdConfig:
