@@ -154,14 +154,17 @@ def test_performance_per_window_and_cohort_equals_sklearn_and_numpy(
             assert d["coverage"] == pytest.approx(len(lab) / len(rows))
             assert d["accuracy"] == pytest.approx(float((y == p).mean()), abs=1e-12)
             assert d["confusion"] == confusion_matrix(y, p, labels=classes).tolist()
+            # undefined where scikit-learn divides by zero (NaN): None, never 0
             prec, rec, f1, support = precision_recall_fscore_support(
-                y, p, labels=classes, zero_division=0
+                y, p, labels=classes, zero_division=np.nan
             )
             for j, c in enumerate(classes):
                 m = d["per_class"][c]
-                assert (m["precision"] or 0.0) == pytest.approx(prec[j])
-                assert (m["recall"] or 0.0) == pytest.approx(rec[j])
-                assert (m["f1"] or 0.0) == pytest.approx(f1[j])
+                for name, want in (("precision", prec[j]), ("recall", rec[j]), ("f1", f1[j])):
+                    if np.isnan(want):
+                        assert m[name] is None, (key, c, name)
+                    else:
+                        assert m[name] == pytest.approx(want), (key, c, name)
                 assert m["support"] == support[j]
             for avg in ("macro", "micro"):
                 want = precision_recall_fscore_support(y, p, average=avg, zero_division=0)

@@ -107,10 +107,10 @@ def _ratio(a: float, b: float) -> float | None:
     return float(a / b) if b > 0 else None
 
 
-def _f1(p: float | None, r: float | None) -> float | None:
-    if p is None or r is None:
-        return None
-    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+def _f1(tp: float, predicted: float, actual: float) -> float | None:
+    """2tp / (2tp + fp + fn), as scikit-learn: defined (0 without a hit) wherever the class
+    is predicted or labelled, also where its precision or its recall is not."""
+    return _ratio(2 * tp, predicted + actual)
 
 
 def metrics_from_confusion(
@@ -125,7 +125,7 @@ def metrics_from_confusion(
     per: dict[str, ClassMetrics] = {}
     for i, c in enumerate(classes):
         p, r = _ratio(tp[i], predicted[i]), _ratio(tp[i], actual[i])
-        per[c] = ClassMetrics(p, r, _f1(p, r), int(actual[i]))
+        per[c] = ClassMetrics(p, r, _f1(tp[i], predicted[i], actual[i]), int(actual[i]))
     # macro: over the classes with labelled rows (sklearn's labels=present classes)
     present = [c for i, c in enumerate(classes) if actual[i] > 0 or predicted[i] > 0]
 
