@@ -464,3 +464,7 @@ def test_label_queues_use_the_thresholds_chosen_on_the_holdout(tmp_path: Path, d
     assert before.thresholds == {}  # multi-class without chosen thresholds: the margin
     assert after.thresholds == pytest.approx(chosen)
     assert after.ids != before.ids
+    # the queue says where its thresholds come from (it said "given", as if passed)
+    assert before.to_dict()["thresholds_how"].startswith("none: the boundary")
+    how = f"chosen on the holdout ({fitted.labelled} labelled rows, objective f1)"
+    assert after.to_dict()["thresholds_how"] == how

@@ -537,13 +537,18 @@ class Monitor:
                 "`driftline log FILE` or `Monitor.log_predictions(df)`."
             )
         engine, table = self._predictions_on(predictions)
+        how = None
         if thresholds is None and self.profile_path.exists():
             # the thresholds chosen on the holdout (`driftline thresholds`), when there are
             from driftline.thresholds import thresholds_for
 
-            if getattr(self.profile, "thresholds_", None) is not None:
+            if (fitted := getattr(self.profile, "thresholds_", None)) is not None:
                 chosen = thresholds_for(self.profile)
                 thresholds = {c: t for c, t in chosen.items() if t is not None} or None
+                how = (
+                    f"chosen on the holdout ({fitted.labelled} labelled rows, objective "
+                    f"{fitted.config.objective})"
+                )
         return build_queue(
             engine,
             table,
@@ -551,6 +556,7 @@ class Monitor:
             resolved,
             labels=self._labels_on(engine, labels),
             thresholds=thresholds,
+            thresholds_how=how,
         )
 
     def embeddings(

@@ -410,18 +410,22 @@ def build_queue(
     *,
     labels: Any | None,
     thresholds: Mapping[str, float] | None = None,
+    thresholds_how: str | None = None,
     unique_ids: bool = True,
 ) -> LabelQueue:
     """The queue of ``config`` over ``table`` (the predictions, an Ibis table on
     ``engine``), ``labels`` the labels table (an Ibis table: ``id``, ``label``,
     ``labelled_at``, ``_batch``; None without labels). ``thresholds`` per class, or
-    None (see :func:`resolve_thresholds`)."""
+    None (see :func:`resolve_thresholds`); ``thresholds_how`` says where given ones
+    come from (default ``given``)."""
     import ibis
     import pyarrow as pa
 
     _check_filters(spec, config)
     stratify = _strata_column(spec, config.stratify)
     resolved, how = resolve_thresholds(spec, thresholds)
+    if thresholds is not None and thresholds_how is not None:
+        how = thresholds_how
     scores = class_scores(spec)
     cohort_cols = [c for c in spec.cohorts if c in table.columns]
     feature_cols = [c for c in spec.feature_kinds if c in table.columns and c not in cohort_cols]
