@@ -26,6 +26,7 @@ from driftline._ingest import (
     feature_select,
     quote,
     timestamp_expr,
+    utc_timestamp,
     validate_labels,
     validate_predictions,
     validate_reference,
@@ -238,10 +239,7 @@ def test_labels_are_validated_in_one_scan_and_refused_for_the_first_rule_broken(
         }
     )
     with counted(spec, labels) as (batch, queries):
-        assert (
-            validate_labels(batch, rows=4)
-            == "CAST(timezone('UTC', TRY_CAST(\"labelled_at\" AS TIMESTAMPTZ)) AS TIMESTAMP)"
-        )
+        assert validate_labels(batch, rows=4) == utc_timestamp('"labelled_at"')
     assert len(queries) == 1
     # an unknown class and an unparsable labelled_at: the class rule comes first
     bad = labels.assign(label=["a", "q", "c", "a"], labelled_at=["x", "", "", ""])

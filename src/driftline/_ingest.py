@@ -176,10 +176,27 @@ def check_names(spec: Spec, names: list[str], types: dict[str, str], what: str) 
         )
 
 
+#: a timestamp string starts with its year (DuckDB's words ``epoch``, ``infinity`` are
+#: no time a row was predicted at, and Spark reads neither)
+TIMESTAMP_START = r"^\s*[0-9]"
+#: a timestamp string without a zone or offset: read as UTC, never through a zone-aware
+#: cast (DuckDB's carries a zone named on one row over to the naive rows after it).
+#: ``{0,1}``, not ``?``: the SQL around it counts ``?`` as its parameters
+NAIVE_TIMESTAMP = (
+    r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]*){0,1}){0,1}){0,1}\s*$"
+)
+
+
 def utc_timestamp(text: str) -> str:
     """The SQL turning the string expression ``text`` into a stored timestamp: an
-    ISO-8601 string in UTC unless it carries an offset; null if it does not parse."""
-    return f"CAST(timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+    ISO-8601 string in UTC unless it carries a zone or an offset; null if it does not
+    parse (or is not a date: see :data:`TIMESTAMP_START`)."""
+    return (
+        f"CASE WHEN NOT regexp_matches({text}, '{TIMESTAMP_START}') THEN NULL "
+        f"WHEN regexp_matches({text}, '{NAIVE_TIMESTAMP}') THEN TRY_CAST({text} AS TIMESTAMP) "
+        f"ELSE CAST(timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) AS TIMESTAMP) END"
+    )
 
 
 def timestamp_expr(col: str, duck_type: str) -> str:

@@ -56,7 +56,13 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from driftline._catalog import SOURCE_FILE, type_family
-from driftline._ingest import FeatureSelect, check_names, feature_select
+from driftline._ingest import (
+    NAIVE_TIMESTAMP,
+    TIMESTAMP_START,
+    FeatureSelect,
+    check_names,
+    feature_select,
+)
 from driftline._io import literal_path
 from driftline.engine import Engine
 from driftline.engine.summaries import value_text
@@ -297,8 +303,13 @@ def _schema_rules(spec: Spec, types: dict[str, str], kind: str, shown: str) -> N
 def _timestamp(col: ir.Value, duck_type: str) -> ir.Value:
     """A timestamp column as the store keeps it: naive UTC (both engines' sessions are
     in UTC, so casting an instant to a naive timestamp gives its UTC wall time)."""
-    if type_family(duck_type) == "string":
-        return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+    if type_family(duck_type) == "string":  # as logging reads it (see utc_timestamp)
+        text = col.cast("string")
+        return ibis.cases(
+            (~text.re_search(TIMESTAMP_START), ibis.null(dt.Timestamp())),
+            (text.re_search(NAIVE_TIMESTAMP), text.try_cast(dt.Timestamp())),
+            else_=text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp()),
+        )
     return col.cast(dt.Timestamp())
 
 

@@ -120,8 +120,8 @@ def _iso(dt: datetime) -> str:
 
 def _window_bounds(window: Window, key: int, stat: WindowSummary | None) -> tuple[str, str]:
     if window.seconds is not None:
-        start = _incremental.EPOCH + timedelta(seconds=key)
-        return _iso(start), _iso(start + timedelta(seconds=window.seconds))
+        start, end = _incremental.moment(key), _incremental.moment(key + window.seconds)
+        return _iso(start), _iso(end)
     assert stat is not None
     assert stat.ts_min is not None
     assert stat.ts_max is not None
@@ -375,7 +375,7 @@ def _performance(
         step = window.seconds
         assert step is not None
         ranges = _incremental._ranges(evaluated, step)
-        spans = [(_incremental._ts(a), _incremental._ts(b)) for a, b in ranges]
+        spans = [(_incremental.moment(a), _incremental.moment(b)) for a, b in ranges]
         rows = _incremental.rows_between(t, spec, spans)
         if store is not None:
             label_batches = store.labels_batches_between(spans)

@@ -229,8 +229,14 @@ def _ranges(keys: Iterable[int], step: int) -> list[tuple[int, int]]:
     return out
 
 
-def _ts(seconds: int) -> datetime:
-    return EPOCH + timedelta(seconds=seconds)
+def moment(seconds: int) -> datetime:
+    """The time ``seconds`` after the epoch (a window's start or end); the end of the
+    last window a timestamp can fall in (year 10000) is the last time Python holds."""
+    return EPOCH + timedelta(seconds=min(seconds, _LAST))
+
+
+#: seconds from the epoch to the last time Python can hold (9999-12-31 23:59:59)
+_LAST = int((datetime(9999, 12, 31, 23, 59, 59) - datetime(1970, 1, 1)).total_seconds())
 
 
 def rows_between(t: ir.Table, spec: Spec, spans: Sequence[tuple[datetime, datetime]]) -> ir.Table:
@@ -298,7 +304,7 @@ def plan(
         if edge is not None and edge % step:
             cut.add(edge // step * step)
     history.transient = cut
-    spans = [(_ts(a), _ts(b)) for a, b in _ranges([*keep, *cut], step)]
+    spans = [(moment(a), moment(b)) for a, b in _ranges([*keep, *cut], step)]
     rows = rows_between(t, spec, spans) if spans else None
     if history.full and not history.persist:
         # everything in range is summarised again, but only the summaries whose stored

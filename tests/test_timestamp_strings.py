@@ -1,0 +1,120 @@
+"""Timestamps given as text, and timestamps at the end of time, through the real store,
+the checks and sources read in place, on both engines.
+
+- A string naming no zone is UTC on every row: DuckDB's zone-aware cast carried a zone
+  named on one row (``America/New_York``) over to the naive rows after it, in the same
+  query, and moved them five hours.
+- ``epoch`` and ``infinity`` (words DuckDB reads as times; Spark reads neither) are no
+  time a prediction was made at: refused naming the value, as any unparsable string.
+- A row dated 9999-12-31 (a common "never" sentinel) is a row out of the data's era, not
+  an internal error (its window ends in year 10000, past what Python can hold).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import driftline
+from driftline.errors import IngestError
+
+MIXED = [
+    "2024-01-02T22:30:00.5",  # before the zone-named row
+    "2024-01-02 10:00:00 America/New_York",
+    "2024-01-02T22:30:00.5",  # after it: was moved to 2024-01-03 03:30
+    "2024-01-02 10:00",
+    "2024-01-02T10:00:00+02:00",
+    "2024-01-02",
+]
+UTC = [
+    "2024-01-02 22:30:00.5",
+    "2024-01-02 15:00:00",
+    "2024-01-02 22:30:00.5",
+    "2024-01-02 10:00:00",
+    "2024-01-02 08:00:00",
+    "2024-01-02 00:00:00",
+]
+
+
+def _rows(make_predictions: Any, stamps: list[str], prefix: str = "t") -> pd.DataFrame:
+    df = make_predictions(len(stamps), seed=5, id_prefix=prefix)
+    df["ts"] = stamps
+    return df
+
+
+def _stored(mon: Any) -> list[pd.Timestamp]:
+    rows = mon.store.con.execute("SELECT id, ts FROM predictions ORDER BY id").fetchall()
+    return [pd.Timestamp(ts) for _, ts in sorted(rows, key=lambda r: int(r[0][1:]))]
+
+
+def test_a_naive_string_is_utc_whatever_zone_a_row_before_it_names(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    with driftline.connect(tmp_path / "s.duckdb", make_spec()) as mon:
+        mon.log_predictions(_rows(make_predictions, MIXED))
+        assert _stored(mon) == [pd.Timestamp(t) for t in UTC]
+
+
+@pytest.mark.parametrize("word", ["epoch", "infinity", "-infinity"])
+def test_duckdb_words_for_times_are_refused_naming_the_value(
+    tmp_path: Path, make_spec: Any, make_predictions: Any, word: str
+) -> None:
+    with driftline.connect(tmp_path / "s.duckdb", make_spec()) as mon:
+        mon.log_predictions(make_predictions(5, id_prefix="ok"))
+        with pytest.raises(IngestError) as info:
+            mon.log_predictions(_rows(make_predictions, ["2024-01-02T10:00:00Z", word]))
+        assert f"column 'ts' (timestamp) has unparsable value {word!r}" in str(info.value)
+        assert "Nothing was stored" in str(info.value)
+        assert mon.store.counts()["predictions"] == 5
+
+
+def test_a_row_dated_9999_is_out_of_era_not_an_internal_error(
+    tmp_path: Path, make_spec: Any, make_predictions: Any, run_cli: Any
+) -> None:
+    spec = tmp_path / "driftline.yaml"
+    driftline.load_spec(make_spec()).save(spec)
+    ref = make_predictions(400, seed=1, id_prefix="ref")
+    ref.to_parquet(tmp_path / "ref.parquet", index=False)
+    late = make_predictions(48, seed=2, id_prefix="p", start="2024-02-01")
+    late["ts"] = late["ts"].astype("datetime64[us, UTC]")
+    late.loc[3, "ts"] = pd.Timestamp("9999-12-31 23:00:00", tz="UTC")
+    late.to_parquet(tmp_path / "late.parquet", index=False)
+    assert run_cli("log", "--reference", "ref.parquet", cwd=tmp_path).code == 0
+    assert run_cli("log", "late.parquet", cwd=tmp_path).code == 0
+    done = run_cli("check", "--json", cwd=tmp_path)
+    assert done.code == 1, done.err
+    assert "timestamp_era" in done.out
+    assert "9999-12-31T00:00:00Z" in done.out  # the window it fell in is shown
+    done = run_cli("report", "--out", "r.html", cwd=tmp_path)
+    assert done.code in (0, 1), done.err
+
+
+def _source_windows(mon: Any, path: Path) -> dict[str, int]:
+    report = mon.check(predictions=path, persist=False)
+    return {s.window_start: s.n for s in report.stats if s.cohort is None and s.n}
+
+
+@pytest.mark.spark
+def test_text_timestamps_read_in_place_agree_on_both_engines(
+    tmp_path: Path, make_spec: Any, make_predictions: Any, spark: Any
+) -> None:
+    """A file of mixed text timestamps checked where it lies gives the windows logging
+    it gives, on DuckDB and on Spark."""
+    ref = make_predictions(400, seed=1, id_prefix="ref")
+    ref.to_parquet(tmp_path / "ref.parquet", index=False)
+    day = tmp_path / "days"
+    day.mkdir()
+    _rows(make_predictions, MIXED).to_parquet(day / "d.parquet", index=False)
+    windows = {}
+    for name, session in (("duckdb", None), ("spark", spark)):
+        with driftline.connect(tmp_path / f"{name}.duckdb", make_spec(), spark=session) as mon:
+            mon.fit_profile(reference=tmp_path / "ref.parquet")
+            windows[name] = _source_windows(mon, day)
+    want: dict[str, int] = {}
+    for t in UTC:
+        key = pd.Timestamp(t).normalize().strftime("%Y-%m-%dT%H:%M:%SZ")
+        want[key] = want.get(key, 0) + 1
+    assert windows["duckdb"] == windows["spark"] == want
