@@ -223,3 +223,21 @@ def test_without_cohorts_a_headline_gives_the_direction_and_the_levels(tmp_path:
     pooled = sum(s.n * (s.conf_mean or 0.0) for s in days) / sum(s.n for s in days)
     assert cur == round(pooled, 2)
     assert "accuracy dropped from 0." in inc.headline
+
+
+def test_missing_values_that_fell_are_said_to_fall(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """A feature missing in every reference row and present in every served one: its
+    missing share fell, and the headline says so (it said "spike to 0%")."""
+    ref = make_predictions(400, seed=1, id_prefix="ref")
+    ref["x"] = np.nan
+    with driftline.connect(tmp_path / "s.duckdb", make_spec()) as mon:
+        mon.log_reference(ref)
+        served = make_predictions(240, seed=2, id_prefix="p")
+        served["ts"] = pd.date_range("2024-02-01", periods=240, freq="10min", tz="UTC")
+        mon.log_predictions(served)  # two days of 144 and 96 rows
+        report = mon.check()
+    heads = [i.headline for i in report.incidents if i.checks == ["missing_fraction"]]
+    assert heads, [i.headline for i in report.incidents]
+    assert all("missing values of x fall to 0% of rows (reference 100.0%)" in h for h in heads)

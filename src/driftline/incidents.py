@@ -807,13 +807,14 @@ class _Context:
             shown = carriers[0] if len(carriers) == 1 else IncidentScope(None, None)
             peak = max(
                 (r for r in results if _scope(r) == shown),
-                key=lambda r: r.value or 0.0,
+                key=lambda r: abs(r.effect or 0.0),
                 default=head,
             )
             pd = peak.details if peak is not None else {}
             cur, ref = pd.get("current_fraction"), pd.get("reference_fraction")
             share = f" to {cur:.0%} of rows (reference {ref:.1%})" if cur is not None else ""
-            what = f"missing values of {col} spike{share}"
+            moved = "fall" if cur is not None and ref is not None and cur < ref else "spike"
+            what = f"missing values of {col} {moved}{share}"
         else:
             what = "rows timestamped outside the data's era"
         brought = f" (first batch {_batch_name(batches[0])})" if batches else ""
