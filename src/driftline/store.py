@@ -1703,8 +1703,9 @@ def upgrade_store(path: str | Path, *, memory_limit: str | None = None) -> Upgra
     if Path(f"{path}.wal").exists():  # it would be replayed into the upgraded file
         raise StoreError(
             f"the write-ahead log of {shorten(str(path))} is still there after a checkpoint: "
-            "another process may have the store open. Stop it (e.g. `driftline serve`) and "
-            "try again; the store is as it was."
+            "another process may have the store open (a `driftline check`, a notebook "
+            "holding a Monitor), or the log is damaged. Stop any such process and try again; "
+            "if none holds the store, move the .wal file aside. The store is as it was."
         )
     staged = path.with_name(path.name + ".upgrading")
     backup = path.with_name(path.name + ".before-upgrade")
