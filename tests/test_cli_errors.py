@@ -793,3 +793,25 @@ def test_exit_3_on_internal_error(project: Path, run_cli: RunCli) -> None:
     debug = run_cli("--debug", "check", cwd=project)
     assert debug.code == 3
     assert "Traceback (most recent call last)" in debug.err
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("csv-named.parquet", b"id,ts\n1,2026-01-01\n"),
+        ("ragged.csv", b"id,ts,x\n1,2026-01-01,3\n2,2026-01-02\n"),
+        ("bad.jsonl", b'{"id": 1, "ts": "2026-01-01"}\n{oops}\n'),
+        ("binary.csv", b"\xff\xfe\x00\x01garbage\n\x00\x00"),
+    ],
+)
+def test_init_on_a_file_that_is_not_what_it_claims_is_bad_input(
+    tmp_path: Path, run_cli: RunCli, name: str, content: bytes
+) -> None:
+    """As `log` refuses it (exit 2, naming the file); it was an internal error."""
+    (tmp_path / name).write_bytes(content)
+    done = run_cli("init", "--reference", name, "--out", "s.yaml", cwd=tmp_path)
+    assert done.code == 2, done.err
+    assert f"cannot read file {name!r}" in done.err
+    assert "no spec was written" in done.err
+    assert not (tmp_path / "s.yaml").exists()
+    assert_no_traceback(done)

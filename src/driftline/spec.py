@@ -984,7 +984,7 @@ def _read_for_inference(reference: Any) -> tuple[pa.Table, Callable[[list[str]],
     file's, and the sample is what is inspected row by row), and a function giving whole
     columns, read only where a role needs every value (the classes of a list of scores
     or of a binary model). Other inputs are read whole once."""
-    from driftline._io import readable_file, to_arrow
+    from driftline._io import readable_file
 
     if isinstance(reference, (str, Path)) and readable_file(reference) == "parquet":
         import pyarrow.parquet as pq
@@ -998,12 +998,33 @@ def _read_for_inference(reference: Any) -> tuple[pa.Table, Callable[[list[str]],
                 else f.schema_arrow.empty_table()
             )
         except (OSError, pa.ArrowException):  # let the whole read say what is wrong
-            sample = to_arrow(reference)
+            sample = _whole(reference)
         if sample.num_columns == 0:
-            sample = to_arrow(reference)  # which says what is wrong
+            sample = _whole(reference)  # which says what is wrong
         return sample, lambda columns: pq.read_table(reference, columns=columns)
-    table = to_arrow(reference)
+    table = _whole(reference)
     return table, lambda columns: table.select(columns)
+
+
+def _whole(reference: Any) -> pa.Table:
+    """The reference read whole; a file its reader cannot read is an
+    :class:`~driftline.errors.IngestError` naming it and the reader's complaint."""
+    from driftline._io import describe_input, to_arrow
+    from driftline.errors import IngestError
+
+    try:
+        table = to_arrow(reference)
+        table.column_names  # noqa: B018 - names that are not UTF-8 fail only when read
+        return table
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        if not isinstance(reference, (str, Path)):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IngestError(
+            f"cannot read {describe_input(reference)}: {shorten(first, 300)}. Check that it "
+            "is a Parquet, CSV or JSON-lines file as its name says (re-export it if it is "
+            "damaged); no spec was written."
+        ) from exc
 
 
 def _is_text(column: pa.ChunkedArray) -> bool:
