@@ -3,12 +3,16 @@ aggregate finds the words and features a model uses by construction."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 from lime.lime_tabular import LimeTabularExplainer
 from lime.lime_text import LimeTextExplainer
 
+import driftline
 from driftline.errors import ConfigError, SchemaError
 from driftline.explain import explain, explain_class
 
@@ -149,3 +153,17 @@ def test_bad_input() -> None:
         explain_class(KeywordModel(), ["great"], "neutral")
     with pytest.raises(ConfigError, match="no classes_"):
         explain(lambda t: np.array([[0.5, 0.5]]), "text")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("num_samples", 0), ("num_samples", -5), ("num_features", 0)]
+)
+def test_lime_options_below_their_least_are_bad_input(
+    tmp_path: Path, make_spec: Any, option: str, value: int
+) -> None:
+    """Refused at the edge naming the option (they reached LIME: IndexError, exit 3)."""
+    with (
+        driftline.connect(tmp_path / "s.duckdb", make_spec()) as mon,
+        pytest.raises(ConfigError, match=f"{option} is {value}; LIME needs"),
+    ):
+        mon.explain(object(), ids=["r1"], **{option: value})

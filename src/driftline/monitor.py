@@ -794,6 +794,15 @@ class Monitor:
         it. The reference is LIME's training data for a tabular model."""
         from driftline.explain import explain, explain_class
 
+        for key, least in (("num_samples", 2), ("num_features", 1)):
+            value = options.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < least
+            ):
+                raise ConfigError(
+                    f"{key} is {value!r}; LIME needs a whole number of at least {least} "
+                    f"(--{key.replace('_', '-')}; e.g. 1000 samples, 10 features)."
+                )
         text_only = self._text_only()
         reference = (
             None
