@@ -56,6 +56,11 @@ SOURCE_FILE = "file:"
 BaselineKind = Literal["own", "few_rows", "new_value", "unavailable"]
 BASELINE_KINDS: tuple[str, ...] = get_args(BaselineKind)
 
+#: The largest magnitude of a number kept in moments: beyond it a value counts with
+#: +-inf (out of range, its own share, out of moments). Its square and the sums of squares
+#: of any number of rows stay finite; at the largest double, one value's variance
+#: overflowed and every check of the store failed.
+MOMENT_LIMIT = 1e100
 #: Prefix of every column driftline adds inside a query (window keys, bins, tokens, ...).
 #: No user column may start with it, so no user column can be shadowed by one of ours.
 INTERNAL_PREFIX = "__dl_"

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import re
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from driftline._catalog import INTERNAL_PREFIX, BaselineKind, fractional, type_family
+from driftline._catalog import (
+    INTERNAL_PREFIX,
+    MOMENT_LIMIT,
+    BaselineKind,
+    fractional,
+    type_family,
+)
 from driftline.embeddings import Baseline as EmbeddingBaseline
 from driftline.embeddings import fit_baseline as fit_embedding_baseline
 from driftline.engine import Engine
@@ -91,7 +96,7 @@ _OLD_WHOLE = re.compile(r"-?[0-9]+\.[0-9]*0")
 _CONF = f"{INTERNAL_PREFIX}conf"
 _ROW = f"{INTERNAL_PREFIX}row"
 #: The largest double: beyond it, +-inf (as a literal that every engine parses).
-_LARGEST = ibis.literal(repr(sys.float_info.max)).cast("float64")
+_LARGEST = ibis.literal(repr(MOMENT_LIMIT)).cast("float64")  # beyond: counted with +-inf
 #: The cohort value of each row (with the cohort column's number), and the cohort column
 #: of each group, in the fit's grouped queries.
 _KEY = f"{INTERNAL_PREFIX}cohort_value"

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from driftline._catalog import MOMENT_LIMIT
 from driftline.checks._context import (
     _batch_names,
     _cut_keys,
@@ -65,7 +66,7 @@ def out_of_range(
     run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
 ) -> CheckResult | None:
     """A numeric feature's share of values beyond the reference's range; any +-inf
-    value alerts."""
+    value (or one beyond :data:`~driftline._catalog.MOMENT_LIMIT`) alerts."""
     if feature.kind != "numeric":
         return None
     present = win.n - counts.missing
@@ -96,7 +97,7 @@ def out_of_range(
             "reference_min": info["min"],
             "reference_max": info["max"],
             "summary": f"{below} below {info['min']:.4g}, {above} above {info['max']:.4g}"
-            + (f" ({non_finite} of them +-inf)" if non_finite else ""),
+            + (f" ({non_finite} of them +-inf or beyond +-{MOMENT_LIMIT:g})" if non_finite else ""),
         },
         status=status,
     )

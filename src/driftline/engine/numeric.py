@@ -27,7 +27,6 @@ it to the Ibis form, which Spark and narrower tables run.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline._catalog import MOMENT_LIMIT
 from driftline.engine.summaries import _COHORT, _WINDOW, _scoped
 from driftline.spec import Spec, Window
 
@@ -65,7 +65,7 @@ def _compiled() -> Callable[..., None]:
     return kernel
 
 
-_MOST = sys.float_info.max  # the largest finite double (a global: numba reads it)
+_MOST = MOMENT_LIMIT  # beyond it a value counts with +-inf (a global: numba reads it)
 
 #: up to this many inner edges a value's bin is found by comparing it with each edge,
 #: above by binary search: a binary search's branches mispredict on most values (30 ns

@@ -39,7 +39,6 @@ forms to the same oracle.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -50,7 +49,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
-from driftline._catalog import INTERNAL_PREFIX, MISSING_COHORT, OTHER, OVERALL, WHOLE_LIMIT
+from driftline._catalog import (
+    INTERNAL_PREFIX,
+    MISSING_COHORT,
+    MOMENT_LIMIT,
+    OTHER,
+    OVERALL,
+    WHOLE_LIMIT,
+)
 from driftline.spec import Spec, Window
 
 __all__ = [
@@ -209,10 +215,11 @@ def _missing(x: ir.Column) -> ir.BooleanValue:
 
 def _finite(x: ir.Column) -> ir.Column:
     """Numeric value with NaN and +-inf turned into null (what moments are taken of): the
-    values within the largest double. (Engines sort NaN above every double; Ibis'
-    ``isinf`` compares with ``CAST('Inf' AS DOUBLE)``, which Spark reads as NULL.)"""
+    values within :data:`~driftline._catalog.MOMENT_LIMIT`. (Engines sort NaN above
+    every double; Ibis' ``isinf`` compares with ``CAST('Inf' AS DOUBLE)``, which Spark
+    reads as NULL.)"""
     if x.type().is_floating():
-        most = _float_literal(sys.float_info.max)
+        most = _float_literal(MOMENT_LIMIT)
         return ibis.ifelse(x.abs() <= most, x, ibis.null("float64"))
     return x
 
