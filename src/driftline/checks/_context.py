@@ -288,6 +288,8 @@ class _DriftColumn:
                 if (got := per.get(src.name)) is not None and (only is None or key[1] == only)
             }
         out = {key: _Observed(sum(counts)) for key, counts in found.items()}
+        if self.empty:  # nothing to compare with (see _drift)
+            return out
         enough = [key for key, obs in out.items() if obs.n >= min_rows]
         for start in range(0, len(enough), _ROWS_PER_CALL):
             keys = enough[start : start + _ROWS_PER_CALL]

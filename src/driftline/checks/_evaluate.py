@@ -161,7 +161,7 @@ class _Evaluator:
                     shown=shown,
                 )
             )
-            p0 = float(good_turing_unseen(_arr(counts))) if counts else 0.0
+            p0 = float(good_turing_unseen(_arr(counts))) if sum(counts) else 0.0
             # categories beyond max_categories were pooled: they read as unseen too
             unseen_p0[col] = p0 + pooled / max(sum(counts) + pooled, 1)
         self.run = _Run(

@@ -169,6 +169,13 @@ def _drift(
     window that alerted), the bound is the confirmation's (:func:`confirm`)."""
     src, method, base = col.source, col.source.method, win.base
     n_cur = 0 if observed is None else observed.n
+    if col.empty:
+        why = (
+            f"the reference holds no value of {shorten(src.name)} (every row missing): "
+            "nothing to compare with; refit on a reference that has its values, or leave "
+            "it out of the spec's features"
+        )
+        return skipped(base, src.check, src.name, method, "insufficient", why, n_cur)
     if observed is None or observed.value is None:
         why = f"{n_cur} non-missing values < checks.min_rows {run.spec.checks.min_rows}"
         return skipped(base, src.check, src.name, method, "insufficient", why, n_cur)
