@@ -4,6 +4,8 @@ the threshold-relative checks, end to end on real DuckDB files."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -468,3 +470,52 @@ def test_label_queues_use_the_thresholds_chosen_on_the_holdout(tmp_path: Path, d
     assert before.to_dict()["thresholds_how"].startswith("none: the boundary")
     how = f"chosen on the holdout ({fitted.labelled} labelled rows, objective f1)"
     assert after.to_dict()["thresholds_how"] == how
+
+
+def test_a_reference_whose_profile_cannot_be_fitted_replaces_nothing(tmp_path: Path) -> None:
+    """Storing a reference and fitting its profile is both or neither: thresholds the
+    spec asks for that the new holdout cannot reach refuse it, and the stored reference
+    and the profile are the ones before (the new one had replaced the stored table)."""
+    spec = {**BINARY, "thresholds": {"objective": "precision", "target": 0.9999}}
+    with driftline.connect(tmp_path / "b.duckdb", BINARY) as mon:
+        mon.log_reference(_binary_frame(800, 1, "2024-01-01"))
+    profile = tmp_path / "b.profile.json"
+    before = profile.read_bytes()
+    with driftline.connect(tmp_path / "b.duckdb", spec, profile=profile) as mon:
+        first = mon.store.con.execute(
+            "SELECT min(id), count(*) FROM reference_reference"
+        ).fetchone()
+        newer = _binary_frame(900, 2, "2024-01-01").assign(id=lambda d: "new-" + d["id"])
+        newer.loc[newer["p"] >= 0.99, "y"] = "no"  # no threshold is that precise now
+        with pytest.raises(ConfigError, match=r"precision 0\.9999"):
+            mon.log_reference(newer)
+        after = mon.store.con.execute(
+            "SELECT min(id), count(*) FROM reference_reference"
+        ).fetchone()
+        tables = {r[0] for r in mon.store.con.execute("SHOW TABLES").fetchall()}
+    assert after == first
+    assert profile.read_bytes() == before
+    assert not any(t.startswith("__dl_kept") for t in tables)
+
+
+def test_a_reference_set_aside_by_a_process_that_died_is_put_back(tmp_path: Path) -> None:
+    with driftline.connect(tmp_path / "b.duckdb", BINARY) as mon:
+        mon.log_reference(_binary_frame(800, 1, "2024-01-01"))
+    code = (
+        "import os, sys, driftline\n"
+        "mon = driftline.connect(sys.argv[1], sys.argv[2])\n"
+        "with mon.store.reference_kept('reference'):\n"
+        "    mon.store.con.execute('CREATE TABLE reference_reference AS SELECT 1 AS half')\n"
+        "    mon.store.con.execute('CHECKPOINT')\n"
+        "    os._exit(9)\n"
+    )
+    spec = tmp_path / "b.yaml"
+    Spec.model_validate(BINARY).save(spec)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "b.duckdb"), str(spec)], timeout=120
+    )
+    assert done.returncode == 9
+    with driftline.connect(tmp_path / "b.duckdb", spec) as mon:
+        assert mon.store.con.execute("SELECT count(*) FROM reference_reference").fetchone() == (
+            800,
+        )

@@ -236,7 +236,7 @@ def log(
         for f in files:
             try:
                 if reference:
-                    rep = mon.log_reference(f, name=name, fit=False)
+                    rep = mon.log_reference(f, name=name)  # stored and fitted, or neither
                 elif labels:
                     rep = mon.log_labels(f, batch_id=batch_id)
                 else:
@@ -248,9 +248,8 @@ def log(
                 continue
             _print_logged(f, rep)
             if reference:
-                prof = mon.fit_profile(name=name)
                 out.print(f"  profile -> {mon.profile_path}", markup=False, highlight=False)
-                _print_rechosen(prof)
+                _print_rechosen(mon.profile)
             bar.advance(task)
     if refused:
         err.print(

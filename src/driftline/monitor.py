@@ -197,11 +197,25 @@ class Monitor:
     def log_reference(
         self, data: Any, *, name: str = "reference", fit: bool = True
     ) -> IngestReport:
-        """Store the reference (the labelled holdout scored by the model) and fit the profile."""
+        """Store the reference (the labelled holdout scored by the model) and fit the
+        profile. With ``fit``, both or neither: a reference whose profile (or thresholds,
+        chosen again) cannot be fitted leaves the stored reference and the profile as
+        they were."""
         data = self._embed_text(data, fit=True)
-        report = self.store.log_reference(data, name=name)
-        if fit:
-            self.fit_profile(name=name)
+        if not fit:
+            return self.store.log_reference(data, name=name)
+        before = self.profile_path.read_bytes() if self.profile_path.exists() else None
+        try:
+            with self.store.reference_kept(name):
+                report = self.store.log_reference(data, name=name)
+                self.fit_profile(name=name)
+        except BaseException:
+            if before is None:
+                self.profile_path.unlink(missing_ok=True)
+            else:
+                self.profile_path.write_bytes(before)
+            self._profile = None
+            raise
         return report
 
     @property

@@ -207,6 +207,8 @@ def _wal_bytes(path: str) -> int:
         return 0
 
 
+#: Prefix of a reference set aside while a new one is stored and fitted.
+_KEPT = "__dl_kept_reference_"
 #: How many JSON objects are read for their keys (DuckDB's own schema sample size).
 _JSON_SAMPLE = 20480
 #: the staged labels' ``labelled_at`` as stored, while a batch is compared with the store
@@ -300,6 +302,7 @@ class Store:
             _limit_memory(self.con, memory_limit)
             self._ensure_meta_tables()
             self._respell_whole_numbers()
+            self._roll_back_references()
         except duckdb.Error as exc:
             raise _store_error(Path(self.path), exc) from exc
 
@@ -1006,6 +1009,39 @@ class Store:
             [x for span in spans for x in span],
         ).fetchall()
         return [int(r[0]) for r in rows]
+
+    @contextmanager
+    def reference_kept(self, name: str = "reference") -> Iterator[None]:
+        """The stored reference ``name`` put back as it was if the block raises (or the
+        process dies in it: the next open puts it back), so a new reference whose profile
+        cannot be fitted replaces nothing. The old one is renamed aside, not copied."""
+        table, kept = "reference_" + name, _KEPT + name
+        had = self.has_table(table)
+        if had:
+            self.con.execute(f"DROP TABLE IF EXISTS {quote(kept)}")
+            self.con.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(kept)}")
+        try:
+            yield
+        except BaseException:
+            self.con.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+            if had:
+                self.con.execute(f"ALTER TABLE {quote(kept)} RENAME TO {quote(table)}")
+            raise
+        if had:
+            self.con.execute(f"DROP TABLE {quote(kept)}")
+
+    def _roll_back_references(self) -> None:
+        """Put back a reference set aside by :meth:`reference_kept` in a process that
+        died before its new one was fitted."""
+        left = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND starts_with(table_name, ?)",
+            [_KEPT],
+        ).fetchall()
+        for (kept,) in left:
+            table = "reference_" + kept.removeprefix(_KEPT)
+            self.con.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+            self.con.execute(f"ALTER TABLE {quote(kept)} RENAME TO {quote(table)}")
 
     def log_reference(self, data: Any, name: str = "reference") -> IngestReport:
         """Store (replace) a reference table, e.g. the labelled holdout with model scores."""
