@@ -154,3 +154,31 @@ def test_labels_without_a_label_role_are_refused_or_said_unscored(
     assert not [r for r in report.results if r.check.startswith("performance")]
     done = run_cli("check", cwd=tmp_path)
     assert "200 stored label(s) are not scored: the spec names no label column" in done.out
+
+
+def test_a_reused_batch_id_on_other_data_is_refused_a_retry_is_not(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """A batch_id names one batch: logging other rows under it was reported "already
+    stored" and dropped them. A retry (same rows, or a batch that skipped duplicates)
+    is still a no-op."""
+    with driftline.connect(tmp_path / "s.duckdb", make_spec()) as m:
+        m.log_predictions(make_predictions(10), batch_id="day1")
+        assert m.log_predictions(make_predictions(10), batch_id="day1").already_stored
+        other = make_predictions(20, id_prefix="q")
+        with pytest.raises(IngestError) as info:
+            m.log_predictions(other, batch_id="day1")
+        message = str(info.value)
+        assert "batch_id 'day1' is already stored (10 predictions)" in message
+        assert "holds id 'q0', which the store has no predictions of" in message
+        assert "Nothing was stored" in message
+        # a batch that left out the rows stored before, retried
+        mixed = pd.concat([make_predictions(10), make_predictions(5, id_prefix="s")])
+        first = m.log_predictions(mixed, batch_id="day2", on_duplicate="skip")
+        assert (first.rows, first.skipped) == (5, 10)
+        assert m.log_predictions(mixed, batch_id="day2", on_duplicate="skip").already_stored
+        labels = pd.DataFrame({"id": ["r1", "r2"], "label": ["a", "b"]})
+        m.log_labels(labels, batch_id="lab")
+        with pytest.raises(IngestError, match="holds id 's3', which the store has no labels of"):
+            m.log_labels(pd.DataFrame({"id": ["s3"], "label": ["c"]}), batch_id="lab")
+        assert m.store.counts()["predictions"] == 15

@@ -634,6 +634,28 @@ class Store:
             )
         return IngestReport(kind=kind, batch_id=batch_id, rows=int(row[0]), already_stored=True)
 
+    def _same_batch(
+        self, done: IngestReport, data: Any, table: str, id_col: str, stored_id: str
+    ) -> None:
+        """Refuse ``data`` given a ``batch_id`` already stored (``done``) when it is not a
+        retry of that batch: it holds an id ``table`` (predictions or labels) has none
+        of. A retry's ids are all stored (rows a skipping batch left out were stored by
+        another batch); another file under a reused id was reported stored and dropped."""
+        with self._staging(_in_memory(data)) as types:
+            if id_col not in types:
+                return  # the ingest rules would refuse it anyway; nothing is stored
+            new = self._scalar(
+                f"SELECT min(CAST(s.{quote(id_col)} AS VARCHAR)) FROM __staging AS s ANTI JOIN "
+                f"{table} AS t ON CAST(s.{quote(id_col)} AS VARCHAR) = t.{quote(stored_id)}"
+            )
+        if new is not None:
+            raise IngestError(
+                f"batch_id {done.batch_id!r} is already stored ({done.rows} {done.kind}), "
+                f"but this data holds id {new!r}, which the store has no {done.kind} of: "
+                "it is another batch, not a retry. Give it its own batch_id (or leave it "
+                "out to name it by its content). Nothing was stored."
+            )
+
     def log_predictions(
         self, data: Any, batch_id: str | None = None, *, on_duplicate: OnDuplicate = "refuse"
     ) -> IngestReport:
@@ -642,10 +664,12 @@ class Store:
         A prediction id the store already holds refuses the batch whole
         (``on_duplicate="refuse"``, the default), or its row is left out
         (``on_duplicate="skip"``; the report counts them in ``skipped``). A ``batch_id``
-        already stored returns its report without reading the data, so a retry is a no-op.
+        already stored returns its report, so a retry is a no-op; data holding an id the
+        store has none of is another batch under a reused ``batch_id``, and is refused.
         """
         check_on_duplicate(on_duplicate)
         if (done := self._already(batch_id, "predictions")) is not None:
+            self._same_batch(done, data, "predictions", self.spec.id, self.spec.id)
             return done
         s = self.spec
         data = _in_memory(data)
@@ -781,10 +805,12 @@ class Store:
         later; without (it is labelled at logging), one equal to its id's latest stored
         label. So a file logged twice without a ``batch_id`` stores nothing twice, and
         the latest label does not depend on the order files are logged in; a
-        ``batch_id`` already stored returns its report without reading the data. Labels
+        ``batch_id`` already stored returns its report (data holding an id no stored label
+        has is another batch under a reused ``batch_id``, and is refused). Labels
         for ids the store holds no prediction of are stored (they apply once the
         predictions are logged) and counted in ``unknown_ids``."""
         if (done := self._already(batch_id, "labels")) is not None:
+            self._same_batch(done, data, "labels", self.spec.id, "id")
             unknown, examples = self._unknown_label_ids(
                 "SELECT l.id AS i FROM labels AS l JOIN batches AS b ON l._batch = b.seq "
                 "WHERE b.batch_id = ?",
