@@ -634,6 +634,14 @@ class Store:
             )
         return IngestReport(kind=kind, batch_id=batch_id, rows=int(row[0]), already_stored=True)
 
+    def _all_null(self, columns: list[str]) -> list[str]:
+        """The staged batch's ``columns`` that are null on every row."""
+        counts = self.con.execute(
+            "SELECT " + ", ".join(f"count({quote(c)})" for c in columns) + " FROM __staging"
+        ).fetchone()
+        assert counts is not None
+        return [c for c, n in zip(columns, counts, strict=True) if n == 0]
+
     def _same_batch(
         self, done: IngestReport, data: Any, table: str, id_col: str, stored_id: str
     ) -> None:
@@ -683,6 +691,16 @@ class Store:
                     kind="predictions", batch_id=batch_id or "", rows=0, skipped=skipped
                 )
             feats = feature_select(s, types)
+            if feats.retyped and (empty := self._all_null(list(feats.retyped))):
+                # a column null on every row has no type of its own (Parquet's null
+                # type reads as INTEGER, an empty CSV column as VARCHAR): missing values
+                # of the type the spec expects, not a type change
+                kinds = s.feature_kinds
+                types = {
+                    **types,
+                    **{c: "DOUBLE" if kinds[c] == "numeric" else "VARCHAR" for c in empty},
+                }
+                feats = feature_select(s, types)
             if s.scores.layout == "binary":
                 c = quote(s.score_columns[0])
                 score_items = [(f"CAST({c} AS DOUBLE)", s.score_columns[0])]
