@@ -2,14 +2,18 @@
 overall or in one cohort value's rows) is judged where it can be and said undecidable
 where it cannot: every check and report of such a store failed with an internal message
 from the drift method ("argument 'reference' has all-zero counts"). A served column null
-on every row is missing values, not a type change."""
+on every row is missing values, not a type change, and in a window too small to judge
+(checks.min_rows) it is still decided, exactly."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pytest
+from scipy.stats import binom
 
 import driftline
 
@@ -78,3 +82,52 @@ def test_a_served_column_null_on_every_row_is_missing_not_retyped(
     assert by_check[("type_change", "x")] == "ok"
     assert by_check[("missing_fraction", "color")] == "alert"
     assert by_check[("missing_fraction", "x")] == "alert"
+
+
+def _small_days(make_predictions: Any, rows: int) -> pd.DataFrame:
+    """Two days of ``rows`` rows each (below checks.min_rows, 30)."""
+    served = make_predictions(2 * rows, seed=3, id_prefix="s")
+    day = pd.Timestamp("2024-02-01", tz="UTC")
+    served["ts"] = [day + pd.Timedelta(days=i // rows, minutes=i % rows) for i in range(2 * rows)]
+    return served
+
+
+@pytest.mark.parametrize(("p_ref", "rows"), [(0.0, 25), (0.3, 2), (0.3, 8), (0.5, 3), (0.9, 25)])
+def test_a_small_window_missing_a_feature_on_every_row_is_decided_exactly(
+    tmp_path: Path, make_spec: Any, make_predictions: Any, p_ref: float, rows: int
+) -> None:
+    """Below checks.min_rows no feature is judged, so a feature missing on every row
+    raised nothing; it is judged as a column not logged is, at any size: it alerts when
+    the binomial chance of that many missing values at the reference's share (scipy) is
+    below 1 - alert_quantile."""
+    ref = make_predictions(1000, seed=1, id_prefix="ref")
+    ref.loc[: int(1000 * p_ref) - 1, "x"] = np.nan
+    served = _small_days(make_predictions, rows)
+    served["x"] = np.nan
+    with driftline.connect(tmp_path / "s.duckdb", make_spec()) as mon:
+        mon.log_reference(ref)
+        mon.log_predictions(served)
+        quantile = mon.spec.checks.alert_quantile
+        report = mon.check()
+    got = [r for r in report.results if r.check == "missing_fraction" and r.column == "x"]
+    overall = [r for r in got if r.cohort is None]
+    assert len(overall) == 2
+    chance = binom.sf(rows - 1, rows, p_ref)
+    want = "alert" if chance < 1 - quantile else "ok"
+    for r in overall:
+        assert r.n == rows
+        assert r.value == pytest.approx(1 - p_ref)
+        assert r.status == want, (r.bound, r.bound_how)
+        assert "exact binomial" in r.bound_how
+
+
+def test_a_small_window_with_the_feature_on_some_rows_is_still_not_judged(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    served = _small_days(make_predictions, 10)
+    served.loc[::2, "x"] = np.nan
+    with driftline.connect(tmp_path / "s.duckdb", make_spec()) as mon:
+        mon.log_reference(make_predictions(400, seed=1, id_prefix="ref"))
+        mon.log_predictions(served)
+        report = mon.check()
+    assert not [r for r in report.results if r.check == "missing_fraction" and r.column == "x"]

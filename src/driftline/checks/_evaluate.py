@@ -36,6 +36,7 @@ from driftline.checks._feature_checks import (
     missing_fraction,
     out_of_range,
     unseen_category,
+    wholly_missing,
 )
 from driftline.checks._prediction_checks import (
     class_mix,
@@ -297,6 +298,13 @@ class _Evaluator:
                 for got in (observed.get(key),)
             ]
             yield from confirm(run, win, drifts)
+        elif win.summary is not None:  # too few rows: only a feature missing on each one
+            features = win.summary.features
+            for feature in run.features:
+                if (
+                    result := wholly_missing(run, win, feature, features[feature.name])
+                ) is not None:
+                    yield result
         if win.n == 0:
             return
         # a column not logged, logged as another type or unknown is a fact of the

@@ -61,6 +61,50 @@ def missing_fraction(
     )
 
 
+def wholly_missing(
+    run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
+) -> CheckResult | None:
+    """``missing_fraction`` of a window too small to judge by the usual bound
+    (``checks.min_rows``) whose feature is missing on every row, as a column not logged
+    is decided at any size: by the exact binomial chance of that many missing values at
+    the reference's share (bound: the largest change not beyond the alert quantile).
+    None when some row has the value."""
+    n, p_ref = win.n, feature.p_ref
+    if n == 0 or counts.missing < n or p_ref >= 1.0:
+        return None
+    alpha = 1.0 - run.bounds.cfg.alert_quantile
+    # the fewest missing values of n whose chance at the reference's share is < alpha
+    tail, critical = 0.0, None
+    for k in range(n, -1, -1):
+        tail += math.comb(n, k) * p_ref**k * (1.0 - p_ref) ** (n - k)
+        if tail >= alpha:
+            break
+        critical = k
+    bound = 1.0 - p_ref if critical is None else (critical - 1) / n - p_ref
+    how = (
+        f"exact binomial at the reference's share {p_ref:.3g}: {n} rows < checks.min_rows "
+        f"{win.min_rows}, every one missing (chance {p_ref**n:.2g})"
+    )
+    details: dict[str, Any] = {
+        "current_fraction": 1.0,
+        "reference_fraction": p_ref,
+        "summary": f"missing {p_ref:.1%} -> 100.0% (all {n} rows)",
+    }
+    if critical is not None:
+        details["batches"] = _batch_names(run, sorted(win.batches)[:5])
+    return decided(
+        run,
+        win.base,
+        "missing_fraction",
+        feature.name,
+        1.0 - p_ref,
+        1.0 - p_ref,
+        bound,
+        how,
+        details,
+    )
+
+
 @check("out_of_range")
 def out_of_range(
     run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
