@@ -167,3 +167,16 @@ def test_lime_options_below_their_least_are_bad_input(
         pytest.raises(ConfigError, match=f"{option} is {value}; LIME needs"),
     ):
         mon.explain(object(), ids=["r1"], **{option: value})
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?!"])
+def test_a_text_without_words_is_bad_input_and_left_out_of_a_class(text: str) -> None:
+    """LIME's text explainer fails (ValueError, exit 3) on a text with no word: one is
+    refused naming it, and a class aggregate leaves such rows out."""
+    model = KeywordModel()
+    with pytest.raises(SchemaError, match="holds no word"):
+        explain(model, text, num_samples=50)
+    texts = [text, *_texts(12)]  # the wordless text scores 0.5 each: 'negative' by argmax
+    assert model.predict_proba([text]).argmax() == 0
+    agg = explain_class(model, texts, "negative", n=20, num_samples=100, seed=1)
+    assert agg.rows == sum(model.predict_proba([t]).argmax() == 0 for t in texts[1:])

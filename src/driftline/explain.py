@@ -18,6 +18,7 @@ answers "what does the model look at when it says *spam*?" rather than one anecd
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -230,6 +231,11 @@ def _explain_one(
         instance = tabular.encode(row)
     else:
         instance = row
+        if not _has_words(instance):
+            raise SchemaError(
+                f"the text to explain holds no word ({shorten(str(instance))}): LIME explains "
+                "a text prediction by the words it holds; explain a row with text."
+            )
     proba = np.asarray(fn([instance] if tabular is None else instance[None, :]), dtype=float)[0]
     if proba.shape[0] != len(names):
         raise SchemaError(
@@ -253,6 +259,12 @@ def _explain_one(
         intercept=float(exp.intercept[index]),
         score=float(np.ravel(np.asarray(exp.score, dtype=float))[-1]),
     )
+
+
+def _has_words(text: Any) -> bool:
+    """Whether LIME's text explainer finds a word in ``text`` (it splits on non-word
+    characters, and fails on a text without any)."""
+    return isinstance(text, str) and re.search(r"\w", text) is not None
 
 
 def explain_class(
@@ -291,6 +303,8 @@ def explain_class(
     proba = np.asarray(call_model(predict, rows if frame else list(rows)), dtype=float)
     predicted = proba.argmax(axis=1)
     candidates = np.flatnonzero(predicted == index)
+    if not frame:  # a text without words has nothing to attribute (see _explain_one)
+        candidates = np.array([i for i in candidates if _has_words(rows[int(i)])], dtype=int)
     if select == "random":
         rng = np.random.default_rng(seed)
         chosen = rng.permutation(candidates)[:n]
