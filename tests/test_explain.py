@@ -180,3 +180,17 @@ def test_a_text_without_words_is_bad_input_and_left_out_of_a_class(text: str) ->
     assert model.predict_proba([text]).argmax() == 0
     agg = explain_class(model, texts, "negative", n=20, num_samples=100, seed=1)
     assert agg.rows == sum(model.predict_proba([t]).argmax() == 0 for t in texts[1:])
+
+
+def test_a_class_aggregate_leaves_out_rows_with_unseen_categories() -> None:
+    """One row with a category the reference never had made the whole aggregate (and
+    `report --model`) fail; it is left out and counted."""
+    model = IncomeModel()
+    ref, rows = _frame(300), _frame(60)
+    rows.loc[:9, "plan"] = "brand-new"
+    predicted = model.predict_proba(rows).argmax(axis=1)
+    yes = predicted == 1
+    agg = explain_class(model, rows, "yes", reference=ref, n=100, num_samples=100, seed=1)
+    assert agg.left_out == int(yes[:10].sum()) > 0
+    assert agg.rows == int(yes[10:].sum())
+    assert agg.terms

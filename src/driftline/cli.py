@@ -1090,7 +1090,8 @@ def explain(
         return
     for e in found:
         if hasattr(e, "terms"):
-            out.print(Text(f"class {e.klass} ({e.rows} rows, {e.selection})", style="bold"))
+            left = f"; {e.left_out} left out: values LIME cannot perturb" if e.left_out else ""
+            out.print(Text(f"class {e.klass} ({e.rows} rows, {e.selection}{left})", style="bold"))
             for t in e.terms:
                 out.print(
                     f"  {t.mean:+.4f} ±{t.std:.4f}  in {t.frequency:.0%}  {_cut(t.term, 120)}"

@@ -66,6 +66,10 @@ class ClassExplanation:
     rows: int
     selection: str
     terms: list[TermWeight]
+    #: rows predicted as the class LIME cannot explain, left out: a value of a category
+    #: column the reference never had (LIME perturbs only values it has seen), a text
+    #: without words
+    left_out: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +130,10 @@ class _Tabular:
     def _codes(self, i: int, values: Any) -> Any:
         index = {v: k for k, v in enumerate(self.categories[i])}
         return np.asarray([index.get(str(v), -1) for v in values], dtype=float)
+
+    def known(self, row: Any) -> bool:
+        """Whether every category value of ``row`` is one the reference has."""
+        return all(str(row[self.columns[i]]) in cats for i, cats in self.categories.items())
 
     def encode(self, row: Any) -> Any:
         out = np.empty(len(self.columns))
@@ -303,15 +311,21 @@ def explain_class(
     proba = np.asarray(call_model(predict, rows if frame else list(rows)), dtype=float)
     predicted = proba.argmax(axis=1)
     candidates = np.flatnonzero(predicted == index)
-    if not frame:  # a text without words has nothing to attribute (see _explain_one)
-        candidates = np.array([i for i in candidates if _has_words(rows[int(i)])], dtype=int)
+    first = rows.iloc[0] if frame else rows[0]
+    explainer, _, fn, tab = _setup(model, first, reference, names, columns, seed)
+
+    # rows LIME cannot perturb are left out and counted (see ClassExplanation.left_out)
+    def can(i: int) -> bool:
+        return tab.known(rows.iloc[i]) if tab is not None else _has_words(rows[i])
+
+    keep = np.array([can(int(i)) for i in candidates], dtype=bool)
+    left_out = int((~keep).sum())
+    candidates = candidates[keep]
     if select == "random":
         rng = np.random.default_rng(seed)
         chosen = rng.permutation(candidates)[:n]
     else:
         chosen = candidates[np.argsort(proba[candidates, index], kind="stable")][:n]
-    first = rows.iloc[0] if frame else rows[0]
-    explainer, _, fn, tab = _setup(model, first, reference, names, columns, seed)
     sums: dict[str, list[float]] = defaultdict(list)
     for i in chosen:
         row = rows.iloc[int(i)] if frame else rows[int(i)]
@@ -333,4 +347,6 @@ def explain_class(
             )
         )
     terms.sort(key=lambda t: (-abs(t.mean), t.term))
-    return ClassExplanation(klass=names[index], rows=k, selection=select, terms=terms[:top])
+    return ClassExplanation(
+        klass=names[index], rows=k, selection=select, terms=terms[:top], left_out=left_out
+    )

@@ -618,9 +618,12 @@ def _model(data: Mapping[str, Any], max_rows: int) -> str:
                 ]
                 for t in exp.get("terms", [])
             ]
+            left = int(exp.get("left_out") or 0)
             out.append(
                 f"<h4>class {_e(exp.get('klass'))} · {_e(exp.get('rows'))} rows "
-                f"({_e(exp.get('selection'))})</h4>"
+                f"({_e(exp.get('selection'))})"
+                + (f"; {left} left out (values LIME cannot perturb)" if left else "")
+                + "</h4>"
             )
             out.append(
                 _table(
