@@ -61,29 +61,38 @@ def missing_fraction(
     )
 
 
+#: The fewest rows of a window below ``checks.min_rows`` whose feature missing on every
+#: one is judged (:func:`wholly_missing`): one or two rows missing a value is a gap in a
+#: row (a row missing its cohort value and its features), not a column that stopped.
+WHOLLY_MISSING_MIN_ROWS = 5
+
+
 def wholly_missing(
     run: _Run, win: _Window, feature: _Feature, counts: FeatureCounts
 ) -> CheckResult | None:
     """``missing_fraction`` of a window too small to judge by the usual bound
-    (``checks.min_rows``) whose feature is missing on every row, as a column not logged
-    is decided at any size: by the exact binomial chance of that many missing values at
-    the reference's share (bound: the largest change not beyond the alert quantile).
-    None when some row has the value."""
+    (``checks.min_rows``) but of at least :data:`WHOLLY_MISSING_MIN_ROWS` rows, whose
+    feature is missing on every row, as a column not logged is decided at any size: by
+    the exact binomial chance of that many missing values at the reference's share (with
+    half a pseudo-count, so a share never seen is not taken as impossible; bound: the
+    largest change not beyond the alert quantile). None when some row has the value."""
     n, p_ref = win.n, feature.p_ref
-    if n == 0 or counts.missing < n or p_ref >= 1.0:
+    if n < WHOLLY_MISSING_MIN_ROWS or counts.missing < n or p_ref >= 1.0:
         return None
+    n_ref = run.profile.n_rows_
+    p = (p_ref * n_ref + 0.5) / (n_ref + 1)
     alpha = 1.0 - run.bounds.cfg.alert_quantile
-    # the fewest missing values of n whose chance at the reference's share is < alpha
+    # the fewest missing values of n whose chance at that share is below alpha
     tail, critical = 0.0, None
     for k in range(n, -1, -1):
-        tail += math.comb(n, k) * p_ref**k * (1.0 - p_ref) ** (n - k)
+        tail += math.comb(n, k) * p**k * (1.0 - p) ** (n - k)
         if tail >= alpha:
             break
         critical = k
     bound = 1.0 - p_ref if critical is None else (critical - 1) / n - p_ref
     how = (
-        f"exact binomial at the reference's share {p_ref:.3g}: {n} rows < checks.min_rows "
-        f"{win.min_rows}, every one missing (chance {p_ref**n:.2g})"
+        f"exact binomial at the reference's share {p:.3g}: {n} rows < checks.min_rows "
+        f"{win.min_rows}, every one missing (chance {p**n:.2g})"
     )
     details: dict[str, Any] = {
         "current_fraction": 1.0,
