@@ -98,8 +98,8 @@ def test_integers_that_pandas_made_floats_are_the_same_cohort_values_and_categor
 
 def test_value_spelling_matches_duckdb_text_and_keeps_fractions() -> None:
     """Whole numbers of float and decimal columns read as integers; fractions, huge
-    numbers, NaN and infinities keep the text DuckDB gives them; integer and string
-    columns are cast as they were."""
+    numbers and infinities keep the text DuckDB gives them; NaN is missing (null), as in
+    a numeric column; integer and string columns are cast as they were."""
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE t AS SELECT * FROM (VALUES "
@@ -113,7 +113,7 @@ def test_value_spelling_matches_duckdb_text_and_keeps_fractions() -> None:
     spelled = con.execute(
         "SELECT " + ", ".join(value_text_sql(c, t) for c, t in types.items()) + " FROM t"
     ).fetchall()
-    assert [r[0] for r in spelled] == ["3", "-2", "1.5", "1e+16", "nan", "inf", "0", None]
+    assert [r[0] for r in spelled] == ["3", "-2", "1.5", "1e+16", None, "inf", "0", None]
     assert [r[1] for r in spelled] == ["3", "-2.5", "0", "1.25", None, "10.1", "1", "2"]
     assert [r[2] for r in spelled] == ["7", "-1", "0", "12345678901234567", None, "5", "2", "3"]
     assert [r[3] for r in spelled] == ["3.0", "2", "x", "", None, "y", "z", "w"]
@@ -291,3 +291,47 @@ def test_decimal_reference_and_float_batch_agree(tmp_path: Path) -> None:
         assert sorted((mon.profile.cohorts_ or {})["store"]) == ["1", "2", "3"]
         report = mon.check()
         assert {r.cohort_value for r in report.results if r.cohort} == {"1", "2", "3", "(missing)"}
+
+
+def _nan_days(root: Path) -> tuple[Path, Path]:
+    """A reference and a day whose float category column holds NaN (not null) and
+    +-inf, written as Parquet doubles."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(4)
+    out = []
+    for name, n, day in (("ref", 600, "2024-01-01"), ("day", 300, "2024-02-01")):
+        frame = _frame(n, day, 1 if name == "ref" else 2, floats=True)
+        codes = rng.choice([1.5, 2.0, np.nan, np.inf, -np.inf], n, p=[0.4, 0.3, 0.2, 0.05, 0.05])
+        frame["code"] = codes
+        path = root / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+        out.append(path)
+    return out[0], out[1]
+
+
+def _nan_profile(root: Path, spark: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    ref = _nan_days(root)[0]
+    with driftline.connect(root / "s.duckdb", _spec(root), spark=spark) as mon:
+        mon.fit_profile(reference=ref)
+        prof = mon.profile
+        return prof.categories_["code"], prof.columns_["code"]
+
+
+def test_nan_in_a_float_category_column_is_missing_on_both_engines(tmp_path: Path) -> None:
+    """Spark counted a NaN both missing and a category (a negative 'other', then a check
+    that failed); DuckDB made it the category 'nan'. It is missing on both, and the
+    infinities are the categories 'inf' and '-inf'."""
+    categories, column = _nan_profile(tmp_path)
+    assert set(categories) == {"1.5", "2", "inf", "-inf"}
+    assert column["other"] == 0
+    ref = pd.read_parquet(tmp_path / "ref.parquet")["code"]
+    assert column["missing_fraction"] == pytest.approx(ref.isna().mean())
+
+
+@pytest.mark.spark
+def test_nan_in_a_float_category_column_on_spark_equals_duckdb(tmp_path: Path, spark: Any) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "s").mkdir()
+    assert _nan_profile(tmp_path / "d") == _nan_profile(tmp_path / "s", spark)

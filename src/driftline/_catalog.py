@@ -346,7 +346,8 @@ def value_text_sql(expr: str, duck_type: str) -> str:
     a whole number of a fractional column as the integer it is (``3.0`` reads ``3``, as
     in an integer column). pandas turns an integer column with one null into floats: its
     values would otherwise be new cohort values and unseen categories in that batch only.
-    The Ibis form is :func:`driftline.engine.summaries.value_text`.
+    NaN is missing (null), as in a numeric column. The Ibis form is
+    :func:`driftline.engine.summaries.value_text`.
 
     >>> value_text_sql('"x"', "BIGINT")
     'CAST("x" AS VARCHAR)'
@@ -355,7 +356,8 @@ def value_text_sql(expr: str, duck_type: str) -> str:
         return f"CAST({expr} AS VARCHAR)"
     x = f"CAST({expr} AS DOUBLE)"
     return (
-        f"CASE WHEN abs({x}) < {WHOLE_LIMIT:.0f} AND {x} = floor({x}) "
+        f"CASE WHEN isnan({x}) THEN NULL "
+        f"WHEN abs({x}) < {WHOLE_LIMIT:.0f} AND {x} = floor({x}) "
         f"THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) ELSE CAST({x} AS VARCHAR) END"
     )
 

@@ -368,8 +368,16 @@ def _moment_aggs(
 
 
 def _null_aggs(p: ir.Table, others: Sequence[str]) -> dict[str, ir.Value]:
-    """The null count ``x{i}`` of each column of ``others`` (read by :func:`_read_moments`)."""
-    return {f"x{i}": p[c].isnull().cast("int64").sum() for i, c in enumerate(others)}
+    """The missing count ``x{i}`` of each column of ``others`` (read by
+    :func:`_read_moments`): null, or NaN in a float column (a float category column's
+    NaN is missing, as in the windows' summaries; Spark's ``isnull`` counts it already)."""
+
+    def missing(x: ir.Value) -> ir.BooleanValue:
+        if x.type().is_floating():
+            return x.isnull() | x.isnan().fill_null(False)
+        return x.isnull()
+
+    return {f"x{i}": missing(p[c]).cast("int64").sum() for i, c in enumerate(others)}
 
 
 class _SourceMoments(NamedTuple):

@@ -39,6 +39,7 @@ forms to the same oracle.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -167,13 +168,24 @@ def value_text(value: ir.Value) -> ir.StringValue:
     """A cohort value or category as driftline spells it, on either engine: the value as
     text, and a whole number of a float or decimal column as the integer it is (``3.0``
     reads ``3``, as in an integer column; see :func:`driftline._catalog.value_text_sql`,
-    its SQL form at ingest). A null stays null."""
+    its SQL form at ingest). A null or NaN is null; +-inf reads ``inf``, ``-inf`` on both
+    engines. (Other fractional values are each engine's text of the double: Spark writes
+    ``1.0E-4`` where DuckDB writes ``0.0001``.)"""
     typ = value.type()
     if not (typ.is_floating() or typ.is_decimal()):
         return value.cast("string")
     x = value.cast("float64")
     whole = (x.abs() < WHOLE_LIMIT) & (x == x.floor())
-    return ibis.ifelse(whole, x.cast("int64").cast("string"), x.cast("string"))
+    most = _float_literal(sys.float_info.max)
+    return ibis.cases(
+        # NaN is missing, as in a numeric column (Spark counted it missing and a category)
+        (x.isnan(), ibis.null("string")),
+        (whole, x.cast("int64").cast("string")),
+        # +-inf spelled as DuckDB spells it (Spark: Infinity)
+        (x > most, ibis.literal("inf")),
+        (x < -most, ibis.literal("-inf")),
+        else_=x.cast("string"),
+    )
 
 
 def cohort_text(value: ir.Value) -> ir.StringValue:
