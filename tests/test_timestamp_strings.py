@@ -118,3 +118,69 @@ def test_text_timestamps_read_in_place_agree_on_both_engines(
         key = pd.Timestamp(t).normalize().strftime("%Y-%m-%dT%H:%M:%SZ")
         want[key] = want.get(key, 0) + 1
     assert windows["duckdb"] == windows["spark"] == want
+
+
+#: strings both engines read (UTC wall time) or neither does (None: refused at logging,
+#: untimed in a source), whatever each would read on its own
+GRAMMAR = {
+    "2026-02-01T10:00:00Z": "2026-02-01 10:00:00",
+    "2026-02-01 10:00:00+02:00": "2026-02-01 08:00:00",
+    "2026-02-01T10:00:00-0530": "2026-02-01 15:30:00",
+    "2026-02-01T10:00:00.25+18:00": "2026-01-31 16:00:00.25",
+    "2026-02-01 10:00:00 UTC": "2026-02-01 10:00:00",
+    "2026-02-01 10:00:00 Europe/Paris": "2026-02-01 09:00:00",
+    "2026-02-01T10:00": "2026-02-01 10:00:00",
+    "2026-2-1 7:05:09": "2026-02-01 07:05:09",
+    "2026-02-01": "2026-02-01 00:00:00",
+    " 2026-02-01T10:00:00Z ": "2026-02-01 10:00:00",
+    "2026-02-01 10:00:00 utc": None,  # DuckDB reads it, Spark does not
+    "2026/02/01 10:00:00": None,  # DuckDB reads it, Spark does not
+    "2026-02-01T24:00:00": None,  # DuckDB: the next day; Spark: null
+    "2026-02-01T10:00:00+23:59": None,  # DuckDB reads it, Spark does not
+    "2026-02-01T10:00Z": None,  # Spark reads it, DuckDB does not
+    "2026-02": None,  # Spark reads it, DuckDB does not
+    "2026-02-01T10:00:00 GMT+5": None,  # Spark reads it, DuckDB does not
+    "epoch": None,
+    "infinity": None,
+}
+
+
+def _parsed(engine: Any, table: str) -> dict[str, str | None]:
+    from driftline.sources import _timestamp
+
+    t = engine.table(table)
+    got = engine.run(t.select(s=t.s, ts=_timestamp(t.s, "VARCHAR"))).to_pylist()
+    return {r["s"]: None if r["ts"] is None else str(r["ts"]).rstrip("0").rstrip(".") for r in got}
+
+
+def _want() -> dict[str, str | None]:
+    return {
+        s: None if w is None else str(pd.Timestamp(w)).rstrip("0").rstrip(".")
+        for s, w in GRAMMAR.items()
+    }
+
+
+def test_duckdb_reads_the_timestamp_grammar_as_logging_does(tmp_path: Path) -> None:
+    import duckdb
+
+    from driftline._ingest import utc_timestamp
+    from driftline.engine import DuckDBEngine
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE stamps AS SELECT unnest(?) AS s", [list(GRAMMAR)])
+    logged = {
+        s: None if ts is None else str(pd.Timestamp(ts)).rstrip("0").rstrip(".")
+        for s, ts in con.execute(f"SELECT s, {utc_timestamp('s')} FROM stamps").fetchall()
+    }
+    assert logged == _want()
+    assert _parsed(DuckDBEngine.from_connection(con), "stamps") == _want()
+
+
+@pytest.mark.spark
+def test_spark_reads_the_timestamp_grammar_as_duckdb_does(spark: Any) -> None:
+    from driftline.engine import SparkEngine
+
+    spark.createDataFrame([(s,) for s in GRAMMAR], "s string").createOrReplaceTempView(
+        "stamps_grammar"
+    )
+    assert _parsed(SparkEngine(spark), "stamps_grammar") == _want()

@@ -176,24 +176,39 @@ def check_names(spec: Spec, names: list[str], types: dict[str, str], what: str) 
         )
 
 
-#: a timestamp string starts with its year (DuckDB's words ``epoch``, ``infinity`` are
-#: no time a row was predicted at, and Spark reads neither)
-TIMESTAMP_START = r"^\s*[0-9]"
+#: The timestamp strings driftline reads, read alike by DuckDB and Spark: an ISO-8601
+#: date, then optionally a time (hours 00-23) and, after its seconds, a zone: ``Z``, an
+#: offset up to +-18:00, ``UTC``/``GMT`` or a region name (``Europe/Paris``). Either
+#: engine reads more, each differently (DuckDB: ``epoch``, ``infinity``, ``2024/05/01``,
+#: ``T24:00``, a lower-case ``utc``, offsets to +-23:59; Spark: ``2024``, ``2024-05``,
+#: ``GMT+5``, a zone after minutes), so a row logged or checked on one would be in
+#: another window, or none, on the other. ``{0,1}``, not ``?``: the SQL around it counts
+#: ``?`` as its parameters.
+TIMESTAMP_TEXT = (
+    r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([T ]([01]{0,1}[0-9]|2[0-3]):[0-9]{2}(:[0-9]{2}(\.[0-9]+){0,1}"
+    r"(\s*(Z|[+-](0[0-9]|1[0-8])(:{0,1}[0-9]{2}){0,1}|UTC|GMT"
+    r"|[A-Za-z]+/[A-Za-z_]+(/[A-Za-z_]+){0,1})){0,1}){0,1}){0,1}\s*$"
+)
 #: a timestamp string without a zone or offset: read as UTC, never through a zone-aware
-#: cast (DuckDB's carries a zone named on one row over to the naive rows after it).
-#: ``{0,1}``, not ``?``: the SQL around it counts ``?`` as its parameters
+#: cast (DuckDB's carries a zone named on one row over to the naive rows after it)
 NAIVE_TIMESTAMP = (
     r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
     r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]*){0,1}){0,1}){0,1}\s*$"
+)
+#: what an unreadable timestamp string's refusal says to write instead
+TIMESTAMP_FIX = (
+    "use ISO-8601 such as '2024-05-01T12:00:00Z' (a date, a time with hours 00-23, and "
+    "after its seconds Z, an offset, UTC or a zone name such as Europe/Paris)"
 )
 
 
 def utc_timestamp(text: str) -> str:
     """The SQL turning the string expression ``text`` into a stored timestamp: an
-    ISO-8601 string in UTC unless it carries a zone or an offset; null if it does not
-    parse (or is not a date: see :data:`TIMESTAMP_START`)."""
+    ISO-8601 string in UTC unless it carries a zone or an offset; null if it is not one
+    both engines read alike (:data:`TIMESTAMP_TEXT`) or does not parse."""
     return (
-        f"CASE WHEN NOT regexp_matches({text}, '{TIMESTAMP_START}') THEN NULL "
+        f"CASE WHEN NOT regexp_matches({text}, '{TIMESTAMP_TEXT}') THEN NULL "
         f"WHEN regexp_matches({text}, '{NAIVE_TIMESTAMP}') THEN TRY_CAST({text} AS TIMESTAMP) "
         f"ELSE CAST(timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) AS TIMESTAMP) END"
     )
@@ -339,7 +354,7 @@ def validate_predictions(staged: Staged, rows: int) -> str:
         f"({ts_expr}) IS NULL",
         lambda bad: IngestError(
             f"column {s.timestamp!r} (timestamp) has unparsable value {bad[1]!r} (id "
-            f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z'. Nothing was stored."
+            f"{bad[0]!r}); {TIMESTAMP_FIX}. Nothing was stored."
         ),
         f"CAST({tsc} AS VARCHAR)",
     )
@@ -626,8 +641,8 @@ def validate_labels(staged: Staged, rows: int) -> str:
             f"({at}) IS NULL",
             lambda bad: IngestError(
                 f"column 'labelled_at' has null or unparsable value {bad[1]!r} (id "
-                f"{bad[0]!r}); use ISO-8601 such as '2024-05-01T12:00:00Z', or drop the "
-                "column to use the time of logging. Nothing was stored."
+                f"{bad[0]!r}); {TIMESTAMP_FIX}, or drop the column to use the time of "
+                "logging. Nothing was stored."
             ),
             "CAST(labelled_at AS VARCHAR)",
         )

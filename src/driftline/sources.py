@@ -58,7 +58,7 @@ import ibis.expr.types as ir
 from driftline._catalog import SOURCE_FILE, type_family
 from driftline._ingest import (
     NAIVE_TIMESTAMP,
-    TIMESTAMP_START,
+    TIMESTAMP_TEXT,
     FeatureSelect,
     check_names,
     feature_select,
@@ -306,7 +306,7 @@ def _timestamp(col: ir.Value, duck_type: str) -> ir.Value:
     if type_family(duck_type) == "string":  # as logging reads it (see utc_timestamp)
         text = col.cast("string")
         return ibis.cases(
-            (~text.re_search(TIMESTAMP_START), ibis.null(dt.Timestamp())),
+            (~text.re_search(TIMESTAMP_TEXT), ibis.null(dt.Timestamp())),
             (text.re_search(NAIVE_TIMESTAMP), text.try_cast(dt.Timestamp())),
             else_=text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp()),
         )
