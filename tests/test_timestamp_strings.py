@@ -1,5 +1,5 @@
-"""Timestamps given as text, and timestamps at the end of time, through the real store,
-the checks and sources read in place, on both engines.
+"""Timestamps (and numbers) given as text, and timestamps at the end of time, through
+the real store, the checks and sources read in place, on both engines.
 
 - A string naming no zone is UTC on every row: DuckDB's zone-aware cast carried a zone
   named on one row (``America/New_York``) over to the naive rows after it, in the same
@@ -184,3 +184,49 @@ def test_spark_reads_the_timestamp_grammar_as_duckdb_does(spark: Any) -> None:
         "stamps_grammar"
     )
     assert _parsed(SparkEngine(spark), "stamps_grammar") == _want()
+
+
+#: number strings both engines read alike, or neither does (a missing value)
+NUMBERS = {
+    "1.5": 1.5,
+    " +3 ": 3.0,
+    ".5": 0.5,
+    "5.": 5.0,
+    "-2e3": -2000.0,
+    "1_000": None,  # DuckDB reads it, Spark does not
+    "1.5d": None,  # Spark (Java) reads it, DuckDB does not
+    "2F": None,
+    "0x1p3": None,
+    "1,5": None,
+    "": None,
+}
+
+
+def _numbers(engine: Any, table: str) -> dict[str, float | None]:
+    from driftline.sources import _number
+
+    t = engine.table(table)
+    return {r["s"]: r["x"] for r in engine.run(t.select(s=t.s, x=_number(t.s))).to_pylist()}
+
+
+def test_duckdb_reads_numbers_sent_as_text_as_logging_does() -> None:
+    import duckdb
+
+    from driftline._ingest import number_sql
+    from driftline.engine import DuckDBEngine
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE numbers AS SELECT unnest(?) AS s", [list(NUMBERS)])
+    logged = dict(con.execute(f"SELECT s, {number_sql('s')} FROM numbers").fetchall())
+    assert logged == NUMBERS
+    assert _numbers(DuckDBEngine.from_connection(con), "numbers") == NUMBERS
+
+
+@pytest.mark.spark
+def test_spark_reads_numbers_sent_as_text_as_duckdb_does(spark: Any) -> None:
+    from driftline.engine import SparkEngine
+
+    spark.createDataFrame([(s,) for s in NUMBERS], "s string").createOrReplaceTempView(
+        "numbers_grammar"
+    )
+    assert _numbers(SparkEngine(spark), "numbers_grammar") == NUMBERS

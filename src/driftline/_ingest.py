@@ -196,6 +196,23 @@ NAIVE_TIMESTAMP = (
     r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
     r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]*){0,1}){0,1}){0,1}\s*$"
 )
+#: The number strings a numeric column sent as text is read from, read alike by DuckDB
+#: and Spark: decimal notation with an optional exponent, or inf / infinity / nan in any
+#: case. Either engine reads more, differently (DuckDB: ``1_000``; Spark, as Java:
+#: ``1.5d``, ``2F``, ``0x1p3``); anything else is a missing value on both. (No ``?``:
+#: the SQL around it counts ``?`` as its parameters.)
+NUMBER_TEXT = (
+    r"^\s*[+-]{0,1}(([0-9]+(\.[0-9]*){0,1}|\.[0-9]+)([eE][+-]{0,1}[0-9]+){0,1}"
+    r"|[iI][nN][fF]([iI][nN][iI][tT][yY]){0,1}|[nN][aA][nN])\s*$"
+)
+
+
+def number_sql(text: str) -> str:
+    """SQL reading the string expression ``text`` as a double (see :data:`NUMBER_TEXT`;
+    null when it is not one)."""
+    return f"CASE WHEN regexp_matches({text}, '{NUMBER_TEXT}') THEN TRY_CAST({text} AS DOUBLE) END"
+
+
 #: what an unreadable timestamp string's refusal says to write instead
 TIMESTAMP_FIX = (
     "use ISO-8601 such as '2024-05-01T12:00:00Z' (a date, a time with hours 00-23, and "
@@ -536,7 +553,8 @@ def feature_select(spec: Spec, types: dict[str, str]) -> FeatureSelect:
                 items.append((f"CAST({q} AS DOUBLE)", col))
             else:
                 retyped[col] = types[col]
-                items.append((f"TRY_CAST({q} AS DOUBLE)", col))
+                number = number_sql(q) if fam == "string" else f"TRY_CAST({q} AS DOUBLE)"
+                items.append((number, col))
                 raw_parts.append(f"{_json_key(col)}: CAST({q} AS VARCHAR)")
         else:
             if fam not in ("string", "boolean") or (kind == "text" and fam != "string"):

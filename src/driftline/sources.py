@@ -58,6 +58,7 @@ import ibis.expr.types as ir
 from driftline._catalog import SOURCE_FILE, type_family
 from driftline._ingest import (
     NAIVE_TIMESTAMP,
+    NUMBER_TEXT,
     TIMESTAMP_TEXT,
     FeatureSelect,
     check_names,
@@ -313,6 +314,12 @@ def _timestamp(col: ir.Value, duck_type: str) -> ir.Value:
     return col.cast(dt.Timestamp())
 
 
+def _number(col: ir.Value) -> ir.FloatingValue:
+    """A numeric column sent as text, as logging reads it (``_ingest.number_sql``)."""
+    text = col.cast("string")
+    return ibis.ifelse(text.re_search(NUMBER_TEXT), text.try_cast("float64"), None)
+
+
 def _stored_form(
     raw: ir.Table,
     spec: Spec,
@@ -355,7 +362,9 @@ def _stored_form(
         elif kind == "numeric":
             if col not in feats.retyped:
                 out[col] = raw[col].cast("float64")
-            elif type_family(types[col]) in ("string", "boolean"):
+            elif type_family(types[col]) == "string":
+                out[col] = _number(raw[col])
+            elif type_family(types[col]) == "boolean":
                 out[col] = raw[col].try_cast("float64")
             else:  # a date, time, list, struct or blob: no number (and Spark cannot cast)
                 out[col] = null("DOUBLE")

@@ -38,6 +38,7 @@ from driftline._ingest import (
     check_names,
     check_on_duplicate,
     feature_select,
+    number_sql,
     quote,
     utc_timestamp,
     validate_labels,
@@ -537,6 +538,8 @@ class Store:
                 f"CASE WHEN json_type(_raw, {pointer}) = 'DOUBLE' "
                 f"THEN {number} ELSE json_extract_string(_raw, {pointer}) END"
             )
+        if typ == "DOUBLE":  # a number sent as text, as logging reads it
+            return number_sql(f"json_extract_string(_raw, {pointer})")
         return f"TRY_CAST(json_extract_string(_raw, {pointer}) AS {typ})"
 
     def _fill_from_raw(
