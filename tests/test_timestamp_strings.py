@@ -230,3 +230,25 @@ def test_spark_reads_numbers_sent_as_text_as_duckdb_does(spark: Any) -> None:
         "numbers_grammar"
     )
     assert _numbers(SparkEngine(spark), "numbers_grammar") == NUMBERS
+
+
+def test_a_timestamp_cohort_reads_alike_naive_or_with_a_zone(
+    tmp_path: Path, make_spec: Any, make_predictions: Any
+) -> None:
+    """A cohort of timestamps (a signup day) that one batch sends with a time zone: its
+    values were spelled with the offset ("... 00:00:00+00") on DuckDB, new cohort values
+    every day that batch came; they read as the UTC wall time, as the naive ones do."""
+    days = pd.to_datetime(["2025-01-01", "2025-06-01"])
+
+    def batch(n: int, seed: int, prefix: str, aware: bool) -> pd.DataFrame:
+        df = make_predictions(n, seed=seed, id_prefix=prefix)
+        stamps = days.tz_localize("UTC") if aware else days
+        df["signup"] = [stamps[i % 2] for i in range(n)]
+        return df
+
+    with driftline.connect(tmp_path / "s.duckdb", make_spec(cohorts=["signup"])) as mon:
+        mon.log_reference(batch(400, 1, "ref", aware=False))
+        mon.log_predictions(batch(48, 2, "p", aware=False))
+        mon.log_predictions(batch(48, 3, "q", aware=True))
+        values = {s.cohort_value for s in mon.check().stats if s.cohort == "signup"}
+    assert values == {"2025-01-01 00:00:00", "2025-06-01 00:00:00"}

@@ -346,12 +346,15 @@ def value_text_sql(expr: str, duck_type: str) -> str:
     a whole number of a fractional column as the integer it is (``3.0`` reads ``3``, as
     in an integer column). pandas turns an integer column with one null into floats: its
     values would otherwise be new cohort values and unseen categories in that batch only.
-    NaN is missing (null), as in a numeric column. The Ibis form is
+    NaN is missing (null), as in a numeric column; an instant (a timestamp with a time
+    zone) reads as its UTC wall time, as a naive timestamp does. The Ibis form is
     :func:`driftline.engine.summaries.value_text`.
 
     >>> value_text_sql('"x"', "BIGINT")
     'CAST("x" AS VARCHAR)'
     """
+    if "TIME ZONE" in duck_type.upper():  # an instant: its UTC wall time (stores run in UTC)
+        return f"CAST(CAST({expr} AS TIMESTAMP) AS VARCHAR)"
     if not fractional(duck_type):
         return f"CAST({expr} AS VARCHAR)"
     x = f"CAST({expr} AS DOUBLE)"

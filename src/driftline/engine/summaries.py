@@ -45,6 +45,7 @@ from datetime import datetime
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
@@ -172,6 +173,10 @@ def value_text(value: ir.Value) -> ir.StringValue:
     engines. (Other fractional values are each engine's text of the double: Spark writes
     ``1.0E-4`` where DuckDB writes ``0.0001``.)"""
     typ = value.type()
+    if typ.is_timestamp() and typ.timezone is not None:
+        # an instant reads as its UTC wall time, as a naive one (DuckDB's text of a
+        # TIMESTAMPTZ carries the offset: "+00", a new cohort value)
+        return value.cast(dt.Timestamp()).cast("string")
     if not (typ.is_floating() or typ.is_decimal()):
         return value.cast("string")
     x = value.cast("float64")
