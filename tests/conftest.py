@@ -55,13 +55,14 @@ def _predictions(
     id_prefix: str = "r",
     start: str = "2024-01-01",
     list_scores: bool = False,
+    freq: str = "h",
 ) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.ones(len(CLASSES)), size=n)
     df = pd.DataFrame(
         {
             "id": [f"{id_prefix}{i}" for i in range(n)],
-            "ts": pd.date_range(start, periods=n, freq="h", tz="UTC"),
+            "ts": pd.date_range(start, periods=n, freq=freq, tz="UTC"),
             "pred": np.array(CLASSES)[probs.argmax(axis=1)],
         }
     )
@@ -86,7 +87,8 @@ def make_spec() -> SpecFactory:
 
 @pytest.fixture(scope="session")
 def make_predictions() -> PredictionsFactory:
-    """``make_predictions(n=20, seed=0, id_prefix='r', start=..., list_scores=False)``."""
+    """``make_predictions(n=20, seed=0, id_prefix='r', start=..., list_scores=False,
+    freq='h')``: one row every ``freq`` from ``start``."""
     return _predictions
 
 

@@ -19,9 +19,8 @@ import driftline
 
 
 def _served(make_predictions: Any) -> pd.DataFrame:
-    served = make_predictions(240, seed=2, id_prefix="p")  # two days, ~60 rows a segment
-    served["ts"] = pd.date_range("2024-02-01", periods=240, freq="12min", tz="UTC")
-    return served
+    """Two days of 120 rows (about 60 a segment)."""
+    return make_predictions(240, seed=2, id_prefix="p", start="2024-02-01", freq="12min")
 
 
 def test_a_categorical_feature_null_in_the_whole_reference(

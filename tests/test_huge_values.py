@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import driftline
@@ -43,9 +42,7 @@ def test_huge_served_values_are_out_of_range_not_a_broken_store(
 
 def _served(make_predictions: Any) -> Any:
     """Two windows of 48 rows (enough to decide on)."""
-    served = make_predictions(96, seed=2, id_prefix="p")
-    served["ts"] = pd.date_range("2024-02-01", periods=96, freq="30min", tz="UTC")
-    return served
+    return make_predictions(96, seed=2, id_prefix="p", start="2024-02-01", freq="30min")
 
 
 def test_a_reference_holding_the_largest_double_fits(

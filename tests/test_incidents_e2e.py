@@ -234,8 +234,7 @@ def test_missing_values_that_fell_are_said_to_fall(
     ref["x"] = np.nan
     with driftline.connect(tmp_path / "s.duckdb", make_spec()) as mon:
         mon.log_reference(ref)
-        served = make_predictions(240, seed=2, id_prefix="p")
-        served["ts"] = pd.date_range("2024-02-01", periods=240, freq="10min", tz="UTC")
+        served = make_predictions(240, seed=2, id_prefix="p", start="2024-02-01", freq="10min")
         mon.log_predictions(served)  # two days of 144 and 96 rows
         report = mon.check()
     heads = [i.headline for i in report.incidents if i.checks == ["missing_fraction"]]
