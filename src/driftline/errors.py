@@ -36,6 +36,7 @@ __all__ = [
     "SourceError",
     "StoreError",
     "UnsupportedOperationError",
+    "first_line",
     "missing_extra",
     "name_list",
     "plain",
@@ -111,6 +112,19 @@ def plain(text: str) -> str:
     return "".join(
         c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
     )
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (a reader's or a database's complaint can run
+    to pages), or its type's name when it says nothing.
+
+    >>> first_line(ValueError("bad row\\n  at line 2"))
+    'bad row'
+    >>> first_line(OSError())
+    'OSError'
+    """
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def shorten(value: object, limit: int = SHOWN_CHARS) -> str:

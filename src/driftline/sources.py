@@ -71,6 +71,7 @@ from driftline.errors import (
     IngestError,
     SourceError,
     UnsupportedOperationError,
+    first_line,
     missing_extra,
     name_list,
     shorten,
@@ -203,7 +204,7 @@ def _delta_parts(root: Path) -> list[Part]:
     except Exception as exc:  # not a Delta log deltalake can read
         raise SourceError(
             f"cannot read the Delta table {shorten(str(root))}: "
-            f"{shorten(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 300)}. "
+            f"{shorten(first_line(exc), 300)}. "
             "Check that its _delta_log is complete, or point at a Parquet folder."
         ) from exc
     meta = table.metadata()
@@ -251,7 +252,7 @@ def _raw(engine: Engine, part: Part) -> tuple[ir.Table, dict[str, str] | None]:
         table = engine.backend.read_parquet(literal_path(part.path), table_name=name)
     except Exception as exc:
         raise SourceError(
-            f"DuckDB cannot read {shorten(part.shown)}: {shorten(str(exc).splitlines()[0], 300)}."
+            f"DuckDB cannot read {shorten(part.shown)}: {shorten(first_line(exc), 300)}."
             " Check that it is a Parquet file (re-export it if it is damaged)."
         ) from exc
     return table, None

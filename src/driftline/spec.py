@@ -1010,7 +1010,7 @@ def _whole(reference: Any) -> pa.Table:
     """The reference read whole; a file its reader cannot read is an
     :class:`~driftline.errors.IngestError` naming it and the reader's complaint."""
     from driftline._io import describe_input, to_arrow
-    from driftline.errors import IngestError
+    from driftline.errors import IngestError, first_line
 
     try:
         table = to_arrow(reference)
@@ -1019,9 +1019,9 @@ def _whole(reference: Any) -> pa.Table:
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         if not isinstance(reference, (str, Path)):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(
-            f"cannot read {describe_input(reference)}: {shorten(first, 300)}. Check that it "
+            f"cannot read {describe_input(reference)}: {shorten(first_line(exc), 300)}. "
+            "Check that it "
             "is a Parquet, CSV or JSON-lines file as its name says (re-export it if it is "
             "damaged); no spec was written."
         ) from exc

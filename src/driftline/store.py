@@ -46,7 +46,14 @@ from driftline._ingest import (
     validate_reference,
 )
 from driftline._io import describe_input, file_format, literal_path, readable_file, to_arrow
-from driftline.errors import ConfigError, IngestError, StoreError, name_list, shorten
+from driftline.errors import (
+    ConfigError,
+    IngestError,
+    StoreError,
+    first_line,
+    name_list,
+    shorten,
+)
 from driftline.spec import Spec
 
 if TYPE_CHECKING:
@@ -580,7 +587,7 @@ class Store:
             except duckdb.Error as exc:
                 raise IngestError(
                     f"cannot read {describe_input(data)}: DuckDB reports "
-                    f"{shorten(_first_line(exc), 300)}. Check that it is a {_FORMAT_NAMES[fmt]} "
+                    f"{shorten(first_line(exc), 300)}. Check that it is a {_FORMAT_NAMES[fmt]} "
                     "file (re-export it if it is damaged). Nothing was stored."
                 ) from exc
         else:
@@ -598,7 +605,7 @@ class Store:
                 raise
             raise IngestError(
                 f"cannot read {describe_input(data)}: DuckDB reports "
-                f"{shorten(_first_line(exc), 300)}. The file is damaged (e.g. corrupt pages) "
+                f"{shorten(first_line(exc), 300)}. The file is damaged (e.g. corrupt pages) "
                 "or not in the format its name says; re-export it and log it again. Nothing "
                 "was stored."
             ) from exc
@@ -1622,11 +1629,6 @@ def _stored_among(idc: str) -> str:
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 def _file_kind(path: Path) -> str | None:
     """What a file that is not a DuckDB database looks like, or None if it is one."""
     with path.open("rb") as f:
@@ -1656,7 +1658,7 @@ def _limit_memory(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> N
         raise ConfigError(
             f"memory_limit {shorten(limit)} is not a size DuckDB understands; use e.g. "
             "'2GB' or '512MB' (set by DRIFTLINE_MEMORY_LIMIT or memory_limit=; DuckDB: "
-            f"{shorten(_first_line(exc), 200)})."
+            f"{shorten(first_line(exc), 200)})."
         ) from exc
 
 
@@ -1820,7 +1822,7 @@ def upgrade_store(path: str | Path, *, memory_limit: str | None = None) -> Upgra
         Path(f"{staged}.wal").unlink(missing_ok=True)
         raise StoreError(
             f"could not upgrade the store {shorten(str(path))}: DuckDB reports "
-            f"{shorten(_first_line(exc), 300)}. The store is as it was. Check the free disk "
+            f"{shorten(first_line(exc), 300)}. The store is as it was. Check the free disk "
             "space (the upgrade needs the store's size) and that no other process has it "
             "open, then try again."
         ) from exc
@@ -1851,7 +1853,7 @@ def _database_name(con: duckdb.DuckDBPyConnection) -> str:
 def _store_error(path: Path, exc: duckdb.Error) -> StoreError:
     """DuckDB's reason for refusing the store file, turned into what happened and the fix."""
     shown = shorten(str(path))
-    text = _first_line(exc)
+    text = first_line(exc)
     reported = shorten(text.removeprefix("IO Error: "), 240)
     lock = re.search(r"Conflicting lock is held in (.*) \(PID (\d+)\)", text)
     if lock:

@@ -42,7 +42,14 @@ from typing import Any
 import pyarrow as pa
 
 from driftline.engine._backend import SparkEngine
-from driftline.errors import ConfigError, EngineError, SourceError, missing_extra, shorten
+from driftline.errors import (
+    ConfigError,
+    EngineError,
+    SourceError,
+    first_line,
+    missing_extra,
+    shorten,
+)
 
 __all__ = [
     "FILE_COLUMN",
@@ -246,8 +253,7 @@ def read_view(
     except Exception as exc:
         what = f"table {shorten(table)}" if table is not None else f"{shorten(paths[0])}"
         raise SourceError(
-            f"Spark cannot read {what}: {shorten(str(exc).strip().splitlines()[0], 300)}. "
-            + _read_fix(str(exc))
+            f"Spark cannot read {what}: {shorten(first_line(exc), 300)}. " + _read_fix(str(exc))
         ) from exc
     df.createOrReplaceTempView(view)
     return table_columns(df)
