@@ -61,6 +61,7 @@ from driftline.engine.summaries import (
     OVERALL,
     TEXT_FEATURES,
     TOKEN_FEATURES,
+    _missing,
     cohort_text,
     histograms,
     numeric_column,
@@ -369,15 +370,9 @@ def _moment_aggs(
 
 def _null_aggs(p: ir.Table, others: Sequence[str]) -> dict[str, ir.Value]:
     """The missing count ``x{i}`` of each column of ``others`` (read by
-    :func:`_read_moments`): null, or NaN in a float column (a float category column's
-    NaN is missing, as in the windows' summaries; Spark's ``isnull`` counts it already)."""
-
-    def missing(x: ir.Value) -> ir.BooleanValue:
-        if x.type().is_floating():
-            return x.isnull() | x.isnan().fill_null(False)
-        return x.isnull()
-
-    return {f"x{i}": missing(p[c]).cast("int64").sum() for i, c in enumerate(others)}
+    :func:`_read_moments`): null, or NaN in a float column, as the windows' summaries
+    count it (:func:`driftline.engine.summaries._missing`)."""
+    return {f"x{i}": _missing(p[c]).cast("int64").sum() for i, c in enumerate(others)}
 
 
 class _SourceMoments(NamedTuple):
