@@ -194,3 +194,16 @@ def test_a_class_aggregate_leaves_out_rows_with_unseen_categories() -> None:
     assert agg.left_out == int(yes[:10].sum()) > 0
     assert agg.rows == int(yes[10:].sum())
     assert agg.terms
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("num_samples", 0), ("num_samples", 1.5), ("num_features", 0)]
+)
+def test_the_functions_refuse_lime_options_below_their_least_too(option: str, value: Any) -> None:
+    """explain() and explain_class() called directly refuse them as Monitor.explain does
+    (they reached LIME: IndexError)."""
+    model = KeywordModel()
+    with pytest.raises(ConfigError, match=f"{option} is {value!r}; LIME needs"):
+        explain(model, _texts(1)[0], **{option: value})
+    with pytest.raises(ConfigError, match=f"{option} is {value!r}; LIME needs"):
+        explain_class(model, _texts(4), "positive", **{option: value})

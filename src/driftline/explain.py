@@ -29,7 +29,14 @@ import numpy as np
 from driftline.errors import ConfigError, SchemaError, missing_extra, name_list, shorten
 from driftline.robustness import call_model, predictor
 
-__all__ = ["ClassExplanation", "Explanation", "TermWeight", "explain", "explain_class"]
+__all__ = [
+    "ClassExplanation",
+    "Explanation",
+    "TermWeight",
+    "check_lime_options",
+    "explain",
+    "explain_class",
+]
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,7 @@ def explain(
     (tabular model; ``reference`` is then required). ``klass`` is the class to explain,
     the predicted one by default.
     """
+    check_lime_options(num_features, num_samples)
     names = _class_names(model, classes)
     explainer, instance, fn, tabular = _setup(model, row, reference, names, columns, seed)
     return _explain_one(explainer, instance, fn, names, klass, num_features, num_samples, tabular)
@@ -269,6 +277,19 @@ def _explain_one(
     )
 
 
+def check_lime_options(num_features: Any = None, num_samples: Any = None) -> None:
+    """Refuse LIME settings it cannot run with (it failed on them with an IndexError):
+    ``num_samples`` below 2, ``num_features`` below 1, or either not a whole number."""
+    for key, value, least in (("num_samples", num_samples, 2), ("num_features", num_features, 1)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < least
+        ):
+            raise ConfigError(
+                f"{key} is {value!r}; LIME needs a whole number of at least {least} "
+                f"(--{key.replace('_', '-')}; e.g. 1000 samples, 10 features)."
+            )
+
+
 def _has_words(text: Any) -> bool:
     """Whether LIME's text explainer finds a word in ``text`` (it splits on non-word
     characters, and fails on a text without any)."""
@@ -297,6 +318,7 @@ def explain_class(
     """
     if n < 1:
         raise ConfigError(f"n must be at least 1; got {n}.")
+    check_lime_options(num_features, num_samples)
     if select not in ("random", "least-confident"):
         raise ConfigError(f"select must be 'random' or 'least-confident'; got {select!r}.")
     names = _class_names(model, classes)

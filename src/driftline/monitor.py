@@ -806,17 +806,10 @@ class Monitor:
         id in ``ids``, or else one :class:`~driftline.explain.ClassExplanation` per class
         in ``classes`` (default: every class) over up to ``n`` logged rows predicted as
         it. The reference is LIME's training data for a tabular model."""
-        from driftline.explain import explain, explain_class
+        from driftline.explain import check_lime_options, explain, explain_class
 
-        for key, least in (("num_samples", 2), ("num_features", 1)):
-            value = options.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < least
-            ):
-                raise ConfigError(
-                    f"{key} is {value!r}; LIME needs a whole number of at least {least} "
-                    f"(--{key.replace('_', '-')}; e.g. 1000 samples, 10 features)."
-                )
+        # before the rows are sampled: refused at once
+        check_lime_options(options.get("num_features"), options.get("num_samples"))
         text_only = self._text_only()
         reference = (
             None
